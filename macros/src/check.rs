@@ -1,0 +1,356 @@
+//! The compile-time safety net: one function per rule, each saying which threat it stops.
+//! Checks read the parsed model and the user's syn nodes and only report; `expand` runs
+//! only when every check passed.
+
+use proc_macro2::Span;
+use syn::spanned::Spanned;
+use syn::{FnArg, GenericArgument, ImplItemFn, PathArguments, ReturnType, Type};
+
+use crate::attr::{ContainerArgs, Errors, FieldArgs, ToolArgs};
+
+/// A secured tool method, understood.
+pub struct ToolFn {
+    pub item: ImplItemFn,
+    /// Index in `item.attrs` of the `#[tool]` attribute.
+    pub tool_attr: usize,
+    /// The `Parameters<T>` argument: its position among typed arguments, its type, `T`.
+    pub params: Option<(usize, Type, Type)>,
+    /// `Json<U>` in the return type: `U`, for the output schema.
+    pub json_output: Option<Type>,
+    /// The return type's last segment is `Result`.
+    pub returns_result: bool,
+}
+
+/// Whether `attr` is rmcp's `#[tool]` (found by its last path segment, as rmcp's
+/// `#[tool_router]` finds it).
+pub fn is_tool_attr(attr: &syn::Attribute) -> bool {
+    attr.path().segments.last().is_some_and(|s| s.ident == "tool")
+}
+
+/// Understand the method and check every signature rule.
+pub fn tool_fn(item: ImplItemFn, args: &ToolArgs, errors: &mut Errors) -> Option<ToolFn> {
+    access_declared(args, errors);
+    let tool_attr = tool_attr_below(&item, errors);
+    receiver_is_shared_ref(&item, errors);
+    not_const(&item, errors);
+    timeout_needs_async(&item, args, errors);
+    no_untyped_arguments(&item, errors);
+    let params = parameters(&item, errors);
+    let (returns_result, json_output) = return_shape(&item.sig.output);
+    Some(ToolFn {
+        tool_attr: tool_attr?,
+        item,
+        params,
+        json_output,
+        returns_result,
+    })
+}
+
+/// Deny by default: a tool that declares neither scopes nor `public` would be callable by
+/// anyone, so it must say which.
+fn access_declared(args: &ToolArgs, errors: &mut Errors) {
+    let declared: Vec<Span> = [
+        args.scope.as_ref().map(|(s, _)| *s),
+        args.scopes.as_ref().map(|(s, _)| *s),
+        args.public,
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    match declared.as_slice() {
+        [] => errors.at(
+            Span::call_site(),
+            "`#[secure_tool]` needs to say who may call the tool: add `scope = \"...\"`, `scopes = [...]`, or `public` for a tool anyone may call",
+        ),
+        [_] => {}
+        [_, rest @ ..] => {
+            for span in rest {
+                errors.at(
+                    *span,
+                    "give exactly one of `scope`, `scopes` or `public`: `scope = \"a\"` for one scope, `scopes = [\"a\", \"b\"]` for several",
+                );
+            }
+        }
+    }
+}
+
+/// rmcp's `#[tool_router]` finds tools by their `#[tool]` attribute before any method
+/// attribute expands, and attributes expand top to bottom: only above `#[tool]` can this
+/// attribute rewrite the method before rmcp turns it into a handler.
+fn tool_attr_below(item: &ImplItemFn, errors: &mut Errors) -> Option<usize> {
+    if let Some(index) = item.attrs.iter().position(is_tool_attr) {
+        return Some(index);
+    }
+    let expanded_by_rmcp = item
+        .block
+        .stmts
+        .first()
+        .is_some_and(|s| quote::quote!(#s).to_string().starts_with("Box :: pin (async move"));
+    let message = if expanded_by_rmcp {
+        "`#[secure_tool]` is below `#[tool]`: move it above, so it wraps the method before rmcp's `#[tool]` does"
+    } else {
+        "`#[secure_tool]` goes on an rmcp tool method: add `#[tool(...)]` below it (and keep the method in a `#[tool_router]` impl)"
+    };
+    errors.at(item.sig.fn_token.span, message);
+    None
+}
+
+/// The server is shared between concurrent calls; `&mut self` cannot be served by rmcp
+/// and `self` by value would consume it.
+fn receiver_is_shared_ref(item: &ImplItemFn, errors: &mut Errors) {
+    match item.sig.receiver() {
+        Some(r) if r.reference.is_some() && r.mutability.is_none() => {}
+        Some(r) if r.mutability.is_some() => errors.at(
+            r.span(),
+            "a secured tool takes `&self`, not `&mut self`: keep mutable state behind a `Mutex` or an atomic",
+        ),
+        Some(r) => errors.at(r.span(), "a secured tool takes `&self`"),
+        None => errors.at(
+            item.sig.ident.span(),
+            "a secured tool is a method: add `&self` as its first argument (the server's `Security` is reached through it)",
+        ),
+    }
+}
+
+fn not_const(item: &ImplItemFn, errors: &mut Errors) {
+    if let Some(c) = &item.sig.constness {
+        errors.at(c.span, "a tool cannot be a `const fn`: remove `const`");
+    }
+}
+
+/// A sync body cannot be interrupted, so a timeout on it would be a promise not kept.
+fn timeout_needs_async(item: &ImplItemFn, args: &ToolArgs, errors: &mut Errors) {
+    if let (Some(timeout), None) = (&args.timeout, &item.sig.asyncness) {
+        errors.at(
+            timeout.key,
+            "`timeout` cannot be enforced on a sync tool: make the method `async`, or remove `timeout`",
+        );
+    }
+}
+
+/// Raw JSON arguments would bypass validation entirely.
+fn no_untyped_arguments(item: &ImplItemFn, errors: &mut Errors) {
+    for arg in &item.sig.inputs {
+        if let FnArg::Typed(pt) = arg {
+            if let Some(name) = last_ident(&pt.ty) {
+                if ["JsonObject", "Value", "Map"].contains(&name.as_str()) {
+                    errors.at(
+                        pt.ty.span(),
+                        format!("raw `{name}` arguments bypass validation: take `Parameters<T>` with `#[derive(SecureInput)]` on `T`"),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The `Parameters<T>` argument, if any (found as rmcp finds it: last segment
+/// `Parameters`).
+fn parameters(item: &ImplItemFn, errors: &mut Errors) -> Option<(usize, Type, Type)> {
+    let mut found = None;
+    let typed = item.sig.inputs.iter().filter_map(|a| match a {
+        FnArg::Typed(pt) => Some(pt),
+        FnArg::Receiver(_) => None,
+    });
+    for (index, pt) in typed.enumerate() {
+        if last_ident(&pt.ty).as_deref() != Some("Parameters") {
+            continue;
+        }
+        let Some(inner) = first_generic(&pt.ty) else {
+            errors.at(pt.ty.span(), "`Parameters` needs its input type: `Parameters<T>`");
+            continue;
+        };
+        if found.is_some() {
+            errors.at(
+                pt.ty.span(),
+                "a tool takes one `Parameters<T>`: merge the inputs into one struct",
+            );
+            continue;
+        }
+        found = Some((index, (*pt.ty).clone(), inner.clone()));
+    }
+    found
+}
+
+/// `(returns Result, Json<U> payload)` of the return type, read as rmcp reads it.
+fn return_shape(output: &ReturnType) -> (bool, Option<Type>) {
+    let ReturnType::Type(_, ty) = output else {
+        return (false, None);
+    };
+    if let Some(u) = json_inner(ty) {
+        return (false, Some(u.clone()));
+    }
+    if last_ident(ty).as_deref() == Some("Result") {
+        let json = first_generic(ty).and_then(json_inner).cloned();
+        return (true, json);
+    }
+    (false, None)
+}
+
+fn json_inner(ty: &Type) -> Option<&Type> {
+    (last_ident(ty).as_deref() == Some("Json"))
+        .then(|| first_generic(ty))
+        .flatten()
+}
+
+pub fn last_ident(ty: &Type) -> Option<String> {
+    match ty {
+        Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
+        Type::Group(g) => last_ident(&g.elem),
+        Type::Paren(p) => last_ident(&p.elem),
+        _ => None,
+    }
+}
+
+pub fn first_generic(ty: &Type) -> Option<&Type> {
+    generics(ty).next()
+}
+
+fn generics(ty: &Type) -> impl Iterator<Item = &Type> {
+    let args = match ty {
+        Type::Path(p) => p.path.segments.last().and_then(|s| match &s.arguments {
+            PathArguments::AngleBracketed(a) => Some(&a.args),
+            _ => None,
+        }),
+        _ => None,
+    };
+    args.into_iter().flatten().filter_map(|a| match a {
+        GenericArgument::Type(t) => Some(t),
+        _ => None,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// #[derive(SecureInput)]
+
+/// What a field's type holds, for the audit.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Bounded by its type (numbers, bools, enums, other structs).
+    Bounded,
+    /// A string or collection: bounded only by an annotation.
+    Sized,
+    /// Untyped JSON: no schema, no validation.
+    Untyped,
+}
+
+fn kind(ty: &Type) -> Kind {
+    let Some(name) = last_ident(ty) else {
+        return match ty {
+            Type::Slice(_) | Type::Reference(_) => Kind::Sized,
+            _ => Kind::Bounded,
+        };
+    };
+    match name.as_str() {
+        "Option" | "Box" | "Arc" | "Rc" | "Cow" => match first_generic(ty) {
+            Some(inner) => kind(inner),
+            // `Cow<'a, str>`: str after a lifetime; `Box<str>`.
+            None => Kind::Sized,
+        },
+        "String" | "str" | "OsString" | "Vec" | "VecDeque" | "LinkedList" | "BinaryHeap"
+        | "HashMap" | "BTreeMap" | "HashSet" | "BTreeSet" | "IndexMap" | "IndexSet" => {
+            Kind::Sized
+        }
+        "Value" | "JsonValue" | "JsonObject" | "Map" | "RawValue" => Kind::Untyped,
+        _ => Kind::Bounded,
+    }
+}
+
+/// A field as the derive sees it.
+pub struct AuditedField {
+    pub name: String,
+    pub args: FieldArgs,
+}
+
+/// Audit one field; return its parsed `#[secure]` arguments (for the opt-out manifest).
+pub fn field(
+    name: String,
+    ty: &Type,
+    attrs: &[syn::Attribute],
+    errors: &mut Errors,
+) -> AuditedField {
+    let args = FieldArgs::parse(attrs, errors);
+    match kind(ty) {
+        // A model can send a megabyte string or a million-item array in a loop; every
+        // such field needs a declared bound the schema shows and validation enforces.
+        Kind::Sized => {
+            if has_flatten(attrs) && args.unbounded.is_none() {
+                errors.at(
+                    ty.span(),
+                    format!("`#[serde(flatten)]` field `{name}` gathers every unknown argument into an unbounded collection: flatten a struct instead, or add `#[secure(unbounded = \"why\")]`"),
+                );
+            } else if !crate::attr::has_length_bound(attrs) && args.unbounded.is_none() {
+                errors.at(
+                    ty.span(),
+                    format!("unbounded `{}` field `{name}`: add `#[validate(length(max = N))]`, or `#[secure(unbounded = \"why\")]` to accept the risk", type_text(ty)),
+                );
+            }
+        }
+        // Untyped JSON has no schema for the model and no validation for the server.
+        Kind::Untyped => {
+            if args.untyped.is_none() {
+                errors.at(
+                    ty.span(),
+                    format!("untyped JSON field `{name}`: declare a struct with `#[derive(SecureInput)]` for it, or add `#[secure(untyped = \"why\")]` to accept the risk"),
+                );
+            }
+        }
+        Kind::Bounded => {}
+    }
+    // A waiver that waives nothing would make the manifest lie about the risks taken.
+    if let Some(reason) = &args.unbounded {
+        if kind(ty) != Kind::Sized {
+            errors.at(
+                reason.span(),
+                format!("`unbounded` on field `{name}`, which is not a string or collection: remove it"),
+            );
+        }
+    }
+    if let Some(reason) = &args.untyped {
+        if kind(ty) != Kind::Untyped {
+            errors.at(
+                reason.span(),
+                format!("`untyped` on field `{name}`, which is not untyped JSON: remove it"),
+            );
+        }
+    }
+    AuditedField { name, args }
+}
+
+fn has_flatten(attrs: &[syn::Attribute]) -> bool {
+    attrs
+        .iter()
+        .filter(|a| a.path().is_ident("serde"))
+        .filter_map(|a| a.meta.require_list().ok())
+        .any(|l| {
+            l.tokens
+                .clone()
+                .into_iter()
+                .any(|t| matches!(&t, proc_macro2::TokenTree::Ident(i) if i == "flatten"))
+        })
+}
+
+fn type_text(ty: &Type) -> String {
+    last_ident(ty).unwrap_or_else(|| "collection".to_owned())
+}
+
+/// Without `deny_unknown_fields`, serde silently drops arguments the schema does not
+/// list: a model (or an injection) learns nothing, and a misspelt safety flag is ignored.
+pub fn container(
+    ident: &syn::Ident,
+    attrs: &[syn::Attribute],
+    has_fields: bool,
+    errors: &mut Errors,
+) -> ContainerArgs {
+    let args = ContainerArgs::parse(attrs, errors);
+    if has_fields
+        && !crate::attr::denies_unknown_fields(attrs)
+        && args.allow_unknown_fields.is_none()
+    {
+        errors.at(
+            ident.span(),
+            format!("`{ident}` accepts unknown fields: add `#[serde(deny_unknown_fields)]`, or `#[secure(allow_unknown_fields = \"why\")]` to accept them"),
+        );
+    }
+    args
+}

@@ -1,0 +1,128 @@
+//! Safe-by-default MCP tools for [`rmcp`].
+//!
+//! One attribute turns an rmcp tool into a hardened one. `#[secure_tool(...)]`, written
+//! above `#[tool]`, declares what the tool needs (`scope = "fs.read"`, `scopes = [..]` or
+//! `public`) and how much it may run (`rate`, `burst`, `timeout`, `concurrency`,
+//! `max_output`), and wraps the body in this pipeline:
+//!
+//! 1. raw-argument limits (size, depth, string length) before anything is deserialized;
+//! 2. identity: the caller's [`Principal`] (stdio: the operator's; HTTP: from middleware);
+//! 3. permission: every declared scope must be held;
+//! 4. rate limit per (tool, principal) and concurrency cap;
+//! 5. deserialization and [`SecureInput`] validation, with value-free messages;
+//! 6. the body, under a timeout and the request's cancellation, panics contained;
+//! 7. result shaping: errors redacted to `internal error (ref ..)` unless built with
+//!    [`ToolError::public`], public text scrubbed of secrets, output capped;
+//! 8. one audit event per call at target `secure_tool::audit`.
+//!
+//! Every refusal reaches the model as a tool result with `isError: true`, which it can
+//! read and act on, and never echoes the rejected value.
+//!
+//! ```
+//! use rmcp::{handler::server::wrapper::Parameters, tool, tool_router};
+//! use secure_tool::{secure_tool, SecureInput, SecureServer, Security, ToolError};
+//!
+//! #[derive(serde::Deserialize, schemars::JsonSchema, validator::Validate, SecureInput)]
+//! #[serde(deny_unknown_fields)]
+//! struct Greet {
+//!     /// Who to greet.
+//!     #[validate(length(min = 1, max = 64))]
+//!     name: String,
+//! }
+//!
+//! struct Greeter {
+//!     security: Security,
+//! }
+//!
+//! impl SecureServer for Greeter {
+//!     fn security(&self) -> &Security {
+//!         &self.security
+//!     }
+//! }
+//!
+//! #[tool_router]
+//! impl Greeter {
+//!     #[secure_tool(scope = "greet", rate = "10/sec", timeout = "1s")]
+//!     #[tool(description = "Greet someone")]
+//!     async fn greet(&self, Parameters(args): Parameters<Greet>) -> Result<String, ToolError> {
+//!         Ok(format!("hello, {}", args.name))
+//!     }
+//! }
+//! # let _ = Greeter::tool_router();
+//! ```
+#![doc(html_root_url = "https://docs.rs/secure-tool/0.1.0")]
+
+mod audit;
+mod error;
+mod identity;
+mod input;
+mod limits;
+mod pipeline;
+mod security;
+
+pub use audit::{AUDIT_TARGET, ERROR_TARGET, Outcome};
+pub use error::{ErrorRef, ToolError, scrub_public, scrub_secrets};
+pub use identity::Principal;
+pub use input::{InputError, OptOut, Problem, RawLimits, SecureInput};
+pub use limits::{Rate, ToolPolicy};
+pub use security::{SecureServer, Security, SecurityBuilder};
+
+/// Wraps an rmcp tool method in the secure pipeline. See the [crate docs](crate).
+///
+/// Written above `#[tool]`, inside a `#[tool_router]` impl:
+///
+/// - `scope = "a"`, `scopes = ["a", "b"]` or `public`: exactly one (deny by default);
+/// - `rate = "N/sec"` (`/min`, `/hour`), `burst = N`: per (tool, principal);
+/// - `timeout = "500ms"` (`2s`, `1m`, `1h`): async tools only;
+/// - `concurrency = N`: calls of this tool running at once; more are refused;
+/// - `max_output = "64KiB"` (`B`, `KiB`, `MiB`): largest output.
+pub use secure_tool_macros::secure_tool;
+
+/// Derives [`SecureInput`]: audits every field at compile time and validates at run time.
+///
+/// A `String`, `Vec` or map field needs `#[validate(length(max = N))]`; a
+/// `serde_json::Value` is refused; the struct needs `#[serde(deny_unknown_fields)]`.
+/// Each rule can be waived for one field with a written reason:
+/// `#[secure(unbounded = "why")]`, `#[secure(untyped = "why")]`.
+pub use secure_tool_macros::SecureInput;
+
+/// Not public API: what generated code needs. May change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::input::deserialize;
+    pub use crate::limits::{Rate, ToolPolicy};
+    pub use crate::pipeline::{
+        CallScope, IntoToolError, NoInput, ReturnsResult, ReturnsValue, ToolReturn,
+        WrapParameters, assert_secure_input, assert_secure_server, input_schema, output_schema,
+        run_async, run_sync,
+    };
+    pub use ::core;
+    pub use ::rmcp;
+    pub use ::rmcp::model::CallToolResponse;
+    pub use ::validator;
+
+    /// `Self: validator::Validate`, with a message that says what to derive.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` derives `SecureInput` but not `validator::Validate`",
+        label = "`{Self}` needs `#[derive(validator::Validate)]`",
+        note = "`SecureInput` runs the `#[validate(...)]` rules through `validator::Validate`: add it to the derive list"
+    )]
+    pub trait HasValidate {
+        /// Run `validator::Validate::validate`, as an `InputError`.
+        fn run_validate(&self) -> ::core::result::Result<(), crate::InputError>;
+    }
+
+    impl<T: ::validator::Validate> HasValidate for T {
+        fn run_validate(&self) -> ::core::result::Result<(), crate::InputError> {
+            ::validator::Validate::validate(self).map_err(crate::InputError::from)
+        }
+    }
+
+    /// `Some(NonZeroU32)` from a literal the macro already checked is non-zero.
+    pub const fn nz(n: u32) -> ::core::num::NonZeroU32 {
+        match ::core::num::NonZeroU32::new(n) {
+            Some(n) => n,
+            None => panic!("zero checked at compile time"),
+        }
+    }
+}

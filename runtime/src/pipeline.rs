@@ -1,0 +1,499 @@
+//! The call pipeline behind `#[secure_tool]`. Generated code calls [`run_async`] or
+//! [`run_sync`]; nothing here is public API (it is re-exported from `__private`).
+//!
+//! Order (DESIGN.md, "The call pipeline"): raw limits, identity, permission, rate and
+//! concurrency, deserialize + validate, body under timeout/cancellation/panic guard,
+//! result shaping (redaction, output cap, scrubbing), audit.
+
+use std::any::Any;
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::FutureExt as _;
+use rmcp::ErrorData;
+use rmcp::handler::server::common::FromContextPart;
+use rmcp::handler::server::tool::{IntoCallToolResult, ToolCallContext};
+use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock, JsonObject};
+use serde_json::Value;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio_util::sync::CancellationToken;
+
+use crate::audit::{self, ERROR_TARGET, Outcome};
+use crate::input::{self, InputError};
+use crate::limits::{Limited, ToolPolicy, retry_secs};
+use crate::{ErrorRef, Principal, SecureInput, SecureServer, Security, ToolError, identity};
+
+/// The hidden first extractor of every secured tool: captures, before any other
+/// extractor runs, the tool name, the raw arguments (taken, so nothing else can
+/// deserialize them unchecked), the caller and the request's cancellation token.
+///
+/// It never fails: a refusal must reach the model as an `isError` result, and an
+/// extractor's `Err` would become a JSON-RPC protocol error instead.
+pub struct CallScope {
+    started: Instant,
+    tool: Cow<'static, str>,
+    arguments: Option<JsonObject>,
+    principal: Principal,
+    cancel: CancellationToken,
+}
+
+impl<S: SecureServer> FromContextPart<ToolCallContext<'_, S>> for CallScope {
+    fn from_context_part(context: &mut ToolCallContext<'_, S>) -> Result<Self, ErrorData> {
+        let security = context.service.security();
+        Ok(Self {
+            started: Instant::now(),
+            tool: context.name.clone(),
+            arguments: context.arguments.take(),
+            principal: identity::resolve(
+                &context.request_context.extensions,
+                security.local_principal(),
+            ),
+            cancel: context.request_context.ct.clone(),
+        })
+    }
+}
+
+impl CallScope {
+    /// A scope for calling a tool directly (benchmarks, unit tests of a pipeline).
+    pub fn new(tool: &'static str, arguments: Option<JsonObject>, principal: Principal) -> Self {
+        Self {
+            started: Instant::now(),
+            tool: Cow::Borrowed(tool),
+            arguments,
+            principal,
+            cancel: CancellationToken::new(),
+        }
+    }
+}
+
+/// The arguments type of a tool without `Parameters<T>`: an empty object, nothing else.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoInput {}
+
+impl SecureInput for NoInput {
+    fn validate_input(&self) -> Result<(), InputError> {
+        Ok(())
+    }
+}
+
+/// Rebuilds the user's `Parameters<T>` around the validated `T`.
+pub trait WrapParameters<T> {
+    /// Wrap.
+    fn wrap(inner: T) -> Self;
+}
+
+impl<T> WrapParameters<T> for rmcp::handler::server::wrapper::Parameters<T> {
+    fn wrap(inner: T) -> Self {
+        Self(inner)
+    }
+}
+
+/// Compile-time check, spanned on the user's input type by the generated code.
+pub const fn assert_secure_input<T: SecureInput>() {}
+
+/// Compile-time check, spanned on the server type by the generated code.
+pub const fn assert_secure_server<S: SecureServer + ?Sized>() {}
+
+/// The `inputSchema` rmcp itself would compute for `Parameters<T>`, used because the
+/// secured method no longer takes `Parameters<T>` (its arguments come through the guard).
+pub fn input_schema<T: schemars::JsonSchema + 'static>() -> Arc<JsonObject> {
+    rmcp::handler::server::common::schema_for_input::<rmcp::handler::server::wrapper::Parameters<T>>()
+        .unwrap_or_else(|e| {
+            panic!(
+                "Invalid input schema for `{}`: {}",
+                std::any::type_name::<T>(),
+                e
+            )
+        })
+}
+
+/// The `outputSchema` rmcp computes for a `Json<T>` return type.
+pub fn output_schema<T: schemars::JsonSchema + 'static>() -> Arc<JsonObject> {
+    rmcp::handler::server::tool::schema_for_output::<T>()
+}
+
+/// An error type a secured tool may return: anything that converts into [`ToolError`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the error type of a `#[secure_tool]`",
+    label = "this error would not go through redaction",
+    note = "return `secure_tool::ToolError` (every `std::error::Error` converts into it with `?`); rmcp's `ErrorData` is sent to the client verbatim, so it is refused"
+)]
+pub trait IntoToolError {
+    /// Convert.
+    fn into_tool_error(self) -> ToolError;
+}
+
+impl<E: Into<ToolError>> IntoToolError for E {
+    fn into_tool_error(self) -> ToolError {
+        self.into()
+    }
+}
+
+/// What the body returned, before shaping.
+pub enum Returned {
+    /// rmcp's conversion of the success value (which can itself fail).
+    Value(Result<CallToolResponse, ErrorData>),
+    /// The tool's own error.
+    Error(ToolError),
+}
+
+/// The return types a secured tool may have. The macro picks the wrapper by the return
+/// type's text: [`ReturnsResult`] for `...Result<T, E>`, [`ReturnsValue`] otherwise.
+pub trait ToolReturn {
+    /// Split into value or error.
+    fn into_returned(self) -> Returned;
+}
+
+/// A `Result<T, E>` return: `Ok` goes through rmcp's conversion, `Err` through redaction.
+pub struct ReturnsResult<R>(pub R);
+
+/// Any other return: converted by rmcp (`String`, `Json<T>`, `CallToolResult`, `()`...).
+pub struct ReturnsValue<R>(pub R);
+
+impl<T: IntoCallToolResult, E: IntoToolError> ToolReturn for ReturnsResult<Result<T, E>> {
+    fn into_returned(self) -> Returned {
+        match self.0 {
+            Ok(value) => Returned::Value(value.into_call_tool_result()),
+            Err(error) => Returned::Error(error.into_tool_error()),
+        }
+    }
+}
+
+impl<R: IntoCallToolResult> ToolReturn for ReturnsValue<R> {
+    fn into_returned(self) -> Returned {
+        Returned::Value(self.0.into_call_tool_result())
+    }
+}
+
+/// A call that passed stages 1 to 5.
+struct Admitted<T> {
+    input: T,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+/// A refusal before the body ran, with its audit outcome.
+struct Refusal {
+    outcome: Outcome,
+    message: String,
+}
+
+impl From<InputError> for Refusal {
+    fn from(error: InputError) -> Self {
+        Self {
+            outcome: Outcome::Invalid,
+            message: error.to_string(),
+        }
+    }
+}
+
+/// Stages 1 to 5: raw limits, permission, rate and concurrency, deserialize + validate.
+fn admit<T: SecureInput>(
+    security: &Security,
+    policy: &'static ToolPolicy,
+    scope: &mut CallScope,
+) -> Result<Admitted<T>, Refusal> {
+    let arguments = scope.arguments.take().unwrap_or_default();
+    security.raw_limits().check(&arguments)?;
+
+    if !policy.public {
+        if let Some(missing) = scope.principal.missing_scope(policy.scopes) {
+            return Err(Refusal {
+                outcome: Outcome::Denied,
+                message: format!(
+                    "permission denied: this tool requires the `{missing}` scope, which the caller has not been granted"
+                ),
+            });
+        }
+    }
+
+    let permit = security
+        .tool_state(policy)
+        .admit(scope.principal.id_arc())
+        .map_err(|limited| Refusal {
+            outcome: Outcome::Limited,
+            message: match limited {
+                Limited::Rate(wait) => format!(
+                    "rate limit exceeded for this tool: retry after {}s",
+                    retry_secs(wait)
+                ),
+                Limited::Busy => format!(
+                    "too many concurrent calls of this tool (limit {}): retry when one has finished",
+                    policy.concurrency.map_or(0, |n| n.get())
+                ),
+            },
+        })?;
+
+    let input: T = input::deserialize(arguments)?;
+    input.validate_input()?;
+    Ok(Admitted {
+        input,
+        _permit: permit,
+    })
+}
+
+/// How the body ended.
+enum Ran<R> {
+    Returned(R),
+    Panicked(Box<dyn Any + Send>),
+    TimedOut(Duration),
+    Cancelled,
+}
+
+/// Run an async secured tool. Generated code only.
+pub async fn run_async<T, F, Fut, R>(
+    security: &Security,
+    policy: &'static ToolPolicy,
+    mut scope: CallScope,
+    body: F,
+) -> CallToolResponse
+where
+    T: SecureInput,
+    F: FnOnce(T) -> Fut,
+    Fut: Future<Output = R>,
+    R: ToolReturn,
+{
+    let admitted = match admit::<T>(security, policy, &mut scope) {
+        Ok(admitted) => admitted,
+        Err(refusal) => return refuse(&scope, refusal),
+    };
+    let Admitted { input, _permit } = admitted;
+    // The body is built inside the guard so a panic while constructing it is caught too.
+    let guarded = AssertUnwindSafe(async move { body(input).await }).catch_unwind();
+    let timed = async {
+        match policy.timeout.or(security.default_timeout()) {
+            Some(limit) => match tokio::time::timeout(limit, guarded).await {
+                Ok(result) => result.map_or_else(Ran::Panicked, Ran::Returned),
+                Err(_) => Ran::TimedOut(limit),
+            },
+            None => guarded.await.map_or_else(Ran::Panicked, Ran::Returned),
+        }
+    };
+    let ran = tokio::select! {
+        biased;
+        () = scope.cancel.cancelled() => Ran::Cancelled,
+        ran = timed => ran,
+    };
+    drop(_permit);
+    finish(security, policy, &scope, ran)
+}
+
+/// Run a sync secured tool. Generated code only. No timeout can interrupt sync code, so
+/// the macro refuses `timeout` on a sync tool.
+pub fn run_sync<T, F, R>(
+    security: &Security,
+    policy: &'static ToolPolicy,
+    mut scope: CallScope,
+    body: F,
+) -> CallToolResponse
+where
+    T: SecureInput,
+    F: FnOnce(T) -> R,
+    R: ToolReturn,
+{
+    let admitted = match admit::<T>(security, policy, &mut scope) {
+        Ok(admitted) => admitted,
+        Err(refusal) => return refuse(&scope, refusal),
+    };
+    let Admitted { input, _permit } = admitted;
+    let ran = std::panic::catch_unwind(AssertUnwindSafe(move || body(input)))
+        .map_or_else(Ran::Panicked, Ran::Returned);
+    drop(_permit);
+    finish(security, policy, &scope, ran)
+}
+
+fn refuse(scope: &CallScope, refusal: Refusal) -> CallToolResponse {
+    audit::record(
+        &scope.tool,
+        scope.principal.id(),
+        refusal.outcome,
+        scope.started.elapsed(),
+        None,
+    );
+    error_result(refusal.message)
+}
+
+fn error_result(message: String) -> CallToolResponse {
+    CallToolResult::error(vec![ContentBlock::text(message)]).into()
+}
+
+/// Stages 7 and 8: shape the result and emit the audit event.
+fn finish<R: ToolReturn>(
+    security: &Security,
+    policy: &ToolPolicy,
+    scope: &CallScope,
+    ran: Ran<R>,
+) -> CallToolResponse {
+    let mut error_ref = None;
+    let mut redact = |what: &dyn std::fmt::Display, kind: &str| {
+        let r = ErrorRef::new();
+        error_ref = Some(r);
+        tracing::error!(
+            target: ERROR_TARGET,
+            error_ref = %r,
+            tool = %scope.tool,
+            principal = scope.principal.id(),
+            kind,
+            error = %what,
+            "tool call failed"
+        );
+        error_result(format!("internal error (ref {r})"))
+    };
+    let (response, outcome) = match ran {
+        Ran::Returned(returned) => match returned.into_returned() {
+            Returned::Value(Ok(CallToolResponse::Complete(result))) => {
+                shape_ok(security, policy, result)
+            }
+            Returned::Value(Ok(other)) => (other, Outcome::Ok),
+            Returned::Value(Err(error)) => (
+                redact(&error.message, "conversion of the tool's output failed"),
+                Outcome::Error,
+            ),
+            Returned::Error(error) => match error.public_message() {
+                Some(message) => (
+                    error_result(crate::scrub_public(message).into_owned()),
+                    Outcome::Error,
+                ),
+                None => (redact(&error.log_chain(), "error"), Outcome::Error),
+            },
+        },
+        Ran::Panicked(payload) => (redact(&panic_text(&*payload), "panic"), Outcome::Panic),
+        Ran::TimedOut(limit) => (
+            error_result(format!(
+                "the tool did not finish within its time limit of {}",
+                human_duration(limit)
+            )),
+            Outcome::Timeout,
+        ),
+        Ran::Cancelled => (
+            error_result("the request was cancelled".to_owned()),
+            Outcome::Cancelled,
+        ),
+    };
+    audit::record(
+        &scope.tool,
+        scope.principal.id(),
+        outcome,
+        scope.started.elapsed(),
+        error_ref,
+    );
+    response
+}
+
+/// A successful (or author-built error) result: output cap, then scrubbing.
+fn shape_ok(
+    security: &Security,
+    policy: &ToolPolicy,
+    mut result: CallToolResult,
+) -> (CallToolResponse, Outcome) {
+    let limit = policy.max_output.unwrap_or_else(|| security.max_output());
+    let size = output_size(&result);
+    if size > limit {
+        return (
+            error_result(format!(
+                "the tool's output was too large ({size} bytes, limit {limit} bytes)"
+            )),
+            Outcome::Error,
+        );
+    }
+    let is_error = result.is_error == Some(true);
+    // A result the author marked as an error is a message for the model: it gets the full
+    // public scrubbing. A success is data: secrets only, paths may be its very content.
+    let scrub: fn(&str) -> Cow<'_, str> = if is_error {
+        crate::scrub_public
+    } else {
+        crate::scrub_secrets
+    };
+    if is_error || security.scrub_output() {
+        for block in &mut result.content {
+            if let ContentBlock::Text(text) = block {
+                if let Cow::Owned(clean) = scrub(&text.text) {
+                    text.text = clean;
+                }
+            }
+        }
+        if let Some(value) = &mut result.structured_content {
+            scrub_value(value, scrub);
+        }
+    }
+    let outcome = if is_error { Outcome::Error } else { Outcome::Ok };
+    (result.into(), outcome)
+}
+
+fn scrub_value(value: &mut Value, scrub: fn(&str) -> Cow<'_, str>) {
+    match value {
+        Value::String(s) => {
+            if let Cow::Owned(clean) = scrub(s) {
+                *s = clean;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| scrub_value(v, scrub)),
+        Value::Object(map) => map.values_mut().for_each(|v| scrub_value(v, scrub)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
+/// Bytes of output the model would receive. Structured content is mirrored as text by
+/// rmcp, so the text blocks count it.
+fn output_size(result: &CallToolResult) -> usize {
+    result
+        .content
+        .iter()
+        .map(|block| match block {
+            ContentBlock::Text(t) => t.text.len(),
+            ContentBlock::Image(i) => i.data.len(),
+            ContentBlock::Audio(a) => a.data.len(),
+            // Resources and future block kinds: their size on the wire.
+            other => serde_json::to_string(other).map_or(0, |s| s.len()),
+        })
+        .sum()
+}
+
+fn panic_text(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        format!("panic: {s}")
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        format!("panic: {s}")
+    } else {
+        "panic with a non-string payload".to_owned()
+    }
+}
+
+/// `2s`, `500ms`, `1m30s`: how a limit is named to the model.
+pub(crate) fn human_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms == 0 || ms % 1000 != 0 {
+        return format!("{ms}ms");
+    }
+    let secs = ms / 1000;
+    let mut out = String::new();
+    if secs >= 3600 && secs % 3600 == 0 {
+        let _ = write!(out, "{}h", secs / 3600);
+    } else if secs >= 60 {
+        let _ = write!(out, "{}m", secs / 60);
+        if secs % 60 != 0 {
+            let _ = write!(out, "{}s", secs % 60);
+        }
+    } else {
+        let _ = write!(out, "{secs}s");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_the_attribute() {
+        assert_eq!(human_duration(Duration::from_millis(500)), "500ms");
+        assert_eq!(human_duration(Duration::from_secs(2)), "2s");
+        assert_eq!(human_duration(Duration::from_secs(60)), "1m");
+        assert_eq!(human_duration(Duration::from_secs(90)), "1m30s");
+        assert_eq!(human_duration(Duration::from_secs(7200)), "2h");
+    }
+}
