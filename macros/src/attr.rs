@@ -170,10 +170,7 @@ impl ToolArgs {
                 "burst" | "concurrency" => {
                     let lit: LitInt = meta.value()?.parse()?;
                     match lit.base10_parse::<u32>() {
-                        Ok(0) => errors.at(
-                            lit.span(),
-                            format!("`{name}` must be at least 1"),
-                        ),
+                        Ok(0) => errors.at(lit.span(), format!("`{name}` must be at least 1")),
                         Ok(value) => {
                             let slot = Some(Keyed { key, value });
                             if name == "burst" {
@@ -434,9 +431,10 @@ fn bound_in(tokens: TokenStream) -> bool {
         if let TokenTree::Ident(ident) = &tree {
             if ident == "length" {
                 if let Some(TokenTree::Group(group)) = iter.peek() {
-                    let found = group.stream().into_iter().any(|t| {
-                        matches!(&t, TokenTree::Ident(i) if i == "max" || i == "equal")
-                    });
+                    let found = group
+                        .stream()
+                        .into_iter()
+                        .any(|t| matches!(&t, TokenTree::Ident(i) if i == "max" || i == "equal"));
                     if found {
                         return true;
                     }

@@ -24,7 +24,10 @@ pub struct ToolFn {
 /// Whether `attr` is rmcp's `#[tool]` (found by its last path segment, as rmcp's
 /// `#[tool_router]` finds it).
 pub fn is_tool_attr(attr: &syn::Attribute) -> bool {
-    attr.path().segments.last().is_some_and(|s| s.ident == "tool")
+    attr.path()
+        .segments
+        .last()
+        .is_some_and(|s| s.ident == "tool")
 }
 
 /// Understand the method and check every signature rule.
@@ -81,11 +84,11 @@ fn tool_attr_below(item: &ImplItemFn, errors: &mut Errors) -> Option<usize> {
     if let Some(index) = item.attrs.iter().position(is_tool_attr) {
         return Some(index);
     }
-    let expanded_by_rmcp = item
-        .block
-        .stmts
-        .first()
-        .is_some_and(|s| quote::quote!(#s).to_string().starts_with("Box :: pin (async move"));
+    let expanded_by_rmcp = item.block.stmts.first().is_some_and(|s| {
+        quote::quote!(#s)
+            .to_string()
+            .starts_with("Box :: pin (async move")
+    });
     let message = if expanded_by_rmcp {
         "`#[secure_tool]` is below `#[tool]`: move it above, so it wraps the method before rmcp's `#[tool]` does"
     } else {
@@ -157,7 +160,10 @@ fn parameters(item: &ImplItemFn, errors: &mut Errors) -> Option<(usize, Type, Ty
             continue;
         }
         let Some(inner) = first_generic(&pt.ty) else {
-            errors.at(pt.ty.span(), "`Parameters` needs its input type: `Parameters<T>`");
+            errors.at(
+                pt.ty.span(),
+                "`Parameters` needs its input type: `Parameters<T>`",
+            );
             continue;
         };
         if found.is_some() {
@@ -248,9 +254,7 @@ fn kind(ty: &Type) -> Kind {
             None => Kind::Sized,
         },
         "String" | "str" | "OsString" | "Vec" | "VecDeque" | "LinkedList" | "BinaryHeap"
-        | "HashMap" | "BTreeMap" | "HashSet" | "BTreeSet" | "IndexMap" | "IndexSet" => {
-            Kind::Sized
-        }
+        | "HashMap" | "BTreeMap" | "HashSet" | "BTreeSet" | "IndexMap" | "IndexSet" => Kind::Sized,
         "Value" | "JsonValue" | "JsonObject" | "Map" | "RawValue" => Kind::Untyped,
         _ => Kind::Bounded,
     }
@@ -302,7 +306,9 @@ pub fn field(
         if kind(ty) != Kind::Sized {
             errors.at(
                 reason.span(),
-                format!("`unbounded` on field `{name}`, which is not a string or collection: remove it"),
+                format!(
+                    "`unbounded` on field `{name}`, which is not a string or collection: remove it"
+                ),
             );
         }
     }

@@ -34,7 +34,11 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
         }
         outer_attrs.push(attr);
     }
-    let tool_attr = rebuild_tool_attr(&item.attrs[tool_attr], params.as_ref(), json_output.as_ref());
+    let tool_attr = rebuild_tool_attr(
+        &item.attrs[tool_attr],
+        params.as_ref(),
+        json_output.as_ref(),
+    );
 
     // Arguments: our guard first, then every extractor but `Parameters<T>`, in order.
     let mut outer_inputs = Vec::new();
@@ -70,6 +74,13 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
         quote!(::secure_tool::__private::ReturnsResult)
     } else {
         quote!(::secure_tool::__private::ReturnsValue)
+    };
+    // Checked against the declared return type, so an unsupported one is reported there.
+    let return_check = match &item.sig.output {
+        syn::ReturnType::Type(_, ty) => quote_spanned! {ty.span()=>
+            let () = ::secure_tool::__private::assert_tool_return::<#wrapper<#ty>>();
+        },
+        syn::ReturnType::Default => TokenStream::new(),
     };
     let policy = policy(args);
     let vis = &item.vis;
@@ -112,7 +123,8 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
     let mut body = item.clone();
     body.attrs = body_attrs.into_iter().cloned().collect();
     body.attrs.push(syn::parse_quote!(#[doc(hidden)]));
-    body.attrs.push(syn::parse_quote!(#[allow(clippy::unused_async, clippy::needless_pass_by_value)]));
+    body.attrs
+        .push(syn::parse_quote!(#[allow(clippy::unused_async, clippy::needless_pass_by_value)]));
     body.vis = syn::Visibility::Inherited;
     body.sig.ident = body_ident;
 
@@ -125,6 +137,7 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
             #(#outer_inputs),*
         ) -> ::secure_tool::__private::CallToolResponse #where_clause {
             #input_check
+            #return_check
             static __SECURE_TOOL_POLICY: ::secure_tool::__private::ToolPolicy = #policy;
             #call
         }
@@ -191,14 +204,10 @@ fn policy(args: &ToolArgs) -> TokenStream {
         quote!(::secure_tool::__private::Rate::new(#count, ::core::time::Duration::from_millis(#period_ms)))
     }));
     let burst = some(args.burst.as_ref().map(|b| nz(b.value)));
-    let timeout = some(
-        args.timeout
-            .as_ref()
-            .map(|t| {
-                let ms = t.value;
-                quote!(::core::time::Duration::from_millis(#ms))
-            }),
-    );
+    let timeout = some(args.timeout.as_ref().map(|t| {
+        let ms = t.value;
+        quote!(::core::time::Duration::from_millis(#ms))
+    }));
     let concurrency = some(args.concurrency.as_ref().map(|c| nz(c.value)));
     let max_output = some(args.max_output.as_ref().map(|m| {
         // Saturate on 32-bit targets: a cap above the address space is no cap.
@@ -230,7 +239,10 @@ pub fn secure_input(
     let mut opt_outs = Vec::new();
     for f in fields {
         let field = format!("{type_name}.{}", f.name);
-        for (rule, reason) in [("unbounded", &f.args.unbounded), ("untyped", &f.args.untyped)] {
+        for (rule, reason) in [
+            ("unbounded", &f.args.unbounded),
+            ("untyped", &f.args.untyped),
+        ] {
             if let Some(reason) = reason {
                 opt_outs.push(quote! {
                     ::secure_tool::OptOut { field: #field, rule: #rule, reason: #reason }

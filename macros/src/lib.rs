@@ -46,7 +46,11 @@ pub fn derive_secure_input(input: TokenStream) -> TokenStream {
                 .named
                 .iter()
                 .map(|f| {
-                    let name = f.ident.as_ref().map(ToString::to_string).unwrap_or_default();
+                    let name = f
+                        .ident
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default();
                     check::field(name, &f.ty, &f.attrs, &mut errors)
                 })
                 .collect(),

@@ -205,7 +205,8 @@ const SECRET_PATTERNS: &[(&str, &str)] = &[
 
 /// Absolute filesystem paths: Unix paths of two or more components, Windows drive and UNC
 /// paths. A path inside a URL is not preceded by a boundary this accepts, so it survives.
-const PATH_PATTERN: &str = r#"(?:^|[\s"'`(\[=,:])((?:/[A-Za-z0-9._@+\-~]+){2,}/?|[A-Za-z]:\\[^\s"'`]+|\\\\[^\s"'`]+)"#;
+const PATH_PATTERN: &str =
+    r#"(?:^|[\s"'`(\[=,:])((?:/[A-Za-z0-9._@+\-~]+){2,}/?|[A-Za-z]:\\[^\s"'`]+|\\\\[^\s"'`]+)"#;
 
 struct Scrubber {
     any: RegexSet,
@@ -258,17 +259,17 @@ pub fn scrub_secrets(text: &str) -> Cow<'_, str> {
 /// assert_eq!(out, "cannot open [path]");
 /// ```
 pub fn scrub_public(text: &str) -> Cow<'_, str> {
-    let secrets = scrub_secrets(text);
+    // Paths first: `/etc/passwd: denied` is a path, not a `passwd: <secret>` assignment.
     let path = &SCRUBBER.path;
-    if !path.is_match(&secrets) {
-        return secrets;
+    if !path.is_match(text) {
+        return scrub_secrets(text);
     }
-    let replaced = path.replace_all(&secrets, |caps: &regex::Captures<'_>| {
+    let replaced = path.replace_all(text, |caps: &regex::Captures<'_>| {
         let whole = &caps[0];
         let inner = &caps[1];
         format!("{}[path]", &whole[..whole.len() - inner.len()])
     });
-    Cow::Owned(replaced.into_owned())
+    Cow::Owned(scrub_secrets(&replaced).into_owned())
 }
 
 #[cfg(test)]
@@ -278,12 +279,12 @@ mod tests {
     #[test]
     fn scrubs_each_secret_shape() {
         let cases = [
-            ("key sk-proj-abcdefghijklmnopqrstuvwx used", "[redacted key]"),
-            ("AKIAABCDEFGHIJKLMNOP", "[redacted key]"),
             (
-                "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+                "key sk-proj-abcdefghijklmnopqrstuvwx used",
                 "[redacted key]",
             ),
+            ("AKIAABCDEFGHIJKLMNOP", "[redacted key]"),
+            ("ghp_abcdefghijklmnopqrstuvwxyz0123456789", "[redacted key]"),
             ("postgres://admin:hunter2@db:5432/app", "admin:[redacted]@"),
             ("password=hunter2", "password=[redacted]"),
             (r#"{"api_key": "abc123"}"#, r#""api_key": "[redacted]""#),
@@ -302,11 +303,11 @@ mod tests {
 
     #[test]
     fn scrubs_absolute_paths_but_not_urls_or_words() {
-        assert_eq!(scrub_public("open /etc/passwd: denied"), "open [path]: denied");
         assert_eq!(
-            scrub_public(r"open C:\Users\bob\secret.txt"),
-            "open [path]"
+            scrub_public("open /etc/passwd: denied"),
+            "open [path]: denied"
         );
+        assert_eq!(scrub_public(r"open C:\Users\bob\secret.txt"), "open [path]");
         assert_eq!(
             scrub_public("see https://example.com/a/b"),
             "see https://example.com/a/b"

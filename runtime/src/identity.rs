@@ -137,6 +137,9 @@ mod tests {
         ext.insert(parts);
         let who = resolve(&ext, &local);
         assert_eq!(who.id(), "bob");
-        assert_eq!(who.missing_scope(&["fs.read", "fs.write"]), Some("fs.write"));
+        assert_eq!(
+            who.missing_scope(&["fs.read", "fs.write"]),
+            Some("fs.write")
+        );
     }
 }

@@ -213,18 +213,21 @@ pub fn deserialize<T: DeserializeOwned>(
     arguments: serde_json::Map<String, Value>,
 ) -> Result<T, InputError> {
     serde_path_to_error::deserialize(Value::Object(arguments)).map_err(|error| {
-        let path = render_path(error.path());
-        let message = error.into_inner().to_string();
+        let message = error.inner().to_string();
+        // The path of an unknown field ends in the unknown (attacker-chosen) key itself.
+        let skip_last = message.starts_with("unknown field");
+        let path = render_path(error.path(), skip_last);
         InputError::single(path, describe_serde(&message))
     })
 }
 
 /// A JSON-pointer-like path a model can act on. Map keys are attacker-chosen text, so
 /// only short identifier-like ones are shown.
-fn render_path(path: &serde_path_to_error::Path) -> String {
+fn render_path(path: &serde_path_to_error::Path, skip_last: bool) -> String {
     use serde_path_to_error::Segment;
     let mut out = String::new();
-    for segment in path.iter() {
+    let keep = path.iter().len() - usize::from(skip_last && path.iter().len() > 0);
+    for segment in path.iter().take(keep) {
         match segment {
             Segment::Seq { index } => {
                 let _ = write!(out, "[{index}]");
@@ -398,7 +401,12 @@ impl RawLimits {
         self.spend(budget, 2 + len)
     }
 
-    fn check_value(&self, value: &Value, depth: usize, budget: &mut usize) -> Result<(), InputError> {
+    fn check_value(
+        &self,
+        value: &Value,
+        depth: usize,
+        budget: &mut usize,
+    ) -> Result<(), InputError> {
         match value {
             Value::Null | Value::Bool(_) => self.spend(budget, 5),
             Value::Number(_) => self.spend(budget, 8),
@@ -443,7 +451,9 @@ mod tests {
             json!({"count": -1, "name": secret}),
         ];
         for case in cases {
-            let err = deserialize::<Args>(obj(case.clone())).unwrap_err().to_string();
+            let err = deserialize::<Args>(obj(case.clone()))
+                .unwrap_err()
+                .to_string();
             assert!(!err.contains("SECRET"), "{case} -> {err}");
             assert!(err.starts_with("invalid arguments: "), "{err}");
         }
@@ -452,8 +462,8 @@ mod tests {
         assert_eq!(err.problems()[0].rule(), "wrong type: expected u32");
         let err = deserialize::<Args>(obj(json!({"name": "x"}))).unwrap_err();
         assert_eq!(err.problems()[0].rule(), "missing required field `count`");
-        let err =
-            deserialize::<Args>(obj(json!({"name": "x", "count": 1, "tags": [1, "x"]}))).unwrap_err();
+        let err = deserialize::<Args>(obj(json!({"name": "x", "count": 1, "tags": [1, "x"]})))
+            .unwrap_err();
         assert_eq!(err.problems()[0].path(), "tags[1]");
     }
 

@@ -157,7 +157,10 @@ mod tests {
             Err(Limited::Rate(wait)) => assert_eq!(retry_secs(wait), 20),
             _ => panic!("fourth call in a minute must be limited"),
         }
-        assert!(state.admit(&bob).is_ok(), "principals have separate buckets");
+        assert!(
+            state.admit(&bob).is_ok(),
+            "principals have separate buckets"
+        );
     }
 
     #[test]

@@ -96,6 +96,9 @@ impl<T> WrapParameters<T> for rmcp::handler::server::wrapper::Parameters<T> {
 /// Compile-time check, spanned on the user's input type by the generated code.
 pub const fn assert_secure_input<T: SecureInput>() {}
 
+/// Compile-time check, spanned on the declared return type by the generated code.
+pub const fn assert_tool_return<R: ToolReturn>() {}
+
 /// Compile-time check, spanned on the server type by the generated code.
 pub const fn assert_secure_server<S: SecureServer + ?Sized>() {}
 
@@ -144,6 +147,11 @@ pub enum Returned {
 
 /// The return types a secured tool may have. The macro picks the wrapper by the return
 /// type's text: [`ReturnsResult`] for `...Result<T, E>`, [`ReturnsValue`] otherwise.
+#[diagnostic::on_unimplemented(
+    message = "this return type cannot be served by a `#[secure_tool]`",
+    label = "unsupported return type",
+    note = "return `Result<T, ToolError>`, or a plain `T`, where `T` is what rmcp accepts: `String`, `Json<U>`, `CallToolResult`, `()`, `Vec<Content>`..."
+)]
 pub trait ToolReturn {
     /// Split into value or error.
     fn into_returned(self) -> Returned;
@@ -420,7 +428,11 @@ fn shape_ok(
             scrub_value(value, scrub);
         }
     }
-    let outcome = if is_error { Outcome::Error } else { Outcome::Ok };
+    let outcome = if is_error {
+        Outcome::Error
+    } else {
+        Outcome::Ok
+    };
     (result.into(), outcome)
 }
 

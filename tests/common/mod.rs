@@ -1,0 +1,338 @@
+//! A secured server exercising every stage, and a real rmcp client connected to it over
+//! `tokio::io::duplex`. Each integration test file covers one stage with it.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::{Json, Parameters};
+use rmcp::model::{CallToolRequestParams, CallToolResult, ContentBlock};
+use rmcp::service::{RequestContext, RunningService};
+use rmcp::{RoleClient, RoleServer, ServerHandler, ServiceExt, tool, tool_handler, tool_router};
+use secure_tool::{Principal, SecureInput, SecureServer, Security, ToolError, secure_tool};
+use serde_json::{Value, json};
+
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema, validator::Validate, SecureInput)]
+#[serde(deny_unknown_fields)]
+pub struct Echo {
+    /// Text to echo.
+    #[validate(length(min = 1, max = 16))]
+    pub text: String,
+    /// How many times.
+    #[validate(range(min = 1, max = 3))]
+    pub times: u8,
+}
+
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct Stats {
+    pub words: usize,
+    pub chars: usize,
+}
+
+#[derive(Clone)]
+pub struct TestServer {
+    security: Security,
+    tool_router: ToolRouter<Self>,
+    /// How many times a tool body actually ran (to prove refusals never reach it).
+    pub ran: Arc<AtomicUsize>,
+}
+
+impl SecureServer for TestServer {
+    fn security(&self) -> &Security {
+        &self.security
+    }
+}
+
+impl TestServer {
+    pub fn new(security: Security) -> Self {
+        Self {
+            security,
+            tool_router: Self::tool_router(),
+            ran: Arc::default(),
+        }
+    }
+
+    pub fn with_scopes(scopes: &[&str]) -> Self {
+        Self::new(
+            Security::builder()
+                .local_principal(Principal::new("tester").with_scopes(scopes.iter().copied()))
+                .build(),
+        )
+    }
+
+    fn ran(&self) {
+        self.ran.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub fn runs(&self) -> usize {
+        self.ran.load(Ordering::SeqCst)
+    }
+}
+
+#[tool_router]
+impl TestServer {
+    /// Echo the text back, `times` times.
+    #[secure_tool(scope = "echo")]
+    #[tool]
+    async fn echo(&self, Parameters(args): Parameters<Echo>) -> Result<String, ToolError> {
+        self.ran();
+        Ok(args.text.repeat(args.times.into()))
+    }
+
+    #[secure_tool(public)]
+    #[tool(description = "Echo, synchronously")]
+    fn sync_echo(&self, Parameters(args): Parameters<Echo>) -> String {
+        self.ran();
+        args.text.repeat(args.times.into())
+    }
+
+    #[secure_tool(scopes = ["a", "b"])]
+    #[tool(description = "Needs two scopes")]
+    async fn needs_two(&self) -> String {
+        self.ran();
+        "both".into()
+    }
+
+    #[secure_tool(public, rate = "3/min")]
+    #[tool(description = "Three calls a minute")]
+    async fn limited(&self) -> String {
+        self.ran();
+        "ok".into()
+    }
+
+    #[secure_tool(public, rate = "1/hour", burst = 2)]
+    #[tool(description = "Two calls, then one an hour")]
+    fn bursty(&self) -> String {
+        self.ran();
+        "ok".into()
+    }
+
+    #[secure_tool(public, concurrency = 1)]
+    #[tool(description = "One at a time; takes 300ms")]
+    async fn slow(&self) -> String {
+        self.ran();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        "done".into()
+    }
+
+    #[secure_tool(public, timeout = "50ms")]
+    #[tool(description = "Never finishes in time")]
+    async fn hang(&self) -> String {
+        self.ran();
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        "late".into()
+    }
+
+    #[secure_tool(public)]
+    #[tool(description = "Panics")]
+    async fn boom(&self) -> String {
+        self.ran();
+        panic!("secret detail /etc/shadow sk-live-abcdefghijklmnopqrstuvwx")
+    }
+
+    #[secure_tool(public)]
+    #[tool(description = "Panics, synchronously")]
+    fn sync_boom(&self) -> String {
+        self.ran();
+        panic!("sync secret detail")
+    }
+
+    #[secure_tool(public)]
+    #[tool(description = "Fails inside")]
+    async fn internal_fail(&self) -> Result<String, ToolError> {
+        self.ran();
+        let err = std::io::Error::other("connect to postgres://admin:hunter2@10.0.0.5/db failed");
+        Err(err)?
+    }
+
+    #[secure_tool(public)]
+    #[tool(description = "Fails with a message for the model")]
+    async fn public_fail(&self) -> Result<String, ToolError> {
+        self.ran();
+        Err(ToolError::public(
+            "no such record (tried /srv/data/records.db with key sk-live-abcdefghijklmnopqrstuvwx)",
+        ))
+    }
+
+    #[secure_tool(public)]
+    #[tool(description = "Fails with an io error through a std Result alias")]
+    fn io_fail(&self) -> std::io::Result<String> {
+        self.ran();
+        std::fs::read_to_string("/definitely/not/here/secret.txt")
+    }
+
+    #[secure_tool(public)]
+    #[tool(description = "Word statistics")]
+    async fn stats(&self, Parameters(args): Parameters<Echo>) -> Json<Stats> {
+        self.ran();
+        Json(Stats {
+            words: args.text.split_whitespace().count(),
+            chars: args.text.chars().count(),
+        })
+    }
+
+    #[secure_tool(public)]
+    #[tool(description = "Word statistics, fallible")]
+    async fn try_stats(
+        &self,
+        Parameters(args): Parameters<Echo>,
+    ) -> Result<Json<Stats>, ToolError> {
+        self.ran();
+        Ok(Json(Stats {
+            words: args.text.split_whitespace().count(),
+            chars: args.text.chars().count(),
+        }))
+    }
+
+    #[secure_tool(public)]
+    #[tool(description = "Sees the request context")]
+    async fn with_context(
+        &self,
+        context: RequestContext<RoleServer>,
+        Parameters(args): Parameters<Echo>,
+    ) -> String {
+        self.ran();
+        format!("{} #{}", args.text, context.id)
+    }
+
+    #[secure_tool(public, max_output = "64B")]
+    #[tool(description = "Returns a lot")]
+    async fn chatty(&self) -> String {
+        self.ran();
+        "x".repeat(1000)
+    }
+
+    #[secure_tool(public)]
+    #[tool(description = "Returns a secret in its output")]
+    async fn leaky(&self) -> String {
+        self.ran();
+        "config: api_key=abcd1234efgh5678 and Bearer abcdefghijklmnopqrstuvwxyz".into()
+    }
+}
+
+#[tool_handler]
+impl ServerHandler for TestServer {}
+
+pub type Client = RunningService<RoleClient, ()>;
+
+/// Serve `server` over an in-memory duplex pipe and connect a real rmcp client to it.
+pub async fn connect<S: ServerHandler>(server: S) -> Client {
+    let (server_io, client_io) = tokio::io::duplex(64 * 1024);
+    tokio::spawn(async move {
+        if let Ok(running) = server.serve(server_io).await {
+            let _ = running.waiting().await;
+        }
+    });
+    ().serve(client_io).await.expect("client connects")
+}
+
+/// Call `name` with `arguments` (a JSON object, or `null` for none).
+pub async fn call(client: &Client, name: &str, arguments: Value) -> CallToolResult {
+    let mut params = CallToolRequestParams::new(name.to_owned());
+    if let Value::Object(map) = arguments {
+        params = params.with_arguments(map);
+    }
+    client
+        .call_tool(params)
+        .await
+        .expect("tools/call is answered with a result, not a protocol error")
+}
+
+/// The text of a result's first text block.
+pub fn text(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .find_map(|c| match c {
+            ContentBlock::Text(t) => Some(t.text.clone()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// Assert `result` is an error result and return its text.
+#[track_caller]
+pub fn error_text(result: &CallToolResult) -> String {
+    assert_eq!(result.is_error, Some(true), "expected isError: {result:?}");
+    text(result)
+}
+
+/// Assert `result` is a success and return its text.
+#[track_caller]
+pub fn ok_text(result: &CallToolResult) -> String {
+    assert_ne!(result.is_error, Some(true), "expected success: {result:?}");
+    text(result)
+}
+
+pub fn echo_args() -> Value {
+    json!({"text": "hi", "times": 2})
+}
+
+/// One captured `tracing` event: its target and its fields, as text.
+#[derive(Debug, Clone)]
+pub struct Captured {
+    pub target: String,
+    pub fields: std::collections::BTreeMap<String, String>,
+}
+
+impl Captured {
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.fields.get(field).map(String::as_str)
+    }
+}
+
+#[derive(Clone, Default)]
+pub struct Capture(Arc<std::sync::Mutex<Vec<Captured>>>);
+
+impl Capture {
+    /// Install as this thread's subscriber (tests run on a current-thread runtime, so the
+    /// server's tasks log here too).
+    pub fn install(&self) -> tracing::subscriber::DefaultGuard {
+        use tracing_subscriber::layer::SubscriberExt;
+        let subscriber = tracing_subscriber::registry().with(self.clone());
+        tracing::subscriber::set_default(subscriber)
+    }
+
+    pub fn events(&self, target: &str) -> Vec<Captured> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e.target == target)
+            .cloned()
+            .collect()
+    }
+
+    /// Every event, whatever its target.
+    pub fn events_all(&self) -> Vec<Captured> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+struct Visitor<'a>(&'a mut std::collections::BTreeMap<String, String>);
+
+impl tracing::field::Visit for Visitor<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.to_owned());
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
+    fn on_event(
+        &self,
+        event: &tracing::Event<'_>,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let mut fields = std::collections::BTreeMap::new();
+        event.record(&mut Visitor(&mut fields));
+        self.0.lock().unwrap().push(Captured {
+            target: event.metadata().target().to_owned(),
+            fields,
+        });
+    }
+}

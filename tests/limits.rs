@@ -1,0 +1,85 @@
+//! Stage 4: rate limit per (tool, principal) and concurrency cap, both refusals as results.
+mod common;
+use common::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn a_burst_is_cut_by_the_rate_limit_with_a_retry_time() {
+    let server = TestServer::with_scopes(&[]);
+    let runs = server.ran.clone();
+    let client = connect(server).await;
+    for _ in 0..3 {
+        assert_eq!(ok_text(&call(&client, "limited", json!({})).await), "ok");
+    }
+    for _ in 0..5 {
+        let message = error_text(&call(&client, "limited", json!({})).await);
+        assert!(
+            message.starts_with("rate limit exceeded for this tool: retry after "),
+            "{message}"
+        );
+        // 3/min replenishes one call every 20s.
+        let secs: u64 = message
+            .trim_start_matches("rate limit exceeded for this tool: retry after ")
+            .trim_end_matches('s')
+            .parse()
+            .unwrap();
+        assert!((1..=20).contains(&secs), "{secs}");
+    }
+    assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 3);
+    // Other tools have their own budget.
+    assert_eq!(
+        ok_text(&call(&client, "sync_echo", echo_args()).await),
+        "hihi"
+    );
+}
+
+#[tokio::test]
+async fn burst_overrides_the_bucket_size() {
+    let client = connect(TestServer::with_scopes(&[])).await;
+    assert_eq!(ok_text(&call(&client, "bursty", json!({})).await), "ok");
+    assert_eq!(ok_text(&call(&client, "bursty", json!({})).await), "ok");
+    let message = error_text(&call(&client, "bursty", json!({})).await);
+    // 1/hour: the next call is about an hour away.
+    assert!(message.contains("retry after 3"), "{message}");
+}
+
+#[tokio::test]
+async fn limits_are_per_server_instance() {
+    let client = connect(TestServer::with_scopes(&[])).await;
+    for _ in 0..3 {
+        ok_text(&call(&client, "limited", json!({})).await);
+    }
+    error_text(&call(&client, "limited", json!({})).await);
+    let fresh = connect(TestServer::with_scopes(&[])).await;
+    ok_text(&call(&fresh, "limited", json!({})).await);
+}
+
+#[tokio::test]
+async fn concurrency_over_the_cap_is_refused_not_queued() {
+    let client = connect(TestServer::with_scopes(&[])).await;
+    let first = call(&client, "slow", json!({}));
+    let second = async {
+        // Let the first call take its slot.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        call(&client, "slow", json!({})).await
+    };
+    let (first, second) = tokio::join!(first, second);
+    assert_eq!(ok_text(&first), "done");
+    assert_eq!(
+        error_text(&second),
+        "too many concurrent calls of this tool (limit 1): retry when one has finished"
+    );
+    // The slot is released: a later call runs.
+    assert_eq!(ok_text(&call(&client, "slow", json!({})).await), "done");
+}
+
+#[tokio::test]
+async fn a_denied_call_spends_no_rate() {
+    // `limited` is public; use `echo` (scoped) on a server without the scope, then grant.
+    let client = connect(TestServer::with_scopes(&[])).await;
+    for _ in 0..10 {
+        error_text(&call(&client, "echo", echo_args()).await);
+    }
+    let client = connect(TestServer::with_scopes(&["echo"])).await;
+    assert_eq!(ok_text(&call(&client, "echo", echo_args()).await), "hihi");
+}
