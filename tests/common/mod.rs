@@ -212,7 +212,7 @@ impl TestServer {
     }
 }
 
-#[tool_handler]
+#[tool_handler(router = self.tool_router)]
 impl ServerHandler for TestServer {}
 
 pub type Client = RunningService<RoleClient, ()>;

@@ -1,0 +1,146 @@
+//! What the model sees in `tools/list` is exactly what rmcp produces without us: name,
+//! description, annotations, `inputSchema` (with validator's limits) and `outputSchema`.
+mod common;
+use common::*;
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::{Json, Parameters};
+use rmcp::{ServerHandler, tool, tool_handler, tool_router};
+use secure_tool::{SecureInput, SecureServer, Security, ToolError, secure_tool};
+
+#[derive(serde::Deserialize, schemars::JsonSchema, validator::Validate, SecureInput)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Search {
+    /// Free text.
+    #[validate(length(min = 1, max = 200))]
+    query: String,
+    /// Result count.
+    #[validate(range(min = 1, max = 50))]
+    limit: u32,
+    /// Only these tags.
+    #[validate(length(max = 8))]
+    tags: Option<Vec<u16>>,
+}
+
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct Hits {
+    count: u32,
+}
+
+macro_rules! servers {
+    ($error:ty; $($secure:meta)?) => {
+        #[derive(Clone)]
+        pub struct Server {
+            security: Security,
+            tool_router: ToolRouter<Self>,
+        }
+        impl SecureServer for Server {
+            fn security(&self) -> &Security {
+                &self.security
+            }
+        }
+        impl Server {
+            pub fn new() -> Self {
+                Self { security: Security::default(), tool_router: Self::tool_router() }
+            }
+        }
+        #[tool_router]
+        impl Server {
+            /// Search the index.
+            ///
+            /// Second paragraph of the description.
+            $(#[$secure])?
+            #[tool(annotations(read_only_hint = true, open_world_hint = false))]
+            async fn search(&self, Parameters(_args): Parameters<Search>) -> Result<Json<Hits>, $error> {
+                Ok(Json(Hits { count: 0 }))
+            }
+
+            $(#[$secure])?
+            #[tool(name = "count-hits", title = "Count", description = "Count hits")]
+            fn count(&self, Parameters(_args): Parameters<Search>) -> Json<Hits> {
+                Json(Hits { count: 0 })
+            }
+
+            $(#[$secure])?
+            #[tool(description = "No input")]
+            async fn ping(&self) -> String {
+                "pong".into()
+            }
+        }
+        #[tool_handler(router = self.tool_router)]
+        impl ServerHandler for Server {}
+    };
+}
+
+mod bare {
+    use super::*;
+    // rmcp's own error path: a `String` error becomes an error result.
+    servers!(String;);
+}
+
+mod secured {
+    use super::*;
+    servers!(ToolError; secure_tool(public, rate = "5/sec"));
+}
+
+#[tokio::test]
+async fn tools_list_is_identical_to_bare_rmcp() {
+    let bare = connect(bare::Server::new())
+        .await
+        .list_all_tools()
+        .await
+        .unwrap();
+    let secured = connect(secured::Server::new())
+        .await
+        .list_all_tools()
+        .await
+        .unwrap();
+    assert_eq!(bare.len(), 3);
+    let as_json = |t: &Vec<rmcp::model::Tool>| serde_json::to_value(t).unwrap();
+    assert_eq!(as_json(&secured), as_json(&bare));
+}
+
+#[tokio::test]
+async fn validator_limits_are_in_the_input_schema() {
+    let tools = connect(secured::Server::new())
+        .await
+        .list_all_tools()
+        .await
+        .unwrap();
+    let search = tools.iter().find(|t| t.name == "search").unwrap();
+    let schema = serde_json::Value::Object((*search.input_schema).clone());
+    let props = &schema["properties"];
+    assert_eq!(props["query"]["maxLength"], 200);
+    assert_eq!(props["query"]["minLength"], 1);
+    assert_eq!(props["limit"]["minimum"], 1);
+    assert_eq!(props["limit"]["maximum"], 50);
+    assert_eq!(schema["additionalProperties"], false);
+    assert_eq!(
+        search.description.as_deref(),
+        // rmcp joins doc lines and skips blank ones.
+        Some("Search the index.\nSecond paragraph of the description.")
+    );
+    let output = serde_json::Value::Object((*search.output_schema.clone().unwrap()).clone());
+    assert_eq!(output["properties"]["count"]["type"], "integer");
+    let count = tools.iter().find(|t| t.name == "count-hits").unwrap();
+    assert!(count.output_schema.is_some());
+}
+
+#[tokio::test]
+async fn structured_output_still_arrives_structured() {
+    let client = connect(TestServer::with_scopes(&[])).await;
+    for tool in ["stats", "try_stats"] {
+        let result = call(
+            &client,
+            tool,
+            serde_json::json!({"text": "a b c", "times": 1}),
+        )
+        .await;
+        assert_eq!(
+            result.structured_content,
+            Some(serde_json::json!({"words": 3, "chars": 5})),
+            "{tool}"
+        );
+    }
+}
