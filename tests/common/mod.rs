@@ -291,6 +291,13 @@ impl Capture {
     /// server's tasks log here too).
     pub fn install(&self) -> tracing::subscriber::DefaultGuard {
         use tracing_subscriber::layer::SubscriberExt;
+        // tracing caches each callsite's interest; when a parallel test drops its scoped
+        // subscriber the cache can settle on "never" and silence ours. A global subscriber
+        // that always answers "sometimes" keeps every event asking the current one.
+        static ALWAYS_ASK: std::sync::Once = std::sync::Once::new();
+        ALWAYS_ASK.call_once(|| {
+            let _ = tracing::subscriber::set_global_default(AlwaysAsk);
+        });
         let subscriber = tracing_subscriber::registry().with(self.clone());
         tracing::subscriber::set_default(subscriber)
     }
@@ -335,4 +342,27 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
             fields,
         });
     }
+}
+
+/// Enables nothing, but never lets a callsite be cached as uninteresting.
+struct AlwaysAsk;
+
+impl tracing::Subscriber for AlwaysAsk {
+    fn register_callsite(
+        &self,
+        _: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        tracing::subscriber::Interest::sometimes()
+    }
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        false
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, _: &tracing::Event<'_>) {}
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
 }
