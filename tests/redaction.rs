@@ -64,6 +64,13 @@ async fn std_errors_through_a_result_alias_are_redacted() {
 }
 
 #[tokio::test]
+async fn rmcp_error_data_under_an_alias_is_redacted_not_sent_verbatim() {
+    let client = connect(TestServer::with_scopes(&[])).await;
+    let message = error_text(&call(&client, "rpc_fail", json!({})).await);
+    error_ref(&message);
+}
+
+#[tokio::test]
 async fn a_public_error_is_shown_with_secrets_and_paths_scrubbed() {
     let client = connect(TestServer::with_scopes(&[])).await;
     let message = error_text(&call(&client, "public_fail", json!({})).await);

@@ -116,9 +116,9 @@ impl ToolArgs {
                 }
                 "scope" => {
                     let lit: LitStr = meta.value()?.parse()?;
-                    if check_scope(&lit, errors) {
-                        args.scope = Some((key, vec![lit]));
-                    }
+                    // Recorded even when invalid: the scope was declared, just badly.
+                    check_scope(&lit, errors);
+                    args.scope = Some((key, vec![lit]));
                 }
                 "scopes" => {
                     let array: ExprArray = meta.value()?.parse()?;
@@ -128,9 +128,8 @@ impl ToolArgs {
                             Expr::Lit(syn::ExprLit {
                                 lit: Lit::Str(lit), ..
                             }) => {
-                                if check_scope(lit, errors) {
-                                    list.push(lit.clone());
-                                }
+                                check_scope(lit, errors);
+                                list.push(lit.clone());
                             }
                             other => errors.at(
                                 other.span(),
@@ -209,7 +208,7 @@ pub fn skip_value(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<()> {
 }
 
 /// A scope is a non-empty word of letters, digits and `. _ : / -`.
-fn check_scope(lit: &LitStr, errors: &mut Errors) -> bool {
+fn check_scope(lit: &LitStr, errors: &mut Errors) {
     let value = lit.value();
     let ok = !value.is_empty()
         && value.len() <= 128
@@ -222,7 +221,6 @@ fn check_scope(lit: &LitStr, errors: &mut Errors) -> bool {
             "invalid scope: use a non-empty name of letters, digits and `.` `:` `_` `/` `-`, e.g. `\"fs.read\"`",
         );
     }
-    ok
 }
 
 /// `"60/min"` -> (60, 60_000 ms).

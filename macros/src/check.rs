@@ -38,6 +38,7 @@ pub fn tool_fn(item: ImplItemFn, args: &ToolArgs, errors: &mut Errors) -> Option
     not_const(&item, errors);
     timeout_needs_async(&item, args, errors);
     no_untyped_arguments(&item, errors);
+    error_type_is_redacted(&item.sig.output, errors);
     let params = parameters(&item, errors);
     let (returns_result, json_output) = return_shape(&item.sig.output);
     Some(ToolFn {
@@ -84,18 +85,25 @@ fn tool_attr_below(item: &ImplItemFn, errors: &mut Errors) -> Option<usize> {
     if let Some(index) = item.attrs.iter().position(is_tool_attr) {
         return Some(index);
     }
-    let expanded_by_rmcp = item.block.stmts.first().is_some_and(|s| {
-        quote::quote!(#s)
-            .to_string()
-            .starts_with("Box :: pin (async move")
-    });
-    let message = if expanded_by_rmcp {
+    let message = if expanded_by_rmcp(item) {
         "`#[secure_tool]` is below `#[tool]`: move it above, so it wraps the method before rmcp's `#[tool]` does"
     } else {
         "`#[secure_tool]` goes on an rmcp tool method: add `#[tool(...)]` below it (and keep the method in a `#[tool_router]` impl)"
     };
     errors.at(item.sig.fn_token.span, message);
     None
+}
+
+/// Whether rmcp's `#[tool]` already rewrote this method (it turns `async fn` into a fn
+/// returning `::std::pin::Pin<Box<dyn ::std::future::Future<..>>>`): then `#[secure_tool]`
+/// was written below `#[tool]`.
+pub fn expanded_by_rmcp(item: &ImplItemFn) -> bool {
+    let output = &item.sig.output;
+    let text: String = quote::quote!(#output)
+        .to_string()
+        .split_whitespace()
+        .collect();
+    text.contains("::std::future::Future")
 }
 
 /// The server is shared between concurrent calls; `&mut self` cannot be served by rmcp
@@ -143,6 +151,26 @@ fn no_untyped_arguments(item: &ImplItemFn, errors: &mut Errors) {
                     );
                 }
             }
+        }
+    }
+}
+
+/// rmcp sends `ErrorData` to the client verbatim; under `#[secure_tool]` it would be
+/// redacted like any other error, silently dropping the message its author meant the
+/// model to read. Say so, and name the type that does what was meant.
+fn error_type_is_redacted(output: &ReturnType, errors: &mut Errors) {
+    let ReturnType::Type(_, ty) = output else {
+        return;
+    };
+    if last_ident(ty).as_deref() != Some("Result") {
+        return;
+    }
+    if let Some(error) = generics(ty).nth(1) {
+        if last_ident(error).as_deref() == Some("ErrorData") {
+            errors.at(
+                error.span(),
+                "`ErrorData` is not a secured tool's error type: rmcp sends it verbatim, bypassing redaction; return `secure_tool::ToolError` (`ToolError::public(..)` for a message the model should read)",
+            );
         }
     }
 }
@@ -336,8 +364,15 @@ fn has_flatten(attrs: &[syn::Attribute]) -> bool {
         })
 }
 
+/// The collection's own name, looking through `Option`, `Box`...
 fn type_text(ty: &Type) -> String {
-    last_ident(ty).unwrap_or_else(|| "collection".to_owned())
+    match last_ident(ty).as_deref() {
+        Some("Option" | "Box" | "Arc" | "Rc" | "Cow") => {
+            first_generic(ty).map_or_else(|| "str".to_owned(), type_text)
+        }
+        Some(name) => name.to_owned(),
+        None => "collection".to_owned(),
+    }
 }
 
 /// Without `deny_unknown_fields`, serde silently drops arguments the schema does not
@@ -359,4 +394,19 @@ pub fn container(
         );
     }
     args
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn recognises_a_method_rmcp_already_expanded() {
+        let item: syn::ImplItemFn = syn::parse_quote! {
+            fn run(&self) -> ::std::pin::Pin<Box<dyn ::std::future::Future<Output = u8> + Send + '_>> {
+                Box::pin(async move { 1 })
+            }
+        };
+        assert!(super::expanded_by_rmcp(&item));
+        let item: syn::ImplItemFn = syn::parse_quote! { async fn run(&self) -> u8 { 1 } };
+        assert!(!super::expanded_by_rmcp(&item));
+    }
 }

@@ -65,11 +65,11 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
         Some((_, _, input_ty)) => quote!(#input_ty),
         None => quote!(::secure_tool::__private::NoInput),
     };
-    let input_check = params.as_ref().map(|(_, _, input_ty)| {
-        quote_spanned! {input_ty.span()=>
-            let () = ::secure_tool::__private::assert_secure_input::<#input_ty>();
-        }
-    });
+    // The run function's `T: SecureInput` bound is what reports a missing derive: its
+    // path is spanned on the user's input type, so the error lands there, once.
+    let input_span = params
+        .as_ref()
+        .map_or_else(Span::call_site, |(_, _, t)| t.span());
     let wrapper = if returns_result {
         quote!(::secure_tool::__private::ReturnsResult)
     } else {
@@ -92,7 +92,7 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
         ::secure_tool::SecureServer::security(self)
     };
     let call = if is_async {
-        quote! {
+        quote_spanned! {input_span=>
             ::secure_tool::__private::run_async::<#input_ty, _, _, _>(
                 #security,
                 &__SECURE_TOOL_POLICY,
@@ -104,7 +104,7 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
             .await
         }
     } else {
-        quote! {
+        quote_spanned! {input_span=>
             ::secure_tool::__private::run_sync::<#input_ty, _, _>(
                 #security,
                 &__SECURE_TOOL_POLICY,
@@ -136,13 +136,41 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
             __secure_tool_scope: ::secure_tool::__private::CallScope,
             #(#outer_inputs),*
         ) -> ::secure_tool::__private::CallToolResponse #where_clause {
-            #input_check
             #return_check
             static __SECURE_TOOL_POLICY: ::secure_tool::__private::ToolPolicy = #policy;
             #call
         }
 
         #body
+    }
+}
+
+/// What a refused method becomes: a stub rmcp can route (so the router adds no errors of
+/// its own to ours), and the user's method, without `#[tool]`, under a hidden name (so
+/// errors inside its body are still reported). If it does not even parse, it is re-emitted
+/// as written.
+pub fn fallback(original: &TokenStream) -> TokenStream {
+    let Ok(mut item) = syn::parse2::<syn::ImplItemFn>(original.clone()) else {
+        return original.clone();
+    };
+    let tool_attr = match item.attrs.iter().position(crate::check::is_tool_attr) {
+        Some(index) => Some(item.attrs.remove(index)),
+        // Below `#[tool]`: rmcp already generated the route; the stub must still serve it.
+        None if crate::check::expanded_by_rmcp(&item) => None,
+        // Not a tool at all: rmcp's router does not know the method; keep it as written.
+        None => return original.clone(),
+    };
+    let ident = item.sig.ident.clone();
+    let vis = item.vis.clone();
+    item.sig.ident = format_ident!("__secure_tool_refused_{}", ident);
+    item.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
+    quote! {
+        #tool_attr
+        #vis fn #ident(&self) -> ::secure_tool::__private::CallToolResponse {
+            ::core::unreachable!("refused by #[secure_tool] at compile time")
+        }
+
+        #item
     }
 }
 
@@ -256,8 +284,14 @@ pub fn secure_input(
         });
     }
     let validate_span = ident.span();
-    let validate = quote_spanned! {validate_span=>
-        <Self as ::secure_tool::__private::HasValidate>::run_validate(self)
+    // Only structs reach here with `validator::Validate` derivable; for the refused shapes
+    // (enums, unions) the impl is a placeholder so the only errors are the audit's.
+    let validate = if matches!(input.data, syn::Data::Struct(_)) {
+        quote_spanned! {validate_span=>
+            <Self as ::secure_tool::__private::HasValidate>::run_validate(self)
+        }
+    } else {
+        quote!(::core::result::Result::Ok(()))
     };
     quote! {
         #[automatically_derived]

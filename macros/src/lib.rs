@@ -27,10 +27,9 @@ pub fn secure_tool(args: TokenStream, item: TokenStream) -> TokenStream {
     match (errors.finish(), tool) {
         (Ok(()), Some(tool)) => expand::secure_tool(&args, tool).into(),
         (result, _) => {
-            // Re-emit the method untouched so one mistake does not cascade into
-            // "no function `x_tool_attr`" errors from rmcp's router.
             let errors = result.err().map(syn::Error::into_compile_error);
-            quote!(#errors #original).into()
+            let fallback = expand::fallback(&original);
+            quote!(#errors #fallback).into()
         }
     }
 }

@@ -102,18 +102,20 @@ impl fmt::Debug for Principal {
 /// those parts' extensions, and anonymous if there is none. The operator's local principal
 /// is never used for an HTTP request: it would hand every remote caller the operator's
 /// scopes. Without HTTP parts (stdio, in-process), the caller is the local principal.
-pub(crate) fn resolve(extensions: &rmcp::model::Extensions, local: &Principal) -> Principal {
+///
+/// Returns `None` when the transport carries no identity of its own: the caller is then
+/// the local principal, which the pipeline fills in from `Security`.
+pub(crate) fn from_extensions(extensions: &rmcp::model::Extensions) -> Option<Principal> {
     if let Some(principal) = extensions.get::<Principal>() {
-        return principal.clone();
+        return Some(principal.clone());
     }
-    match extensions.get::<http::request::Parts>() {
-        Some(parts) => parts
+    extensions.get::<http::request::Parts>().map(|parts| {
+        parts
             .extensions
             .get::<Principal>()
             .cloned()
-            .unwrap_or_else(Principal::anonymous),
-        None => local.clone(),
-    }
+            .unwrap_or_else(Principal::anonymous)
+    })
 }
 
 #[cfg(test)]
@@ -122,20 +124,23 @@ mod tests {
 
     #[test]
     fn http_requests_never_inherit_the_local_principal() {
-        let local = Principal::new("operator").with_scopes(["admin"]);
         let mut ext = rmcp::model::Extensions::new();
-        assert_eq!(resolve(&ext, &local).id(), "operator");
+        assert_eq!(
+            from_extensions(&ext),
+            None,
+            "no transport identity: local principal"
+        );
 
         let (parts, ()) = http::Request::new(()).into_parts();
         ext.insert(parts);
-        assert_eq!(resolve(&ext, &local), Principal::anonymous());
+        assert_eq!(from_extensions(&ext), Some(Principal::anonymous()));
 
         let (mut parts, ()) = http::Request::new(()).into_parts();
         parts
             .extensions
             .insert(Principal::new("bob").with_scopes(["fs.read"]));
         ext.insert(parts);
-        let who = resolve(&ext, &local);
+        let who = from_extensions(&ext).unwrap();
         assert_eq!(who.id(), "bob");
         assert_eq!(
             who.missing_scope(&["fs.read", "fs.write"]),

@@ -93,8 +93,7 @@ pub mod __private {
     pub use crate::limits::{Rate, ToolPolicy};
     pub use crate::pipeline::{
         CallScope, IntoToolError, NoInput, ReturnsResult, ReturnsValue, ToolReturn, WrapParameters,
-        assert_secure_input, assert_secure_server, assert_tool_return, input_schema, output_schema,
-        run_async, run_sync,
+        assert_tool_return, input_schema, output_schema, run_async, run_sync,
     };
     pub use ::core;
     pub use ::rmcp;

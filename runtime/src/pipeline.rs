@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use crate::audit::{self, ERROR_TARGET, Outcome};
 use crate::input::{self, InputError};
 use crate::limits::{Limited, ToolPolicy, retry_secs};
-use crate::{ErrorRef, Principal, SecureInput, SecureServer, Security, ToolError, identity};
+use crate::{ErrorRef, Principal, SecureInput, Security, ToolError, identity};
 
 /// The hidden first extractor of every secured tool: captures, before any other
 /// extractor runs, the tool name, the raw arguments (taken, so nothing else can
@@ -37,34 +37,47 @@ pub struct CallScope {
     started: Instant,
     tool: Cow<'static, str>,
     arguments: Option<JsonObject>,
-    principal: Principal,
+    /// The transport's caller; `None` until the local principal is filled in.
+    principal: Option<Principal>,
     cancel: CancellationToken,
 }
 
-impl<S: SecureServer> FromContextPart<ToolCallContext<'_, S>> for CallScope {
+// No `S: SecureServer` bound here: a server missing the impl gets one error, at the
+// generated `SecureServer::security(self)` call, instead of an unreadable routing error.
+impl<S> FromContextPart<ToolCallContext<'_, S>> for CallScope {
     fn from_context_part(context: &mut ToolCallContext<'_, S>) -> Result<Self, ErrorData> {
-        let security = context.service.security();
         Ok(Self {
             started: Instant::now(),
             tool: context.name.clone(),
             arguments: context.arguments.take(),
-            principal: identity::resolve(
-                &context.request_context.extensions,
-                security.local_principal(),
-            ),
+            principal: identity::from_extensions(&context.request_context.extensions),
             cancel: context.request_context.ct.clone(),
         })
     }
 }
 
 impl CallScope {
+    /// Fill in the operator's local principal when the transport named no caller.
+    fn resolve(&mut self, security: &Security) {
+        if self.principal.is_none() {
+            self.principal = Some(security.local_principal().clone());
+        }
+    }
+
+    /// The caller (after [`resolve`](Self::resolve); anonymous before it).
+    fn caller(&self) -> &Principal {
+        static ANONYMOUS: std::sync::LazyLock<Principal> =
+            std::sync::LazyLock::new(Principal::anonymous);
+        self.principal.as_ref().unwrap_or(&ANONYMOUS)
+    }
+
     /// A scope for calling a tool directly (benchmarks, unit tests of a pipeline).
     pub fn new(tool: &'static str, arguments: Option<JsonObject>, principal: Principal) -> Self {
         Self {
             started: Instant::now(),
             tool: Cow::Borrowed(tool),
             arguments,
-            principal,
+            principal: Some(principal),
             cancel: CancellationToken::new(),
         }
     }
@@ -93,14 +106,8 @@ impl<T> WrapParameters<T> for rmcp::handler::server::wrapper::Parameters<T> {
     }
 }
 
-/// Compile-time check, spanned on the user's input type by the generated code.
-pub const fn assert_secure_input<T: SecureInput>() {}
-
 /// Compile-time check, spanned on the declared return type by the generated code.
 pub const fn assert_tool_return<R: ToolReturn>() {}
-
-/// Compile-time check, spanned on the server type by the generated code.
-pub const fn assert_secure_server<S: SecureServer + ?Sized>() {}
 
 /// The `inputSchema` rmcp itself would compute for `Parameters<T>`, used because the
 /// secured method no longer takes `Parameters<T>` (its arguments come through the guard).
@@ -205,11 +212,12 @@ fn admit<T: SecureInput>(
     policy: &'static ToolPolicy,
     scope: &mut CallScope,
 ) -> Result<Admitted<T>, Refusal> {
+    scope.resolve(security);
     let arguments = scope.arguments.take().unwrap_or_default();
     security.raw_limits().check(&arguments)?;
 
     if !policy.public {
-        if let Some(missing) = scope.principal.missing_scope(policy.scopes) {
+        if let Some(missing) = scope.caller().missing_scope(policy.scopes) {
             return Err(Refusal {
                 outcome: Outcome::Denied,
                 message: format!(
@@ -221,7 +229,7 @@ fn admit<T: SecureInput>(
 
     let permit = security
         .tool_state(policy)
-        .admit(scope.principal.id_arc())
+        .admit(scope.caller().id_arc())
         .map_err(|limited| Refusal {
             outcome: Outcome::Limited,
             message: match limited {
@@ -317,7 +325,7 @@ where
 fn refuse(scope: &CallScope, refusal: Refusal) -> CallToolResponse {
     audit::record(
         &scope.tool,
-        scope.principal.id(),
+        scope.caller().id(),
         refusal.outcome,
         scope.started.elapsed(),
         None,
@@ -344,7 +352,7 @@ fn finish<R: ToolReturn>(
             target: ERROR_TARGET,
             error_ref = %r,
             tool = %scope.tool,
-            principal = scope.principal.id(),
+            principal = scope.caller().id(),
             kind,
             error = %what,
             "tool call failed"
@@ -384,7 +392,7 @@ fn finish<R: ToolReturn>(
     };
     audit::record(
         &scope.tool,
-        scope.principal.id(),
+        scope.caller().id(),
         outcome,
         scope.started.elapsed(),
         error_ref,

@@ -31,6 +31,9 @@ pub struct Stats {
     pub chars: usize,
 }
 
+/// An alias hides the name `ErrorData` from the macro; the error is still redacted.
+pub type RpcError = rmcp::ErrorData;
+
 #[derive(Clone)]
 pub struct TestServer {
     security: Security,
@@ -161,6 +164,13 @@ impl TestServer {
     fn io_fail(&self) -> std::io::Result<String> {
         self.ran();
         std::fs::read_to_string("/definitely/not/here/secret.txt")
+    }
+
+    #[secure_tool(public)]
+    #[tool(description = "Fails with rmcp's ErrorData through an alias")]
+    async fn rpc_fail(&self) -> Result<String, RpcError> {
+        self.ran();
+        Err(RpcError::invalid_params("db password is hunter2", None))
     }
 
     #[secure_tool(public)]

@@ -1,0 +1,11 @@
+use secure_tool::SecureInput;
+
+#[derive(serde::Deserialize, schemars::JsonSchema, validator::Validate, SecureInput)]
+#[serde(deny_unknown_fields)]
+struct Input {
+    #[validate(length(max = 8))]
+    #[secure(unbouned = "typo")]
+    name: String,
+}
+
+fn main() {}
