@@ -226,6 +226,11 @@ static SCRUBBER: LazyLock<Scrubber> = LazyLock::new(|| {
     }
 });
 
+/// Compile the scrubbing patterns now rather than on the first call that needs them.
+pub(crate) fn warm_up() {
+    LazyLock::force(&SCRUBBER);
+}
+
 /// Replace secrets in `text`: private keys, bearer/basic tokens, JWTs, well-known API key
 /// shapes, `password=...`-style assignments and passwords in URLs.
 ///

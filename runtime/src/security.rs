@@ -199,8 +199,9 @@ impl SecurityBuilder {
         self
     }
 
-    /// Finish.
+    /// Finish. Also compiles the secret-scrubbing patterns, so no call pays for that.
     pub fn build(self) -> Security {
+        crate::error::warm_up();
         Security {
             inner: Arc::new(self.into_inner()),
         }

@@ -1,0 +1,190 @@
+//! A real stdio MCP server over one directory, for any MCP host to launch:
+//!
+//! ```text
+//! cargo run --example fs_server -- --root ./workspace --grant fs.read --grant fs.write
+//! ```
+//!
+//! Tools: `read_file` and `list_dir` need `fs.read`; `write_file` needs `fs.write`. With no
+//! `--grant`, the caller holds no scopes and every tool is denied. Every path is resolved
+//! inside `--root` by `cap-std` (no `..`, no absolute paths, no symlink out). Logs go to
+//! stderr (stdout is the protocol); set `RUST_LOG` to change what is logged.
+
+use std::io::{Read, Write};
+
+use cap_std::ambient_authority;
+use cap_std::fs::{Dir, OpenOptions};
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
+use rmcp::{ServerHandler, ServiceExt, tool, tool_handler, tool_router};
+use secure_tool::{Principal, SecureInput, SecureServer, Security, ToolError, secure_tool};
+
+const MAX_READ: u64 = 1024 * 1024;
+
+#[derive(serde::Deserialize, schemars::JsonSchema, validator::Validate, SecureInput)]
+#[serde(deny_unknown_fields)]
+struct PathArg {
+    /// A path relative to the served directory.
+    #[validate(length(min = 1, max = 1024))]
+    path: String,
+}
+
+#[derive(serde::Deserialize, schemars::JsonSchema, validator::Validate, SecureInput)]
+#[serde(deny_unknown_fields)]
+struct WriteArg {
+    /// A path relative to the served directory.
+    #[validate(length(min = 1, max = 1024))]
+    path: String,
+    /// The file's new content (UTF-8).
+    #[validate(length(max = 65536))]
+    content: String,
+}
+
+#[derive(Clone)]
+struct FsServer {
+    security: Security,
+    root: std::sync::Arc<Dir>,
+    tool_router: ToolRouter<Self>,
+}
+
+impl SecureServer for FsServer {
+    fn security(&self) -> &Security {
+        &self.security
+    }
+}
+
+/// What the model may learn of a filesystem error: the kind, never the OS text.
+fn fs_error(error: std::io::Error) -> ToolError {
+    use std::io::ErrorKind as K;
+    match error.kind() {
+        K::NotFound => ToolError::public("no such file or directory"),
+        K::PermissionDenied => ToolError::public("outside the served directory, or not permitted"),
+        K::IsADirectory => ToolError::public("that is a directory"),
+        K::NotADirectory => ToolError::public("that is not a directory"),
+        K::InvalidData => ToolError::public("the file is not UTF-8 text"),
+        _ => ToolError::internal(error),
+    }
+}
+
+#[tool_router]
+impl FsServer {
+    #[secure_tool(scope = "fs.read", rate = "120/min", timeout = "5s")]
+    #[tool(description = "Read a UTF-8 text file (at most 1 MiB) from the served directory")]
+    async fn read_file(&self, Parameters(args): Parameters<PathArg>) -> Result<String, ToolError> {
+        let file = self.root.open(&args.path).map_err(fs_error)?;
+        if file.metadata().map_err(fs_error)?.len() > MAX_READ {
+            return Err(ToolError::public("the file is larger than 1 MiB"));
+        }
+        let mut text = String::new();
+        file.take(MAX_READ)
+            .read_to_string(&mut text)
+            .map_err(fs_error)?;
+        Ok(text)
+    }
+
+    #[secure_tool(scope = "fs.read", rate = "120/min", timeout = "5s")]
+    #[tool(description = "List a directory of the served directory ('.' for the top)")]
+    async fn list_dir(&self, Parameters(args): Parameters<PathArg>) -> Result<String, ToolError> {
+        let dir = if args.path == "." {
+            self.root.try_clone().map_err(fs_error)?
+        } else {
+            self.root.open_dir(&args.path).map_err(fs_error)?
+        };
+        let mut names = Vec::new();
+        for entry in dir.entries().map_err(fs_error)?.take(1000) {
+            let entry = entry.map_err(fs_error)?;
+            let mut name = entry.file_name().to_string_lossy().into_owned();
+            if entry.file_type().map_err(fs_error)?.is_dir() {
+                name.push('/');
+            }
+            names.push(name);
+        }
+        names.sort();
+        Ok(names.join("\n"))
+    }
+
+    #[secure_tool(scope = "fs.write", rate = "30/min", timeout = "5s")]
+    #[tool(description = "Create or replace a UTF-8 text file in the served directory")]
+    async fn write_file(
+        &self,
+        Parameters(args): Parameters<WriteArg>,
+    ) -> Result<String, ToolError> {
+        let mut options = OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        let mut file = self
+            .root
+            .open_with(&args.path, &options)
+            .map_err(fs_error)?;
+        file.write_all(args.content.as_bytes()).map_err(fs_error)?;
+        Ok(format!("wrote {} bytes", args.content.len()))
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for FsServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new(
+                "secure-tool-fs",
+                env!("CARGO_PKG_VERSION"),
+            ))
+            .with_instructions("Files in one directory. Paths are relative to it.")
+    }
+}
+
+struct Args {
+    root: std::path::PathBuf,
+    grants: Vec<String>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    const USAGE: &str =
+        "usage: fs_server --root DIR [--grant SCOPE]... (scopes: fs.read, fs.write)";
+    let mut root = None;
+    let mut grants = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--root" => root = Some(args.next().ok_or(USAGE)?.into()),
+            "--grant" => grants.push(args.next().ok_or(USAGE)?),
+            "--help" | "-h" => return Err(USAGE.into()),
+            other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
+        }
+    }
+    Ok(Args {
+        root: root.ok_or(USAGE)?,
+        grants,
+    })
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "secure_tool=info,rmcp=warn".into()),
+        )
+        .init();
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("{message}");
+            std::process::exit(2);
+        }
+    };
+    let root = Dir::open_ambient_dir(&args.root, ambient_authority())
+        .map_err(|e| anyhow::anyhow!("cannot open --root {}: {e}", args.root.display()))?;
+    let security = Security::builder()
+        .local_principal(Principal::new("local").with_scopes(args.grants))
+        .build();
+    let server = FsServer {
+        security,
+        root: std::sync::Arc::new(root),
+        tool_router: FsServer::tool_router(),
+    };
+    let running = server.serve(rmcp::transport::stdio()).await?;
+    running.waiting().await?;
+    Ok(())
+}

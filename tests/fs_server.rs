@@ -1,0 +1,204 @@
+//! `examples/fs_server.rs` launched as a real stdio child process, driven by rmcp's
+//! client the way an MCP host drives it: grants, traversal and symlink escapes.
+mod common;
+use common::{error_text, ok_text, text};
+
+use std::path::{Path, PathBuf};
+
+use rmcp::RoleClient;
+use rmcp::ServiceExt;
+use rmcp::model::CallToolRequestParams;
+use rmcp::service::RunningService;
+use rmcp::transport::TokioChildProcess;
+use serde_json::{Value, json};
+
+/// Build the example (cargo test does not build examples for a single `--test`).
+fn fs_server_binary() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let status = std::process::Command::new(env!("CARGO"))
+                .args(["build", "--quiet", "--example", "fs_server"])
+                .status()
+                .expect("cargo runs");
+            assert!(status.success(), "building examples/fs_server failed");
+            let exe = std::env::current_exe().unwrap();
+            let profile_dir = exe.parent().unwrap().parent().unwrap();
+            profile_dir.join("examples").join("fs_server")
+        })
+        .clone()
+}
+
+struct Fixture {
+    dir: PathBuf,
+}
+
+impl Fixture {
+    fn new(name: &str) -> Self {
+        let base =
+            std::env::temp_dir().join(format!("secure-tool-fs-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let root = base.join("root");
+        std::fs::create_dir_all(root.join("docs")).unwrap();
+        std::fs::write(root.join("docs/hello.txt"), "hello from inside").unwrap();
+        std::fs::write(base.join("secret.txt"), "TOP SECRET outside the root").unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(base.join("secret.txt"), root.join("link-out")).unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&base, root.join("dir-out")).unwrap();
+        Self { dir: base }
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.join("root")
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn launch(root: &Path, grants: &[&str]) -> RunningService<RoleClient, ()> {
+    let mut command = tokio::process::Command::new(fs_server_binary());
+    command.arg("--root").arg(root);
+    for grant in grants {
+        command.arg("--grant").arg(grant);
+    }
+    let transport = TokioChildProcess::new(command).expect("fs_server starts");
+    ().serve(transport)
+        .await
+        .expect("client connects to fs_server")
+}
+
+async fn call(
+    client: &RunningService<RoleClient, ()>,
+    tool: &str,
+    args: Value,
+) -> rmcp::model::CallToolResult {
+    let params = CallToolRequestParams::new(tool.to_owned())
+        .with_arguments(args.as_object().cloned().unwrap_or_default());
+    client
+        .call_tool(params)
+        .await
+        .expect("a tool result, not a protocol error")
+}
+
+#[tokio::test]
+async fn read_list_and_write_inside_the_root() {
+    let fx = Fixture::new("ok");
+    let client = launch(&fx.root(), &["fs.read", "fs.write"]).await;
+    let tools: Vec<_> = client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert_eq!(tools.len(), 3, "{tools:?}");
+    assert_eq!(
+        ok_text(&call(&client, "read_file", json!({"path": "docs/hello.txt"})).await),
+        "hello from inside"
+    );
+    let listing = ok_text(&call(&client, "list_dir", json!({"path": "."})).await);
+    assert!(listing.contains("docs/"), "{listing}");
+    ok_text(
+        &call(
+            &client,
+            "write_file",
+            json!({"path": "docs/new.txt", "content": "made by a tool"}),
+        )
+        .await,
+    );
+    assert_eq!(
+        std::fs::read_to_string(fx.root().join("docs/new.txt")).unwrap(),
+        "made by a tool"
+    );
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn no_grant_means_every_tool_is_denied() {
+    let fx = Fixture::new("nogrant");
+    let client = launch(&fx.root(), &[]).await;
+    for (tool, args) in [
+        ("read_file", json!({"path": "docs/hello.txt"})),
+        ("list_dir", json!({"path": "."})),
+        ("write_file", json!({"path": "x", "content": "y"})),
+    ] {
+        assert!(error_text(&call(&client, tool, args).await).starts_with("permission denied"));
+    }
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn read_grant_does_not_allow_writes() {
+    let fx = Fixture::new("readonly");
+    let client = launch(&fx.root(), &["fs.read"]).await;
+    let message = error_text(
+        &call(
+            &client,
+            "write_file",
+            json!({"path": "docs/hello.txt", "content": "pwned"}),
+        )
+        .await,
+    );
+    assert!(message.contains("`fs.write` scope"), "{message}");
+    assert_eq!(
+        std::fs::read_to_string(fx.root().join("docs/hello.txt")).unwrap(),
+        "hello from inside"
+    );
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn escapes_are_refused_and_nothing_outside_leaks() {
+    let fx = Fixture::new("escape");
+    let client = launch(&fx.root(), &["fs.read", "fs.write"]).await;
+    let outside = fx.dir.join("secret.txt");
+    let attempts = [
+        json!({"path": "../secret.txt"}),
+        json!({"path": "docs/../../secret.txt"}),
+        json!({"path": outside.to_str().unwrap()}),
+        json!({"path": "/etc/passwd"}),
+        json!({"path": "link-out"}),
+        json!({"path": "dir-out/secret.txt"}),
+        json!({"path": "./../root/../secret.txt"}),
+    ];
+    for args in attempts {
+        let result = call(&client, "read_file", args.clone()).await;
+        let message = error_text(&result);
+        assert!(!message.contains("TOP SECRET"), "{args}: {message}");
+        assert!(
+            !message.contains(fx.dir.to_str().unwrap()),
+            "{args}: path leaked: {message}"
+        );
+    }
+    for args in [json!({"path": "../"}), json!({"path": "dir-out"})] {
+        let message = error_text(&call(&client, "list_dir", args.clone()).await);
+        assert!(!message.contains("secret"), "{args}: {message}");
+    }
+    let result = call(
+        &client,
+        "write_file",
+        json!({"path": "../escaped.txt", "content": "x"}),
+    )
+    .await;
+    error_text(&result);
+    assert!(!fx.dir.join("escaped.txt").exists());
+    let result = call(
+        &client,
+        "write_file",
+        json!({"path": "dir-out/escaped.txt", "content": "x"}),
+    )
+    .await;
+    error_text(&result);
+    assert!(!fx.dir.join("escaped.txt").exists());
+    // Still serving.
+    assert_eq!(
+        text(&call(&client, "read_file", json!({"path": "docs/hello.txt"})).await),
+        "hello from inside"
+    );
+    client.cancel().await.unwrap();
+}
