@@ -1,1 +1,182 @@
-fn main() {}
+//! What `#[secure_tool]` costs. Run: `cargo bench --bench overhead`.
+//!
+//! - `tools_call/bare` vs `tools_call/secured`: one `tools/call` through a real rmcp client
+//!   over `tokio::io::duplex`, the same 6-field input, side by side in one run. The secured
+//!   tool declares a scope and a rate and validates the input.
+//! - `pipeline/*`: the guard alone, without transport: the prologue (raw limits, identity,
+//!   permission, rate, audit) on a tool with no input, and the whole pipeline with the
+//!   6-field input (adds deserialization and validation).
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::CallToolRequestParams;
+use rmcp::service::RunningService;
+use rmcp::{RoleClient, ServerHandler, ServiceExt, tool, tool_handler, tool_router};
+use secure_tool::__private::{
+    CallScope, NoInput, ReturnsValue, ToolPolicy, nz, run_async, run_sync,
+};
+use secure_tool::{Principal, SecureInput, SecureServer, Security, secure_tool};
+use serde_json::{Value, json};
+
+#[derive(serde::Deserialize, schemars::JsonSchema, validator::Validate, SecureInput)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Order {
+    #[validate(length(min = 1, max = 64))]
+    customer: String,
+    #[validate(length(min = 1, max = 32))]
+    sku: String,
+    #[validate(range(min = 1, max = 1000))]
+    quantity: u32,
+    #[validate(range(min = 0.0, max = 1_000_000.0))]
+    price: f64,
+    #[validate(length(max = 256))]
+    note: Option<String>,
+    express: bool,
+}
+
+fn order() -> Value {
+    json!({
+        "customer": "ada@example.com",
+        "sku": "RUST-2024",
+        "quantity": 3,
+        "price": 42.5,
+        "note": "leave at the door",
+        "express": true
+    })
+}
+
+#[derive(Clone)]
+struct Bare {
+    tool_router: ToolRouter<Self>,
+}
+
+#[tool_router]
+impl Bare {
+    #[tool(description = "Place an order")]
+    async fn place(&self, Parameters(o): Parameters<Order>) -> String {
+        o.sku
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for Bare {}
+
+#[derive(Clone)]
+struct Secured {
+    security: Security,
+    tool_router: ToolRouter<Self>,
+}
+
+impl SecureServer for Secured {
+    fn security(&self) -> &Security {
+        &self.security
+    }
+}
+
+#[tool_router]
+impl Secured {
+    // A real rate check on every call, at a rate the benchmark cannot exhaust (criterion
+    // runs millions of calls; an exhausted bucket would measure the refusal path).
+    #[secure_tool(scope = "orders.write", rate = "4000000000/sec")]
+    #[tool(description = "Place an order")]
+    async fn place(&self, Parameters(o): Parameters<Order>) -> String {
+        o.sku
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for Secured {}
+
+fn security() -> Security {
+    Security::builder()
+        .local_principal(Principal::new("bench").with_scopes(["orders.write"]))
+        .build()
+}
+
+async fn connect<S: ServerHandler>(server: S) -> RunningService<RoleClient, ()> {
+    let (server_io, client_io) = tokio::io::duplex(64 * 1024);
+    tokio::spawn(async move {
+        if let Ok(running) = server.serve(server_io).await {
+            let _ = running.waiting().await;
+        }
+    });
+    ().serve(client_io).await.unwrap()
+}
+
+fn tools_call(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let bare = runtime.block_on(connect(Bare {
+        tool_router: Bare::tool_router(),
+    }));
+    let secured = runtime.block_on(connect(Secured {
+        security: security(),
+        tool_router: Secured::tool_router(),
+    }));
+    let args = order().as_object().cloned().unwrap();
+    let mut group = c.benchmark_group("tools_call");
+    for (name, client) in [("bare", &bare), ("secured", &secured)] {
+        group.bench_function(name, |b| {
+            b.to_async(&runtime).iter(|| async {
+                let params = CallToolRequestParams::new("place").with_arguments(args.clone());
+                let result = client.call_tool(params).await.unwrap();
+                assert_ne!(result.is_error, Some(true));
+                result
+            });
+        });
+    }
+    group.finish();
+}
+
+static PROLOGUE: ToolPolicy = ToolPolicy {
+    scopes: &["orders.write"],
+    public: false,
+    rate: Some(secure_tool::Rate::new(
+        nz(4_000_000_000),
+        core::time::Duration::from_secs(1),
+    )),
+    burst: None,
+    timeout: None,
+    concurrency: None,
+    max_output: None,
+};
+
+fn pipeline(c: &mut Criterion) {
+    let security = security();
+    let principal = Principal::new("bench").with_scopes(["orders.write"]);
+    let args = order().as_object().cloned().unwrap();
+    let mut group = c.benchmark_group("pipeline");
+    group.bench_function("prologue_no_input", |b| {
+        b.iter(|| {
+            let scope = CallScope::new("place", None, principal.clone());
+            run_sync::<NoInput, _, _>(&security, &PROLOGUE, scope, |_| ReturnsValue(()))
+        });
+    });
+    group.bench_function("full_6_field_input", |b| {
+        b.iter(|| {
+            let scope = CallScope::new("place", Some(args.clone()), principal.clone());
+            run_sync::<Order, _, _>(&security, &PROLOGUE, scope, |o| ReturnsValue(o.sku))
+        });
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    group.bench_function("full_6_field_input_async", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let scope = CallScope::new("place", Some(args.clone()), principal.clone());
+            run_async::<Order, _, _, _>(&security, &PROLOGUE, scope, |o| async move {
+                ReturnsValue(o.sku)
+            })
+            .await
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, tools_call, pipeline);
+criterion_main!(benches);

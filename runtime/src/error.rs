@@ -242,10 +242,12 @@ pub(crate) fn warm_up() {
 /// ```
 pub fn scrub_secrets(text: &str) -> Cow<'_, str> {
     let scrubber = &*SCRUBBER;
-    let matched = scrubber.any.matches(text);
-    if !matched.matched_any() {
+    // `is_match` stops at the first hit and is far cheaper than finding which patterns
+    // matched; almost every output matches none.
+    if !scrubber.any.is_match(text) {
         return Cow::Borrowed(text);
     }
+    let matched = scrubber.any.matches(text);
     let mut out = Cow::Borrowed(text);
     for index in matched.iter() {
         let (regex, replacement) = &scrubber.each[index];

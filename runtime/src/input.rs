@@ -209,16 +209,28 @@ fn describe_validation(error: &validator::ValidationError) -> String {
 
 /// Deserialize a tool's arguments, turning serde's messages (which quote the offending
 /// input) into value-free ones with the field path.
+///
+/// The common, valid case deserializes directly; only a failure pays for a second pass
+/// with `serde_path_to_error`, which records the path (it clones every key it visits).
 pub fn deserialize<T: DeserializeOwned>(
     arguments: serde_json::Map<String, Value>,
 ) -> Result<T, InputError> {
-    serde_path_to_error::deserialize(Value::Object(arguments)).map_err(|error| {
-        let message = error.inner().to_string();
-        // The path of an unknown field ends in the unknown (attacker-chosen) key itself.
-        let skip_last = message.starts_with("unknown field");
-        let path = render_path(error.path(), skip_last);
-        InputError::single(path, describe_serde(&message))
-    })
+    let value = Value::Object(arguments);
+    if let Ok(input) = T::deserialize(&value) {
+        return Ok(input);
+    }
+    match serde_path_to_error::deserialize::<_, T>(&value) {
+        // Deserializing the same value cannot succeed the second time; if it somehow
+        // did, the first error stands, without a path.
+        Ok(_) => Err(InputError::single("", "invalid value")),
+        Err(error) => {
+            let message = error.inner().to_string();
+            // The path of an unknown field ends in the unknown (attacker-chosen) key itself.
+            let skip_last = message.starts_with("unknown field");
+            let path = render_path(error.path(), skip_last);
+            Err(InputError::single(path, describe_serde(&message)))
+        }
+    }
 }
 
 /// A JSON-pointer-like path a model can act on. Map keys are attacker-chosen text, so

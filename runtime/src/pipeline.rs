@@ -289,10 +289,13 @@ where
             None => guarded.await.map_or_else(Ran::Panicked, Ran::Returned),
         }
     };
+    // The body is polled first: one that finishes at once never registers a cancellation
+    // waiter (nor, inside `timed`, a timer). rmcp only cancels the token of a cancelled
+    // request; without this branch the body would run on to completion.
     let ran = tokio::select! {
         biased;
-        () = scope.cancel.cancelled() => Ran::Cancelled,
         ran = timed => ran,
+        () = scope.cancel.cancelled() => Ran::Cancelled,
     };
     drop(_permit);
     finish(security, policy, &scope, ran)

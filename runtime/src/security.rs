@@ -2,6 +2,7 @@
 //! [`SecureServer`], which connects a server to it.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -68,7 +69,29 @@ struct Inner {
     default_timeout: Option<Duration>,
     max_output: usize,
     scrub_output: bool,
-    tools: RwLock<HashMap<usize, Arc<ToolState>>>,
+    tools: RwLock<HashMap<usize, Arc<ToolState>, BuildHasherDefault<AddressHasher>>>,
+}
+
+/// The tool-state map is keyed by the address of each tool's `static` policy: distinct,
+/// aligned, and chosen by the compiler, never by a caller, so it needs no DoS-resistant
+/// hash; one multiply spreads it over the buckets.
+#[derive(Default)]
+struct AddressHasher(u64);
+
+impl std::hash::Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
 }
 
 impl Default for Inner {
