@@ -1,7 +1,7 @@
 //! `examples/fs_server.rs` launched as a real stdio child process, driven by rmcp's
 //! client the way an MCP host drives it: grants, traversal and symlink escapes.
 mod common;
-use common::{error_text, ok_text, text};
+use common::{error_text, fs_server_binary, ok_text, text};
 
 use std::path::{Path, PathBuf};
 
@@ -11,23 +11,6 @@ use rmcp::model::CallToolRequestParams;
 use rmcp::service::RunningService;
 use rmcp::transport::TokioChildProcess;
 use serde_json::{Value, json};
-
-/// Build the example (cargo test does not build examples for a single `--test`).
-fn fs_server_binary() -> PathBuf {
-    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let status = std::process::Command::new(env!("CARGO"))
-                .args(["build", "--quiet", "--example", "fs_server"])
-                .status()
-                .expect("cargo runs");
-            assert!(status.success(), "building examples/fs_server failed");
-            let exe = std::env::current_exe().unwrap();
-            let profile_dir = exe.parent().unwrap().parent().unwrap();
-            profile_dir.join("examples").join("fs_server")
-        })
-        .clone()
-}
 
 struct Fixture {
     dir: PathBuf,
@@ -62,6 +45,7 @@ impl Drop for Fixture {
 
 async fn launch(root: &Path, grants: &[&str]) -> RunningService<RoleClient, ()> {
     let mut command = tokio::process::Command::new(fs_server_binary());
+    command.env("RUST_LOG", "warn");
     command.arg("--root").arg(root);
     for grant in grants {
         command.arg("--grant").arg(grant);

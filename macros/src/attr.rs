@@ -426,17 +426,16 @@ pub fn has_length_bound(attrs: &[syn::Attribute]) -> bool {
 fn bound_in(tokens: TokenStream) -> bool {
     let mut iter = tokens.into_iter().peekable();
     while let Some(tree) = iter.next() {
-        if let TokenTree::Ident(ident) = &tree {
-            if ident == "length" {
-                if let Some(TokenTree::Group(group)) = iter.peek() {
-                    let found = group
-                        .stream()
-                        .into_iter()
-                        .any(|t| matches!(&t, TokenTree::Ident(i) if i == "max" || i == "equal"));
-                    if found {
-                        return true;
-                    }
-                }
+        if let TokenTree::Ident(ident) = &tree
+            && ident == "length"
+            && let Some(TokenTree::Group(group)) = iter.peek()
+        {
+            let found = group
+                .stream()
+                .into_iter()
+                .any(|t| matches!(&t, TokenTree::Ident(i) if i == "max" || i == "equal"));
+            if found {
+                return true;
             }
         }
     }

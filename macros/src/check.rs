@@ -142,15 +142,14 @@ fn timeout_needs_async(item: &ImplItemFn, args: &ToolArgs, errors: &mut Errors) 
 /// Raw JSON arguments would bypass validation entirely.
 fn no_untyped_arguments(item: &ImplItemFn, errors: &mut Errors) {
     for arg in &item.sig.inputs {
-        if let FnArg::Typed(pt) = arg {
-            if let Some(name) = last_ident(&pt.ty) {
-                if ["JsonObject", "Value", "Map"].contains(&name.as_str()) {
-                    errors.at(
+        if let FnArg::Typed(pt) = arg
+            && let Some(name) = last_ident(&pt.ty)
+            && ["JsonObject", "Value", "Map"].contains(&name.as_str())
+        {
+            errors.at(
                         pt.ty.span(),
                         format!("raw `{name}` arguments bypass validation: take `Parameters<T>` with `#[derive(SecureInput)]` on `T`"),
                     );
-                }
-            }
         }
     }
 }
@@ -165,13 +164,13 @@ fn error_type_is_redacted(output: &ReturnType, errors: &mut Errors) {
     if last_ident(ty).as_deref() != Some("Result") {
         return;
     }
-    if let Some(error) = generics(ty).nth(1) {
-        if last_ident(error).as_deref() == Some("ErrorData") {
-            errors.at(
+    if let Some(error) = generics(ty).nth(1)
+        && last_ident(error).as_deref() == Some("ErrorData")
+    {
+        errors.at(
                 error.span(),
                 "`ErrorData` is not a secured tool's error type: rmcp sends it verbatim, bypassing redaction; return `secure_tool::ToolError` (`ToolError::public(..)` for a message the model should read)",
             );
-        }
     }
 }
 
@@ -330,23 +329,23 @@ pub fn field(
         Kind::Bounded => {}
     }
     // A waiver that waives nothing would make the manifest lie about the risks taken.
-    if let Some(reason) = &args.unbounded {
-        if kind(ty) != Kind::Sized {
-            errors.at(
-                reason.span(),
-                format!(
-                    "`unbounded` on field `{name}`, which is not a string or collection: remove it"
-                ),
-            );
-        }
+    if let Some(reason) = &args.unbounded
+        && kind(ty) != Kind::Sized
+    {
+        errors.at(
+            reason.span(),
+            format!(
+                "`unbounded` on field `{name}`, which is not a string or collection: remove it"
+            ),
+        );
     }
-    if let Some(reason) = &args.untyped {
-        if kind(ty) != Kind::Untyped {
-            errors.at(
-                reason.span(),
-                format!("`untyped` on field `{name}`, which is not untyped JSON: remove it"),
-            );
-        }
+    if let Some(reason) = &args.untyped
+        && kind(ty) != Kind::Untyped
+    {
+        errors.at(
+            reason.span(),
+            format!("`untyped` on field `{name}`, which is not untyped JSON: remove it"),
+        );
     }
     AuditedField { name, args }
 }

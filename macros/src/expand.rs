@@ -190,19 +190,19 @@ fn rebuild_tool_attr(
     let has = |items: &Punctuated<Meta, Token![,]>, key: &str| {
         items.iter().any(|m| m.path().is_ident(key))
     };
-    if let Some((_, _, input_ty)) = params {
-        if !has(&items, "input_schema") {
-            items.push(syn::parse_quote!(
-                input_schema = ::secure_tool::__private::input_schema::<#input_ty>()
-            ));
-        }
+    if let Some((_, _, input_ty)) = params
+        && !has(&items, "input_schema")
+    {
+        items.push(syn::parse_quote!(
+            input_schema = ::secure_tool::__private::input_schema::<#input_ty>()
+        ));
     }
-    if let Some(output_ty) = json_output {
-        if !has(&items, "output_schema") {
-            items.push(syn::parse_quote!(
-                output_schema = ::secure_tool::__private::output_schema::<#output_ty>()
-            ));
-        }
+    if let Some(output_ty) = json_output
+        && !has(&items, "output_schema")
+    {
+        items.push(syn::parse_quote!(
+            output_schema = ::secure_tool::__private::output_schema::<#output_ty>()
+        ));
     }
     // Keep the user's tokens when nothing was added or they did not parse as metas
     // (rmcp will then report its own error on them).

@@ -216,15 +216,15 @@ fn admit<T: SecureInput>(
     let arguments = scope.arguments.take().unwrap_or_default();
     security.raw_limits().check(&arguments)?;
 
-    if !policy.public {
-        if let Some(missing) = scope.caller().missing_scope(policy.scopes) {
-            return Err(Refusal {
-                outcome: Outcome::Denied,
-                message: format!(
-                    "permission denied: this tool requires the `{missing}` scope, which the caller has not been granted"
-                ),
-            });
-        }
+    if !policy.public
+        && let Some(missing) = scope.caller().missing_scope(policy.scopes)
+    {
+        return Err(Refusal {
+            outcome: Outcome::Denied,
+            message: format!(
+                "permission denied: this tool requires the `{missing}` scope, which the caller has not been granted"
+            ),
+        });
     }
 
     let permit = security
@@ -429,10 +429,10 @@ fn shape_ok(
     };
     if is_error || security.scrub_output() {
         for block in &mut result.content {
-            if let ContentBlock::Text(text) = block {
-                if let Cow::Owned(clean) = scrub(&text.text) {
-                    text.text = clean;
-                }
+            if let ContentBlock::Text(text) = block
+                && let Cow::Owned(clean) = scrub(&text.text)
+            {
+                text.text = clean;
             }
         }
         if let Some(value) = &mut result.structured_content {
@@ -489,16 +489,16 @@ fn panic_text(payload: &(dyn Any + Send)) -> String {
 /// `2s`, `500ms`, `1m30s`: how a limit is named to the model.
 pub(crate) fn human_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms == 0 || ms % 1000 != 0 {
+    if ms == 0 || !ms.is_multiple_of(1000) {
         return format!("{ms}ms");
     }
     let secs = ms / 1000;
     let mut out = String::new();
-    if secs >= 3600 && secs % 3600 == 0 {
+    if secs >= 3600 && secs.is_multiple_of(3600) {
         let _ = write!(out, "{}h", secs / 3600);
     } else if secs >= 60 {
         let _ = write!(out, "{}m", secs / 60);
-        if secs % 60 != 0 {
+        if !secs.is_multiple_of(60) {
             let _ = write!(out, "{}s", secs % 60);
         }
     } else {

@@ -225,6 +225,23 @@ impl TestServer {
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for TestServer {}
 
+/// Build the example (cargo test does not build examples for a single `--test`).
+pub fn fs_server_binary() -> std::path::PathBuf {
+    static BUILT: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let status = std::process::Command::new(env!("CARGO"))
+                .args(["build", "--quiet", "--example", "fs_server"])
+                .status()
+                .expect("cargo runs");
+            assert!(status.success(), "building examples/fs_server failed");
+            let exe = std::env::current_exe().unwrap();
+            let profile_dir = exe.parent().unwrap().parent().unwrap();
+            profile_dir.join("examples").join("fs_server")
+        })
+        .clone()
+}
+
 pub type Client = RunningService<RoleClient, ()>;
 
 /// Serve `server` over an in-memory duplex pipe and connect a real rmcp client to it.

@@ -1,0 +1,107 @@
+"""Drive examples/fs_server with the official MCP Python SDK, as an MCP host would.
+
+Usage: official_client.py FS_SERVER_BINARY
+
+Every refusal must arrive as a tool result with isError (not a JSON-RPC error, not a
+crash), must not echo what was sent, and the server must keep serving.
+"""
+
+import asyncio
+import os
+import sys
+import tempfile
+
+from mcp import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
+
+SECRET = "TOP-SECRET-OUTSIDE"
+MARK = "ZZMARKZZ"
+results = {"passed": 0, "failed": 0}
+
+
+def check(name, condition, detail=""):
+    if condition:
+        results["passed"] += 1
+    else:
+        results["failed"] += 1
+        print(f"FAIL {name}: {detail}", file=sys.stderr)
+
+
+def text_of(result):
+    return "".join(getattr(c, "text", "") for c in result.content)
+
+
+async def session_for(binary, root, grants, body):
+    args = ["--root", root]
+    for grant in grants:
+        args += ["--grant", grant]
+    params = StdioServerParameters(command=binary, args=args, env={**os.environ, "RUST_LOG": "warn"})
+    async with stdio_client(params) as (read, write):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            await body(session)
+
+
+async def main(binary):
+    with tempfile.TemporaryDirectory() as base:
+        root = os.path.join(base, "root")
+        os.makedirs(os.path.join(root, "docs"))
+        with open(os.path.join(root, "docs", "hello.txt"), "w") as f:
+            f.write("hello from inside")
+        with open(os.path.join(base, "secret.txt"), "w") as f:
+            f.write(SECRET)
+        os.symlink(os.path.join(base, "secret.txt"), os.path.join(root, "link-out"))
+
+        async def full(session):
+            tools = {t.name: t for t in (await session.list_tools()).tools}
+            check("three tools", set(tools) == {"read_file", "list_dir", "write_file"}, tools)
+            path_schema = tools["read_file"].input_schema["properties"]["path"]
+            check("schema shows the bound", path_schema.get("maxLength") == 1024, path_schema)
+
+            ok = await session.call_tool("read_file", {"path": "docs/hello.txt"})
+            check("read ok", not ok.is_error and text_of(ok) == "hello from inside", text_of(ok))
+
+            for path in ["../secret.txt", "docs/../../secret.txt", "/etc/passwd", "link-out",
+                         os.path.join(base, "secret.txt")]:
+                r = await session.call_tool("read_file", {"path": path})
+                t = text_of(r)
+                check(f"escape {path!r} refused", r.is_error and SECRET not in t, t)
+                check(f"escape {path!r} leaks no path", base not in t, t)
+
+            bad = [
+                {"path": 42},
+                {"path": "docs/hello.txt", MARK: 1},
+                {},
+                {"path": "x" * 5000},
+                {"path": MARK + "\u202e", "extra": MARK},
+            ]
+            for args in bad:
+                r = await session.call_tool("read_file", args)
+                t = text_of(r)
+                check(f"bad args {str(args)[:40]} is a tool error", r.is_error, t)
+                check(f"bad args {str(args)[:40]} not echoed", MARK not in t and "xxxx" not in t, t)
+
+            big = await session.call_tool("write_file", {"path": "big.txt", "content": "y" * 70000})
+            check("oversized content refused", big.is_error and "too long" in text_of(big), text_of(big))
+
+            w = await session.call_tool("write_file", {"path": "docs/new.txt", "content": "hi"})
+            check("write ok", not w.is_error, text_of(w))
+            again = await session.call_tool("read_file", {"path": "docs/new.txt"})
+            check("still serving", text_of(again) == "hi", text_of(again))
+
+        await session_for(binary, root, ["fs.read", "fs.write"], full)
+
+        async def read_only(session):
+            r = await session.call_tool("write_file", {"path": "docs/hello.txt", "content": "pwned"})
+            check("write denied without fs.write", r.is_error and "fs.write" in text_of(r), text_of(r))
+            with open(os.path.join(root, "docs", "hello.txt")) as f:
+                check("file untouched", f.read() == "hello from inside")
+
+        await session_for(binary, root, ["fs.read"], read_only)
+
+    print(f"official python client: {results['passed']} passed, {results['failed']} failed")
+    return 1 if results["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(sys.argv[1])))
