@@ -58,6 +58,11 @@ impl Bare {
     async fn place(&self, Parameters(o): Parameters<Order>) -> String {
         o.sku
     }
+
+    #[tool(description = "Ping")]
+    async fn ping(&self) -> String {
+        "pong".into()
+    }
 }
 
 #[tool_handler(router = self.tool_router)]
@@ -83,6 +88,12 @@ impl Secured {
     #[tool(description = "Place an order")]
     async fn place(&self, Parameters(o): Parameters<Order>) -> String {
         o.sku
+    }
+
+    #[secure_tool(public)]
+    #[tool(description = "Ping")]
+    async fn ping(&self) -> String {
+        "pong".into()
     }
 }
 
@@ -129,10 +140,24 @@ fn tools_call(c: &mut Criterion) {
             });
         });
     }
+    // The same without input: what the per-call machinery costs on its own.
+    for (name, client) in [("bare_no_input", &bare), ("secured_no_input", &secured)] {
+        group.bench_function(name, |b| {
+            b.to_async(&runtime).iter(|| async {
+                let result = client
+                    .call_tool(CallToolRequestParams::new("ping"))
+                    .await
+                    .unwrap();
+                assert_ne!(result.is_error, Some(true));
+                result
+            });
+        });
+    }
     group.finish();
 }
 
 static PROLOGUE: ToolPolicy = ToolPolicy {
+    name: "place",
     scopes: &["orders.write"],
     public: false,
     rate: Some(secure_tool::Rate::new(
@@ -152,13 +177,13 @@ fn pipeline(c: &mut Criterion) {
     let mut group = c.benchmark_group("pipeline");
     group.bench_function("prologue_no_input", |b| {
         b.iter(|| {
-            let scope = CallScope::new("place", None, principal.clone());
+            let scope = CallScope::new(None, principal.clone());
             run_sync::<NoInput, _, _>(&security, &PROLOGUE, scope, |_| ReturnsValue(()))
         });
     });
     group.bench_function("full_6_field_input", |b| {
         b.iter(|| {
-            let scope = CallScope::new("place", Some(args.clone()), principal.clone());
+            let scope = CallScope::new(Some(args.clone()), principal.clone());
             run_sync::<Order, _, _>(&security, &PROLOGUE, scope, |o| ReturnsValue(o.sku))
         });
     });
@@ -168,7 +193,7 @@ fn pipeline(c: &mut Criterion) {
         .unwrap();
     group.bench_function("full_6_field_input_async", |b| {
         b.to_async(&runtime).iter(|| async {
-            let scope = CallScope::new("place", Some(args.clone()), principal.clone());
+            let scope = CallScope::new(Some(args.clone()), principal.clone());
             run_async::<Order, _, _, _>(&security, &PROLOGUE, scope, |o| async move {
                 ReturnsValue(o.sku)
             })

@@ -21,9 +21,9 @@ async fn every_call_leaves_exactly_one_event_with_its_outcome() {
         ("public_fail", json!({}), "error"),
         ("hang", json!({}), "timeout"),
         ("boom", json!({}), "panic"),
-        ("bursty", json!({}), "ok"),
-        ("bursty", json!({}), "ok"),
-        ("bursty", json!({}), "limited"),
+        ("burst", json!({}), "ok"),
+        ("burst", json!({}), "ok"),
+        ("burst", json!({}), "limited"),
     ];
     for (tool, args, _) in &calls {
         call(&client, tool, args.clone()).await;

@@ -36,9 +36,9 @@ async fn a_burst_is_cut_by_the_rate_limit_with_a_retry_time() {
 #[tokio::test]
 async fn burst_overrides_the_bucket_size() {
     let client = connect(TestServer::with_scopes(&[])).await;
-    assert_eq!(ok_text(&call(&client, "bursty", json!({})).await), "ok");
-    assert_eq!(ok_text(&call(&client, "bursty", json!({})).await), "ok");
-    let message = error_text(&call(&client, "bursty", json!({})).await);
+    assert_eq!(ok_text(&call(&client, "burst", json!({})).await), "ok");
+    assert_eq!(ok_text(&call(&client, "burst", json!({})).await), "ok");
+    let message = error_text(&call(&client, "burst", json!({})).await);
     // 1/hour: the next call is about an hour away.
     assert!(message.contains("retry after 3"), "{message}");
 }

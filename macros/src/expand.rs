@@ -34,6 +34,7 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
         }
         outer_attrs.push(attr);
     }
+    let name = tool_name(&item.attrs[tool_attr], ident);
     let tool_attr = rebuild_tool_attr(
         &item.attrs[tool_attr],
         params.as_ref(),
@@ -82,7 +83,7 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
         },
         syn::ReturnType::Default => TokenStream::new(),
     };
-    let policy = policy(args);
+    let policy = policy(args, &name);
     let vis = &item.vis;
     let generics = &item.sig.generics;
     let where_clause = &item.sig.generics.where_clause;
@@ -213,7 +214,29 @@ fn rebuild_tool_attr(
     quote!(#pound [#path(#items)])
 }
 
-fn policy(args: &ToolArgs) -> TokenStream {
+/// The name rmcp lists the tool under: `#[tool(name = "..")]` (a string literal, as
+/// rmcp requires), else the method's name.
+fn tool_name(attr: &syn::Attribute, ident: &syn::Ident) -> String {
+    let mut name = None;
+    if let Meta::List(list) = &attr.meta
+        && let Ok(items) = list.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated)
+    {
+        for item in items {
+            if let Meta::NameValue(nv) = item
+                && nv.path.is_ident("name")
+                && let syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(lit),
+                    ..
+                }) = &nv.value
+            {
+                name = Some(lit.value());
+            }
+        }
+    }
+    name.unwrap_or_else(|| ident.to_string())
+}
+
+fn policy(args: &ToolArgs, name: &str) -> TokenStream {
     let scopes: Vec<&LitStr> = args
         .scope
         .iter()
@@ -244,6 +267,7 @@ fn policy(args: &ToolArgs) -> TokenStream {
     }));
     quote! {
         ::secure_tool::__private::ToolPolicy {
+            name: #name,
             scopes: &[#(#scopes),*],
             public: #public,
             rate: #rate,

@@ -46,6 +46,8 @@ impl Rate {
 /// generated code (no per-call construction).
 #[derive(Debug)]
 pub struct ToolPolicy {
+    /// The tool's name, as listed in `tools/list` (for audit events and logs).
+    pub name: &'static str,
     /// Scopes the caller must all hold. Empty only when `public`.
     pub scopes: &'static [&'static str],
     /// `public`: no scope check.
@@ -139,6 +141,7 @@ mod tests {
     #[test]
     fn burst_then_refuse_per_principal() {
         let policy = ToolPolicy {
+            name: "t",
             scopes: &[],
             public: true,
             rate: Some(Rate::new(nz(3), Duration::from_secs(60))),
@@ -166,6 +169,7 @@ mod tests {
     #[test]
     fn concurrency_cap_refuses_instead_of_queueing() {
         let policy = ToolPolicy {
+            name: "t",
             scopes: &[],
             public: true,
             rate: None,

@@ -28,14 +28,13 @@ use crate::limits::{Limited, ToolPolicy, retry_secs};
 use crate::{ErrorRef, Principal, SecureInput, Security, ToolError, identity};
 
 /// The hidden first extractor of every secured tool: captures, before any other
-/// extractor runs, the tool name, the raw arguments (taken, so nothing else can
+/// extractor runs, the raw arguments (taken, so nothing else can
 /// deserialize them unchecked), the caller and the request's cancellation token.
 ///
 /// It never fails: a refusal must reach the model as an `isError` result, and an
 /// extractor's `Err` would become a JSON-RPC protocol error instead.
 pub struct CallScope {
     started: Instant,
-    tool: Cow<'static, str>,
     arguments: Option<JsonObject>,
     /// The transport's caller; `None` until the local principal is filled in.
     principal: Option<Principal>,
@@ -48,7 +47,6 @@ impl<S> FromContextPart<ToolCallContext<'_, S>> for CallScope {
     fn from_context_part(context: &mut ToolCallContext<'_, S>) -> Result<Self, ErrorData> {
         Ok(Self {
             started: Instant::now(),
-            tool: context.name.clone(),
             arguments: context.arguments.take(),
             principal: identity::from_extensions(&context.request_context.extensions),
             cancel: context.request_context.ct.clone(),
@@ -72,10 +70,9 @@ impl CallScope {
     }
 
     /// A scope for calling a tool directly (benchmarks, unit tests of a pipeline).
-    pub fn new(tool: &'static str, arguments: Option<JsonObject>, principal: Principal) -> Self {
+    pub fn new(arguments: Option<JsonObject>, principal: Principal) -> Self {
         Self {
             started: Instant::now(),
-            tool: Cow::Borrowed(tool),
             arguments,
             principal: Some(principal),
             cancel: CancellationToken::new(),
@@ -275,27 +272,34 @@ where
 {
     let admitted = match admit::<T>(security, policy, &mut scope) {
         Ok(admitted) => admitted,
-        Err(refusal) => return refuse(&scope, refusal),
+        Err(refusal) => return refuse(policy, &scope, refusal),
     };
     let Admitted { input, _permit } = admitted;
     // The body is built inside the guard so a panic while constructing it is caught too.
-    let guarded = AssertUnwindSafe(async move { body(input).await }).catch_unwind();
-    let timed = async {
-        match policy.timeout.or(security.default_timeout()) {
-            Some(limit) => match tokio::time::timeout(limit, guarded).await {
-                Ok(result) => result.map_or_else(Ran::Panicked, Ran::Returned),
-                Err(_) => Ran::TimedOut(limit),
-            },
-            None => guarded.await.map_or_else(Ran::Panicked, Ran::Returned),
+    let mut guarded =
+        std::pin::pin!(AssertUnwindSafe(async move { body(input).await }).catch_unwind());
+    // Most bodies finish on their first poll: they need no timer and no cancellation
+    // waiter, so those are armed only for a body that is still pending.
+    let ran = match futures::poll!(guarded.as_mut()) {
+        std::task::Poll::Ready(result) => result.map_or_else(Ran::Panicked, Ran::Returned),
+        std::task::Poll::Pending => {
+            let timed = async {
+                match policy.timeout.or(security.default_timeout()) {
+                    Some(limit) => match tokio::time::timeout(limit, guarded).await {
+                        Ok(result) => result.map_or_else(Ran::Panicked, Ran::Returned),
+                        Err(_) => Ran::TimedOut(limit),
+                    },
+                    None => guarded.await.map_or_else(Ran::Panicked, Ran::Returned),
+                }
+            };
+            // rmcp only cancels the token of a cancelled request; without this branch
+            // the body would run on to completion.
+            tokio::select! {
+                biased;
+                ran = timed => ran,
+                () = scope.cancel.cancelled() => Ran::Cancelled,
+            }
         }
-    };
-    // The body is polled first: one that finishes at once never registers a cancellation
-    // waiter (nor, inside `timed`, a timer). rmcp only cancels the token of a cancelled
-    // request; without this branch the body would run on to completion.
-    let ran = tokio::select! {
-        biased;
-        ran = timed => ran,
-        () = scope.cancel.cancelled() => Ran::Cancelled,
     };
     drop(_permit);
     finish(security, policy, &scope, ran)
@@ -316,7 +320,7 @@ where
 {
     let admitted = match admit::<T>(security, policy, &mut scope) {
         Ok(admitted) => admitted,
-        Err(refusal) => return refuse(&scope, refusal),
+        Err(refusal) => return refuse(policy, &scope, refusal),
     };
     let Admitted { input, _permit } = admitted;
     let ran = std::panic::catch_unwind(AssertUnwindSafe(move || body(input)))
@@ -325,9 +329,9 @@ where
     finish(security, policy, &scope, ran)
 }
 
-fn refuse(scope: &CallScope, refusal: Refusal) -> CallToolResponse {
+fn refuse(policy: &ToolPolicy, scope: &CallScope, refusal: Refusal) -> CallToolResponse {
     audit::record(
-        &scope.tool,
+        policy.name,
         scope.caller().id(),
         refusal.outcome,
         scope.started.elapsed(),
@@ -354,7 +358,7 @@ fn finish<R: ToolReturn>(
         tracing::error!(
             target: ERROR_TARGET,
             error_ref = %r,
-            tool = %scope.tool,
+            tool = policy.name,
             principal = scope.caller().id(),
             kind,
             error = %what,
@@ -394,7 +398,7 @@ fn finish<R: ToolReturn>(
         ),
     };
     audit::record(
-        &scope.tool,
+        policy.name,
         scope.caller().id(),
         outcome,
         scope.started.elapsed(),

@@ -106,7 +106,7 @@ impl TestServer {
     }
 
     #[secure_tool(public, rate = "1/hour", burst = 2)]
-    #[tool(description = "Two calls, then one an hour")]
+    #[tool(name = "burst", description = "Two calls, then one an hour")]
     fn bursty(&self) -> String {
         self.ran();
         "ok".into()
