@@ -82,6 +82,13 @@ async fn other_extractors_keep_working() {
     assert!(text.starts_with("hi #"), "{text}");
 }
 
+#[tokio::test]
+async fn the_peer_extractor_keeps_working() {
+    let client = connect(TestServer::with_scopes(&[])).await;
+    let name = ok_text(&call(&client, "client_name", json!({})).await);
+    assert_eq!(name, "rmcp");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_calls_on_a_multi_thread_runtime() {
     let client = std::sync::Arc::new(connect(TestServer::with_scopes(&["echo"])).await);

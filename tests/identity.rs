@@ -99,6 +99,18 @@ async fn http_callers_are_who_the_middleware_says() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_extension_and_cancellation_extractors_keep_working() {
+    let uri = http_server().await;
+    let client = http_client(&uri, None).await;
+    let text = ok_text(&call(&client, "http_host", json!({})).await);
+    assert!(
+        text.starts_with("127.0.0.1:"),
+        "the HTTP parts reach the tool: {text}"
+    );
+    assert!(text.ends_with("cancelled=false"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_rate_limits_are_per_principal_and_survive_new_sessions() {
     let uri = http_server().await;
     let alice = http_client(&uri, Some("alice-token")).await;

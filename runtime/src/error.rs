@@ -323,6 +323,25 @@ mod tests {
     }
 
     #[test]
+    fn the_log_text_carries_the_whole_source_chain() {
+        #[derive(Debug)]
+        struct Outer(std::io::Error);
+        impl fmt::Display for Outer {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("loading the config failed")
+            }
+        }
+        impl StdError for Outer {
+            fn source(&self) -> Option<&(dyn StdError + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let error = ToolError::from(Outer(std::io::Error::other("disk on fire")));
+        assert_eq!(error.log_chain(), "loading the config failed: disk on fire");
+        assert!(!error.is_public());
+    }
+
+    #[test]
     fn leaves_clean_text_borrowed() {
         assert!(matches!(scrub_public("no such record"), Cow::Borrowed(_)));
     }

@@ -207,6 +207,33 @@ impl TestServer {
         format!("{} #{}", args.text, context.id)
     }
 
+    #[secure_tool(public)]
+    #[tool(description = "Names the connected client (rmcp's Peer extractor)")]
+    async fn client_name(&self, peer: rmcp::Peer<RoleServer>) -> String {
+        self.ran();
+        peer.peer_info()
+            .map(|info| info.client_info.name.clone())
+            .unwrap_or_default()
+    }
+
+    #[secure_tool(public)]
+    #[tool(description = "Reads the HTTP request (rmcp's Extension extractor)")]
+    async fn http_host(
+        &self,
+        rmcp::handler::server::tool::Extension(parts): rmcp::handler::server::tool::Extension<
+            http::request::Parts,
+        >,
+        cancel: tokio_util::sync::CancellationToken,
+    ) -> String {
+        self.ran();
+        let agent = parts
+            .headers
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("none");
+        format!("{agent} cancelled={}", cancel.is_cancelled())
+    }
+
     #[secure_tool(public, max_output = "64B")]
     #[tool(description = "Returns a lot")]
     async fn chatty(&self) -> String {
