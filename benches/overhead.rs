@@ -168,6 +168,7 @@ static PROLOGUE: ToolPolicy = ToolPolicy {
     timeout: None,
     concurrency: None,
     max_output: None,
+    max_input: None,
 };
 
 fn pipeline(c: &mut Criterion) {

@@ -6,17 +6,15 @@
 //!
 //! Tools: `read_file` and `list_dir` need `fs.read`; `write_file` needs `fs.write`. With no
 //! `--grant`, the caller holds no scopes and every tool is denied. Every path is resolved
-//! inside `--root` by `cap-std` (no `..`, no absolute paths, no symlink out). Logs go to
+//! inside `--root`: `SafePath` refuses traversal in any spelling, and `Sandbox`
+//! (`cap-std`) refuses symlinks out and rename races. Logs go to
 //! stderr (stdout is the protocol); set `RUST_LOG` to change what is logged.
 
-use std::io::{Read, Write};
-
-use cap_std::ambient_authority;
-use cap_std::fs::{Dir, OpenOptions};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
 use rmcp::{ServerHandler, ServiceExt, tool, tool_handler, tool_router};
+use secure_tool::types::{SafePath, Sandbox};
 use secure_tool::{Principal, SecureInput, SecureServer, Security, ToolError, secure_tool};
 
 const MAX_READ: u64 = 1024 * 1024;
@@ -24,17 +22,15 @@ const MAX_READ: u64 = 1024 * 1024;
 #[derive(serde::Deserialize, schemars::JsonSchema, validator::Validate, SecureInput)]
 #[serde(deny_unknown_fields)]
 struct PathArg {
-    /// A path relative to the served directory.
-    #[validate(length(min = 1, max = 1024))]
-    path: String,
+    /// A path relative to the served directory (`.` for the top).
+    path: SafePath,
 }
 
 #[derive(serde::Deserialize, schemars::JsonSchema, validator::Validate, SecureInput)]
 #[serde(deny_unknown_fields)]
 struct WriteArg {
     /// A path relative to the served directory.
-    #[validate(length(min = 1, max = 1024))]
-    path: String,
+    path: SafePath,
     /// The file's new content (UTF-8).
     #[validate(length(max = 65536))]
     content: String,
@@ -43,7 +39,7 @@ struct WriteArg {
 #[derive(Clone)]
 struct FsServer {
     security: Security,
-    root: std::sync::Arc<Dir>,
+    sandbox: Sandbox,
     tool_router: ToolRouter<Self>,
 }
 
@@ -53,53 +49,28 @@ impl SecureServer for FsServer {
     }
 }
 
-/// What the model may learn of a filesystem error: the kind, never the OS text.
-fn fs_error(error: std::io::Error) -> ToolError {
-    use std::io::ErrorKind as K;
-    match error.kind() {
-        K::NotFound => ToolError::public("no such file or directory"),
-        K::PermissionDenied => ToolError::public("outside the served directory, or not permitted"),
-        K::IsADirectory => ToolError::public("that is a directory"),
-        K::NotADirectory => ToolError::public("that is not a directory"),
-        K::InvalidData => ToolError::public("the file is not UTF-8 text"),
-        _ => ToolError::internal(error),
-    }
-}
-
 #[tool_router]
 impl FsServer {
     #[secure_tool(scope = "fs.read", rate = "120/min", timeout = "5s")]
     #[tool(description = "Read a UTF-8 text file (at most 1 MiB) from the served directory")]
     async fn read_file(&self, Parameters(args): Parameters<PathArg>) -> Result<String, ToolError> {
-        let file = self.root.open(&args.path).map_err(fs_error)?;
-        if file.metadata().map_err(fs_error)?.len() > MAX_READ {
-            return Err(ToolError::public("the file is larger than 1 MiB"));
-        }
-        let mut text = String::new();
-        file.take(MAX_READ)
-            .read_to_string(&mut text)
-            .map_err(fs_error)?;
-        Ok(text)
+        Ok(self.sandbox.read_to_string(&args.path, MAX_READ)?)
     }
 
     #[secure_tool(scope = "fs.read", rate = "120/min", timeout = "5s")]
     #[tool(description = "List a directory of the served directory ('.' for the top)")]
     async fn list_dir(&self, Parameters(args): Parameters<PathArg>) -> Result<String, ToolError> {
-        let dir = if args.path == "." {
-            self.root.try_clone().map_err(fs_error)?
-        } else {
-            self.root.open_dir(&args.path).map_err(fs_error)?
-        };
-        let mut names = Vec::new();
-        for entry in dir.entries().map_err(fs_error)?.take(1000) {
-            let entry = entry.map_err(fs_error)?;
-            let mut name = entry.file_name().to_string_lossy().into_owned();
-            if entry.file_type().map_err(fs_error)?.is_dir() {
-                name.push('/');
-            }
-            names.push(name);
-        }
-        names.sort();
+        let entries = self.sandbox.list(&args.path, 1000)?;
+        let names: Vec<String> = entries
+            .into_iter()
+            .map(|e| {
+                if e.is_dir {
+                    format!("{}/", e.name)
+                } else {
+                    e.name
+                }
+            })
+            .collect();
         Ok(names.join("\n"))
     }
 
@@ -109,13 +80,7 @@ impl FsServer {
         &self,
         Parameters(args): Parameters<WriteArg>,
     ) -> Result<String, ToolError> {
-        let mut options = OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        let mut file = self
-            .root
-            .open_with(&args.path, &options)
-            .map_err(fs_error)?;
-        file.write_all(args.content.as_bytes()).map_err(fs_error)?;
+        self.sandbox.write(&args.path, &args.content)?;
         Ok(format!("wrote {} bytes", args.content.len()))
     }
 }
@@ -174,14 +139,20 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(2);
         }
     };
-    let root = Dir::open_ambient_dir(&args.root, ambient_authority())
-        .map_err(|e| anyhow::anyhow!("cannot open --root {}: {e}", args.root.display()))?;
+    let has_write = args.grants.iter().any(|g| g == "fs.write");
+    // Least privilege: without `fs.write`, the directory is opened read-only as well.
+    let sandbox = if has_write {
+        Sandbox::open(&args.root)
+    } else {
+        Sandbox::open_read_only(&args.root)
+    }
+    .map_err(|e| anyhow::anyhow!("cannot open --root {}: {e}", args.root.display()))?;
     let security = Security::builder()
         .local_principal(Principal::new("local").with_scopes(args.grants))
         .build();
     let server = FsServer {
         security,
-        root: std::sync::Arc::new(root),
+        sandbox,
         tool_router: FsServer::tool_router(),
     };
     let running = server.serve(rmcp::transport::stdio()).await?;

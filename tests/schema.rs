@@ -14,6 +14,7 @@ use secure_tool::{SecureInput, SecureServer, Security, ToolError, secure_tool};
 struct Search {
     /// Free text.
     #[validate(length(min = 1, max = 200))]
+    #[secure(plain = "full-text search words, never run as SQL")]
     query: String,
     /// Result count.
     #[validate(range(min = 1, max = 50))]

@@ -38,6 +38,7 @@ pub struct ToolArgs {
     pub timeout: Option<Keyed<u64>>,
     pub concurrency: Option<Keyed<u32>>,
     pub max_output: Option<Keyed<u64>>,
+    pub max_input: Option<Keyed<u64>>,
 }
 
 /// A parsed value and the span of the key that set it.
@@ -55,6 +56,7 @@ pub const TOOL_KEYS: &[&str] = &[
     "timeout",
     "concurrency",
     "max_output",
+    "max_input",
 ];
 
 impl ToolArgs {
@@ -76,6 +78,7 @@ impl ToolArgs {
                 "timeout" => args.timeout.is_some(),
                 "concurrency" => args.concurrency.is_some(),
                 "max_output" => args.max_output.is_some(),
+                "max_input" => args.max_input.is_some(),
                 _ => {
                     let hint = suggest(&name, TOOL_KEYS)
                         .map(|s| format!(": did you mean `{s}`?"))
@@ -159,11 +162,14 @@ impl ToolArgs {
                         Err(why) => errors.at(lit.span(), format!("invalid `timeout`: {why}")),
                     }
                 }
-                "max_output" => {
+                "max_output" | "max_input" => {
                     let lit: LitStr = meta.value()?.parse()?;
                     match parse_size(&lit.value()) {
-                        Ok(value) => args.max_output = Some(Keyed { key, value }),
-                        Err(why) => errors.at(lit.span(), format!("invalid `max_output`: {why}")),
+                        Ok(value) if name == "max_output" => {
+                            args.max_output = Some(Keyed { key, value });
+                        }
+                        Ok(value) => args.max_input = Some(Keyed { key, value }),
+                        Err(why) => errors.at(lit.span(), format!("invalid `{name}`: {why}")),
                     }
                 }
                 "burst" | "concurrency" => {
@@ -323,9 +329,75 @@ fn levenshtein(a: &str, b: &str) -> usize {
 pub struct FieldArgs {
     pub unbounded: Option<LitStr>,
     pub untyped: Option<LitStr>,
+    pub hidden_text: Option<LitStr>,
+    pub plain: Option<LitStr>,
+    /// `url(allow_hosts = [..], deny_hosts = [..])`
+    pub url: Option<(Span, Vec<LitStr>, Vec<LitStr>)>,
+    /// `command(programs = [..], options = [..])`
+    pub command: Option<(Span, Vec<LitStr>, Vec<LitStr>)>,
 }
 
-pub const FIELD_KEYS: &[&str] = &["unbounded", "untyped"];
+pub const FIELD_KEYS: &[&str] = &[
+    "unbounded",
+    "untyped",
+    "hidden_text",
+    "plain",
+    "url",
+    "command",
+];
+
+/// `name = ["a", "b"]` inside a nested list.
+fn string_list(
+    meta: &syn::meta::ParseNestedMeta<'_>,
+    errors: &mut Errors,
+) -> syn::Result<Vec<LitStr>> {
+    let array: ExprArray = meta.value()?.parse()?;
+    let mut list = Vec::new();
+    for element in &array.elems {
+        match element {
+            Expr::Lit(syn::ExprLit {
+                lit: Lit::Str(lit), ..
+            }) if !lit.value().is_empty() => {
+                list.push(lit.clone());
+            }
+            other => errors.at(other.span(), "expected a non-empty string literal"),
+        }
+    }
+    Ok(list)
+}
+
+/// `url(...)` / `command(...)`: two named string lists.
+fn two_lists(
+    meta: &syn::meta::ParseNestedMeta<'_>,
+    keys: [&str; 2],
+    errors: &mut Errors,
+) -> syn::Result<(Span, Vec<LitStr>, Vec<LitStr>)> {
+    let span = meta.path.span();
+    let (mut first, mut second) = (Vec::new(), Vec::new());
+    meta.parse_nested_meta(|inner| {
+        let name = inner
+            .path
+            .get_ident()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        if name == keys[0] {
+            first = string_list(&inner, errors)?;
+        } else if name == keys[1] {
+            second = string_list(&inner, errors)?;
+        } else {
+            let hint = suggest(&name, &keys)
+                .map(|s| format!(": did you mean `{s}`?"))
+                .unwrap_or_else(|| format!("; expected `{}` or `{}`", keys[0], keys[1]));
+            errors.at(
+                inner.path.span(),
+                format!("unknown argument `{name}`{hint}"),
+            );
+            skip_value(&inner)?;
+        }
+        Ok(())
+    })?;
+    Ok((span, first, second))
+}
 
 /// `#[secure(...)]` on a `SecureInput` type itself.
 #[derive(Default)]
@@ -335,67 +407,90 @@ pub struct ContainerArgs {
 
 pub const CONTAINER_KEYS: &[&str] = &["allow_unknown_fields"];
 
-/// Parse every `#[secure(...)]` in `attrs` with `on_key(key, reason)`.
-fn parse_secure_attrs(
-    attrs: &[syn::Attribute],
+/// One `key = "reason"` waiver: `None` (and the error recorded) when the key is unknown
+/// or the reason is missing or empty.
+fn waiver(
+    meta: &syn::meta::ParseNestedMeta<'_>,
+    name: &str,
     keys: &[&str],
     errors: &mut Errors,
-    mut on_key: impl FnMut(&str, LitStr, &mut Errors),
-) {
-    for attr in attrs.iter().filter(|a| a.path().is_ident("secure")) {
-        let result = attr.parse_nested_meta(|meta| {
-            let name = meta
-                .path
-                .get_ident()
-                .map(ToString::to_string)
-                .unwrap_or_default();
-            if !keys.contains(&name.as_str()) {
-                let hint = suggest(&name, keys)
-                    .map(|s| format!(": did you mean `{s}`?"))
-                    .unwrap_or_default();
-                errors.at(
-                    meta.path.span(),
-                    format!("unknown `#[secure]` argument `{name}`{hint}"),
-                );
-                return skip_value(&meta);
-            }
-            if !meta.input.peek(syn::Token![=]) {
-                errors.at(
-                    meta.path.span(),
-                    format!("`{name}` needs a written reason: `{name} = \"why this is safe\"`"),
-                );
-                return skip_value(&meta);
-            }
-            let reason: LitStr = meta.value()?.parse()?;
-            if reason.value().trim().len() < 3 {
-                errors.at(
-                    reason.span(),
-                    format!("`{name}` needs a real reason: say why accepting this risk is safe"),
-                );
-                return Ok(());
-            }
-            on_key(&name, reason, errors);
-            Ok(())
-        });
-        if let Err(error) = result {
-            errors.push(error);
-        }
+) -> syn::Result<Option<LitStr>> {
+    if !keys.contains(&name) {
+        let hint = suggest(name, keys)
+            .map(|s| format!(": did you mean `{s}`?"))
+            .unwrap_or_default();
+        errors.at(
+            meta.path.span(),
+            format!("unknown `#[secure]` argument `{name}`{hint}"),
+        );
+        skip_value(meta)?;
+        return Ok(None);
     }
+    if !meta.input.peek(syn::Token![=]) {
+        errors.at(
+            meta.path.span(),
+            format!("`{name}` needs a written reason: `{name} = \"why this is safe\"`"),
+        );
+        skip_value(meta)?;
+        return Ok(None);
+    }
+    let reason: LitStr = meta.value()?.parse()?;
+    if reason.value().trim().len() < 3 {
+        errors.at(
+            reason.span(),
+            format!("`{name}` needs a real reason: say why accepting this risk is safe"),
+        );
+        return Ok(None);
+    }
+    Ok(Some(reason))
 }
 
 impl FieldArgs {
     pub fn parse(attrs: &[syn::Attribute], errors: &mut Errors) -> Self {
         let mut args = Self::default();
-        parse_secure_attrs(attrs, FIELD_KEYS, errors, |name, reason, errors| {
-            let slot = match name {
-                "unbounded" => &mut args.unbounded,
-                _ => &mut args.untyped,
-            };
-            if slot.is_some() {
-                errors.at(reason.span(), format!("duplicate `{name}`"));
+        for attr in attrs.iter().filter(|a| a.path().is_ident("secure")) {
+            let result = attr.parse_nested_meta(|meta| {
+                let name = meta
+                    .path
+                    .get_ident()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                match name.as_str() {
+                    "url" => {
+                        if args.url.is_some() {
+                            errors.at(meta.path.span(), "duplicate `url`");
+                        }
+                        args.url = Some(two_lists(&meta, ["allow_hosts", "deny_hosts"], errors)?);
+                        return Ok(());
+                    }
+                    "command" => {
+                        if args.command.is_some() {
+                            errors.at(meta.path.span(), "duplicate `command`");
+                        }
+                        args.command = Some(two_lists(&meta, ["programs", "options"], errors)?);
+                        return Ok(());
+                    }
+                    _ => {}
+                }
+                let Some(reason) = waiver(&meta, &name, FIELD_KEYS, errors)? else {
+                    return Ok(());
+                };
+                let slot = match name.as_str() {
+                    "unbounded" => &mut args.unbounded,
+                    "untyped" => &mut args.untyped,
+                    "hidden_text" => &mut args.hidden_text,
+                    _ => &mut args.plain,
+                };
+                if slot.is_some() {
+                    errors.at(reason.span(), format!("duplicate `{name}`"));
+                }
+                *slot = Some(reason);
+                Ok(())
+            });
+            if let Err(error) = result {
+                errors.push(error);
             }
-            *slot = Some(reason);
-        });
+        }
         args
     }
 }
@@ -403,12 +498,25 @@ impl FieldArgs {
 impl ContainerArgs {
     pub fn parse(attrs: &[syn::Attribute], errors: &mut Errors) -> Self {
         let mut args = Self::default();
-        parse_secure_attrs(attrs, CONTAINER_KEYS, errors, |name, reason, errors| {
-            if args.allow_unknown_fields.is_some() {
-                errors.at(reason.span(), format!("duplicate `{name}`"));
+        for attr in attrs.iter().filter(|a| a.path().is_ident("secure")) {
+            let result = attr.parse_nested_meta(|meta| {
+                let name = meta
+                    .path
+                    .get_ident()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                if let Some(reason) = waiver(&meta, &name, CONTAINER_KEYS, errors)? {
+                    if args.allow_unknown_fields.is_some() {
+                        errors.at(reason.span(), format!("duplicate `{name}`"));
+                    }
+                    args.allow_unknown_fields = Some(reason);
+                }
+                Ok(())
+            });
+            if let Err(error) = result {
+                errors.push(error);
             }
-            args.allow_unknown_fields = Some(reason);
-        });
+        }
         args
     }
 }

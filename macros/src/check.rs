@@ -290,17 +290,141 @@ fn kind(ty: &Type) -> Kind {
 /// A field as the derive sees it.
 pub struct AuditedField {
     pub name: String,
+    /// `self.<member>`
+    pub member: syn::Member,
     pub args: FieldArgs,
+    /// Scan the field's text for hidden characters at run time.
+    pub scan_text: bool,
+    /// The field's `SafeUrl` / `CommandLine` rules apply.
+    pub url: bool,
+    pub command: bool,
+}
+
+/// Whether the type holds text the model wrote: a string somewhere in it.
+fn holds_text(ty: &Type) -> bool {
+    let text: String = quote::quote!(#ty).to_string();
+    text.split(|c: char| !c.is_alphanumeric() && c != '_')
+        .any(|word| ["String", "str", "Cow", "OsString"].contains(&word))
+}
+
+/// The threat-typed inputs and the field names that call for each.
+const NAMED_RULES: &[(&str, &[&str], &str)] = &[
+    (
+        "SafePath",
+        &[
+            "path",
+            "paths",
+            "file",
+            "files",
+            "filename",
+            "filepath",
+            "dir",
+            "dirs",
+            "directory",
+            "folder",
+            "dirname",
+        ],
+        "a path-like field",
+    ),
+    (
+        "SafeUrl",
+        &[
+            "url", "urls", "uri", "uris", "endpoint", "href", "link", "webhook", "callback",
+        ],
+        "a URL-like field",
+    ),
+    (
+        "ReadOnlySql",
+        &["sql", "query", "statement", "stmt"],
+        "an SQL-like field",
+    ),
+    (
+        "CommandLine",
+        &[
+            "cmd", "command", "commands", "shell", "exec", "program", "args", "argv", "script",
+        ],
+        "a command-like field",
+    ),
+];
+
+/// A field named like a path, URL, query or command but typed as plain text is the
+/// classic injection: the type that checks it exists, so the plain one is refused.
+fn name_needs_type(name: &str, ty: &Type, args: &FieldArgs, errors: &mut Errors) {
+    let plain_text = holds_text(ty) || matches!(innermost(ty).as_deref(), Some("PathBuf" | "Path"));
+    if !plain_text || args.plain.is_some() {
+        return;
+    }
+    let lower = name.to_ascii_lowercase();
+    let words: Vec<&str> = lower.split('_').collect();
+    for (wanted, names, what) in NAMED_RULES {
+        if words.iter().any(|w| names.contains(w)) {
+            errors.at(
+                ty.span(),
+                format!("`{name}` is {what} typed as plain text: use `secure_tool::types::{wanted}`, or `#[secure(plain = \"why\")]` if it is not one"),
+            );
+            return;
+        }
+    }
+}
+
+/// The last identifier inside `Option<..>`, `Vec<..>`, `Box<..>`...
+fn innermost(ty: &Type) -> Option<String> {
+    match last_ident(ty).as_deref() {
+        Some("Option" | "Vec" | "Box" | "VecDeque" | "Arc") => {
+            first_generic(ty).and_then(innermost)
+        }
+        other => other.map(str::to_owned),
+    }
 }
 
 /// Audit one field; return its parsed `#[secure]` arguments (for the opt-out manifest).
 pub fn field(
     name: String,
+    member: syn::Member,
     ty: &Type,
     attrs: &[syn::Attribute],
     errors: &mut Errors,
 ) -> AuditedField {
     let args = FieldArgs::parse(attrs, errors);
+    name_needs_type(&name, ty, &args, errors);
+    let inner = innermost(ty);
+    let url = inner.as_deref() == Some("SafeUrl");
+    let command = inner.as_deref() == Some("CommandLine");
+    // A command runs a program: which ones must be written down, never implied.
+    if command && args.command.is_none() {
+        errors.at(
+            ty.span(),
+            format!("`CommandLine` field `{name}` needs its allowlist: `#[secure(command(programs = [\"git\"], options = [\"--oneline\"]))]`"),
+        );
+    }
+    if let Some((span, ..)) = &args.command
+        && !command
+    {
+        errors.at(*span, "`command(..)` applies to a `CommandLine` field");
+    }
+    if let Some((span, programs, _)) = &args.command
+        && command
+        && programs.is_empty()
+    {
+        errors.at(
+            *span,
+            "`command(..)` needs `programs = [..]`: the programs this field may run",
+        );
+    }
+    if let Some((span, ..)) = &args.url
+        && !url
+    {
+        errors.at(*span, "`url(..)` applies to a `SafeUrl` field");
+    }
+    let text = holds_text(ty);
+    if let Some(reason) = &args.hidden_text
+        && !text
+    {
+        errors.at(
+            reason.span(),
+            format!("`hidden_text` on field `{name}`, which holds no text: remove it"),
+        );
+    }
     match kind(ty) {
         // A model can send a megabyte string or a million-item array in a loop; every
         // such field needs a declared bound the schema shows and validation enforces.
@@ -347,7 +471,15 @@ pub fn field(
             format!("`untyped` on field `{name}`, which is not untyped JSON: remove it"),
         );
     }
-    AuditedField { name, args }
+    let scan_text = text && args.hidden_text.is_none();
+    AuditedField {
+        name,
+        member,
+        args,
+        scan_text,
+        url,
+        command,
+    }
 }
 
 fn has_flatten(attrs: &[syn::Attribute]) -> bool {

@@ -260,11 +260,13 @@ fn policy(args: &ToolArgs, name: &str) -> TokenStream {
         quote!(::core::time::Duration::from_millis(#ms))
     }));
     let concurrency = some(args.concurrency.as_ref().map(|c| nz(c.value)));
-    let max_output = some(args.max_output.as_ref().map(|m| {
-        // Saturate on 32-bit targets: a cap above the address space is no cap.
+    // Saturate on 32-bit targets: a cap above the address space is no cap.
+    let size = |m: &crate::attr::Keyed<u64>| {
         let bytes = usize::try_from(m.value).unwrap_or(usize::MAX);
         quote!(#bytes)
-    }));
+    };
+    let max_output = some(args.max_output.as_ref().map(size));
+    let max_input = some(args.max_input.as_ref().map(size));
     quote! {
         ::secure_tool::__private::ToolPolicy {
             name: #name,
@@ -275,6 +277,7 @@ fn policy(args: &ToolArgs, name: &str) -> TokenStream {
             timeout: #timeout,
             concurrency: #concurrency,
             max_output: #max_output,
+            max_input: #max_input,
         }
     }
 }
@@ -317,13 +320,48 @@ pub fn secure_input(
     } else {
         quote!(::core::result::Result::Ok(()))
     };
+    let field_checks = fields.iter().map(|f| {
+        let member = &f.member;
+        let name = &f.name;
+        let mut checks = Vec::new();
+        if f.scan_text {
+            checks.push(quote! {
+                ::secure_tool::__private::ScanText::scan_text(&self.#member, #name, &mut __secure_tool_problems);
+            });
+        }
+        if f.url {
+            let (allow, deny) = f
+                .args
+                .url
+                .as_ref()
+                .map(|(_, a, d)| (a.clone(), d.clone()))
+                .unwrap_or_default();
+            checks.push(quote! {
+                ::secure_tool::__private::UrlField::check_hosts(
+                    &self.#member, #name, &[#(#allow),*], &[#(#deny),*], &mut __secure_tool_problems,
+                );
+            });
+        }
+        if f.command
+            && let Some((_, programs, options)) = &f.args.command
+        {
+            checks.push(quote! {
+                ::secure_tool::__private::CommandField::check_allowed(
+                    &self.#member, #name, &[#(#programs),*], &[#(#options),*], &mut __secure_tool_problems,
+                );
+            });
+        }
+        quote!(#(#checks)*)
+    });
     quote! {
         #[automatically_derived]
         impl #impl_generics ::secure_tool::SecureInput for #ident #ty_generics #where_clause {
             fn validate_input(
                 &self,
             ) -> ::core::result::Result<(), ::secure_tool::InputError> {
-                #validate
+                let mut __secure_tool_problems = ::secure_tool::__private::Problems::new();
+                #(#field_checks)*
+                ::secure_tool::__private::finish_validation(#validate, __secure_tool_problems)
             }
 
             fn opt_outs() -> &'static [::secure_tool::OptOut] {

@@ -44,20 +44,26 @@ pub fn derive_secure_input(input: TokenStream) -> TokenStream {
             Fields::Named(named) => named
                 .named
                 .iter()
-                .map(|f| {
-                    let name = f
-                        .ident
-                        .as_ref()
-                        .map(ToString::to_string)
-                        .unwrap_or_default();
-                    check::field(name, &f.ty, &f.attrs, &mut errors)
+                .filter_map(|f| {
+                    let ident = f.ident.clone()?;
+                    let member = syn::Member::Named(ident.clone());
+                    Some(check::field(
+                        ident.to_string(),
+                        member,
+                        &f.ty,
+                        &f.attrs,
+                        &mut errors,
+                    ))
                 })
                 .collect(),
             Fields::Unnamed(unnamed) => unnamed
                 .unnamed
                 .iter()
                 .enumerate()
-                .map(|(i, f)| check::field(i.to_string(), &f.ty, &f.attrs, &mut errors))
+                .map(|(i, f)| {
+                    let member = syn::Member::Unnamed(syn::Index::from(i));
+                    check::field(i.to_string(), member, &f.ty, &f.attrs, &mut errors)
+                })
                 .collect(),
             Fields::Unit => Vec::new(),
         },

@@ -22,16 +22,17 @@ use serde_json::Value;
 /// #[serde(deny_unknown_fields)]
 /// struct Search {
 ///     #[validate(length(min = 1, max = 200))]
-///     query_text: String,
+///     words: String,
 ///     #[validate(range(min = 1, max = 50))]
 ///     limit: u8,
 /// }
 ///
-/// let ok = Search { query_text: "rust".into(), limit: 10 };
+/// let ok = Search { words: "rust".into(), limit: 10 };
 /// assert!(ok.validate_input().is_ok());
-/// let bad = Search { query_text: String::new(), limit: 0 };
+/// let bad = Search { words: "\u{200B}".into(), limit: 0 };
 /// let err = bad.validate_input().unwrap_err();
-/// assert_eq!(err.problems().len(), 2);
+/// // Every failure at once: the hidden zero-width space, and the range.
+/// assert_eq!(err.to_string(), "invalid arguments: `limit`: range (max 50, min 1); `words`: contains invisible characters");
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a secured tool input",
@@ -120,6 +121,11 @@ impl InputError {
     /// The problems, sorted by path.
     pub fn problems(&self) -> &[Problem] {
         &self.problems
+    }
+
+    /// The problems, owned.
+    pub fn into_problems(self) -> Vec<Problem> {
+        self.problems
     }
 }
 

@@ -59,6 +59,7 @@ mod input;
 mod limits;
 mod pipeline;
 mod security;
+pub mod types;
 
 pub use audit::{AUDIT_TARGET, ERROR_TARGET, Outcome};
 pub use error::{ErrorRef, ToolError, scrub_public, scrub_secrets};
@@ -95,7 +96,26 @@ pub mod __private {
         CallScope, IntoToolError, NoInput, ReturnsResult, ReturnsValue, ToolReturn, WrapParameters,
         assert_tool_return, input_schema, output_schema, run_async, run_sync,
     };
+    pub use crate::types::ScanText;
     pub use ::core;
+
+    /// Problems found by the generated field checks.
+    pub type Problems = ::std::vec::Vec<crate::Problem>;
+
+    /// Merge validator's result with the generated checks' problems.
+    pub fn finish_validation(
+        validated: ::core::result::Result<(), crate::InputError>,
+        mut problems: Problems,
+    ) -> ::core::result::Result<(), crate::InputError> {
+        if let ::core::result::Result::Err(error) = validated {
+            problems.extend(error.into_problems());
+        }
+        if problems.is_empty() {
+            return ::core::result::Result::Ok(());
+        }
+        problems.sort_by(|a, b| a.path().cmp(b.path()));
+        ::core::result::Result::Err(crate::InputError::new(problems))
+    }
     pub use ::rmcp;
     pub use ::rmcp::model::CallToolResponse;
     pub use ::validator;

@@ -62,6 +62,9 @@ pub struct ToolPolicy {
     pub concurrency: Option<NonZeroU32>,
     /// Largest output in bytes.
     pub max_output: Option<usize>,
+    /// Largest raw arguments in bytes (overrides `Security`'s raw size limit; any one
+    /// string may then be as long as this too).
+    pub max_input: Option<usize>,
 }
 
 /// The live limiter state of one tool inside one [`Security`](crate::Security).
@@ -149,6 +152,7 @@ mod tests {
             timeout: None,
             concurrency: None,
             max_output: None,
+            max_input: None,
         };
         let state = ToolState::new(&policy);
         let alice: Arc<str> = "alice".into();
@@ -177,6 +181,7 @@ mod tests {
             timeout: None,
             concurrency: Some(nz(1)),
             max_output: None,
+            max_input: None,
         };
         let state = ToolState::new(&policy);
         let who: Arc<str> = "x".into();

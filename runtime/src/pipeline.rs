@@ -211,7 +211,15 @@ fn admit<T: SecureInput>(
 ) -> Result<Admitted<T>, Refusal> {
     scope.resolve(security);
     let arguments = scope.arguments.take().unwrap_or_default();
-    security.raw_limits().check(&arguments)?;
+    match policy.max_input {
+        None => security.raw_limits().check(&arguments)?,
+        Some(max) => crate::RawLimits {
+            max_bytes: max,
+            max_string: max,
+            ..*security.raw_limits()
+        }
+        .check(&arguments)?,
+    }
 
     if !policy.public
         && let Some(missing) = scope.caller().missing_scope(policy.scopes)

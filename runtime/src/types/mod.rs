@@ -1,0 +1,20 @@
+//! Threat-typed inputs: the dangerous cases of the OWASP MCP Top 10 as types.
+//!
+//! Each type validates itself when it is deserialized, describes its rule in its JSON
+//! Schema (so the model is told before it calls), never echoes a rejected value, and is
+//! recognised by the `SecureInput` compile-time audit (a field named `path` typed `String`
+//! is refused in favour of [`SafePath`]).
+//!
+//! - [`SafePath`] + [`Sandbox`]: files, only inside one root.
+//! - hidden-content guard ([`find_hidden`]): every string field of a `SecureInput` is
+//!   scanned for zero-width, bidi, tag and control characters unless waived with
+//!   `#[secure(hidden_text = "why")]`.
+
+mod path;
+mod text;
+
+pub use path::{
+    DirEntry, MAX_COMPONENT_BYTES, MAX_PATH_BYTES, MAX_PATH_DEPTH, Metadata, PathRejection,
+    SafePath, Sandbox, SandboxError, SandboxErrorKind,
+};
+pub use text::{ScanText, find_hidden, hidden_class};
