@@ -297,6 +297,8 @@ pub fn secure_input(
         for (rule, reason) in [
             ("unbounded", &f.args.unbounded),
             ("untyped", &f.args.untyped),
+            ("hidden_text", &f.args.hidden_text),
+            ("plain", &f.args.plain),
         ] {
             if let Some(reason) = reason {
                 opt_outs.push(quote! {

@@ -547,3 +547,79 @@ impl Sandbox {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::path::Component;
+
+    /// Pieces attackers combine: separators, dots, encodings, look-alikes, names.
+    fn piece() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "/",
+            "//",
+            ".",
+            "..",
+            "...",
+            "\\",
+            "%2e",
+            "%2f",
+            "%25",
+            ":",
+            "~",
+            "C:",
+            "a",
+            "b.txt",
+            "\u{FF0E}",
+            "\u{FF0F}",
+            "\u{2215}",
+            "\u{2024}",
+            "\u{0000}",
+            "\u{200B}",
+            " ",
+            "é",
+            "e\u{0301}",
+            "con",
+            "x",
+            "-",
+            "_",
+        ])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        /// Whatever is accepted is a relative path of plain components: joined to a
+        /// root, it stays beneath it.
+        #[test]
+        fn no_accepted_path_resolves_outside(pieces in prop::collection::vec(piece(), 1..12)) {
+            let text: String = pieces.concat();
+            if let Ok(path) = SafePath::parse(&text) {
+                let root = Path::new("/sandbox/root");
+                let joined = root.join(path.as_path());
+                let mut depth: i32 = 0;
+                for component in path.as_path().components() {
+                    match component {
+                        Component::Normal(_) => depth += 1,
+                        Component::CurDir => prop_assert!(path.is_root()),
+                        other => prop_assert!(false, "{text:?} gave {other:?}"),
+                    }
+                }
+                prop_assert!(depth >= 0);
+                prop_assert!(joined.starts_with(root));
+                prop_assert!(!path.as_str().contains('\\'));
+                prop_assert!(!path.as_str().contains('%'));
+            }
+        }
+
+        /// Any string at all: parse never panics, and a refusal never quotes the input.
+        #[test]
+        fn refusals_never_echo(text in "\\PC{0,80}") {
+            if let Err(why) = SafePath::parse(&text) {
+                let message = why.to_string();
+                prop_assert!(text.len() < 4 || !message.contains(text.as_str()));
+            }
+        }
+    }
+}
