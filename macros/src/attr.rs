@@ -331,10 +331,10 @@ pub struct FieldArgs {
     pub untyped: Option<LitStr>,
     pub hidden_text: Option<LitStr>,
     pub plain: Option<LitStr>,
-    /// `url(allow_hosts = [..], deny_hosts = [..])`
-    pub url: Option<(Span, Vec<LitStr>, Vec<LitStr>)>,
+    /// `url(allow_hosts = [..], deny_hosts = [..], schemes = [..])`
+    pub url: Option<(Span, Vec<Vec<LitStr>>)>,
     /// `command(programs = [..], options = [..])`
-    pub command: Option<(Span, Vec<LitStr>, Vec<LitStr>)>,
+    pub command: Option<(Span, Vec<Vec<LitStr>>)>,
 }
 
 pub const FIELD_KEYS: &[&str] = &[
@@ -366,28 +366,29 @@ fn string_list(
     Ok(list)
 }
 
-/// `url(...)` / `command(...)`: two named string lists.
-fn two_lists(
+/// `url(...)` / `command(...)`: named string lists, in the order of `keys`.
+fn named_lists(
     meta: &syn::meta::ParseNestedMeta<'_>,
-    keys: [&str; 2],
+    keys: &[&str],
     errors: &mut Errors,
-) -> syn::Result<(Span, Vec<LitStr>, Vec<LitStr>)> {
+) -> syn::Result<(Span, Vec<Vec<LitStr>>)> {
     let span = meta.path.span();
-    let (mut first, mut second) = (Vec::new(), Vec::new());
+    let mut lists = vec![Vec::new(); keys.len()];
     meta.parse_nested_meta(|inner| {
         let name = inner
             .path
             .get_ident()
             .map(ToString::to_string)
             .unwrap_or_default();
-        if name == keys[0] {
-            first = string_list(&inner, errors)?;
-        } else if name == keys[1] {
-            second = string_list(&inner, errors)?;
+        if let Some(index) = keys.iter().position(|k| *k == name) {
+            lists[index] = string_list(&inner, errors)?;
         } else {
-            let hint = suggest(&name, &keys)
+            let hint = suggest(&name, keys)
                 .map(|s| format!(": did you mean `{s}`?"))
-                .unwrap_or_else(|| format!("; expected `{}` or `{}`", keys[0], keys[1]));
+                .unwrap_or_else(|| {
+                    let all: Vec<String> = keys.iter().map(|k| format!("`{k}`")).collect();
+                    format!("; expected one of {}", all.join(", "))
+                });
             errors.at(
                 inner.path.span(),
                 format!("unknown argument `{name}`{hint}"),
@@ -396,7 +397,7 @@ fn two_lists(
         }
         Ok(())
     })?;
-    Ok((span, first, second))
+    Ok((span, lists))
 }
 
 /// `#[secure(...)]` on a `SecureInput` type itself.
@@ -460,14 +461,18 @@ impl FieldArgs {
                         if args.url.is_some() {
                             errors.at(meta.path.span(), "duplicate `url`");
                         }
-                        args.url = Some(two_lists(&meta, ["allow_hosts", "deny_hosts"], errors)?);
+                        args.url = Some(named_lists(
+                            &meta,
+                            &["allow_hosts", "deny_hosts", "schemes"],
+                            errors,
+                        )?);
                         return Ok(());
                     }
                     "command" => {
                         if args.command.is_some() {
                             errors.at(meta.path.span(), "duplicate `command`");
                         }
-                        args.command = Some(two_lists(&meta, ["programs", "options"], errors)?);
+                        args.command = Some(named_lists(&meta, &["programs", "options"], errors)?);
                         return Ok(());
                     }
                     _ => {}

@@ -402,9 +402,9 @@ pub fn field(
     {
         errors.at(*span, "`command(..)` applies to a `CommandLine` field");
     }
-    if let Some((span, programs, _)) = &args.command
+    if let Some((span, lists)) = &args.command
         && command
-        && programs.is_empty()
+        && lists[0].is_empty()
     {
         errors.at(
             *span,

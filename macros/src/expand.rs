@@ -332,21 +332,19 @@ pub fn secure_input(
             });
         }
         if f.url {
-            let (allow, deny) = f
-                .args
-                .url
-                .as_ref()
-                .map(|(_, a, d)| (a.clone(), d.clone()))
-                .unwrap_or_default();
+            let lists = f.args.url.as_ref().map(|(_, l)| l.clone()).unwrap_or_else(|| vec![Vec::new(); 3]);
+            let (allow, deny, schemes) = (&lists[0], &lists[1], &lists[2]);
             checks.push(quote! {
                 ::secure_tool::__private::UrlField::check_hosts(
-                    &self.#member, #name, &[#(#allow),*], &[#(#deny),*], &mut __secure_tool_problems,
+                    &self.#member, #name, &[#(#allow),*], &[#(#deny),*], &[#(#schemes),*],
+                    &mut __secure_tool_problems,
                 );
             });
         }
         if f.command
-            && let Some((_, programs, options)) = &f.args.command
+            && let Some((_, lists)) = &f.args.command
         {
+            let (programs, options) = (&lists[0], &lists[1]);
             checks.push(quote! {
                 ::secure_tool::__private::CommandField::check_allowed(
                     &self.#member, #name, &[#(#programs),*], &[#(#options),*], &mut __secure_tool_problems,

@@ -6,15 +6,19 @@
 //! is refused in favour of [`SafePath`]).
 //!
 //! - [`SafePath`] + [`Sandbox`]: files, only inside one root.
+//! - [`SafeUrl`]: http(s) URLs that cannot reach this machine, its network or a cloud
+//!   metadata service, before and after DNS ([`SafeUrl::resolve`]).
 //! - hidden-content guard ([`find_hidden`]): every string field of a `SecureInput` is
 //!   scanned for zero-width, bidi, tag and control characters unless waived with
 //!   `#[secure(hidden_text = "why")]`.
 
 mod path;
 mod text;
+mod url;
 
 pub use path::{
     DirEntry, MAX_COMPONENT_BYTES, MAX_PATH_BYTES, MAX_PATH_DEPTH, Metadata, PathRejection,
     SafePath, Sandbox, SandboxError, SandboxErrorKind,
 };
 pub use text::{ScanText, find_hidden, hidden_class};
+pub use url::{MAX_URL_BYTES, SafeUrl, UrlField, UrlRejection};
