@@ -57,6 +57,8 @@ mod error;
 mod identity;
 mod input;
 mod limits;
+#[cfg(feature = "reqwest")]
+pub mod net;
 mod pipeline;
 mod security;
 pub mod types;

@@ -14,7 +14,7 @@
 
 mod path;
 mod text;
-mod url;
+pub(crate) mod url;
 
 pub use path::{
     DirEntry, MAX_COMPONENT_BYTES, MAX_PATH_BYTES, MAX_PATH_DEPTH, Metadata, PathRejection,
