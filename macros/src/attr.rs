@@ -335,6 +335,8 @@ pub struct FieldArgs {
     pub url: Option<(Span, Vec<Vec<LitStr>>)>,
     /// `command(programs = [..], options = [..])`
     pub command: Option<(Span, Vec<Vec<LitStr>>)>,
+    /// `ident(allow = [..])`
+    pub ident: Option<(Span, Vec<Vec<LitStr>>)>,
 }
 
 pub const FIELD_KEYS: &[&str] = &[
@@ -344,6 +346,7 @@ pub const FIELD_KEYS: &[&str] = &[
     "plain",
     "url",
     "command",
+    "ident",
 ];
 
 /// `name = ["a", "b"]` inside a nested list.
@@ -466,6 +469,13 @@ impl FieldArgs {
                             &["allow_hosts", "deny_hosts", "schemes"],
                             errors,
                         )?);
+                        return Ok(());
+                    }
+                    "ident" => {
+                        if args.ident.is_some() {
+                            errors.at(meta.path.span(), "duplicate `ident`");
+                        }
+                        args.ident = Some(named_lists(&meta, &["allow"], errors)?);
                         return Ok(());
                     }
                     "command" => {

@@ -298,6 +298,7 @@ pub struct AuditedField {
     /// The field's `SafeUrl` / `CommandLine` rules apply.
     pub url: bool,
     pub command: bool,
+    pub ident: bool,
 }
 
 /// Whether the type holds text the model wrote: a string somewhere in it.
@@ -411,6 +412,12 @@ pub fn field(
             "`command(..)` needs `programs = [..]`: the programs this field may run",
         );
     }
+    let ident = inner.as_deref() == Some("SqlIdent");
+    if let Some((span, ..)) = &args.ident
+        && !ident
+    {
+        errors.at(*span, "`ident(..)` applies to a `SqlIdent` field");
+    }
     if let Some((span, ..)) = &args.url
         && !url
     {
@@ -479,6 +486,7 @@ pub fn field(
         scan_text,
         url,
         command,
+        ident,
     }
 }
 

@@ -341,6 +341,16 @@ pub fn secure_input(
                 );
             });
         }
+        if f.ident
+            && let Some((_, lists)) = &f.args.ident
+        {
+            let allow = &lists[0];
+            checks.push(quote! {
+                ::secure_tool::__private::IdentField::check_ident(
+                    &self.#member, #name, &[#(#allow),*], &mut __secure_tool_problems,
+                );
+            });
+        }
         if f.command
             && let Some((_, lists)) = &f.args.command
         {

@@ -8,17 +8,23 @@
 //! - [`SafePath`] + [`Sandbox`]: files, only inside one root.
 //! - [`SafeUrl`]: http(s) URLs that cannot reach this machine, its network or a cloud
 //!   metadata service, before and after DNS ([`SafeUrl::resolve`]).
+//! - [`ReadOnlySql`] (dialect per field: `ReadOnlySql<Postgres>`) and [`SqlIdent`].
 //! - hidden-content guard ([`find_hidden`]): every string field of a `SecureInput` is
 //!   scanned for zero-width, bidi, tag and control characters unless waived with
 //!   `#[secure(hidden_text = "why")]`.
 
 mod path;
+mod sql;
 mod text;
 pub(crate) mod url;
 
 pub use path::{
     DirEntry, MAX_COMPONENT_BYTES, MAX_PATH_BYTES, MAX_PATH_DEPTH, Metadata, PathRejection,
     SafePath, Sandbox, SandboxError, SandboxErrorKind,
+};
+pub use sql::{
+    Generic, IdentField, MAX_IDENT_BYTES, MAX_SQL_BYTES, MySql, Postgres, ReadOnlySql, SqlDialect,
+    SqlIdent, SqlRejection, Sqlite,
 };
 pub use text::{ScanText, find_hidden, hidden_class};
 pub use url::{MAX_URL_BYTES, SafeUrl, UrlField, UrlRejection};
