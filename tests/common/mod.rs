@@ -252,21 +252,28 @@ impl TestServer {
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for TestServer {}
 
-/// Build the example (cargo test does not build examples for a single `--test`).
+/// Build an example and return its path (a single `cargo test --test x` does not build
+/// examples). Built once per test binary.
+pub fn example_binary(name: &str) -> std::path::PathBuf {
+    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !built.iter().any(|b| b == name) {
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "--example", name])
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building examples/{name} failed");
+        built.push(name.to_owned());
+    }
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap();
+    profile_dir.join("examples").join(name)
+}
+
 pub fn fs_server_binary() -> std::path::PathBuf {
-    static BUILT: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let status = std::process::Command::new(env!("CARGO"))
-                .args(["build", "--quiet", "--example", "fs_server"])
-                .status()
-                .expect("cargo runs");
-            assert!(status.success(), "building examples/fs_server failed");
-            let exe = std::env::current_exe().unwrap();
-            let profile_dir = exe.parent().unwrap().parent().unwrap();
-            profile_dir.join("examples").join("fs_server")
-        })
-        .clone()
+    example_binary("fs_server")
 }
 
 pub type Client = RunningService<RoleClient, ()>;
