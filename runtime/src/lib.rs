@@ -98,7 +98,7 @@ pub mod __private {
         CallScope, IntoToolError, NoInput, ReturnsResult, ReturnsValue, ToolReturn, WrapParameters,
         assert_tool_return, input_schema, output_schema, run_async, run_sync,
     };
-    pub use crate::types::{IdentField, ScanText, UrlField};
+    pub use crate::types::{CommandField, IdentField, ScanText, UrlField};
     pub use ::core;
 
     /// Problems found by the generated field checks.

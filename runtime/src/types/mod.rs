@@ -9,15 +9,18 @@
 //! - [`SafeUrl`]: http(s) URLs that cannot reach this machine, its network or a cloud
 //!   metadata service, before and after DNS ([`SafeUrl::resolve`]).
 //! - [`ReadOnlySql`] (dialect per field: `ReadOnlySql<Postgres>`) and [`SqlIdent`].
+//! - [`CommandLine`]: a program from the field's allowlist, arguments as a list, no shell.
 //! - hidden-content guard ([`find_hidden`]): every string field of a `SecureInput` is
 //!   scanned for zero-width, bidi, tag and control characters unless waived with
 //!   `#[secure(hidden_text = "why")]`.
 
+mod command;
 mod path;
 mod sql;
 mod text;
 pub(crate) mod url;
 
+pub use command::{CommandField, CommandLine, CommandRejection, MAX_ARG_BYTES, MAX_ARGS};
 pub use path::{
     DirEntry, MAX_COMPONENT_BYTES, MAX_PATH_BYTES, MAX_PATH_DEPTH, Metadata, PathRejection,
     SafePath, Sandbox, SandboxError, SandboxErrorKind,

@@ -1,0 +1,220 @@
+//! Processes: [`CommandLine`], a program from the field's allowlist and its arguments as a
+//! list, run without a shell.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use crate::Problem;
+
+/// Arguments accepted at most.
+pub const MAX_ARGS: usize = 64;
+/// Longest accepted argument, in bytes.
+pub const MAX_ARG_BYTES: usize = 4096;
+
+/// A program and its arguments, as JSON `{"program": "git", "args": ["log", "-n", "5"]}`.
+///
+/// Checked when deserialized: the program is a bare name of letters, digits and `._+-`
+/// (no path, no shell metacharacters, no whitespace, not starting with `-`), arguments
+/// are at most [`MAX_ARGS`] of at most [`MAX_ARG_BYTES`], without control or hidden
+/// characters. Checked against the field's annotation, which is required:
+///
+/// ```text
+/// #[secure(command(programs = ["git"], options = ["--oneline", "-n", "--format="]))]
+/// cmd: CommandLine,
+/// ```
+///
+/// the program must be listed, and every argument that starts with `-` must be an
+/// allowed option: an exact match, or `--name=value` when `--name=` is listed. So
+/// `--upload-pack=...` or `-c core.sshCommand=...` is refused unless written down.
+///
+/// [`CommandLine::command`] builds a `std::process::Command` that runs the program
+/// directly: no shell ever sees the arguments, so `$(id)` is just text.
+#[derive(Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct CommandLine {
+    program: String,
+    args: Vec<String>,
+}
+
+/// Why a command was refused. Names the rule, never the command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandRejection(Cow<'static, str>);
+
+impl fmt::Display for CommandRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CommandRejection {}
+
+fn reject<T>(why: &'static str) -> Result<T, CommandRejection> {
+    Err(CommandRejection(Cow::Borrowed(why)))
+}
+
+impl CommandLine {
+    /// Check the shape of a program and its arguments (the allowlist is the field's).
+    pub fn new(program: &str, args: Vec<String>) -> Result<Self, CommandRejection> {
+        if program.is_empty() || program.len() > 64 {
+            return reject("the program name has 1 to 64 characters");
+        }
+        if program.starts_with(['-', '.'])
+            || !program
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._+-".contains(&b))
+        {
+            return reject("the program is a bare name: no paths, spaces or shell characters");
+        }
+        if args.len() > MAX_ARGS {
+            return reject("too many arguments (at most 64)");
+        }
+        for arg in &args {
+            if arg.len() > MAX_ARG_BYTES {
+                return reject("an argument is too long (at most 4096 bytes)");
+            }
+            if super::find_hidden(arg).is_some() {
+                return reject("an argument contains control or hidden characters");
+            }
+        }
+        Ok(Self {
+            program: program.to_owned(),
+            args,
+        })
+    }
+
+    /// The program name.
+    pub fn program(&self) -> &str {
+        &self.program
+    }
+
+    /// The arguments.
+    pub fn args(&self) -> &[String] {
+        &self.args
+    }
+
+    /// Whether the program is on `programs` and every option-like argument on `options`.
+    pub fn check(&self, programs: &[&str], options: &[&str]) -> Result<(), CommandRejection> {
+        if !programs.contains(&self.program.as_str()) {
+            return Err(CommandRejection(
+                format!("only these programs may run: {}", programs.join(", ")).into(),
+            ));
+        }
+        for arg in self.args.iter().filter(|a| a.starts_with('-')) {
+            let allowed = options.iter().any(|o| {
+                arg == o || (o.ends_with('=') && arg.starts_with(o) && arg.len() > o.len())
+            });
+            if !allowed {
+                return Err(CommandRejection(if options.is_empty() {
+                    "options (arguments starting with `-`) are not allowed".into()
+                } else {
+                    format!("only these options are allowed: {}", options.join(", ")).into()
+                }));
+            }
+        }
+        Ok(())
+    }
+
+    /// A `std::process::Command` for this program and arguments, with no shell, stdin
+    /// closed. Add the working directory and environment the tool needs.
+    pub fn command(&self) -> std::process::Command {
+        let mut command = std::process::Command::new(&self.program);
+        command.args(&self.args).stdin(std::process::Stdio::null());
+        command
+    }
+
+    /// The same as a `tokio::process::Command` (killed if the future is dropped).
+    pub fn tokio_command(&self) -> tokio::process::Command {
+        let mut command = tokio::process::Command::from(self.command());
+        command.kill_on_drop(true);
+        command
+    }
+}
+
+impl fmt::Debug for CommandLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CommandLine")
+            .field("program", &self.program)
+            .field("args", &self.args)
+            .finish()
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for CommandLine {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Raw {
+            program: String,
+            #[serde(default)]
+            args: Vec<String>,
+        }
+        let raw = Raw::deserialize(deserializer)?;
+        Self::new(&raw.program, raw.args).map_err(|why| {
+            serde::de::Error::custom(format_args!(
+                "{}{why}",
+                crate::input::PUBLIC_REJECTION_PREFIX
+            ))
+        })
+    }
+}
+
+impl schemars::JsonSchema for CommandLine {
+    fn schema_name() -> Cow<'static, str> {
+        "CommandLine".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "object",
+            "properties": {
+                "program": {"type": "string", "pattern": "^[A-Za-z0-9_+][A-Za-z0-9._+-]{0,63}$",
+                            "description": "A program name from the tool's allowlist (no path)."},
+                "args": {"type": "array", "maxItems": MAX_ARGS,
+                         "items": {"type": "string", "maxLength": MAX_ARG_BYTES},
+                         "description": "Arguments, one per item; never a shell string. Options (`-x`) only from the tool's allowlist."}
+            },
+            "required": ["program"],
+            "additionalProperties": false
+        })
+    }
+}
+
+/// A `CommandLine` field (or `Option` of one), checked against its annotation by
+/// generated code.
+pub trait CommandField {
+    /// Record a problem for `field` if the command breaks the allowlist.
+    fn check_allowed(
+        &self,
+        field: &'static str,
+        programs: &[&str],
+        options: &[&str],
+        problems: &mut Vec<Problem>,
+    );
+}
+
+impl CommandField for CommandLine {
+    fn check_allowed(
+        &self,
+        field: &'static str,
+        programs: &[&str],
+        options: &[&str],
+        problems: &mut Vec<Problem>,
+    ) {
+        if let Err(why) = self.check(programs, options) {
+            problems.push(Problem::new(field, why.0));
+        }
+    }
+}
+
+impl<T: CommandField> CommandField for Option<T> {
+    fn check_allowed(
+        &self,
+        field: &'static str,
+        programs: &[&str],
+        options: &[&str],
+        problems: &mut Vec<Problem>,
+    ) {
+        if let Some(command) = self {
+            command.check_allowed(field, programs, options, problems);
+        }
+    }
+}
