@@ -146,3 +146,19 @@ async fn the_server_keeps_serving_after_a_stream_of_bad_input() {
     }
     assert_eq!(ok_text(&call(&client, "echo", echo_args()).await), "hihi");
 }
+
+#[tokio::test]
+async fn max_input_overrides_the_raw_size_limit_per_tool() {
+    let client = connect(TestServer::with_scopes(&[])).await;
+    let big = "x".repeat(2000);
+    assert_eq!(
+        error_text(&call(&client, "small", json!({ "data": big })).await),
+        "invalid arguments: a string is too long (limit 1024 bytes)"
+    );
+    assert_eq!(ok_text(&call(&client, "small", json!({"data": "tiny"})).await), "4");
+    // 512 KiB: over the default 256 KiB / 64 KiB-per-string limits, under this tool's 1 MiB.
+    let half_mib = "y".repeat(512 * 1024);
+    assert_eq!(ok_text(&call(&client, "large", json!({ "data": half_mib })).await), "524288");
+    let message = error_text(&call(&client, "sync_echo", json!({"text": "y".repeat(300 * 1024), "times": 1})).await);
+    assert!(message.contains("too long"), "{message}");
+}

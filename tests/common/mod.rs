@@ -25,6 +25,13 @@ pub struct Echo {
     pub times: u8,
 }
 
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema, validator::Validate, SecureInput)]
+#[serde(deny_unknown_fields)]
+pub struct Blob {
+    #[validate(length(max = 1048576))]
+    pub data: String,
+}
+
 #[derive(Debug, serde::Serialize, schemars::JsonSchema)]
 pub struct Stats {
     pub words: usize,
@@ -205,6 +212,20 @@ impl TestServer {
     ) -> String {
         self.ran();
         format!("{} #{}", args.text, context.id)
+    }
+
+    #[secure_tool(public, max_input = "1KiB")]
+    #[tool(description = "Takes small input only")]
+    async fn small(&self, Parameters(args): Parameters<Blob>) -> String {
+        self.ran();
+        args.data.len().to_string()
+    }
+
+    #[secure_tool(public, max_input = "1MiB")]
+    #[tool(description = "Takes large input")]
+    async fn large(&self, Parameters(args): Parameters<Blob>) -> String {
+        self.ran();
+        args.data.len().to_string()
     }
 
     #[secure_tool(public)]

@@ -1,0 +1,9 @@
+use secure_tool::SecureInput;
+
+#[derive(serde::Deserialize, schemars::JsonSchema, validator::Validate, SecureInput)]
+#[serde(deny_unknown_fields)]
+struct Input {
+    cmd: secure_tool::types::CommandLine,
+}
+
+fn main() {}
