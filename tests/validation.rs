@@ -155,10 +155,23 @@ async fn max_input_overrides_the_raw_size_limit_per_tool() {
         error_text(&call(&client, "small", json!({ "data": big })).await),
         "invalid arguments: a string is too long (limit 1024 bytes)"
     );
-    assert_eq!(ok_text(&call(&client, "small", json!({"data": "tiny"})).await), "4");
+    assert_eq!(
+        ok_text(&call(&client, "small", json!({"data": "tiny"})).await),
+        "4"
+    );
     // 512 KiB: over the default 256 KiB / 64 KiB-per-string limits, under this tool's 1 MiB.
     let half_mib = "y".repeat(512 * 1024);
-    assert_eq!(ok_text(&call(&client, "large", json!({ "data": half_mib })).await), "524288");
-    let message = error_text(&call(&client, "sync_echo", json!({"text": "y".repeat(300 * 1024), "times": 1})).await);
+    assert_eq!(
+        ok_text(&call(&client, "large", json!({ "data": half_mib })).await),
+        "524288"
+    );
+    let message = error_text(
+        &call(
+            &client,
+            "sync_echo",
+            json!({"text": "y".repeat(300 * 1024), "times": 1}),
+        )
+        .await,
+    );
     assert!(message.contains("too long"), "{message}");
 }
