@@ -2,7 +2,8 @@
 //! Targets: `SafePath` < 1 µs for a 100-character path, `SafeUrl` < 2 µs without DNS,
 //! `ReadOnlySql` < 20 µs for a 200-character query.
 
-use criterion::{Criterion, black_box, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group, criterion_main};
+use std::hint::black_box;
 use secure_tool::types::{CommandLine, Postgres, ReadOnlySql, SafePath, SafeUrl, find_hidden};
 
 fn types(c: &mut Criterion) {
