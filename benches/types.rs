@@ -3,8 +3,8 @@
 //! `ReadOnlySql` < 20 µs for a 200-character query.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use std::hint::black_box;
 use secure_tool::types::{CommandLine, Postgres, ReadOnlySql, SafePath, SafeUrl, find_hidden};
+use std::hint::black_box;
 
 fn types(c: &mut Criterion) {
     let path = "projects/secure-tool/runtime/src/types/path_check_benchmark/fixtures/a_rather_long_file_name_v2_1.rs";

@@ -31,3 +31,23 @@ pub use sql::{
 };
 pub use text::{ScanText, find_hidden, hidden_class};
 pub use url::{MAX_URL_BYTES, SafeUrl, UrlField, UrlRejection};
+
+/// Deserialize a string and check it with `parse`: the shared `Deserialize` of the
+/// threat types. The refusal reaches the model as written (it is value-free by
+/// construction), marked so the input layer passes it through.
+pub(crate) fn deserialize_checked<'de, D, T, E>(
+    deserializer: D,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    E: std::fmt::Display,
+{
+    let text: std::borrow::Cow<'de, str> = serde::Deserialize::deserialize(deserializer)?;
+    parse(&text).map_err(|why| {
+        serde::de::Error::custom(format_args!(
+            "{}{why}",
+            crate::input::PUBLIC_REJECTION_PREFIX
+        ))
+    })
+}

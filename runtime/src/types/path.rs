@@ -208,13 +208,7 @@ impl AsRef<Path> for SafePath {
 
 impl<'de> serde::Deserialize<'de> for SafePath {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text: Cow<'de, str> = serde::Deserialize::deserialize(deserializer)?;
-        Self::parse(&text).map_err(|why| {
-            serde::de::Error::custom(format_args!(
-                "{}{why}",
-                crate::input::PUBLIC_REJECTION_PREFIX
-            ))
-        })
+        super::deserialize_checked(deserializer, Self::parse)
     }
 }
 

@@ -335,13 +335,7 @@ impl<D> fmt::Display for ReadOnlySql<D> {
 
 impl<'de, D: SqlDialect> serde::Deserialize<'de> for ReadOnlySql<D> {
     fn deserialize<De: serde::Deserializer<'de>>(deserializer: De) -> Result<Self, De::Error> {
-        let text: Cow<'de, str> = serde::Deserialize::deserialize(deserializer)?;
-        Self::parse(&text).map_err(|why| {
-            serde::de::Error::custom(format_args!(
-                "{}{why}",
-                crate::input::PUBLIC_REJECTION_PREFIX
-            ))
-        })
+        super::deserialize_checked(deserializer, Self::parse)
     }
 }
 
@@ -435,13 +429,7 @@ impl fmt::Display for SqlIdent {
 
 impl<'de> serde::Deserialize<'de> for SqlIdent {
     fn deserialize<De: serde::Deserializer<'de>>(deserializer: De) -> Result<Self, De::Error> {
-        let text: Cow<'de, str> = serde::Deserialize::deserialize(deserializer)?;
-        Self::parse(&text).map_err(|why| {
-            serde::de::Error::custom(format_args!(
-                "{}{why}",
-                crate::input::PUBLIC_REJECTION_PREFIX
-            ))
-        })
+        super::deserialize_checked(deserializer, Self::parse)
     }
 }
 
