@@ -60,6 +60,7 @@ mod limits;
 #[cfg(feature = "reqwest")]
 pub mod net;
 mod pipeline;
+pub mod rules;
 mod security;
 pub mod types;
 
