@@ -148,3 +148,60 @@ async fn a_field_can_waive_the_guard_with_a_reason() {
     assert_eq!(waived[0].field, "Note.transcript");
     assert_eq!(waived[0].rule, "hidden_text");
 }
+
+// `Serialize` because validator's `length` rule on `Vec<Author>` records the value.
+#[derive(
+    serde::Serialize, serde::Deserialize, schemars::JsonSchema, validator::Validate, SecureInput,
+)]
+#[serde(deny_unknown_fields)]
+struct Author {
+    #[validate(length(max = 50))]
+    name: String,
+}
+
+#[derive(serde::Deserialize, schemars::JsonSchema, validator::Validate, SecureInput)]
+#[serde(deny_unknown_fields)]
+struct Post {
+    #[validate(length(max = 50))]
+    title: String,
+    author: Author,
+    editor: Option<Author>,
+    #[validate(length(max = 4))]
+    reviewers: Vec<Author>,
+    /// A plain enum: no nested rules, nothing to do.
+    kind: Kind,
+    count: u32,
+}
+
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+enum Kind {
+    Draft,
+    Final,
+}
+
+#[test]
+fn nested_inputs_are_validated_with_their_path() {
+    let post: Post = serde_json::from_value(json!({
+        "title": "ok",
+        "author": {"name": "a\u{200B}b"},
+        "editor": {"name": "x".repeat(60)},
+        "reviewers": [{"name": "fine"}, {"name": "\u{202E}evil"}],
+        "kind": "draft",
+        "count": 1
+    }))
+    .unwrap();
+    let error = post.validate_input().unwrap_err();
+    let paths: Vec<_> = error
+        .problems()
+        .iter()
+        .map(|p| p.path().to_owned())
+        .collect();
+    assert_eq!(
+        paths,
+        ["author.name", "editor.name", "reviewers[1].name"],
+        "{error}"
+    );
+    assert!(!matches!(post.kind, Kind::Final));
+    assert_eq!(post.count, 1);
+}

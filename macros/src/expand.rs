@@ -326,6 +326,12 @@ pub fn secure_input(
         let member = &f.member;
         let name = &f.name;
         let mut checks = Vec::new();
+        if !f.scan_text && !f.url && !f.command && !f.ident {
+            checks.push(quote! {
+                (&::secure_tool::__private::Nested(&self.#member))
+                    .validate_nested(#name, &mut __secure_tool_problems);
+            });
+        }
         if f.scan_text {
             checks.push(quote! {
                 ::secure_tool::__private::ScanText::scan_text(&self.#member, #name, &mut __secure_tool_problems);
@@ -369,6 +375,8 @@ pub fn secure_input(
             fn validate_input(
                 &self,
             ) -> ::core::result::Result<(), ::secure_tool::InputError> {
+                #[allow(unused_imports)]
+                use ::secure_tool::__private::{ViaNothing as _, ViaSecureInput as _};
                 let mut __secure_tool_problems = ::secure_tool::__private::Problems::new();
                 #(#field_checks)*
                 ::secure_tool::__private::finish_validation(#validate, __secure_tool_problems)

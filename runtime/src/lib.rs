@@ -140,6 +140,70 @@ pub mod __private {
         }
     }
 
+    /// A field whose type may be a nested `SecureInput` (autoref specialization: generated
+    /// code calls `(&Nested(&field)).validate_nested(..)`; the `SecureInput` impl is found
+    /// first when it applies, the no-op for everything else).
+    pub struct Nested<'a, T>(pub &'a T);
+
+    /// Picked when the field's type is a `SecureInput` (or an `Option`/`Vec` of one).
+    pub trait ViaSecureInput {
+        /// Validate the nested input, its problems prefixed with `field.`.
+        fn validate_nested(&self, field: &'static str, problems: &mut Problems);
+    }
+
+    /// Picked for every other type: nothing to do.
+    pub trait ViaNothing {
+        /// No-op.
+        fn validate_nested(&self, _field: &'static str, _problems: &mut Problems) {}
+    }
+
+    impl<T> ViaNothing for &Nested<'_, T> {}
+
+    fn nested_problems(
+        field: &str,
+        suffix: &str,
+        result: ::core::result::Result<(), crate::InputError>,
+        problems: &mut Problems,
+    ) {
+        if let ::core::result::Result::Err(error) = result {
+            for problem in error.into_problems() {
+                let path = if problem.path().is_empty() {
+                    ::std::format!("{field}{suffix}")
+                } else {
+                    ::std::format!("{field}{suffix}.{}", problem.path())
+                };
+                problems.push(crate::Problem::new(path, problem.rule().to_owned()));
+            }
+        }
+    }
+
+    impl<T: crate::SecureInput> ViaSecureInput for Nested<'_, T> {
+        fn validate_nested(&self, field: &'static str, problems: &mut Problems) {
+            nested_problems(field, "", self.0.validate_input(), problems);
+        }
+    }
+
+    impl<T: crate::SecureInput> ViaSecureInput for Nested<'_, ::core::option::Option<T>> {
+        fn validate_nested(&self, field: &'static str, problems: &mut Problems) {
+            if let ::core::option::Option::Some(inner) = self.0 {
+                nested_problems(field, "", inner.validate_input(), problems);
+            }
+        }
+    }
+
+    impl<T: crate::SecureInput> ViaSecureInput for Nested<'_, ::std::vec::Vec<T>> {
+        fn validate_nested(&self, field: &'static str, problems: &mut Problems) {
+            for (index, inner) in self.0.iter().enumerate() {
+                nested_problems(
+                    field,
+                    &::std::format!("[{index}]"),
+                    inner.validate_input(),
+                    problems,
+                );
+            }
+        }
+    }
+
     /// `Some(NonZeroU32)` from a literal the macro already checked is non-zero.
     pub const fn nz(n: u32) -> ::core::num::NonZeroU32 {
         match ::core::num::NonZeroU32::new(n) {
