@@ -77,18 +77,21 @@ echo "building dependencies once..."
 seconds() { python3 -c 'import sys,time,subprocess; t=time.perf_counter(); subprocess.run(sys.argv[1:], check=True); print(f"{time.perf_counter()-t:.3f}")' "$@"; }
 median() { python3 -c 'import sys,statistics; print(f"{statistics.median(float(x) for x in sys.argv[1:]):.3f}")' "$@"; }
 
+# Interleaved (bare, secured, bare, secured...) so drift in the machine's speed hits both.
+declare -A c i
+for _ in $(seq "$runs"); do
+  for name in gen_bare gen_secure; do
+    (cd "$work" && cargo clean -q -p "$name")
+    c[$name]+=" $(cd "$work" && seconds cargo build -q -p "$name")"
+    # Incremental: change one tool's body, as an edit would.
+    sed -i 's|format!("7|format!("7x|' "$work/$name/src/lib.rs"
+    i[$name]+=" $(cd "$work" && seconds cargo build -q -p "$name")"
+  done
+done
 declare -A clean incr
 for name in gen_bare gen_secure; do
-  c=(); i=()
-  for _ in $(seq "$runs"); do
-    (cd "$work" && cargo clean -q -p "$name")
-    c+=("$(cd "$work" && seconds cargo build -q -p "$name")")
-    # Incremental: change one tool's body, as an edit would.
-    sed -i 's|format!("7:|format!("7x:|' "$work/$name/src/lib.rs"
-    i+=("$(cd "$work" && seconds cargo build -q -p "$name")")
-  done
-  clean[$name]=$(median "${c[@]}")
-  incr[$name]=$(median "${i[@]}")
+  clean[$name]=$(median ${c[$name]})
+  incr[$name]=$(median ${i[$name]})
 done
 
 python3 - "${clean[gen_bare]}" "${clean[gen_secure]}" "${incr[gen_bare]}" "${incr[gen_secure]}" <<'PY'

@@ -204,11 +204,28 @@ impl From<InputError> for Refusal {
 }
 
 /// Stages 1 to 5: raw limits, permission, rate and concurrency, deserialize + validate.
+/// Only the last two depend on `T`; the rest lives in [`admit_call`], compiled once in
+/// this crate rather than once per tool.
 fn admit<T: SecureInput>(
     security: &Security,
     policy: &'static ToolPolicy,
     scope: &mut CallScope,
 ) -> Result<Admitted<T>, Refusal> {
+    let (arguments, permit) = admit_call(security, policy, scope)?;
+    let input: T = input::deserialize(arguments)?;
+    input.validate_input()?;
+    Ok(Admitted {
+        input,
+        _permit: permit,
+    })
+}
+
+/// Stages 1 to 4, the same for every tool.
+fn admit_call(
+    security: &Security,
+    policy: &'static ToolPolicy,
+    scope: &mut CallScope,
+) -> Result<(JsonObject, Option<OwnedSemaphorePermit>), Refusal> {
     scope.resolve(security);
     let arguments = scope.arguments.take().unwrap_or_default();
     match policy.max_input {
@@ -248,13 +265,7 @@ fn admit<T: SecureInput>(
                 ),
             },
         })?;
-
-    let input: T = input::deserialize(arguments)?;
-    input.validate_input()?;
-    Ok(Admitted {
-        input,
-        _permit: permit,
-    })
+    Ok((arguments, permit))
 }
 
 /// How the body ended.
@@ -352,12 +363,29 @@ fn error_result(message: String) -> CallToolResponse {
     CallToolResult::error(vec![ContentBlock::text(message)]).into()
 }
 
-/// Stages 7 and 8: shape the result and emit the audit event.
+/// Stages 7 and 8. Only the split of the return value depends on `R`; the shaping is
+/// [`finish_returned`], compiled once.
 fn finish<R: ToolReturn>(
     security: &Security,
     policy: &ToolPolicy,
     scope: &CallScope,
     ran: Ran<R>,
+) -> CallToolResponse {
+    let ran = match ran {
+        Ran::Returned(value) => Ran::Returned(value.into_returned()),
+        Ran::Panicked(payload) => Ran::Panicked(payload),
+        Ran::TimedOut(limit) => Ran::TimedOut(limit),
+        Ran::Cancelled => Ran::Cancelled,
+    };
+    finish_returned(security, policy, scope, ran)
+}
+
+/// Shape the result and emit the audit event.
+fn finish_returned(
+    security: &Security,
+    policy: &ToolPolicy,
+    scope: &CallScope,
+    ran: Ran<Returned>,
 ) -> CallToolResponse {
     let mut error_ref = None;
     let mut redact = |what: &dyn std::fmt::Display, kind: &str| {
@@ -375,7 +403,7 @@ fn finish<R: ToolReturn>(
         error_result(format!("internal error (ref {r})"))
     };
     let (response, outcome) = match ran {
-        Ran::Returned(returned) => match returned.into_returned() {
+        Ran::Returned(returned) => match returned {
             Returned::Value(Ok(CallToolResponse::Complete(result))) => {
                 shape_ok(security, policy, result)
             }
