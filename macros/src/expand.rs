@@ -341,7 +341,7 @@ pub fn secure_input(
             let lists = f.args.url.as_ref().map(|(_, l)| l.clone()).unwrap_or_else(|| vec![Vec::new(); 3]);
             let (allow, deny, schemes) = (&lists[0], &lists[1], &lists[2]);
             checks.push(quote! {
-                ::secure_tool::__private::UrlField::check_hosts(
+                ::secure_tool::__private::check_url_field(
                     &self.#member, #name, &[#(#allow),*], &[#(#deny),*], &[#(#schemes),*],
                     &mut __secure_tool_problems,
                 );
@@ -352,7 +352,7 @@ pub fn secure_input(
         {
             let allow = &lists[0];
             checks.push(quote! {
-                ::secure_tool::__private::IdentField::check_ident(
+                ::secure_tool::__private::check_ident_field(
                     &self.#member, #name, &[#(#allow),*], &mut __secure_tool_problems,
                 );
             });
@@ -362,7 +362,7 @@ pub fn secure_input(
         {
             let (programs, options) = (&lists[0], &lists[1]);
             checks.push(quote! {
-                ::secure_tool::__private::CommandField::check_allowed(
+                ::secure_tool::__private::check_command_field(
                     &self.#member, #name, &[#(#programs),*], &[#(#options),*], &mut __secure_tool_problems,
                 );
             });

@@ -93,13 +93,15 @@ pub use secure_tool_macros::SecureInput;
 /// Not public API: what generated code needs. May change in any release.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::input::deserialize;
     pub use crate::limits::{Rate, ToolPolicy};
     pub use crate::pipeline::{
         CallScope, IntoToolError, NoInput, ReturnsResult, ReturnsValue, ToolReturn, WrapParameters,
         assert_tool_return, input_schema, output_schema, run_async, run_sync,
     };
-    pub use crate::types::{CommandField, IdentField, ScanText, UrlField};
+    pub use crate::types::ScanText;
+    pub use crate::types::command::check_command_field;
+    pub use crate::types::sql::check_ident_field;
+    pub use crate::types::url::check_url_field;
     pub use ::core;
 
     /// Problems found by the generated field checks.
@@ -121,7 +123,6 @@ pub mod __private {
     }
     pub use ::rmcp;
     pub use ::rmcp::model::CallToolResponse;
-    pub use ::validator;
 
     /// `Self: validator::Validate`, with a message that says what to derive.
     #[diagnostic::on_unimplemented(

@@ -178,43 +178,19 @@ impl schemars::JsonSchema for CommandLine {
     }
 }
 
-/// A `CommandLine` field (or `Option` of one), checked against its annotation by
-/// generated code.
-pub trait CommandField {
-    /// Record a problem for `field` if the command breaks the allowlist.
-    fn check_allowed(
-        &self,
-        field: &'static str,
-        programs: &[&str],
-        options: &[&str],
-        problems: &mut Vec<Problem>,
-    );
-}
-
-impl CommandField for CommandLine {
-    fn check_allowed(
-        &self,
-        field: &'static str,
-        programs: &[&str],
-        options: &[&str],
-        problems: &mut Vec<Problem>,
-    ) {
-        if let Err(why) = self.check(programs, options) {
-            problems.push(Problem::new(field, why.0));
-        }
-    }
-}
-
-impl<T: CommandField> CommandField for Option<T> {
-    fn check_allowed(
-        &self,
-        field: &'static str,
-        programs: &[&str],
-        options: &[&str],
-        problems: &mut Vec<Problem>,
-    ) {
-        if let Some(command) = self {
-            command.check_allowed(field, programs, options, problems);
-        }
+/// Check a `CommandLine` field (or `Option`/`Vec` of them) against
+/// `#[secure(command(programs = [..], options = [..]))]`. Called by generated code.
+pub fn check_command_field<F: super::FieldValues<CommandLine> + ?Sized>(
+    value: &F,
+    field: &'static str,
+    programs: &[&str],
+    options: &[&str],
+    problems: &mut Vec<Problem>,
+) {
+    if let Some(why) = value
+        .values()
+        .find_map(|c| c.check(programs, options).err())
+    {
+        problems.push(Problem::new(field, why.0));
     }
 }

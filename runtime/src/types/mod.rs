@@ -14,23 +14,59 @@
 //!   scanned for zero-width, bidi, tag and control characters unless waived with
 //!   `#[secure(hidden_text = "why")]`.
 
-mod command;
+pub(crate) mod command;
 mod path;
-mod sql;
+pub(crate) mod sql;
 mod text;
 pub(crate) mod url;
 
-pub use command::{CommandField, CommandLine, CommandRejection, MAX_ARG_BYTES, MAX_ARGS};
+pub use command::{CommandLine, CommandRejection, MAX_ARG_BYTES, MAX_ARGS};
 pub use path::{
     DirEntry, MAX_COMPONENT_BYTES, MAX_PATH_BYTES, MAX_PATH_DEPTH, Metadata, PathRejection,
     SafePath, Sandbox, SandboxError, SandboxErrorKind,
 };
 pub use sql::{
-    Generic, IdentField, MAX_IDENT_BYTES, MAX_SQL_BYTES, MySql, Postgres, ReadOnlySql, SqlDialect,
-    SqlIdent, SqlRejection, Sqlite,
+    Generic, MAX_IDENT_BYTES, MAX_SQL_BYTES, MySql, Postgres, ReadOnlySql, SqlDialect, SqlIdent,
+    SqlRejection, Sqlite,
 };
 pub use text::{ScanText, find_hidden, hidden_class};
-pub use url::{MAX_URL_BYTES, SafeUrl, UrlField, UrlRejection};
+pub use url::{MAX_URL_BYTES, SafeUrl, UrlRejection};
+
+/// The values a field holds: itself, or each item of an `Option` or `Vec` of it. The
+/// field checks of the threat types take any of these shapes through it.
+pub trait FieldValues<T> {
+    /// Each value, in order.
+    fn values<'a>(&'a self) -> impl Iterator<Item = &'a T>
+    where
+        T: 'a;
+}
+
+impl<T> FieldValues<T> for T {
+    fn values<'a>(&'a self) -> impl Iterator<Item = &'a T>
+    where
+        T: 'a,
+    {
+        std::iter::once(self)
+    }
+}
+
+impl<T> FieldValues<T> for Option<T> {
+    fn values<'a>(&'a self) -> impl Iterator<Item = &'a T>
+    where
+        T: 'a,
+    {
+        self.iter()
+    }
+}
+
+impl<T> FieldValues<T> for Vec<T> {
+    fn values<'a>(&'a self) -> impl Iterator<Item = &'a T>
+    where
+        T: 'a,
+    {
+        self.iter()
+    }
+}
 
 /// Deserialize a string and check it with `parse`: the shared `Deserialize` of the
 /// threat types. The refusal reaches the model as written (it is value-free by

@@ -458,39 +458,18 @@ impl schemars::JsonSchema for SqlIdent {
     }
 }
 
-/// A `SqlIdent` field (or `Option`/`Vec` of them), narrowed by `#[secure(ident(allow = [..]))]`.
-pub trait IdentField {
-    /// Record a problem for `field` if an identifier is not on the list.
-    fn check_ident(&self, field: &'static str, allow: &[&str], problems: &mut Vec<Problem>);
-}
-
-impl IdentField for SqlIdent {
-    fn check_ident(&self, field: &'static str, allow: &[&str], problems: &mut Vec<Problem>) {
-        if !allow.is_empty() && !allow.contains(&self.0.as_str()) {
-            problems.push(Problem::new(
-                field,
-                format!("only these names are allowed: {}", allow.join(", ")),
-            ));
-        }
-    }
-}
-
-impl<T: IdentField> IdentField for Option<T> {
-    fn check_ident(&self, field: &'static str, allow: &[&str], problems: &mut Vec<Problem>) {
-        if let Some(ident) = self {
-            ident.check_ident(field, allow, problems);
-        }
-    }
-}
-
-impl<T: IdentField> IdentField for Vec<T> {
-    fn check_ident(&self, field: &'static str, allow: &[&str], problems: &mut Vec<Problem>) {
-        let before = problems.len();
-        for ident in self {
-            ident.check_ident(field, allow, problems);
-            if problems.len() > before {
-                return;
-            }
-        }
+/// Check a `SqlIdent` field (or `Option`/`Vec` of them) against
+/// `#[secure(ident(allow = [..]))]`. Called by generated code.
+pub fn check_ident_field<F: super::FieldValues<SqlIdent> + ?Sized>(
+    value: &F,
+    field: &'static str,
+    allow: &[&str],
+    problems: &mut Vec<Problem>,
+) {
+    if !allow.is_empty() && value.values().any(|ident| !allow.contains(&ident.as_str())) {
+        problems.push(Problem::new(
+            field,
+            format!("only these names are allowed: {}", allow.join(", ")),
+        ));
     }
 }

@@ -311,83 +311,37 @@ impl schemars::JsonSchema for SafeUrl {
     }
 }
 
-/// A `SafeUrl` field (or `Option`/`Vec` of them): the field annotation's host lists and
-/// schemes, checked by generated code.
-pub trait UrlField {
-    /// Record a problem for `field` if a URL breaks the field's rules.
-    fn check_hosts(
-        &self,
-        field: &'static str,
-        allow: &[&str],
-        deny: &[&str],
-        schemes: &[&str],
-        problems: &mut Vec<Problem>,
-    );
-}
-
-impl UrlField for SafeUrl {
-    fn check_hosts(
-        &self,
-        field: &'static str,
-        allow: &[&str],
-        deny: &[&str],
-        schemes: &[&str],
-        problems: &mut Vec<Problem>,
-    ) {
-        let default_schemes: &[&str] = &["http", "https"];
-        let schemes = if schemes.is_empty() {
-            default_schemes
+/// Check a `SafeUrl` field (or `Option`/`Vec` of them) against its annotation's host lists
+/// and schemes (default: http and https). Called by generated code.
+pub fn check_url_field<F: super::FieldValues<SafeUrl> + ?Sized>(
+    value: &F,
+    field: &'static str,
+    allow: &[&str],
+    deny: &[&str],
+    schemes: &[&str],
+    problems: &mut Vec<Problem>,
+) {
+    let schemes = if schemes.is_empty() {
+        &["http", "https"][..]
+    } else {
+        schemes
+    };
+    let problem = value.values().find_map(|url| {
+        if !schemes.contains(&url.0.scheme()) {
+            Some(format!(
+                "only these URL schemes are allowed: {}",
+                schemes.join(", ")
+            ))
+        } else if deny.iter().any(|p| url.host_matches(p)) {
+            Some("this host is not allowed".to_owned())
+        } else if !allow.is_empty() && !allow.iter().any(|p| url.host_matches(p)) {
+            Some(format!(
+                "only these hosts are allowed: {}",
+                allow.join(", ")
+            ))
         } else {
-            schemes
-        };
-        if !schemes.contains(&self.0.scheme()) {
-            let list = schemes.join(", ");
-            problems.push(Problem::new(
-                field,
-                format!("only these URL schemes are allowed: {list}"),
-            ));
-        } else if deny.iter().any(|p| self.host_matches(p)) {
-            problems.push(Problem::new(field, "this host is not allowed"));
-        } else if !allow.is_empty() && !allow.iter().any(|p| self.host_matches(p)) {
-            let list = allow.join(", ");
-            problems.push(Problem::new(
-                field,
-                format!("only these hosts are allowed: {list}"),
-            ));
+            None
         }
-    }
-}
-
-impl<T: UrlField> UrlField for Option<T> {
-    fn check_hosts(
-        &self,
-        field: &'static str,
-        a: &[&str],
-        d: &[&str],
-        s: &[&str],
-        p: &mut Vec<Problem>,
-    ) {
-        if let Some(url) = self {
-            url.check_hosts(field, a, d, s, p);
-        }
-    }
-}
-
-impl<T: UrlField> UrlField for Vec<T> {
-    fn check_hosts(
-        &self,
-        field: &'static str,
-        a: &[&str],
-        d: &[&str],
-        s: &[&str],
-        p: &mut Vec<Problem>,
-    ) {
-        let before = p.len();
-        for url in self {
-            url.check_hosts(field, a, d, s, p);
-            if p.len() > before {
-                return;
-            }
-        }
-    }
+    });
+    problems.extend(problem.map(|rule| Problem::new(field, rule)));
 }
