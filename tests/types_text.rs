@@ -105,7 +105,7 @@ async fn hidden_characters_are_refused_by_class_without_echo() {
             .await,
         );
         assert!(
-            message.contains("`tags`: contains "),
+            message.contains("`tags[1]`: contains "),
             "{what} in a list: {message}"
         );
     }
@@ -168,12 +168,12 @@ struct Post {
     editor: Option<Author>,
     #[validate(length(max = 4))]
     reviewers: Vec<Author>,
-    /// A plain enum: no nested rules, nothing to do.
+    /// A unit enum: bounded by its variants.
     kind: Kind,
     count: u32,
 }
 
-#[derive(serde::Deserialize, schemars::JsonSchema)]
+#[derive(serde::Deserialize, schemars::JsonSchema, SecureInput)]
 #[serde(rename_all = "lowercase")]
 enum Kind {
     Draft,

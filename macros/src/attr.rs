@@ -8,14 +8,20 @@ use syn::{Expr, ExprArray, Lit, LitInt, LitStr};
 
 /// Collects errors; `finish` combines them into one.
 #[derive(Default)]
-pub struct Errors(Option<syn::Error>);
+pub struct Errors(Option<syn::Error>, usize);
 
 impl Errors {
     pub fn push(&mut self, error: syn::Error) {
+        self.1 += 1;
         match &mut self.0 {
             Some(all) => all.combine(error),
             None => self.0 = Some(error),
         }
+    }
+
+    /// How many errors were pushed.
+    pub fn len(&self) -> usize {
+        self.1
     }
 
     pub fn at(&mut self, span: Span, message: impl std::fmt::Display) {
@@ -331,6 +337,8 @@ pub struct FieldArgs {
     pub untyped: Option<LitStr>,
     pub hidden_text: Option<LitStr>,
     pub plain: Option<LitStr>,
+    /// The field's type is not an `InputField`: nothing checks its value.
+    pub opaque: Option<LitStr>,
     /// `url(allow_hosts = [..], deny_hosts = [..], schemes = [..])`
     pub url: Option<(Span, Vec<Vec<LitStr>>)>,
     /// `command(programs = [..], options = [..])`
@@ -344,6 +352,7 @@ pub const FIELD_KEYS: &[&str] = &[
     "untyped",
     "hidden_text",
     "plain",
+    "opaque",
     "url",
     "command",
     "ident",
@@ -450,6 +459,19 @@ fn waiver(
 }
 
 impl FieldArgs {
+    /// The waived rules and their reasons.
+    pub fn waivers(&self) -> impl Iterator<Item = (&'static str, &LitStr)> {
+        [
+            ("unbounded", &self.unbounded),
+            ("untyped", &self.untyped),
+            ("hidden_text", &self.hidden_text),
+            ("plain", &self.plain),
+            ("opaque", &self.opaque),
+        ]
+        .into_iter()
+        .filter_map(|(rule, reason)| Some((rule, reason.as_ref()?)))
+    }
+
     pub fn parse(attrs: &[syn::Attribute], errors: &mut Errors) -> Self {
         let mut args = Self::default();
         for attr in attrs.iter().filter(|a| a.path().is_ident("secure")) {
@@ -494,6 +516,7 @@ impl FieldArgs {
                     "unbounded" => &mut args.unbounded,
                     "untyped" => &mut args.untyped,
                     "hidden_text" => &mut args.hidden_text,
+                    "opaque" => &mut args.opaque,
                     _ => &mut args.plain,
                 };
                 if slot.is_some() {
@@ -567,6 +590,12 @@ fn bound_in(tokens: TokenStream) -> bool {
 
 /// Whether the container has `#[serde(deny_unknown_fields)]`.
 pub fn denies_unknown_fields(attrs: &[syn::Attribute]) -> bool {
+    serde_word(attrs, "deny_unknown_fields")
+}
+
+/// Whether a `#[serde(..)]` attribute in `attrs` says `word` (`flatten`, `untagged`,
+/// `tag = ".."`...).
+pub fn serde_word(attrs: &[syn::Attribute], word: &str) -> bool {
     attrs
         .iter()
         .filter(|a| a.path().is_ident("serde"))
@@ -575,13 +604,137 @@ pub fn denies_unknown_fields(attrs: &[syn::Attribute]) -> bool {
             list.tokens
                 .clone()
                 .into_iter()
-                .any(|t| matches!(&t, TokenTree::Ident(i) if i == "deny_unknown_fields"))
+                .any(|t| matches!(&t, TokenTree::Ident(i) if i == word))
         })
+}
+
+/// The string value of `#[serde(key = "..")]` in `attrs` (`rename`, `rename_all`). A
+/// `rename(deserialize = "..")` pair gives its `deserialize` side, which is what the model
+/// writes.
+pub fn serde_value(attrs: &[syn::Attribute], key: &str) -> Option<String> {
+    let mut found = None;
+    for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
+        // Other crates' keys are serde's business: ignore what does not parse here.
+        let _ = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident(key) {
+                if meta.input.peek(syn::Token![=]) {
+                    found = Some(meta.value()?.parse::<LitStr>()?.value());
+                } else {
+                    meta.parse_nested_meta(|side| {
+                        let value = side.value()?.parse::<LitStr>()?.value();
+                        if side.path.is_ident("deserialize") {
+                            found = Some(value);
+                        }
+                        Ok(())
+                    })?;
+                }
+            } else if meta.input.peek(syn::Token![=]) {
+                meta.value()?.parse::<Expr>()?;
+            } else if meta.input.peek(syn::token::Paren) {
+                meta.parse_nested_meta(|inner| {
+                    if inner.input.peek(syn::Token![=]) {
+                        inner.value()?.parse::<Expr>()?;
+                    }
+                    Ok(())
+                })?;
+            }
+            Ok(())
+        });
+    }
+    found
+}
+
+/// The name serde reads for a field or variant written `ident`: its `rename`, else its
+/// container's `rename_all` rule applied, as serde applies it.
+pub fn serde_name(
+    ident: &str,
+    attrs: &[syn::Attribute],
+    rename_all: Option<&str>,
+    variant: bool,
+) -> String {
+    if let Some(name) = serde_value(attrs, "rename") {
+        return name;
+    }
+    let ident = ident.strip_prefix("r#").unwrap_or(ident);
+    let Some(rule) = rename_all else {
+        return ident.to_owned();
+    };
+    // Variants are written in PascalCase and fields in snake_case: split accordingly.
+    let words: Vec<String> = if variant {
+        let mut words = Vec::new();
+        for c in ident.chars() {
+            if c.is_uppercase() || words.is_empty() {
+                words.push(String::new());
+            }
+            words.last_mut().expect("pushed above").push(c);
+        }
+        words.into_iter().map(|w| w.to_lowercase()).collect()
+    } else {
+        ident.split('_').map(str::to_lowercase).collect()
+    };
+    let capital = |w: &String| {
+        let mut chars = w.chars();
+        chars
+            .next()
+            .map(|c| c.to_uppercase().chain(chars).collect::<String>())
+            .unwrap_or_default()
+    };
+    match rule {
+        "lowercase" => words.concat(),
+        "UPPERCASE" => words.concat().to_uppercase(),
+        "PascalCase" => words.iter().map(capital).collect(),
+        "camelCase" => words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| if i == 0 { w.clone() } else { capital(w) })
+            .collect(),
+        "snake_case" => words.join("_"),
+        "SCREAMING_SNAKE_CASE" => words.join("_").to_uppercase(),
+        "kebab-case" => words.join("-"),
+        "SCREAMING-KEBAB-CASE" => words.join("-").to_uppercase(),
+        _ => ident.to_owned(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_follow_serde_renames() {
+        let none: Vec<syn::Attribute> = Vec::new();
+        assert_eq!(
+            serde_name("ByAge", &none, Some("snake_case"), true),
+            "by_age"
+        );
+        assert_eq!(
+            serde_name("ByAge", &none, Some("kebab-case"), true),
+            "by-age"
+        );
+        assert_eq!(serde_name("ByAge", &none, Some("camelCase"), true), "byAge");
+        assert_eq!(serde_name("ByAge", &none, None, true), "ByAge");
+        assert_eq!(
+            serde_name("max_days", &none, Some("camelCase"), false),
+            "maxDays"
+        );
+        assert_eq!(
+            serde_name("max_days", &none, Some("PascalCase"), false),
+            "MaxDays"
+        );
+        assert_eq!(
+            serde_name("max_days", &none, Some("SCREAMING-KEBAB-CASE"), false),
+            "MAX-DAYS"
+        );
+        let renamed: Vec<syn::Attribute> =
+            vec![syn::parse_quote!(#[serde(default, rename = "days")])];
+        assert_eq!(
+            serde_name("max_days", &renamed, Some("camelCase"), false),
+            "days"
+        );
+        let sides: Vec<syn::Attribute> =
+            vec![syn::parse_quote!(#[serde(rename(serialize = "out", deserialize = "in"))])];
+        assert_eq!(serde_name("x", &sides, None, false), "in");
+    }
 
     #[test]
     fn parses_rates_durations_sizes() {

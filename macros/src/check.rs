@@ -287,13 +287,59 @@ fn kind(ty: &Type) -> Kind {
     }
 }
 
+/// What `#[derive(SecureInput)]` was written on.
+pub enum Shape {
+    Struct {
+        fields: Vec<AuditedField>,
+        /// Named fields (not a tuple or unit struct): the shape a tool's input must have.
+        named: bool,
+    },
+    Enum {
+        variants: Vec<Variant>,
+        /// Each variant's data sits under the variant's name (serde's external tagging),
+        /// so problem paths include it.
+        nested: bool,
+    },
+}
+
+impl Shape {
+    /// Whether serde would meet field names, so unknown ones matter.
+    pub fn has_named_fields(&self) -> bool {
+        match self {
+            Self::Struct { named, .. } => *named,
+            Self::Enum { variants, .. } => variants.iter().any(|v| v.style == Style::Named),
+        }
+    }
+}
+
+/// One enum variant, audited.
+pub struct Variant {
+    pub ident: syn::Ident,
+    /// The name serde reads (after `rename` / `rename_all`), for problem paths.
+    pub wire: String,
+    pub style: Style,
+    pub fields: Vec<AuditedField>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    Unit,
+    Tuple,
+    Named,
+}
+
 /// A field as the derive sees it.
 pub struct AuditedField {
     pub name: String,
+    /// The name serde reads (after `rename` / `rename_all`), for problem paths.
+    pub wire: String,
+    /// The audit reported an error on this field.
+    pub refused: bool,
     /// `self.<member>`
     pub member: syn::Member,
+    pub ty: Type,
     pub args: FieldArgs,
-    /// Scan the field's text for hidden characters at run time.
+    /// Scan the field's text for hidden characters at run time (unless waived).
     pub scan_text: bool,
     /// The field's `SafeUrl` / `CommandLine` rules apply.
     pub url: bool,
@@ -351,7 +397,11 @@ const NAMED_RULES: &[(&str, &[&str], &str)] = &[
 /// A field named like a path, URL, query or command but typed as plain text is the
 /// classic injection: the type that checks it exists, so the plain one is refused.
 fn name_needs_type(name: &str, ty: &Type, args: &FieldArgs, errors: &mut Errors) {
-    let plain_text = holds_text(ty) || matches!(innermost(ty).as_deref(), Some("PathBuf" | "Path"));
+    let plain_text = holds_text(ty)
+        || matches!(
+            innermost(ty).as_deref(),
+            Some("PathBuf" | "Path" | "OsString" | "OsStr")
+        );
     if !plain_text || args.plain.is_some() {
         return;
     }
@@ -365,6 +415,13 @@ fn name_needs_type(name: &str, ty: &Type, args: &FieldArgs, errors: &mut Errors)
             );
             return;
         }
+    }
+    // A filesystem path type is a path whatever the field is called.
+    if let Some(inner @ ("PathBuf" | "Path" | "OsString" | "OsStr")) = innermost(ty).as_deref() {
+        errors.at(
+            ty.span(),
+            format!("`{inner}` field `{name}`: a path the model wrote must be a `secure_tool::types::SafePath`, opened through a `Sandbox`"),
+        );
     }
 }
 
@@ -384,9 +441,13 @@ pub fn field(
     member: syn::Member,
     ty: &Type,
     attrs: &[syn::Attribute],
+    variant: Option<&syn::Ident>,
     errors: &mut Errors,
 ) -> AuditedField {
     let args = FieldArgs::parse(attrs, errors);
+    if let Some(variant) = variant {
+        variant_field_rules(&name, variant, attrs, errors);
+    }
     name_needs_type(&name, ty, &args, errors);
     let inner = innermost(ty);
     let url = inner.as_deref() == Some("SafeUrl");
@@ -436,10 +497,15 @@ pub fn field(
         // A model can send a megabyte string or a million-item array in a loop; every
         // such field needs a declared bound the schema shows and validation enforces.
         Kind::Sized => {
-            if has_flatten(attrs) && args.unbounded.is_none() {
+            if crate::attr::serde_word(attrs, "flatten") && args.unbounded.is_none() {
                 errors.at(
                     ty.span(),
                     format!("`#[serde(flatten)]` field `{name}` gathers every unknown argument into an unbounded collection: flatten a struct instead, or add `#[secure(unbounded = \"why\")]`"),
+                );
+            } else if let (Some(variant), None) = (variant, &args.unbounded) {
+                errors.at(
+                    ty.span(),
+                    format!("unbounded `{}` field `{name}` in variant `{variant}`: validator cannot bound an enum variant's fields, so hold a struct that derives `SecureInput` with `#[validate(length(max = N))]` on it (`{variant}({variant}Args)`), or add `#[secure(unbounded = \"why\")]`", type_text(ty)),
                 );
             } else if !crate::attr::has_length_bound(attrs) && args.unbounded.is_none() {
                 errors.at(
@@ -478,10 +544,21 @@ pub fn field(
             format!("`untyped` on field `{name}`, which is not untyped JSON: remove it"),
         );
     }
-    let scan_text = text && args.hidden_text.is_none();
+    if let Some(reason) = &args.opaque
+        && text
+    {
+        errors.at(
+            reason.span(),
+            format!("`opaque` on field `{name}`, which holds text secure-tool checks: remove it (`hidden_text = \"why\"` waives the hidden-character scan)"),
+        );
+    }
+    let scan_text = args.hidden_text.is_none();
     AuditedField {
+        wire: name.clone(),
+        refused: false,
         name,
         member,
+        ty: ty.clone(),
         args,
         scan_text,
         url,
@@ -490,17 +567,20 @@ pub fn field(
     }
 }
 
-fn has_flatten(attrs: &[syn::Attribute]) -> bool {
-    attrs
-        .iter()
-        .filter(|a| a.path().is_ident("serde"))
-        .filter_map(|a| a.meta.require_list().ok())
-        .any(|l| {
-            l.tokens
-                .clone()
-                .into_iter()
-                .any(|t| matches!(&t, proc_macro2::TokenTree::Ident(i) if i == "flatten"))
-        })
+/// validator derives `Validate` for structs only: a `#[validate]` rule on an enum
+/// variant's field would never run, so it is refused rather than silently ignored.
+fn variant_field_rules(
+    name: &str,
+    variant: &syn::Ident,
+    attrs: &[syn::Attribute],
+    errors: &mut Errors,
+) {
+    for attr in attrs.iter().filter(|a| a.path().is_ident("validate")) {
+        errors.at(
+            attr.path().span(),
+            format!("`#[validate]` on field `{name}` of variant `{variant}` would never run (validator checks structs only): move the fields into a struct that derives `SecureInput` and hold it in the variant, `{variant}({variant}Args)`"),
+        );
+    }
 }
 
 /// The collection's own name, looking through `Option`, `Box`...

@@ -6,7 +6,7 @@ use syn::spanned::Spanned;
 use syn::{FnArg, LitStr, Meta, Token, punctuated::Punctuated};
 
 use crate::attr::ToolArgs;
-use crate::check::{AuditedField, ToolFn};
+use crate::check::{AuditedField, Shape, Style, ToolFn};
 
 /// The secured method (same name, keeps `#[tool]`) and the hidden body method.
 pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
@@ -282,109 +282,221 @@ fn policy(args: &ToolArgs, name: &str) -> TokenStream {
     }
 }
 
-/// `impl SecureInput` for an audited type.
+/// `impl SecureInput` and `impl InputField` for an audited type.
 pub fn secure_input(
     input: &syn::DeriveInput,
-    fields: &[AuditedField],
+    shape: &Shape,
     allow_unknown: Option<&LitStr>,
 ) -> TokenStream {
     let ident = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     let type_name = ident.to_string();
+
+    // The waivers, each with its author's reason, for `opt_outs()` and the manifest.
     let mut opt_outs = Vec::new();
-    for f in fields {
-        let field = format!("{type_name}.{}", f.name);
-        for (rule, reason) in [
-            ("unbounded", &f.args.unbounded),
-            ("untyped", &f.args.untyped),
-            ("hidden_text", &f.args.hidden_text),
-            ("plain", &f.args.plain),
-        ] {
-            if let Some(reason) = reason {
+    let mut push_opt_outs = |owner: String, fields: &[AuditedField]| {
+        for f in fields {
+            let field = format!("{owner}.{}", f.name);
+            for (rule, reason) in f.args.waivers() {
                 opt_outs.push(quote! {
                     ::secure_tool::OptOut { field: #field, rule: #rule, reason: #reason }
                 });
             }
         }
-    }
+    };
+    let all_fields: Vec<&AuditedField> = match shape {
+        Shape::Struct { fields, .. } => {
+            push_opt_outs(type_name.clone(), fields);
+            fields.iter().collect()
+        }
+        Shape::Enum { variants, .. } => {
+            for v in variants {
+                push_opt_outs(format!("{type_name}::{}", v.ident), &v.fields);
+            }
+            variants.iter().flat_map(|v| &v.fields).collect()
+        }
+    };
     if let Some(reason) = allow_unknown {
         opt_outs.push(quote! {
             ::secure_tool::OptOut { field: #type_name, rule: "allow_unknown_fields", reason: #reason }
         });
     }
-    let validate_span = ident.span();
-    // Only structs reach here with `validator::Validate` derivable; for the refused shapes
-    // (enums, unions) the impl is a placeholder so the only errors are the audit's.
-    let validate = if matches!(input.data, syn::Data::Struct(_)) {
-        quote_spanned! {validate_span=>
-            <Self as ::secure_tool::__private::HasValidate>::run_validate(self)
+
+    let checks = match shape {
+        Shape::Struct { fields, .. } => {
+            let fields = fields.iter().map(|f| {
+                let member = &f.member;
+                let name = &f.wire;
+                field_checks(
+                    f,
+                    &quote!(&self.#member),
+                    &quote!(__secure_tool_path.field(#name)),
+                )
+            });
+            // validator's rules (derived for structs only) run first, under this path.
+            let validate = quote_spanned! {ident.span()=>
+                ::secure_tool::__private::validated_at(
+                    <Self as ::secure_tool::__private::HasValidate>::run_validate(self),
+                    __secure_tool_path,
+                    __secure_tool_problems,
+                );
+            };
+            quote!(#validate #(#fields)*)
         }
-    } else {
-        quote!(::core::result::Result::Ok(()))
+        Shape::Enum { variants, nested } => {
+            let arms = variants.iter().map(|v| {
+                let variant = &v.ident;
+                let variant_name = &v.wire;
+                let bindings: Vec<_> = (0..v.fields.len())
+                    .map(|i| format_ident!("__secure_tool_b{}", i))
+                    .collect();
+                let pattern = match v.style {
+                    Style::Unit => quote!(Self::#variant),
+                    Style::Tuple => quote!(Self::#variant(#(#bindings),*)),
+                    Style::Named => {
+                        let members = v.fields.iter().map(|f| &f.member);
+                        quote!(Self::#variant { #(#members: #bindings),* })
+                    }
+                };
+                let at_variant = if *nested {
+                    quote!(let __secure_tool_variant = __secure_tool_path.field(#variant_name);)
+                } else {
+                    quote!(let __secure_tool_variant = *__secure_tool_path;)
+                };
+                let newtype = v.style == Style::Tuple && v.fields.len() == 1;
+                let fields = v.fields.iter().zip(&bindings).map(|(f, binding)| {
+                    // A newtype variant's value is the variant's value; a tuple variant's
+                    // items are an array's; a struct variant's fields are named.
+                    let path = match (&f.member, newtype) {
+                        (_, true) => quote!(__secure_tool_variant),
+                        (syn::Member::Unnamed(index), false) => {
+                            let index = index.index as usize;
+                            quote!(__secure_tool_variant.index(#index))
+                        }
+                        (syn::Member::Named(_), false) => {
+                            let name = &f.wire;
+                            quote!(__secure_tool_variant.field(#name))
+                        }
+                    };
+                    field_checks(f, &quote!(#binding), &path)
+                });
+                if v.fields.is_empty() {
+                    quote!(#pattern => {})
+                } else {
+                    quote!(#pattern => { #at_variant #(#fields)* })
+                }
+            });
+            quote! {
+                match self {
+                    #(#arms)*
+                }
+            }
+        }
     };
-    let field_checks = fields.iter().map(|f| {
-        let member = &f.member;
-        let name = &f.name;
-        let mut checks = Vec::new();
-        if !f.scan_text && !f.url && !f.command && !f.ident {
-            checks.push(quote! {
-                (&::secure_tool::__private::Nested(&self.#member))
-                    .validate_nested(#name, &mut __secure_tool_problems);
-            });
+
+    let nested_opt_outs = all_fields.iter().filter(|f| f.args.opaque.is_none() && !f.refused).map(|f| {
+        let ty = &f.ty;
+        quote_spanned! {ty.span()=>
+            <#ty as ::secure_tool::InputField>::collect_opt_outs(__secure_tool_out, __secure_tool_seen);
         }
-        if f.scan_text {
-            checks.push(quote! {
-                ::secure_tool::__private::ScanText::scan_text(&self.#member, #name, &mut __secure_tool_problems);
-            });
+    });
+    // Only a struct with named fields has an object schema, as a tool's input needs.
+    let object_input = matches!(shape, Shape::Struct { named: true, .. }).then(|| {
+        quote! {
+            #[automatically_derived]
+            impl #impl_generics ::secure_tool::__private::ObjectInput for #ident #ty_generics #where_clause {}
         }
-        if f.url {
-            let lists = f.args.url.as_ref().map(|(_, l)| l.clone()).unwrap_or_else(|| vec![Vec::new(); 3]);
-            let (allow, deny, schemes) = (&lists[0], &lists[1], &lists[2]);
-            checks.push(quote! {
-                ::secure_tool::__private::check_url_field(
-                    &self.#member, #name, &[#(#allow),*], &[#(#deny),*], &[#(#schemes),*],
-                    &mut __secure_tool_problems,
-                );
-            });
-        }
-        if f.ident
-            && let Some((_, lists)) = &f.args.ident
-        {
-            let allow = &lists[0];
-            checks.push(quote! {
-                ::secure_tool::__private::check_ident_field(
-                    &self.#member, #name, &[#(#allow),*], &mut __secure_tool_problems,
-                );
-            });
-        }
-        if f.command
-            && let Some((_, lists)) = &f.args.command
-        {
-            let (programs, options) = (&lists[0], &lists[1]);
-            checks.push(quote! {
-                ::secure_tool::__private::check_command_field(
-                    &self.#member, #name, &[#(#programs),*], &[#(#options),*], &mut __secure_tool_problems,
-                );
-            });
-        }
-        quote!(#(#checks)*)
     });
     quote! {
         #[automatically_derived]
         impl #impl_generics ::secure_tool::SecureInput for #ident #ty_generics #where_clause {
-            fn validate_input(
-                &self,
-            ) -> ::core::result::Result<(), ::secure_tool::InputError> {
-                #[allow(unused_imports)]
-                use ::secure_tool::__private::{ViaNothing as _, ViaSecureInput as _};
-                let mut __secure_tool_problems = ::secure_tool::__private::Problems::new();
-                #(#field_checks)*
-                ::secure_tool::__private::finish_validation(#validate, __secure_tool_problems)
-            }
-
             fn opt_outs() -> &'static [::secure_tool::OptOut] {
                 &[#(#opt_outs),*]
             }
+        }
+
+        #[automatically_derived]
+        impl #impl_generics ::secure_tool::InputField for #ident #ty_generics #where_clause {
+            fn check_field(
+                &self,
+                __secure_tool_path: &::secure_tool::FieldPath<'_>,
+                __secure_tool_scan: bool,
+                __secure_tool_problems: &mut ::std::vec::Vec<::secure_tool::Problem>,
+            ) {
+                #checks
+            }
+
+            fn collect_opt_outs(
+                __secure_tool_out: &mut ::std::vec::Vec<::secure_tool::OptOut>,
+                __secure_tool_seen: &mut ::std::vec::Vec<&'static str>,
+            ) {
+                if ::secure_tool::__private::collect_own_opt_outs::<Self>(__secure_tool_out, __secure_tool_seen) {
+                    #(#nested_opt_outs)*
+                }
+            }
+        }
+
+        #object_input
+    }
+}
+
+/// The run-time checks of one field: what its type checks (spanned on the type, so a
+/// type secure-tool cannot check is reported there), then its annotation's allowlists.
+fn field_checks(f: &AuditedField, value: &TokenStream, path: &TokenStream) -> TokenStream {
+    let mut checks = Vec::new();
+    if f.args.opaque.is_none() && !f.refused {
+        let ty = &f.ty;
+        let scan = if f.scan_text {
+            quote!(__secure_tool_scan)
+        } else {
+            quote!(false)
+        };
+        checks.push(quote_spanned! {ty.span()=>
+            <#ty as ::secure_tool::InputField>::check_field(#value, &__secure_tool_at, #scan, __secure_tool_problems);
+        });
+    }
+    if f.url {
+        let lists = f
+            .args
+            .url
+            .as_ref()
+            .map(|(_, l)| l.clone())
+            .unwrap_or_else(|| vec![Vec::new(); 3]);
+        let (allow, deny, schemes) = (&lists[0], &lists[1], &lists[2]);
+        checks.push(quote! {
+            ::secure_tool::__private::check_url_field(
+                #value, &__secure_tool_at, &[#(#allow),*], &[#(#deny),*], &[#(#schemes),*],
+                __secure_tool_problems,
+            );
+        });
+    }
+    if f.ident
+        && let Some((_, lists)) = &f.args.ident
+    {
+        let allow = &lists[0];
+        checks.push(quote! {
+            ::secure_tool::__private::check_ident_field(
+                #value, &__secure_tool_at, &[#(#allow),*], __secure_tool_problems,
+            );
+        });
+    }
+    if f.command
+        && let Some((_, lists)) = &f.args.command
+    {
+        let (programs, options) = (&lists[0], &lists[1]);
+        checks.push(quote! {
+            ::secure_tool::__private::check_command_field(
+                #value, &__secure_tool_at, &[#(#programs),*], &[#(#options),*], __secure_tool_problems,
+            );
+        });
+    }
+    if checks.is_empty() {
+        return TokenStream::new();
+    }
+    quote! {
+        {
+            let __secure_tool_at = #path;
+            #(#checks)*
         }
     }
 }

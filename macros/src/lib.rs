@@ -15,6 +15,7 @@ use quote::quote;
 use syn::{Data, DeriveInput, Fields, ImplItemFn, parse_macro_input};
 
 use attr::{Errors, ToolArgs};
+use check::{Shape, Style, Variant};
 
 /// Secures an rmcp tool method. Documented on the re-export, `secure_tool::secure_tool`.
 #[proc_macro_attribute]
@@ -39,54 +40,93 @@ pub fn secure_tool(args: TokenStream, item: TokenStream) -> TokenStream {
 pub fn derive_secure_input(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     let mut errors = Errors::default();
-    let fields = match &input.data {
-        Data::Struct(data) => match &data.fields {
-            Fields::Named(named) => named
-                .named
-                .iter()
-                .filter_map(|f| {
-                    let ident = f.ident.clone()?;
-                    let member = syn::Member::Named(ident.clone());
-                    Some(check::field(
-                        ident.to_string(),
-                        member,
-                        &f.ty,
-                        &f.attrs,
-                        &mut errors,
-                    ))
-                })
-                .collect(),
-            Fields::Unnamed(unnamed) => unnamed
-                .unnamed
-                .iter()
-                .enumerate()
-                .map(|(i, f)| {
-                    let member = syn::Member::Unnamed(syn::Index::from(i));
-                    check::field(i.to_string(), member, &f.ty, &f.attrs, &mut errors)
-                })
-                .collect(),
-            Fields::Unit => Vec::new(),
+    let shape = match &input.data {
+        Data::Struct(data) => Shape::Struct {
+            fields: fields(
+                &data.fields,
+                None,
+                attr::serde_value(&input.attrs, "rename_all").as_deref(),
+                &mut errors,
+            ),
+            named: matches!(data.fields, Fields::Named(_)),
         },
-        Data::Enum(data) => {
-            errors.at(
-                data.enum_token.span,
-                "`SecureInput` is derived for structs: wrap the enum in a struct field",
-            );
-            Vec::new()
-        }
+        Data::Enum(data) => Shape::Enum {
+            variants: data
+                .variants
+                .iter()
+                .map(|v| Variant {
+                    ident: v.ident.clone(),
+                    wire: attr::serde_name(
+                        &v.ident.to_string(),
+                        &v.attrs,
+                        attr::serde_value(&input.attrs, "rename_all").as_deref(),
+                        true,
+                    ),
+                    fields: fields(
+                        &v.fields,
+                        Some(&v.ident),
+                        attr::serde_value(&v.attrs, "rename_all")
+                            .or_else(|| attr::serde_value(&input.attrs, "rename_all_fields"))
+                            .as_deref(),
+                        &mut errors,
+                    ),
+                    style: match &v.fields {
+                        Fields::Named(_) => Style::Named,
+                        Fields::Unnamed(_) => Style::Tuple,
+                        Fields::Unit => Style::Unit,
+                    },
+                })
+                .collect(),
+            // Externally tagged (serde's default) nests each variant's data under its name.
+            nested: !attr::serde_word(&input.attrs, "tag")
+                && !attr::serde_word(&input.attrs, "untagged"),
+        },
         Data::Union(data) => {
             errors.at(
                 data.union_token.span,
-                "`SecureInput` cannot be derived for a union: use a struct",
+                "`SecureInput` cannot be derived for a union: use a struct or an enum",
             );
-            Vec::new()
+            Shape::Struct {
+                fields: Vec::new(),
+                named: false,
+            }
         }
     };
-    let named = matches!(&input.data, Data::Struct(d) if matches!(d.fields, Fields::Named(_)));
-    let container = check::container(&input.ident, &input.attrs, named, &mut errors);
+    let container = check::container(
+        &input.ident,
+        &input.attrs,
+        shape.has_named_fields(),
+        &mut errors,
+    );
     // The impl is emitted even when the audit failed, so the only errors are the audit's.
     let implementation =
-        expand::secure_input(&input, &fields, container.allow_unknown_fields.as_ref());
+        expand::secure_input(&input, &shape, container.allow_unknown_fields.as_ref());
     let errors = errors.finish().err().map(syn::Error::into_compile_error);
     quote!(#errors #implementation).into()
+}
+
+/// Audit the fields of a struct or of one enum variant.
+fn fields(
+    fields: &Fields,
+    variant: Option<&syn::Ident>,
+    rename_all: Option<&str>,
+    errors: &mut Errors,
+) -> Vec<check::AuditedField> {
+    fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let (name, member) = match &f.ident {
+                Some(ident) => (ident.to_string(), syn::Member::Named(ident.clone())),
+                None => (i.to_string(), syn::Member::Unnamed(syn::Index::from(i))),
+            };
+            let wire = attr::serde_name(&name, &f.attrs, rename_all, false);
+            let before = errors.len();
+            let mut field = check::field(name, member, &f.ty, &f.attrs, variant, errors);
+            field.wire = wire;
+            // A field the audit refused gets no type checks: one error per mistake.
+            field.refused = errors.len() > before;
+            field
+        })
+        .collect()
 }

@@ -39,10 +39,17 @@ use serde_json::Value;
     label = "`{Self}` does not implement `SecureInput`",
     note = "add `#[derive(SecureInput)]` to `{Self}` (with `serde::Deserialize`, `schemars::JsonSchema` and `validator::Validate`)"
 )]
-pub trait SecureInput: DeserializeOwned + schemars::JsonSchema + 'static {
+pub trait SecureInput:
+    crate::InputField + DeserializeOwned + schemars::JsonSchema + 'static
+{
     /// Run every validation rule; each failure names the field path and the rule, never
-    /// the value.
-    fn validate_input(&self) -> Result<(), InputError>;
+    /// the value. The derive's checks live in its [`InputField`](crate::InputField) impl,
+    /// which runs here from the root of the arguments.
+    fn validate_input(&self) -> Result<(), InputError> {
+        let mut problems = Vec::new();
+        self.check_field(&crate::FieldPath::ROOT, true, &mut problems);
+        crate::__private::finish_validation(problems)
+    }
 
     /// Fields whose compile-time audit was waived, and the reason written for each.
     fn opt_outs() -> &'static [OptOut] {

@@ -54,6 +54,7 @@
 
 mod audit;
 mod error;
+mod field;
 mod identity;
 mod input;
 mod limits;
@@ -66,6 +67,7 @@ pub mod types;
 
 pub use audit::{AUDIT_TARGET, ERROR_TARGET, Outcome};
 pub use error::{ErrorRef, ToolError, scrub_public, scrub_secrets};
+pub use field::{FieldPath, InputField};
 pub use identity::Principal;
 pub use input::{InputError, OptOut, Problem, RawLimits, SecureInput};
 pub use limits::{Rate, ToolPolicy};
@@ -98,7 +100,6 @@ pub mod __private {
         CallScope, IntoToolError, NoInput, ReturnsResult, ReturnsValue, ToolReturn, WrapParameters,
         assert_tool_return, input_schema, output_schema, run_async, run_sync,
     };
-    pub use crate::types::ScanText;
     pub use crate::types::command::check_command_field;
     pub use crate::types::sql::check_ident_field;
     pub use crate::types::url::check_url_field;
@@ -107,20 +108,59 @@ pub mod __private {
     /// Problems found by the generated field checks.
     pub type Problems = ::std::vec::Vec<crate::Problem>;
 
-    /// Merge validator's result with the generated checks' problems.
+    /// The problems found, as the result of `validate_input`.
     pub fn finish_validation(
-        validated: ::core::result::Result<(), crate::InputError>,
         mut problems: Problems,
     ) -> ::core::result::Result<(), crate::InputError> {
-        if let ::core::result::Result::Err(error) = validated {
-            problems.extend(error.into_problems());
-        }
         if problems.is_empty() {
             return ::core::result::Result::Ok(());
         }
         problems.sort_by(|a, b| a.path().cmp(b.path()));
         ::core::result::Result::Err(crate::InputError::new(problems))
     }
+
+    /// Record validator's problems under `path`.
+    pub fn validated_at(
+        result: ::core::result::Result<(), crate::InputError>,
+        path: &crate::FieldPath<'_>,
+        problems: &mut Problems,
+    ) {
+        let ::core::result::Result::Err(error) = result else {
+            return;
+        };
+        for problem in error.into_problems() {
+            let at = match (path.to_string(), problem.path()) {
+                (base, "") => base,
+                (base, inner) if base.is_empty() => inner.to_owned(),
+                (base, inner) => ::std::format!("{base}.{inner}"),
+            };
+            problems.push(crate::Problem::new(at, problem.rule().to_owned()));
+        }
+    }
+
+    /// Add the waivers of `T` and of the inputs it holds, once per type.
+    pub fn collect_own_opt_outs<T: crate::SecureInput>(
+        out: &mut ::std::vec::Vec<crate::OptOut>,
+        seen: &mut ::std::vec::Vec<&'static str>,
+    ) -> bool {
+        let name = ::core::any::type_name::<T>();
+        if seen.contains(&name) {
+            return false;
+        }
+        seen.push(name);
+        out.extend_from_slice(T::opt_outs());
+        true
+    }
+
+    /// A `SecureInput` struct with named fields: the only input shape whose JSON Schema is
+    /// an object, as MCP requires of a tool's `inputSchema`. The derive implements it.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` is not a secured tool input",
+        label = "`{Self}` is not a struct with named fields that derives `SecureInput`",
+        note = "add `#[derive(SecureInput)]` to `{Self}` (with `serde::Deserialize`, `schemars::JsonSchema` and `validator::Validate`); a tool's arguments are a JSON object, so an enum or a tuple struct goes in a field of such a struct"
+    )]
+    pub trait ObjectInput: crate::SecureInput {}
+
     pub use ::rmcp;
     pub use ::rmcp::model::CallToolResponse;
 
@@ -138,70 +178,6 @@ pub mod __private {
     impl<T: ::validator::Validate> HasValidate for T {
         fn run_validate(&self) -> ::core::result::Result<(), crate::InputError> {
             ::validator::Validate::validate(self).map_err(crate::InputError::from)
-        }
-    }
-
-    /// A field whose type may be a nested `SecureInput` (autoref specialization: generated
-    /// code calls `(&Nested(&field)).validate_nested(..)`; the `SecureInput` impl is found
-    /// first when it applies, the no-op for everything else).
-    pub struct Nested<'a, T>(pub &'a T);
-
-    /// Picked when the field's type is a `SecureInput` (or an `Option`/`Vec` of one).
-    pub trait ViaSecureInput {
-        /// Validate the nested input, its problems prefixed with `field.`.
-        fn validate_nested(&self, field: &'static str, problems: &mut Problems);
-    }
-
-    /// Picked for every other type: nothing to do.
-    pub trait ViaNothing {
-        /// No-op.
-        fn validate_nested(&self, _field: &'static str, _problems: &mut Problems) {}
-    }
-
-    impl<T> ViaNothing for &Nested<'_, T> {}
-
-    fn nested_problems(
-        field: &str,
-        suffix: &str,
-        result: ::core::result::Result<(), crate::InputError>,
-        problems: &mut Problems,
-    ) {
-        if let ::core::result::Result::Err(error) = result {
-            for problem in error.into_problems() {
-                let path = if problem.path().is_empty() {
-                    ::std::format!("{field}{suffix}")
-                } else {
-                    ::std::format!("{field}{suffix}.{}", problem.path())
-                };
-                problems.push(crate::Problem::new(path, problem.rule().to_owned()));
-            }
-        }
-    }
-
-    impl<T: crate::SecureInput> ViaSecureInput for Nested<'_, T> {
-        fn validate_nested(&self, field: &'static str, problems: &mut Problems) {
-            nested_problems(field, "", self.0.validate_input(), problems);
-        }
-    }
-
-    impl<T: crate::SecureInput> ViaSecureInput for Nested<'_, ::core::option::Option<T>> {
-        fn validate_nested(&self, field: &'static str, problems: &mut Problems) {
-            if let ::core::option::Option::Some(inner) = self.0 {
-                nested_problems(field, "", inner.validate_input(), problems);
-            }
-        }
-    }
-
-    impl<T: crate::SecureInput> ViaSecureInput for Nested<'_, ::std::vec::Vec<T>> {
-        fn validate_nested(&self, field: &'static str, problems: &mut Problems) {
-            for (index, inner) in self.0.iter().enumerate() {
-                nested_problems(
-                    field,
-                    &::std::format!("[{index}]"),
-                    inner.validate_input(),
-                    problems,
-                );
-            }
         }
     }
 

@@ -85,11 +85,13 @@ impl CallScope {
 #[serde(deny_unknown_fields)]
 pub struct NoInput {}
 
-impl SecureInput for NoInput {
-    fn validate_input(&self) -> Result<(), InputError> {
-        Ok(())
-    }
+impl SecureInput for NoInput {}
+
+impl crate::InputField for NoInput {
+    fn check_field(&self, _: &crate::FieldPath<'_>, _: bool, _: &mut Vec<crate::Problem>) {}
 }
+
+impl crate::__private::ObjectInput for NoInput {}
 
 /// Rebuilds the user's `Parameters<T>` around the validated `T`.
 pub trait WrapParameters<T> {
@@ -284,7 +286,7 @@ pub async fn run_async<T, F, Fut, R>(
     body: F,
 ) -> CallToolResponse
 where
-    T: SecureInput,
+    T: crate::__private::ObjectInput,
     F: FnOnce(T) -> Fut,
     Fut: Future<Output = R>,
     R: ToolReturn,
@@ -333,7 +335,7 @@ pub fn run_sync<T, F, R>(
     body: F,
 ) -> CallToolResponse
 where
-    T: SecureInput,
+    T: crate::__private::ObjectInput,
     F: FnOnce(T) -> R,
     R: ToolReturn,
 {

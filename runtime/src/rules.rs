@@ -15,6 +15,7 @@
 //! | `&self` | `&mut self` cannot be served concurrently | `a secured tool takes &self, not &mut self` | interior mutability |
 //! | not `const fn` | | `a tool cannot be a const fn` | remove `const` |
 //! | input is `SecureInput` | unchecked arguments | `` `T` is not a secured tool input `` (on the type) | `#[derive(SecureInput)]` |
+//! | input is an object | rmcp cannot list a tool whose `inputSchema` is not an object | `` `T` is not a struct with named fields that derives SecureInput `` | hold the enum in a field: `struct Args { action: Action }` |
 //! | no raw JSON arguments | validation bypassed | ``raw `JsonObject` arguments bypass validation`` | `Parameters<T>` |
 //! | no `ErrorData` error type | rmcp sends it verbatim, unredacted | `` `ErrorData` is not a secured tool's error type `` | `ToolError` / `ToolError::public` |
 //! | supported return type | output that skips shaping | `this return type cannot be served by a #[secure_tool]` | `Result<T, ToolError>`, `T`, `Json<T>`, `CallToolResult` |
@@ -31,7 +32,9 @@
 //! | typed JSON | no schema for the model, no validation for the server | ``untyped JSON field `payload` `` | a typed struct / `#[secure(untyped = "why")]` |
 //! | unknown fields refused | a misspelt safety flag silently ignored | `` `Input` accepts unknown fields `` | `#[serde(deny_unknown_fields)]` / `#[secure(allow_unknown_fields = "why")]` |
 //! | no flattened maps | every unknown argument gathered unbounded | ``#[serde(flatten)] field `rest` gathers every unknown argument`` | flatten a struct |
-//! | paths are `SafePath` | traversal (`../../etc/passwd`) | `` `file_path` is a path-like field typed as plain text `` | [`types::SafePath`](crate::types::SafePath) / `#[secure(plain = "why")]` |
+//! | every field is checked | a nested value nobody validates or scans | `` `Address` is not a checked input type `` (on the field type) | `#[derive(SecureInput)]` on it (structs and enums) / `#[secure(opaque = "why")]` for another crate's self-checking type |
+//! | enum variants bounded | validator derives on structs only, so a `#[validate]` in a variant would never run | `` `#[validate]` on field `seconds` of variant `Wait` would never run `` / ``unbounded `String` field `to` in variant `Rename` `` | `Wait(WaitArgs)` with a `SecureInput` struct |
+//! | paths are `SafePath` | traversal (`../../etc/passwd`) | `` `file_path` is a path-like field typed as plain text `` / ``PathBuf` field `target` `` | [`types::SafePath`](crate::types::SafePath) / `#[secure(plain = "why")]` |
 //! | URLs are `SafeUrl` | SSRF to metadata and internal services | `` `webhook_url` is a URL-like field typed as plain text `` | [`types::SafeUrl`](crate::types::SafeUrl) |
 //! | SQL is `ReadOnlySql` | injection and writes | `` `sql` is an SQL-like field typed as plain text `` | [`types::ReadOnlySql`](crate::types::ReadOnlySql) |
 //! | commands are `CommandLine` | shell injection, option injection | `` `args` is a command-like field typed as plain text `` | [`types::CommandLine`](crate::types::CommandLine) |
@@ -41,4 +44,20 @@
 //! | rules on the right type | an annotation that does nothing | `` `url(..)` applies to a SafeUrl field `` | move it |
 //! | `validator::Validate` derived | `#[validate]` rules never run | `` `Input` derives SecureInput but not validator::Validate `` | add it to the derive list |
 //!
-//! Every problem of one item is reported in one build.
+//! Every problem of one item is reported in one build, once: a field the audit refused
+//! gets no further type errors.
+//!
+//! # Enums
+//!
+//! `#[derive(SecureInput)]` on an enum audits every variant's fields like a struct's and
+//! checks each variant's data where it sits: a problem in `{"action": {"rename": {"to":
+//! ""}}}` is reported at `action.rename.to` (serde's `rename`/`rename_all` are followed;
+//! internally tagged and untagged enums have no variant segment). An enum is a field type,
+//! never a tool's whole input (MCP requires the arguments to be an object).
+//!
+//! # Waivers and the manifest
+//!
+//! Each waiver (`unbounded`, `untyped`, `hidden_text`, `plain`, `opaque` on a field;
+//! `allow_unknown_fields` on a type) needs a written reason. `SecureInput::opt_outs()`
+//! lists a type's own; [`Security::manifest`](crate::Security::manifest) lists every
+//! secured tool with the waivers of every input it takes, nested ones included.

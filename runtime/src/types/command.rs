@@ -182,7 +182,7 @@ impl schemars::JsonSchema for CommandLine {
 /// `#[secure(command(programs = [..], options = [..]))]`. Called by generated code.
 pub fn check_command_field<F: super::FieldValues<CommandLine> + ?Sized>(
     value: &F,
-    field: &'static str,
+    path: &crate::FieldPath<'_>,
     programs: &[&str],
     options: &[&str],
     problems: &mut Vec<Problem>,
@@ -191,6 +191,6 @@ pub fn check_command_field<F: super::FieldValues<CommandLine> + ?Sized>(
         .values()
         .find_map(|c| c.check(programs, options).err())
     {
-        problems.push(Problem::new(field, why.0));
+        path.problem(why.0, problems);
     }
 }

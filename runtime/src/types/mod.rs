@@ -29,7 +29,7 @@ pub use sql::{
     Generic, MAX_IDENT_BYTES, MAX_SQL_BYTES, MySql, Postgres, ReadOnlySql, SqlDialect, SqlIdent,
     SqlRejection, Sqlite,
 };
-pub use text::{ScanText, find_hidden, hidden_class};
+pub use text::{find_hidden, hidden_class};
 pub use url::{MAX_URL_BYTES, SafeUrl, UrlRejection};
 
 /// The values a field holds: itself, or each item of an `Option` or `Vec` of it. The

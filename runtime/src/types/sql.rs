@@ -462,14 +462,14 @@ impl schemars::JsonSchema for SqlIdent {
 /// `#[secure(ident(allow = [..]))]`. Called by generated code.
 pub fn check_ident_field<F: super::FieldValues<SqlIdent> + ?Sized>(
     value: &F,
-    field: &'static str,
+    path: &crate::FieldPath<'_>,
     allow: &[&str],
     problems: &mut Vec<Problem>,
 ) {
     if !allow.is_empty() && value.values().any(|ident| !allow.contains(&ident.as_str())) {
-        problems.push(Problem::new(
-            field,
+        path.problem(
             format!("only these names are allowed: {}", allow.join(", ")),
-        ));
+            problems,
+        );
     }
 }

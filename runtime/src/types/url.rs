@@ -315,7 +315,7 @@ impl schemars::JsonSchema for SafeUrl {
 /// and schemes (default: http and https). Called by generated code.
 pub fn check_url_field<F: super::FieldValues<SafeUrl> + ?Sized>(
     value: &F,
-    field: &'static str,
+    path: &crate::FieldPath<'_>,
     allow: &[&str],
     deny: &[&str],
     schemes: &[&str],
@@ -343,5 +343,7 @@ pub fn check_url_field<F: super::FieldValues<SafeUrl> + ?Sized>(
             None
         }
     });
-    problems.extend(problem.map(|rule| Problem::new(field, rule)));
+    if let Some(rule) = problem {
+        path.problem(rule, problems);
+    }
 }

@@ -1,0 +1,373 @@
+//! What a [`SecureInput`](crate::SecureInput) field may hold, and the checks that run on
+//! it after deserialization.
+//!
+//! `#[derive(SecureInput)]` requires every field's type to implement [`InputField`], so an
+//! input cannot hold a value nobody checks: a nested struct or enum must derive
+//! `SecureInput` itself, and a type from another crate must be waived by name with
+//! `#[secure(opaque = "why")]`, which the manifest reports.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::fmt;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use crate::types::{CommandLine, ReadOnlySql, SafePath, SafeUrl, SqlDialect, SqlIdent};
+use crate::{OptOut, Problem};
+
+/// Where a value sits in a tool's arguments: `files[2].name`. Built on the stack as the
+/// checks descend and rendered only when a problem is recorded.
+#[derive(Clone, Copy)]
+pub struct FieldPath<'a> {
+    parent: Option<&'a FieldPath<'a>>,
+    segment: Segment,
+}
+
+#[derive(Clone, Copy)]
+enum Segment {
+    Root,
+    Field(&'static str),
+    Index(usize),
+}
+
+impl<'a> FieldPath<'a> {
+    /// The arguments as a whole.
+    pub const ROOT: FieldPath<'static> = FieldPath {
+        parent: None,
+        segment: Segment::Root,
+    };
+
+    /// The field `name` of the value at this path.
+    pub fn field(&'a self, name: &'static str) -> FieldPath<'a> {
+        FieldPath {
+            parent: Some(self),
+            segment: Segment::Field(name),
+        }
+    }
+
+    /// Item `index` of the sequence at this path.
+    pub fn index(&'a self, index: usize) -> FieldPath<'a> {
+        FieldPath {
+            parent: Some(self),
+            segment: Segment::Index(index),
+        }
+    }
+
+    /// Record that the value at this path breaks `rule`.
+    pub fn problem(&self, rule: impl Into<Cow<'static, str>>, problems: &mut Vec<Problem>) {
+        problems.push(Problem::new(self.to_string(), rule));
+    }
+
+    fn is_root(&self) -> bool {
+        matches!(self.segment, Segment::Root)
+    }
+}
+
+impl fmt::Display for FieldPath<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parent = self.parent.filter(|p| !p.is_root());
+        if let Some(parent) = parent {
+            fmt::Display::fmt(parent, f)?;
+        }
+        match self.segment {
+            Segment::Root => Ok(()),
+            Segment::Field(name) if parent.is_some() => write!(f, ".{name}"),
+            Segment::Field(name) => f.write_str(name),
+            Segment::Index(index) => write!(f, "[{index}]"),
+        }
+    }
+}
+
+impl fmt::Debug for FieldPath<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "FieldPath({self})")
+    }
+}
+
+/// A type a [`SecureInput`](crate::SecureInput) field may have.
+///
+/// Implemented for the types secure-tool knows how to check: numbers and `bool`; text
+/// (scanned for hidden characters); the threat types of [`types`](crate::types) (checked
+/// when deserialized); `Option`, `Box`, sequences, sets and maps of these; and every type
+/// that derives `SecureInput` (validated in place, with the field path).
+///
+/// ```
+/// use secure_tool::{FieldPath, InputField, Problem};
+///
+/// let mut problems = Vec::new();
+/// let names = vec!["plain".to_owned(), "pay\u{200B}pal".to_owned()];
+/// names.check_field(&FieldPath::ROOT.field("names"), true, &mut problems);
+/// assert_eq!(problems, [Problem::new("names[1]", "contains invisible characters")]);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a checked input type",
+    label = "secure-tool cannot check what this field holds",
+    note = "derive `SecureInput` on `{Self}` (structs and enums), or, for a type from another crate that checks itself when deserialized, waive the field with `#[secure(opaque = \"why\")]`"
+)]
+pub trait InputField {
+    /// Check the value at `path` after deserialization, recording problems (never the
+    /// value). `scan_text` is false below a field waived with `hidden_text`.
+    fn check_field(&self, path: &FieldPath<'_>, scan_text: bool, problems: &mut Vec<Problem>);
+
+    /// Append the waivers of the inputs this type holds (nested `SecureInput` types),
+    /// skipping types already in `seen`.
+    fn collect_opt_outs(out: &mut Vec<OptOut>, seen: &mut Vec<&'static str>) {
+        let _ = (out, seen);
+    }
+}
+
+fn scan(text: &str, path: &FieldPath<'_>, scan_text: bool, problems: &mut Vec<Problem>) {
+    if scan_text && let Some(class) = crate::types::find_hidden(text) {
+        path.problem(format!("contains {class}"), problems);
+    }
+}
+
+impl InputField for str {
+    fn check_field(&self, path: &FieldPath<'_>, scan_text: bool, problems: &mut Vec<Problem>) {
+        scan(self, path, scan_text, problems);
+    }
+}
+
+impl InputField for char {
+    fn check_field(&self, path: &FieldPath<'_>, scan_text: bool, problems: &mut Vec<Problem>) {
+        scan(self.encode_utf8(&mut [0; 4]), path, scan_text, problems);
+    }
+}
+
+macro_rules! text {
+    ($($ty:ty),*) => {$(
+        impl InputField for $ty {
+            fn check_field(&self, path: &FieldPath<'_>, scan_text: bool, problems: &mut Vec<Problem>) {
+                scan(self, path, scan_text, problems);
+            }
+        }
+    )*};
+}
+text!(String, Cow<'_, str>);
+
+macro_rules! checked_by_type {
+    ($($ty:ty),*) => {$(
+        impl InputField for $ty {
+            #[inline]
+            fn check_field(&self, _: &FieldPath<'_>, _: bool, _: &mut Vec<Problem>) {}
+        }
+    )*};
+}
+checked_by_type!(
+    (),
+    bool,
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize,
+    f32,
+    f64,
+    std::num::NonZeroU8,
+    std::num::NonZeroU16,
+    std::num::NonZeroU32,
+    std::num::NonZeroU64,
+    std::num::NonZeroUsize,
+    std::num::NonZeroI32,
+    std::num::NonZeroI64,
+    std::net::IpAddr,
+    std::net::Ipv4Addr,
+    std::net::Ipv6Addr,
+    // The threat types check themselves when deserialized; their per-field allowlists
+    // are checked by code the derive generates next to this call.
+    SafePath,
+    SafeUrl,
+    SqlIdent,
+    CommandLine
+);
+
+impl<D: SqlDialect> InputField for ReadOnlySql<D> {
+    #[inline]
+    fn check_field(&self, _: &FieldPath<'_>, _: bool, _: &mut Vec<Problem>) {}
+}
+
+macro_rules! forward {
+    ($($ty:ident),*) => {$(
+        impl<T: InputField + ?Sized> InputField for $ty<T> {
+            fn check_field(&self, path: &FieldPath<'_>, scan_text: bool, problems: &mut Vec<Problem>) {
+                (**self).check_field(path, scan_text, problems);
+            }
+
+            fn collect_opt_outs(out: &mut Vec<OptOut>, seen: &mut Vec<&'static str>) {
+                T::collect_opt_outs(out, seen);
+            }
+        }
+    )*};
+}
+forward!(Box, Arc, Rc);
+
+impl<T: InputField> InputField for Option<T> {
+    fn check_field(&self, path: &FieldPath<'_>, scan_text: bool, problems: &mut Vec<Problem>) {
+        if let Some(value) = self {
+            value.check_field(path, scan_text, problems);
+        }
+    }
+
+    fn collect_opt_outs(out: &mut Vec<OptOut>, seen: &mut Vec<&'static str>) {
+        T::collect_opt_outs(out, seen);
+    }
+}
+
+/// Items of a sequence, each at its index. One item with problems is enough for the model
+/// to act on, and stopping there keeps a hostile million-item array cheap to refuse.
+fn check_items<'v, T: InputField + 'v>(
+    items: impl IntoIterator<Item = &'v T>,
+    path: &FieldPath<'_>,
+    scan_text: bool,
+    problems: &mut Vec<Problem>,
+) {
+    let before = problems.len();
+    for (index, item) in items.into_iter().enumerate() {
+        item.check_field(&path.index(index), scan_text, problems);
+        if problems.len() > before {
+            return;
+        }
+    }
+}
+
+macro_rules! sequence {
+    ($($ty:ident),*) => {$(
+        impl<T: InputField> InputField for $ty<T> {
+            fn check_field(&self, path: &FieldPath<'_>, scan_text: bool, problems: &mut Vec<Problem>) {
+                check_items(self, path, scan_text, problems);
+            }
+
+            fn collect_opt_outs(out: &mut Vec<OptOut>, seen: &mut Vec<&'static str>) {
+                T::collect_opt_outs(out, seen);
+            }
+        }
+    )*};
+}
+sequence!(Vec, VecDeque, BTreeSet);
+
+impl<T: InputField, const N: usize> InputField for [T; N] {
+    fn check_field(&self, path: &FieldPath<'_>, scan_text: bool, problems: &mut Vec<Problem>) {
+        check_items(self, path, scan_text, problems);
+    }
+
+    fn collect_opt_outs(out: &mut Vec<OptOut>, seen: &mut Vec<&'static str>) {
+        T::collect_opt_outs(out, seen);
+    }
+}
+
+impl<T: InputField, S> InputField for HashSet<T, S> {
+    fn check_field(&self, path: &FieldPath<'_>, scan_text: bool, problems: &mut Vec<Problem>) {
+        // Set order is arbitrary, so an index would name nothing: report the field.
+        let before = problems.len();
+        for item in self {
+            item.check_field(path, scan_text, problems);
+            if problems.len() > before {
+                return;
+            }
+        }
+    }
+
+    fn collect_opt_outs(out: &mut Vec<OptOut>, seen: &mut Vec<&'static str>) {
+        T::collect_opt_outs(out, seen);
+    }
+}
+
+/// Keys and values of a map, reported at the map's path: a key is the model's text, so
+/// naming it would echo the value.
+fn check_entries<'v, K: InputField + 'v, V: InputField + 'v>(
+    entries: impl IntoIterator<Item = (&'v K, &'v V)>,
+    path: &FieldPath<'_>,
+    scan_text: bool,
+    problems: &mut Vec<Problem>,
+) {
+    let before = problems.len();
+    for (key, value) in entries {
+        key.check_field(path, scan_text, problems);
+        value.check_field(path, scan_text, problems);
+        if problems.len() > before {
+            return;
+        }
+    }
+}
+
+impl<K: InputField, V: InputField> InputField for BTreeMap<K, V> {
+    fn check_field(&self, path: &FieldPath<'_>, scan_text: bool, problems: &mut Vec<Problem>) {
+        check_entries(self, path, scan_text, problems);
+    }
+
+    fn collect_opt_outs(out: &mut Vec<OptOut>, seen: &mut Vec<&'static str>) {
+        K::collect_opt_outs(out, seen);
+        V::collect_opt_outs(out, seen);
+    }
+}
+
+impl<K: InputField, V: InputField, S> InputField for HashMap<K, V, S> {
+    fn check_field(&self, path: &FieldPath<'_>, scan_text: bool, problems: &mut Vec<Problem>) {
+        check_entries(self, path, scan_text, problems);
+    }
+
+    fn collect_opt_outs(out: &mut Vec<OptOut>, seen: &mut Vec<&'static str>) {
+        K::collect_opt_outs(out, seen);
+        V::collect_opt_outs(out, seen);
+    }
+}
+
+/// Untyped JSON (only with `#[secure(untyped = "why")]`): every string in it is scanned,
+/// and problems are reported at the field (object keys are the model's text).
+impl InputField for serde_json::Value {
+    fn check_field(&self, path: &FieldPath<'_>, scan_text: bool, problems: &mut Vec<Problem>) {
+        match self {
+            serde_json::Value::String(text) => scan(text, path, scan_text, problems),
+            serde_json::Value::Array(items) => check_items(items, path, scan_text, problems),
+            serde_json::Value::Object(map) => map.check_field(path, scan_text, problems),
+            _ => {}
+        }
+    }
+}
+
+impl InputField for serde_json::Map<String, serde_json::Value> {
+    fn check_field(&self, path: &FieldPath<'_>, scan_text: bool, problems: &mut Vec<Problem>) {
+        check_entries(self, path, scan_text, problems);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_render_as_the_model_wrote_them() {
+        let root = FieldPath::ROOT;
+        let files = root.field("files");
+        let second = files.index(2);
+        let name = second.field("name");
+        assert_eq!(root.to_string(), "");
+        assert_eq!(files.to_string(), "files");
+        assert_eq!(name.to_string(), "files[2].name");
+        assert_eq!(root.index(0).to_string(), "[0]");
+    }
+
+    #[test]
+    fn a_waived_scan_finds_nothing_and_maps_never_name_their_keys() {
+        let mut problems = Vec::new();
+        let text = "a\u{202E}b".to_owned();
+        text.check_field(&FieldPath::ROOT.field("t"), false, &mut problems);
+        assert!(problems.is_empty());
+        let map = BTreeMap::from([(text.clone(), 1u8)]);
+        map.check_field(&FieldPath::ROOT.field("m"), true, &mut problems);
+        assert_eq!(
+            problems,
+            [Problem::new(
+                "m",
+                "contains bidirectional override characters"
+            )]
+        );
+    }
+}
