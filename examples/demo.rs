@@ -119,6 +119,7 @@ async fn main() -> anyhow::Result<()> {
     let security = Security::builder()
         .local_principal(Principal::new("demo-user").with_scopes(["crm.read"]))
         .build();
+    let server_security = security.clone();
     let server = Crm {
         security,
         tool_router: Crm::tool_router(),
@@ -182,6 +183,10 @@ async fn main() -> anyhow::Result<()> {
 
     println!("\nserver log (stays on the server; the model only ever sees the ref):");
     for line in log.0.lock().unwrap().iter() {
+        println!("  {line}");
+    }
+    println!("\nmanifest (Security::manifest(): what the operator reviews before deploying):");
+    for line in server_security.manifest().to_string().lines() {
         println!("  {line}");
     }
     client.cancel().await?;

@@ -103,8 +103,7 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    const USAGE: &str =
-        "usage: fs_server --root DIR [--grant SCOPE]... (scopes: fs.read, fs.write)";
+    const USAGE: &str = "usage: fs_server --root DIR [--grant SCOPE]... (scopes: fs.read, fs.write)\n       fs_server --manifest   (print every tool's scopes, limits and waivers, and exit)";
     let mut root = None;
     let mut grants = Vec::new();
     let mut args = std::env::args().skip(1);
@@ -112,6 +111,10 @@ fn parse_args() -> Result<Args, String> {
         match arg.as_str() {
             "--root" => root = Some(args.next().ok_or(USAGE)?.into()),
             "--grant" => grants.push(args.next().ok_or(USAGE)?),
+            "--manifest" => {
+                print!("{}", Security::default().manifest());
+                std::process::exit(0);
+            }
             "--help" | "-h" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
         }

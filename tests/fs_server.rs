@@ -186,3 +186,33 @@ async fn escapes_are_refused_and_nothing_outside_leaks() {
     );
     client.cancel().await.unwrap();
 }
+
+/// The operator can review every tool's access rule and limits before granting anything.
+#[test]
+fn manifest_flag_lists_every_tool_with_its_scope_and_limits() {
+    let output = std::process::Command::new(fs_server_binary())
+        .arg("--manifest")
+        .output()
+        .expect("fs_server runs");
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        text.starts_with("3 secured tool(s), 0 waiver(s)\n"),
+        "{text}"
+    );
+    for (tool, scope, rate) in [
+        ("list_dir", "fs.read", "120/min"),
+        ("read_file", "fs.read", "120/min"),
+        ("write_file", "fs.write", "30/min"),
+    ] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{tool} ")))
+            .unwrap_or_else(|| panic!("{tool} missing: {text}"));
+        assert!(
+            line.contains(&format!("scope {scope}  rate {rate}")),
+            "{line}"
+        );
+        assert!(line.contains("timeout 5s"), "{line}");
+    }
+}

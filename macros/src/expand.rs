@@ -66,6 +66,10 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
         Some((_, _, input_ty)) => quote!(#input_ty),
         None => quote!(::secure_tool::__private::NoInput),
     };
+    let input_text = match &params {
+        Some((_, _, input_ty)) => quote!(#input_ty).to_string().replace(' ', ""),
+        None => "-".to_owned(),
+    };
     // The run function's `T: SecureInput` bound is what reports a missing derive: its
     // path is spanned on the user's input type, so the error lands there, once.
     let input_span = params
@@ -139,6 +143,26 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
         ) -> ::secure_tool::__private::CallToolResponse #where_clause {
             #return_check
             static __SECURE_TOOL_POLICY: ::secure_tool::__private::ToolPolicy = #policy;
+            fn __secure_tool_opt_outs(
+                __secure_tool_out: &mut ::std::vec::Vec<::secure_tool::OptOut>,
+                __secure_tool_seen: &mut ::std::vec::Vec<&'static str>,
+            ) {
+                #[allow(unused_imports)]
+                use ::secure_tool::__private::{ViaNoInput as _, ViaToolInput as _};
+                (&::secure_tool::__private::OptOutsOf::<#input_ty>::NEW)
+                    .collect(__secure_tool_out, __secure_tool_seen);
+            }
+            ::secure_tool::__private::inventory::submit! {
+                ::secure_tool::__private::ToolEntry {
+                    policy: &__SECURE_TOOL_POLICY,
+                    input: #input_text,
+                    opt_outs: __secure_tool_opt_outs,
+                    asynchronous: #is_async,
+                    module: ::core::module_path!(),
+                    file: ::core::file!(),
+                    line: ::core::line!(),
+                }
+            }
             #call
         }
 

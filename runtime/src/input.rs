@@ -58,7 +58,7 @@ pub trait SecureInput:
 }
 
 /// A waived compile-time rule on one field, with the reason its author wrote.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct OptOut {
     /// The field (`Type.field`).
     pub field: &'static str,

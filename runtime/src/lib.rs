@@ -58,6 +58,7 @@ mod field;
 mod identity;
 mod input;
 mod limits;
+mod manifest;
 #[cfg(feature = "reqwest")]
 pub mod net;
 mod pipeline;
@@ -71,6 +72,7 @@ pub use field::{FieldPath, InputField};
 pub use identity::Principal;
 pub use input::{InputError, OptOut, Problem, RawLimits, SecureInput};
 pub use limits::{Rate, ToolPolicy};
+pub use manifest::{Manifest, ToolManifest};
 pub use security::{SecureServer, Security, SecurityBuilder};
 
 /// Wraps an rmcp tool method in the secure pipeline. See the [crate docs](crate).
@@ -96,6 +98,7 @@ pub use secure_tool_macros::SecureInput;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::limits::{Rate, ToolPolicy};
+    pub use crate::manifest::ToolEntry;
     pub use crate::pipeline::{
         CallScope, IntoToolError, NoInput, ReturnsResult, ReturnsValue, ToolReturn, WrapParameters,
         assert_tool_return, input_schema, output_schema, run_async, run_sync,
@@ -104,6 +107,7 @@ pub mod __private {
     pub use crate::types::sql::check_ident_field;
     pub use crate::types::url::check_url_field;
     pub use ::core;
+    pub use ::inventory;
 
     /// Problems found by the generated field checks.
     pub type Problems = ::std::vec::Vec<crate::Problem>;
@@ -137,6 +141,50 @@ pub mod __private {
             problems.push(crate::Problem::new(at, problem.rule().to_owned()));
         }
     }
+
+    /// The manifest's view of a tool's input type (autoref specialization: generated code
+    /// calls `(&OptOutsOf::<T>::NEW).collect(..)`, which reaches `T`'s waivers when `T` is
+    /// a tool input and does nothing otherwise, so a wrong input type is reported once, by
+    /// the pipeline's bound, not again by the manifest).
+    pub struct OptOutsOf<T>(::core::marker::PhantomData<T>);
+
+    impl<T> OptOutsOf<T> {
+        /// The marker.
+        pub const NEW: Self = Self(::core::marker::PhantomData);
+    }
+
+    /// Picked when `T` is a tool input.
+    pub trait ViaToolInput {
+        /// Add `T`'s waivers and those of every input nested in it.
+        fn collect(
+            &self,
+            out: &mut ::std::vec::Vec<crate::OptOut>,
+            seen: &mut ::std::vec::Vec<&'static str>,
+        );
+    }
+
+    impl<T: ObjectInput> ViaToolInput for OptOutsOf<T> {
+        fn collect(
+            &self,
+            out: &mut ::std::vec::Vec<crate::OptOut>,
+            seen: &mut ::std::vec::Vec<&'static str>,
+        ) {
+            <T as crate::InputField>::collect_opt_outs(out, seen);
+        }
+    }
+
+    /// Picked otherwise (a compile error is reported elsewhere): nothing.
+    pub trait ViaNoInput {
+        /// Nothing.
+        fn collect(
+            &self,
+            _: &mut ::std::vec::Vec<crate::OptOut>,
+            _: &mut ::std::vec::Vec<&'static str>,
+        ) {
+        }
+    }
+
+    impl<T> ViaNoInput for &OptOutsOf<T> {}
 
     /// Add the waivers of `T` and of the inputs it holds, once per type.
     pub fn collect_own_opt_outs<T: crate::SecureInput>(

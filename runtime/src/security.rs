@@ -143,6 +143,12 @@ impl Security {
         self.inner.scrub_output
     }
 
+    /// Every secured tool in the program, with this server's effective limits and every
+    /// waiver its inputs carry. See [`Manifest`](crate::Manifest).
+    pub fn manifest(&self) -> crate::Manifest {
+        crate::Manifest::new(self)
+    }
+
     /// The live state of one tool, created on its first call.
     pub(crate) fn tool_state(&self, policy: &'static ToolPolicy) -> Arc<ToolState> {
         let key = std::ptr::from_ref(policy) as usize;
