@@ -50,6 +50,22 @@ pub fn tool_fn(item: ImplItemFn, args: &ToolArgs, errors: &mut Errors) -> Option
     })
 }
 
+/// rmcp serves only what `#[tool_router]` found on the impl: a secured tool elsewhere
+/// compiles and is never served, so its author believes in a tool that does not exist.
+pub fn served_by_a_router(placement: crate::placement::Placement, errors: &mut Errors) {
+    use crate::placement::Placement;
+    let message = match placement {
+        Placement::Served => return,
+        Placement::ImplWithoutRouter => {
+            "this impl has no `#[tool_router]`, so rmcp would never serve this tool: add `#[tool_router]` above the `impl`"
+        }
+        Placement::Trait => {
+            "`#[secure_tool]` goes on a method of a `#[tool_router]` impl, not in a trait"
+        }
+    };
+    errors.at(Span::call_site(), message);
+}
+
 /// Deny by default: a tool that declares neither scopes nor `public` would be callable by
 /// anyone, so it must say which.
 fn access_declared(args: &ToolArgs, errors: &mut Errors) {

@@ -173,11 +173,16 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
 /// What a refused method becomes: a stub rmcp can route (so the router adds no errors of
 /// its own to ours), and the user's method, without `#[tool]`, under a hidden name (so
 /// errors inside its body are still reported). If it does not even parse, it is re-emitted
-/// as written.
-pub fn fallback(original: &TokenStream) -> TokenStream {
+/// as written. In a trait (`keep_tool` false), where `#[tool]` cannot expand, the method is
+/// re-emitted without it.
+pub fn fallback(original: &TokenStream, keep_tool: bool) -> TokenStream {
     let Ok(mut item) = syn::parse2::<syn::ImplItemFn>(original.clone()) else {
         return original.clone();
     };
+    if !keep_tool {
+        item.attrs.retain(|a| !crate::check::is_tool_attr(a));
+        return quote!(#[allow(dead_code)] #item);
+    }
     let tool_attr = match item.attrs.iter().position(crate::check::is_tool_attr) {
         Some(index) => Some(item.attrs.remove(index)),
         // Below `#[tool]`: rmcp already generated the route; the stub must still serve it.

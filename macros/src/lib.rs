@@ -9,6 +9,7 @@
 mod attr;
 mod check;
 mod expand;
+mod placement;
 
 use proc_macro::TokenStream;
 use quote::quote;
@@ -25,11 +26,15 @@ pub fn secure_tool(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
     let args = ToolArgs::parse(args.into(), &mut errors);
     let tool = check::tool_fn(item, &args, &mut errors);
+    let placement = placement::of_call_site();
+    // `#[tool]` cannot expand in a trait: the fallback drops it there.
+    let in_trait = placement == placement::Placement::Trait;
+    check::served_by_a_router(placement, &mut errors);
     match (errors.finish(), tool) {
         (Ok(()), Some(tool)) => expand::secure_tool(&args, tool).into(),
         (result, _) => {
             let errors = result.err().map(syn::Error::into_compile_error);
-            let fallback = expand::fallback(&original);
+            let fallback = expand::fallback(&original, !in_trait);
             quote!(#errors #fallback).into()
         }
     }
