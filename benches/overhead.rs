@@ -14,7 +14,8 @@ use rmcp::model::CallToolRequestParams;
 use rmcp::service::RunningService;
 use rmcp::{RoleClient, ServerHandler, ServiceExt, tool, tool_handler, tool_router};
 use secure_tool::__private::{
-    CallScope, NoInput, ReturnsValue, ToolPolicy, nz, run_async, run_sync,
+    CallScope, FutureExt, NoInput, ReturnsValue, ToolPolicy, admit_async, nz, returns_value,
+    run_sync,
 };
 use secure_tool::{Principal, SecureInput, SecureServer, Security, secure_tool};
 use serde_json::{Value, json};
@@ -195,10 +196,13 @@ fn pipeline(c: &mut Criterion) {
     group.bench_function("full_6_field_input_async", |b| {
         b.to_async(&runtime).iter(|| async {
             let scope = CallScope::new(Some(args.clone()), principal.clone());
-            run_async::<Order, _, _, _>(&security, &PROLOGUE, scope, |o| async move {
-                ReturnsValue(o.sku)
-            })
-            .await
+            // What `#[secure_tool]` generates for an async tool.
+            let (order, guard) = match admit_async::<Order>(&security, &PROLOGUE, scope) {
+                Ok(admitted) => admitted,
+                Err(refused) => return refused,
+            };
+            let body = std::pin::pin!(async move { order.sku }.map(returns_value));
+            guard.run(body).await
         });
     });
     group.finish();

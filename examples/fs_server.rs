@@ -112,6 +112,8 @@ fn parse_args() -> Result<Args, String> {
             "--root" => root = Some(args.next().ok_or(USAGE)?.into()),
             "--grant" => grants.push(args.next().ok_or(USAGE)?),
             "--manifest" => {
+                // Tools register when their router is built, as serving does.
+                let _router = FsServer::tool_router();
                 print!("{}", Security::default().manifest());
                 std::process::exit(0);
             }

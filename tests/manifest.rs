@@ -70,7 +70,30 @@ impl Repo {
     }
 }
 
+/// Never constructed: its router is never built, so it serves nothing.
+#[allow(dead_code)]
+struct Unused {
+    security: Security,
+}
+
+impl SecureServer for Unused {
+    fn security(&self) -> &Security {
+        &self.security
+    }
+}
+
+#[tool_router]
+impl Unused {
+    #[secure_tool(public)]
+    #[tool(description = "Never served")]
+    async fn never_served(&self) -> String {
+        String::new()
+    }
+}
+
+/// The server's `Security`, after building its router (as creating the server does).
 fn security() -> Security {
+    let _ = Repo::tool_router();
     Security::builder()
         .default_timeout(Some(Duration::from_secs(7)))
         .max_output(4096)
@@ -78,11 +101,14 @@ fn security() -> Security {
 }
 
 #[test]
-fn every_tool_is_listed_with_its_declared_and_effective_limits() {
-    let _ = Repo::tool_router();
+fn every_served_tool_is_listed_with_its_declared_and_effective_limits() {
     let manifest = security().manifest();
     let names: Vec<_> = manifest.tools().iter().map(|t| t.name).collect();
+    // `Unused::never_served` is not listed: its router was never built.
     assert_eq!(names, ["count", "status_v2", "upload"]);
+    // Building a router again (rmcp does, per HTTP session) lists nothing twice.
+    let _ = Repo::tool_router();
+    assert_eq!(security().manifest().tools().len(), 3);
 
     let upload = manifest.tool("upload").unwrap();
     assert_eq!(upload.scopes, ["repo.read", "repo.write"]);

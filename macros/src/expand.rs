@@ -35,10 +35,12 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
         outer_attrs.push(attr);
     }
     let name = tool_name(&item.attrs[tool_attr], ident);
+    let entry_ident = format_ident!("__secure_tool_entry_{}", ident);
     let tool_attr = rebuild_tool_attr(
         &item.attrs[tool_attr],
         params.as_ref(),
         json_output.as_ref(),
+        &entry_ident,
     );
 
     // Arguments: our guard first, then every extractor but `Parameters<T>`, in order.
@@ -97,22 +99,37 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
         ::secure_tool::SecureServer::security(self)
     };
     let call = if is_async {
-        quote_spanned! {input_span=>
-            ::secure_tool::__private::run_async::<#input_ty, _, _, _>(
+        let returns = if returns_result {
+            quote!(::secure_tool::__private::returns_result)
+        } else {
+            quote!(::secure_tool::__private::returns_value)
+        };
+        let admit = quote_spanned! {input_span=>
+            ::secure_tool::__private::admit_async::<#input_ty>(
                 #security,
-                &__SECURE_TOOL_POLICY,
+                __secure_tool_policy,
                 __secure_tool_scope,
-                move |__secure_tool_input: #input_ty| async move {
-                    #wrapper(Self::#body_ident(self, #(#forwarded),*).await)
-                },
             )
-            .await
+        };
+        // No closure and no async block: the body's own future, mapped by a `fn`, is
+        // driven by code compiled once in the runtime.
+        quote! {
+            let (__secure_tool_input, __secure_tool_guard) = match #admit {
+                ::core::result::Result::Ok(__secure_tool_admitted) => __secure_tool_admitted,
+                ::core::result::Result::Err(__secure_tool_refused) => return __secure_tool_refused,
+            };
+            __secure_tool_guard
+                .run(::core::pin::pin!(::secure_tool::__private::FutureExt::map(
+                    Self::#body_ident(self, #(#forwarded),*),
+                    #returns,
+                )))
+                .await
         }
     } else {
         quote_spanned! {input_span=>
             ::secure_tool::__private::run_sync::<#input_ty, _, _>(
                 #security,
-                &__SECURE_TOOL_POLICY,
+                __secure_tool_policy,
                 __secure_tool_scope,
                 move |__secure_tool_input: #input_ty| {
                     #wrapper(Self::#body_ident(self, #(#forwarded),*))
@@ -126,7 +143,7 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
     // The hidden body keeps the user's signature and block verbatim, so spans, `?`,
     // `return` and type errors all point at what the user wrote.
     let mut body = item.clone();
-    body.attrs = body_attrs.into_iter().cloned().collect();
+    body.attrs = body_attrs.iter().copied().cloned().collect();
     body.attrs.push(syn::parse_quote!(#[doc(hidden)]));
     body.attrs
         .push(syn::parse_quote!(#[allow(clippy::unused_async, clippy::needless_pass_by_value)]));
@@ -142,28 +159,23 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
             #(#outer_inputs),*
         ) -> ::secure_tool::__private::CallToolResponse #where_clause {
             #return_check
-            static __SECURE_TOOL_POLICY: ::secure_tool::__private::ToolPolicy = #policy;
-            fn __secure_tool_opt_outs(
-                __secure_tool_out: &mut ::std::vec::Vec<::secure_tool::OptOut>,
-                __secure_tool_seen: &mut ::std::vec::Vec<&'static str>,
-            ) {
-                #[allow(unused_imports)]
-                use ::secure_tool::__private::{ViaNoInput as _, ViaToolInput as _};
-                (&::secure_tool::__private::OptOutsOf::<#input_ty>::NEW)
-                    .collect(__secure_tool_out, __secure_tool_seen);
-            }
-            ::secure_tool::__private::inventory::submit! {
+            let __secure_tool_policy = &Self::#entry_ident().policy;
+            #call
+        }
+
+        #(#body_attrs)*
+        #[doc(hidden)]
+        fn #entry_ident() -> &'static ::secure_tool::__private::ToolEntry {
+            static __SECURE_TOOL_ENTRY: ::secure_tool::__private::ToolEntry =
                 ::secure_tool::__private::ToolEntry {
-                    policy: &__SECURE_TOOL_POLICY,
+                    policy: #policy,
                     input: #input_text,
-                    opt_outs: __secure_tool_opt_outs,
                     asynchronous: #is_async,
                     module: ::core::module_path!(),
                     file: ::core::file!(),
                     line: ::core::line!(),
-                }
-            }
-            #call
+                };
+            &__SECURE_TOOL_ENTRY
         }
 
         #body
@@ -204,40 +216,66 @@ pub fn fallback(original: &TokenStream, keep_tool: bool) -> TokenStream {
     }
 }
 
-/// `#[tool(...)]` with `input_schema` / `output_schema` added unless the user gave them.
+/// `#[tool(...)]` with `input_schema` / `output_schema` added unless the user gave them,
+/// and the input schema's expression wrapped to register the tool for
+/// `Security::manifest()` when rmcp's `<name>_tool_attr()` runs, i.e. when the server's
+/// `#[tool_router]` is built.
 fn rebuild_tool_attr(
     attr: &syn::Attribute,
     params: Option<&(usize, syn::Type, syn::Type)>,
     json_output: Option<&syn::Type>,
+    entry_ident: &syn::Ident,
 ) -> TokenStream {
     let path = attr.path();
-    let mut items: Punctuated<Meta, Token![,]> = match &attr.meta {
-        Meta::List(list) => list
-            .parse_args_with(Punctuated::parse_terminated)
-            .unwrap_or_default(),
-        _ => Punctuated::new(),
+    let Ok(mut items) = (match &attr.meta {
+        Meta::List(list) => list.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated),
+        _ => Ok(Punctuated::new()),
+    }) else {
+        // Not metas: rmcp reports its own error on these tokens.
+        return quote!(#attr);
     };
-    let has = |items: &Punctuated<Meta, Token![,]>, key: &str| {
-        items.iter().any(|m| m.path().is_ident(key))
+    let input_ty = match params {
+        Some((_, _, input_ty)) => quote!(#input_ty),
+        None => quote!(::secure_tool::__private::NoInput),
     };
-    if let Some((_, _, input_ty)) = params
-        && !has(&items, "input_schema")
-    {
-        items.push(syn::parse_quote!(
-            input_schema = ::secure_tool::__private::input_schema::<#input_ty>()
-        ));
+    let register = |schema: TokenStream| -> syn::Expr {
+        syn::parse_quote!(::secure_tool::__private::registered(
+            Self::#entry_ident(),
+            {
+                #[allow(unused_imports)]
+                use ::secure_tool::__private::{ViaNoInput as _, ViaToolInput as _};
+                (&::secure_tool::__private::OptOutsOf::<#input_ty>::NEW).collector()
+            },
+            #schema,
+        ))
+    };
+    let mut registered = false;
+    for item in &mut items {
+        if let Meta::NameValue(nv) = item
+            && nv.path.is_ident("input_schema")
+        {
+            let value = &nv.value;
+            nv.value = register(quote!(#value));
+            registered = true;
+        }
+    }
+    if !registered {
+        let schema = match params {
+            Some((_, _, input_ty)) => quote!(::secure_tool::__private::input_schema::<#input_ty>()),
+            // What rmcp lists for a tool without `Parameters`.
+            None => quote!(
+                ::secure_tool::__private::rmcp::handler::server::common::schema_for_empty_input()
+            ),
+        };
+        let value = register(schema);
+        items.push(syn::parse_quote!(input_schema = #value));
     }
     if let Some(output_ty) = json_output
-        && !has(&items, "output_schema")
+        && !items.iter().any(|m| m.path().is_ident("output_schema"))
     {
         items.push(syn::parse_quote!(
             output_schema = ::secure_tool::__private::output_schema::<#output_ty>()
         ));
-    }
-    // Keep the user's tokens when nothing was added or they did not parse as metas
-    // (rmcp will then report its own error on them).
-    if items.is_empty() {
-        return quote!(#attr);
     }
     let pound = attr.pound_token;
     quote!(#pound [#path(#items)])

@@ -98,16 +98,17 @@ pub use secure_tool_macros::SecureInput;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::limits::{Rate, ToolPolicy};
-    pub use crate::manifest::ToolEntry;
+    pub use crate::manifest::{ToolEntry, registered};
     pub use crate::pipeline::{
-        CallScope, IntoToolError, NoInput, ReturnsResult, ReturnsValue, ToolReturn, WrapParameters,
-        assert_tool_return, input_schema, output_schema, run_async, run_sync,
+        CallScope, Guard, IntoToolError, NoInput, ReturnsResult, ReturnsValue, ToolReturn,
+        WrapParameters, admit_async, assert_tool_return, input_schema, output_schema,
+        returns_result, returns_value, run_sync,
     };
     pub use crate::types::command::check_command_field;
     pub use crate::types::sql::check_ident_field;
     pub use crate::types::url::check_url_field;
     pub use ::core;
-    pub use ::inventory;
+    pub use ::futures::FutureExt;
 
     /// Problems found by the generated field checks.
     pub type Problems = ::std::vec::Vec<crate::Problem>;
@@ -143,7 +144,7 @@ pub mod __private {
     }
 
     /// The manifest's view of a tool's input type (autoref specialization: generated code
-    /// calls `(&OptOutsOf::<T>::NEW).collect(..)`, which reaches `T`'s waivers when `T` is
+    /// calls `(&OptOutsOf::<T>::NEW).collector()`, which reaches `T`'s waivers when `T` is
     /// a tool input and does nothing otherwise, so a wrong input type is reported once, by
     /// the pipeline's bound, not again by the manifest).
     pub struct OptOutsOf<T>(::core::marker::PhantomData<T>);
@@ -153,34 +154,27 @@ pub mod __private {
         pub const NEW: Self = Self(::core::marker::PhantomData);
     }
 
+    /// Collects the waivers of a tool's input and of every input nested in it.
+    pub type CollectOptOuts =
+        fn(&mut ::std::vec::Vec<crate::OptOut>, &mut ::std::vec::Vec<&'static str>);
+
     /// Picked when `T` is a tool input.
     pub trait ViaToolInput {
-        /// Add `T`'s waivers and those of every input nested in it.
-        fn collect(
-            &self,
-            out: &mut ::std::vec::Vec<crate::OptOut>,
-            seen: &mut ::std::vec::Vec<&'static str>,
-        );
+        /// `T`'s collector.
+        fn collector(&self) -> CollectOptOuts;
     }
 
     impl<T: ObjectInput> ViaToolInput for OptOutsOf<T> {
-        fn collect(
-            &self,
-            out: &mut ::std::vec::Vec<crate::OptOut>,
-            seen: &mut ::std::vec::Vec<&'static str>,
-        ) {
-            <T as crate::InputField>::collect_opt_outs(out, seen);
+        fn collector(&self) -> CollectOptOuts {
+            <T as crate::InputField>::collect_opt_outs
         }
     }
 
     /// Picked otherwise (a compile error is reported elsewhere): nothing.
     pub trait ViaNoInput {
-        /// Nothing.
-        fn collect(
-            &self,
-            _: &mut ::std::vec::Vec<crate::OptOut>,
-            _: &mut ::std::vec::Vec<&'static str>,
-        ) {
+        /// A collector that collects nothing.
+        fn collector(&self) -> CollectOptOuts {
+            |_, _| {}
         }
     }
 

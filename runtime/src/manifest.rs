@@ -1,36 +1,54 @@
 //! [`Manifest`]: every secured tool in the program, what it requires, the limits it runs
 //! under, and every compile-time rule its inputs waived, with the reason written for it.
 //!
-//! Each `#[secure_tool]` registers its declaration where it is compiled (through
-//! [`inventory`]), so the manifest is complete without any list to keep in sync, and
+//! Each `#[secure_tool]` registers its declaration when rmcp builds its tool list (the
+//! server's `#[tool_router]` function), so the manifest lists exactly the tools the
+//! program serves, without a list to keep in sync, and
 //! [`Security::manifest`](crate::Security::manifest) fills in the limits that come from
 //! the server's configuration.
 
 use std::fmt;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::__private::CollectOptOuts;
 use crate::limits::ToolPolicy;
 use crate::{OptOut, Security};
 
-/// What one `#[secure_tool]` registers. Built by generated code.
+/// What one `#[secure_tool]` declares. Built by generated code, one `static` per tool.
 #[doc(hidden)]
 pub struct ToolEntry {
-    pub policy: &'static ToolPolicy,
+    pub policy: ToolPolicy,
     /// The input type as written (`Parameters<ReadFile>` gives `ReadFile`).
     pub input: &'static str,
-    /// Collects the waivers of the input type and of every input nested in it.
-    pub opt_outs: fn(&mut Vec<OptOut>, &mut Vec<&'static str>),
     pub asynchronous: bool,
     pub module: &'static str,
     pub file: &'static str,
     pub line: u32,
 }
 
-inventory::collect!(ToolEntry);
+/// Every tool registered so far, in registration order.
+static SERVED: Mutex<Vec<(&'static ToolEntry, CollectOptOuts)>> = Mutex::new(Vec::new());
 
-/// Every secured tool linked into this program, as declared and as configured.
+/// Register a tool for the manifest and hand back its input schema. Generated code calls
+/// it inside rmcp's `<tool>_tool_attr()`, which runs whenever the server's tool router is
+/// built (per server, or per session on HTTP), so it is idempotent.
+#[doc(hidden)]
+pub fn registered<S>(entry: &'static ToolEntry, opt_outs: CollectOptOuts, schema: S) -> S {
+    let mut served = SERVED.lock().unwrap_or_else(PoisonError::into_inner);
+    if !served.iter().any(|(e, _)| std::ptr::eq(*e, entry)) {
+        served.push((entry, opt_outs));
+    }
+    schema
+}
+
+/// Every secured tool this program serves, as declared and as configured.
+///
+/// A tool is listed once its server's tool router has been built (`Server::tool_router()`,
+/// which every rmcp server calls when it is created); a server type the program never
+/// creates serves nothing and lists nothing.
 ///
 /// Print it at start-up for the operator, review it in CI, or serialize it
 /// (`serde_json::to_string_pretty(&manifest)`) to diff what changed between releases:
@@ -66,6 +84,7 @@ inventory::collect!(ToolEntry);
 ///     }
 /// }
 ///
+/// let _router = Notes::tool_router(); // what creating the server does
 /// let manifest = Security::default().manifest();
 /// let tool = manifest.tool("save_note").unwrap();
 /// assert_eq!(tool.scopes, ["notes.write"]);
@@ -73,7 +92,6 @@ inventory::collect!(ToolEntry);
 /// assert_eq!(tool.timeout_ms, Some(30_000)); // the server's default
 /// assert_eq!(tool.opt_outs[0].field, "Note.text");
 /// assert!(manifest.to_string().contains("unbounded"));
-/// # let _ = Notes::tool_router();
 /// ```
 #[derive(Debug, Clone, Serialize)]
 pub struct Manifest {
@@ -115,9 +133,13 @@ pub struct ToolManifest {
 
 impl Manifest {
     pub(crate) fn new(security: &Security) -> Self {
-        let mut tools: Vec<ToolManifest> = inventory::iter::<ToolEntry>
+        let served = SERVED
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let mut tools: Vec<ToolManifest> = served
             .into_iter()
-            .map(|entry| ToolManifest::new(entry, security))
+            .map(|(entry, opt_outs)| ToolManifest::new(entry, opt_outs, security))
             .collect();
         tools.sort_by(|a, b| (a.module, a.name).cmp(&(b.module, b.name)));
         Self { tools }
@@ -142,10 +164,10 @@ impl Manifest {
 }
 
 impl ToolManifest {
-    fn new(entry: &ToolEntry, security: &Security) -> Self {
-        let policy = entry.policy;
+    fn new(entry: &'static ToolEntry, collect: CollectOptOuts, security: &Security) -> Self {
+        let policy = &entry.policy;
         let mut opt_outs = Vec::new();
-        (entry.opt_outs)(&mut opt_outs, &mut Vec::new());
+        collect(&mut opt_outs, &mut Vec::new());
         let timeout = if entry.asynchronous {
             policy.timeout.or(security.default_timeout())
         } else {

@@ -278,39 +278,94 @@ enum Ran<R> {
     Cancelled,
 }
 
-/// Run an async secured tool. Generated code only.
-pub async fn run_async<T, F, Fut, R>(
-    security: &Security,
+/// An async call admitted through stages 1 to 5, ready to run its body. Generated code
+/// only.
+pub struct Guard<'a> {
+    security: &'a Security,
+    policy: &'static ToolPolicy,
+    scope: CallScope,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+/// Stages 1 to 5 of an async tool: the checked input and the [`Guard`] that runs the
+/// body, or the refusal as the tool's response. Generated code only.
+///
+/// The generated method builds the body's future itself and hands it to
+/// [`Guard::run`] as a pinned `dyn Future`: running it (timeout, cancellation, panics,
+/// shaping, audit) is compiled once here, so each tool adds only this admission.
+#[allow(
+    clippy::result_large_err,
+    reason = "the refusal is the tool's response, returned as is to rmcp; boxing it would only add an allocation"
+)]
+pub fn admit_async<'a, T: crate::__private::ObjectInput>(
+    security: &'a Security,
     policy: &'static ToolPolicy,
     mut scope: CallScope,
-    body: F,
-) -> CallToolResponse
+) -> Result<(T, Guard<'a>), CallToolResponse> {
+    match admit::<T>(security, policy, &mut scope) {
+        Ok(Admitted { input, _permit }) => Ok((
+            input,
+            Guard {
+                security,
+                policy,
+                scope,
+                permit: _permit,
+            },
+        )),
+        Err(refusal) => Err(refuse(policy, &scope, refusal)),
+    }
+}
+
+impl Guard<'_> {
+    /// Stages 6 to 8: run the body, then shape the result and audit it.
+    pub async fn run(
+        self,
+        body: std::pin::Pin<&mut (dyn Future<Output = Returned> + Send + '_)>,
+    ) -> CallToolResponse {
+        drive(self.security, self.policy, self.scope, self.permit, body).await
+    }
+}
+
+/// A `Result` returned by a tool body, split for shaping (a `fn`, so the generated code
+/// maps the body's future with it and needs no closure).
+pub fn returns_result<R>(value: R) -> Returned
 where
-    T: crate::__private::ObjectInput,
-    F: FnOnce(T) -> Fut,
-    Fut: Future<Output = R>,
-    R: ToolReturn,
+    ReturnsResult<R>: ToolReturn,
 {
-    let admitted = match admit::<T>(security, policy, &mut scope) {
-        Ok(admitted) => admitted,
-        Err(refusal) => return refuse(policy, &scope, refusal),
-    };
-    let Admitted { input, _permit } = admitted;
-    // The body is built inside the guard so a panic while constructing it is caught too.
-    let mut guarded =
-        std::pin::pin!(AssertUnwindSafe(async move { body(input).await }).catch_unwind());
+    ReturnsResult(value).into_returned()
+}
+
+/// Any other value returned by a tool body, for shaping.
+pub fn returns_value<R>(value: R) -> Returned
+where
+    ReturnsValue<R>: ToolReturn,
+{
+    ReturnsValue(value).into_returned()
+}
+
+/// Stages 6 to 8 of an async tool, the same for every tool.
+async fn drive(
+    security: &Security,
+    policy: &'static ToolPolicy,
+    scope: CallScope,
+    permit: Option<OwnedSemaphorePermit>,
+    body: std::pin::Pin<&mut (dyn Future<Output = Returned> + Send + '_)>,
+) -> CallToolResponse {
+    let mut guarded = AssertUnwindSafe(body).catch_unwind();
     // Most bodies finish on their first poll: they need no timer and no cancellation
     // waiter, so those are armed only for a body that is still pending.
-    let ran = match futures::poll!(guarded.as_mut()) {
+    let ran = match futures::poll!(&mut guarded) {
         std::task::Poll::Ready(result) => result.map_or_else(Ran::Panicked, Ran::Returned),
         std::task::Poll::Pending => {
             let timed = async {
                 match policy.timeout.or(security.default_timeout()) {
-                    Some(limit) => match tokio::time::timeout(limit, guarded).await {
+                    Some(limit) => match tokio::time::timeout(limit, &mut guarded).await {
                         Ok(result) => result.map_or_else(Ran::Panicked, Ran::Returned),
                         Err(_) => Ran::TimedOut(limit),
                     },
-                    None => guarded.await.map_or_else(Ran::Panicked, Ran::Returned),
+                    None => (&mut guarded)
+                        .await
+                        .map_or_else(Ran::Panicked, Ran::Returned),
                 }
             };
             // rmcp only cancels the token of a cancelled request; without this branch
@@ -322,8 +377,8 @@ where
             }
         }
     };
-    drop(_permit);
-    finish(security, policy, &scope, ran)
+    drop(permit);
+    finish_returned(security, policy, &scope, ran)
 }
 
 /// Run a sync secured tool. Generated code only. No timeout can interrupt sync code, so
