@@ -14,8 +14,7 @@ use rmcp::model::CallToolRequestParams;
 use rmcp::service::RunningService;
 use rmcp::{RoleClient, ServerHandler, ServiceExt, tool, tool_handler, tool_router};
 use secure_tool::__private::{
-    CallScope, FutureExt, NoInput, ReturnsValue, ToolPolicy, admit_async, nz, returns_value,
-    run_sync,
+    CallScope, NoInput, ReturnsValue, ToolPolicy, admit_async, nz, returns_value, run_sync,
 };
 use secure_tool::{Principal, SecureInput, SecureServer, Security, secure_tool};
 use serde_json::{Value, json};
@@ -201,8 +200,9 @@ fn pipeline(c: &mut Criterion) {
                 Ok(admitted) => admitted,
                 Err(refused) => return refused,
             };
-            let body = std::pin::pin!(async move { order.sku }.map(returns_value));
-            guard.run(body).await
+            guard
+                .run(Box::pin(async move { order.sku }), returns_value)
+                .await
         });
     });
     group.finish();

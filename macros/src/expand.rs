@@ -111,19 +111,18 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
                 __secure_tool_scope,
             )
         };
-        // No closure and no async block: the body's own future, mapped by a `fn`, is
-        // driven by code compiled once in the runtime.
+        // No async block here: the outer method returns the boxed future rmcp expects of
+        // an async tool, built in the runtime around the body's own boxed future, so a
+        // tool adds no coroutine of its own to the user's crate.
         quote! {
-            let (__secure_tool_input, __secure_tool_guard) = match #admit {
-                ::core::result::Result::Ok(__secure_tool_admitted) => __secure_tool_admitted,
-                ::core::result::Result::Err(__secure_tool_refused) => return __secure_tool_refused,
-            };
-            __secure_tool_guard
-                .run(::core::pin::pin!(::secure_tool::__private::FutureExt::map(
-                    Self::#body_ident(self, #(#forwarded),*),
-                    #returns,
-                )))
-                .await
+            match #admit {
+                ::core::result::Result::Ok((__secure_tool_input, __secure_tool_guard)) => {
+                    __secure_tool_guard.run(Self::#body_ident(self, #(#forwarded),*), #returns)
+                }
+                ::core::result::Result::Err(__secure_tool_refused) => {
+                    ::secure_tool::__private::refused(__secure_tool_refused)
+                }
+            }
         }
     } else {
         quote_spanned! {input_span=>
@@ -137,8 +136,12 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
             )
         }
     };
-    let asyncness = &item.sig.asyncness;
     let fn_token = &item.sig.fn_token;
+    let outer_output = if is_async {
+        quote!(::secure_tool::__private::ToolFuture<'_>)
+    } else {
+        quote!(::secure_tool::__private::CallToolResponse)
+    };
 
     // The hidden body keeps the user's signature and block verbatim, so spans, `?`,
     // `return` and type errors all point at what the user wrote.
@@ -149,15 +152,31 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
         .push(syn::parse_quote!(#[allow(clippy::unused_async, clippy::needless_pass_by_value)]));
     body.vis = syn::Visibility::Inherited;
     body.sig.ident = body_ident;
+    if is_async {
+        // As rmcp's `#[tool]` does for a bare tool: a boxed future rather than an `async fn`,
+        // whose opaque return type costs the compiler several times more to check.
+        let output = match &item.sig.output {
+            syn::ReturnType::Type(_, ty) => quote!(#ty),
+            syn::ReturnType::Default => quote!(()),
+        };
+        let block = &item.block;
+        body.sig.asyncness = None;
+        body.sig.output = syn::parse_quote! {
+            -> ::core::pin::Pin<::std::boxed::Box<
+                dyn ::core::future::Future<Output = #output> + ::core::marker::Send + '_
+            >>
+        };
+        body.block = syn::parse_quote!({ ::std::boxed::Box::pin(async move #block) });
+    }
 
     quote! {
         #(#outer_attrs)*
         #tool_attr
-        #vis #asyncness #fn_token #ident #generics (
+        #vis #fn_token #ident #generics (
             #receiver,
             __secure_tool_scope: ::secure_tool::__private::CallScope,
             #(#outer_inputs),*
-        ) -> ::secure_tool::__private::CallToolResponse #where_clause {
+        ) -> #outer_output #where_clause {
             #return_check
             let __secure_tool_policy = &Self::#entry_ident().policy;
             #call

@@ -316,14 +316,31 @@ pub fn admit_async<'a, T: crate::__private::ObjectInput>(
     }
 }
 
-impl Guard<'_> {
-    /// Stages 6 to 8: run the body, then shape the result and audit it.
-    pub async fn run(
+/// What a secured async tool method returns: the boxed future rmcp's `#[tool]` makes of
+/// an `async fn`.
+pub type ToolFuture<'a> = std::pin::Pin<Box<dyn Future<Output = CallToolResponse> + Send + 'a>>;
+
+/// A tool body's future, as the generated body method returns it.
+pub type BodyFuture<'a, R> = std::pin::Pin<Box<dyn Future<Output = R> + Send + 'a>>;
+
+impl<'a> Guard<'a> {
+    /// Stages 6 to 8: run the body, then shape the result and audit it. Generic only in
+    /// the body's output type, so tools returning the same type share one instance.
+    pub fn run<R: 'a>(
         self,
-        body: std::pin::Pin<&mut (dyn Future<Output = Returned> + Send + '_)>,
-    ) -> CallToolResponse {
-        drive(self.security, self.policy, self.scope, self.permit, body).await
+        body: BodyFuture<'a, R>,
+        returned: fn(R) -> Returned,
+    ) -> ToolFuture<'a> {
+        Box::pin(async move {
+            let body = std::pin::pin!(body.map(returned));
+            drive(self.security, self.policy, self.scope, self.permit, body).await
+        })
     }
+}
+
+/// A refusal, as the future an async tool returns.
+pub fn refused<'a>(response: CallToolResponse) -> ToolFuture<'a> {
+    Box::pin(std::future::ready(response))
 }
 
 /// A `Result` returned by a tool body, split for shaping (a `fn`, so the generated code
