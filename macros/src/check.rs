@@ -3,14 +3,43 @@
 //! only when every check passed.
 
 use proc_macro2::Span;
+use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
-use syn::{FnArg, GenericArgument, ImplItemFn, PathArguments, ReturnType, Type};
+use syn::{FnArg, GenericArgument, PathArguments, ReturnType, Type};
 
 use crate::attr::{ContainerArgs, Errors, FieldArgs, ToolArgs};
 
+/// A method as `#[secure_tool]` needs it: attributes, visibility and signature parsed,
+/// the body kept as written. The body is never parsed (it can be long, and nothing in it
+/// matters to the rules), only moved, verbatim, to the hidden body method.
+pub struct Method {
+    pub attrs: Vec<syn::Attribute>,
+    pub vis: syn::Visibility,
+    pub sig: syn::Signature,
+    pub block: proc_macro2::Group,
+}
+
+impl Parse for Method {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let attrs = input.call(syn::Attribute::parse_outer)?;
+        let vis = input.parse()?;
+        let sig = input.parse()?;
+        let block: proc_macro2::Group = input.parse()?;
+        if block.delimiter() != proc_macro2::Delimiter::Brace {
+            return Err(syn::Error::new(block.span(), "expected the method's body"));
+        }
+        Ok(Self {
+            attrs,
+            vis,
+            sig,
+            block,
+        })
+    }
+}
+
 /// A secured tool method, understood.
 pub struct ToolFn {
-    pub item: ImplItemFn,
+    pub item: Method,
     /// Index in `item.attrs` of the `#[tool]` attribute.
     pub tool_attr: usize,
     /// The `Parameters<T>` argument: its position among typed arguments, its type, `T`.
@@ -31,7 +60,7 @@ pub fn is_tool_attr(attr: &syn::Attribute) -> bool {
 }
 
 /// Understand the method and check every signature rule.
-pub fn tool_fn(item: ImplItemFn, args: &ToolArgs, errors: &mut Errors) -> Option<ToolFn> {
+pub fn tool_fn(item: Method, args: &ToolArgs, errors: &mut Errors) -> Option<ToolFn> {
     access_declared(args, errors);
     let tool_attr = tool_attr_below(&item, errors);
     receiver_is_shared_ref(&item, errors);
@@ -97,11 +126,11 @@ fn access_declared(args: &ToolArgs, errors: &mut Errors) {
 /// rmcp's `#[tool_router]` finds tools by their `#[tool]` attribute before any method
 /// attribute expands, and attributes expand top to bottom: only above `#[tool]` can this
 /// attribute rewrite the method before rmcp turns it into a handler.
-fn tool_attr_below(item: &ImplItemFn, errors: &mut Errors) -> Option<usize> {
+fn tool_attr_below(item: &Method, errors: &mut Errors) -> Option<usize> {
     if let Some(index) = item.attrs.iter().position(is_tool_attr) {
         return Some(index);
     }
-    let message = if expanded_by_rmcp(item) {
+    let message = if expanded_by_rmcp(&item.sig) {
         "`#[secure_tool]` is below `#[tool]`: move it above, so it wraps the method before rmcp's `#[tool]` does"
     } else {
         "`#[secure_tool]` goes on an rmcp tool method: add `#[tool(...)]` below it (and keep the method in a `#[tool_router]` impl)"
@@ -113,8 +142,8 @@ fn tool_attr_below(item: &ImplItemFn, errors: &mut Errors) -> Option<usize> {
 /// Whether rmcp's `#[tool]` already rewrote this method (it turns `async fn` into a fn
 /// returning `::std::pin::Pin<Box<dyn ::std::future::Future<..>>>`): then `#[secure_tool]`
 /// was written below `#[tool]`.
-pub fn expanded_by_rmcp(item: &ImplItemFn) -> bool {
-    let output = &item.sig.output;
+pub fn expanded_by_rmcp(sig: &syn::Signature) -> bool {
+    let output = &sig.output;
     let text: String = quote::quote!(#output)
         .to_string()
         .split_whitespace()
@@ -124,7 +153,7 @@ pub fn expanded_by_rmcp(item: &ImplItemFn) -> bool {
 
 /// The server is shared between concurrent calls; `&mut self` cannot be served by rmcp
 /// and `self` by value would consume it.
-fn receiver_is_shared_ref(item: &ImplItemFn, errors: &mut Errors) {
+fn receiver_is_shared_ref(item: &Method, errors: &mut Errors) {
     match item.sig.receiver() {
         Some(r) if r.reference.is_some() && r.mutability.is_none() => {}
         Some(r) if r.mutability.is_some() => errors.at(
@@ -139,14 +168,14 @@ fn receiver_is_shared_ref(item: &ImplItemFn, errors: &mut Errors) {
     }
 }
 
-fn not_const(item: &ImplItemFn, errors: &mut Errors) {
+fn not_const(item: &Method, errors: &mut Errors) {
     if let Some(c) = &item.sig.constness {
         errors.at(c.span, "a tool cannot be a `const fn`: remove `const`");
     }
 }
 
 /// A sync body cannot be interrupted, so a timeout on it would be a promise not kept.
-fn timeout_needs_async(item: &ImplItemFn, args: &ToolArgs, errors: &mut Errors) {
+fn timeout_needs_async(item: &Method, args: &ToolArgs, errors: &mut Errors) {
     if let (Some(timeout), None) = (&args.timeout, &item.sig.asyncness) {
         errors.at(
             timeout.key,
@@ -156,7 +185,7 @@ fn timeout_needs_async(item: &ImplItemFn, args: &ToolArgs, errors: &mut Errors) 
 }
 
 /// Raw JSON arguments would bypass validation entirely.
-fn no_untyped_arguments(item: &ImplItemFn, errors: &mut Errors) {
+fn no_untyped_arguments(item: &Method, errors: &mut Errors) {
     for arg in &item.sig.inputs {
         if let FnArg::Typed(pt) = arg
             && let Some(name) = last_ident(&pt.ty)
@@ -192,7 +221,7 @@ fn error_type_is_redacted(output: &ReturnType, errors: &mut Errors) {
 
 /// The `Parameters<T>` argument, if any (found as rmcp finds it: last segment
 /// `Parameters`).
-fn parameters(item: &ImplItemFn, errors: &mut Errors) -> Option<(usize, Type, Type)> {
+fn parameters(item: &Method, errors: &mut Errors) -> Option<(usize, Type, Type)> {
     let mut found = None;
     let typed = item.sig.inputs.iter().filter_map(|a| match a {
         FnArg::Typed(pt) => Some(pt),
@@ -441,6 +470,18 @@ fn name_needs_type(name: &str, ty: &Type, args: &FieldArgs, errors: &mut Errors)
     }
 }
 
+/// A number or `bool`, written plainly: bounded by its type, nothing to check after
+/// deserialization, so the derive emits no call for it (less code for the compiler).
+pub fn is_plain_scalar(ty: &Type) -> bool {
+    matches!(ty, Type::Path(p) if p.qself.is_none() && p.path.get_ident().is_some_and(|i| {
+        matches!(
+            i.to_string().as_str(),
+            "u8" | "u16" | "u32" | "u64" | "u128" | "usize" | "i8" | "i16" | "i32" | "i64"
+                | "i128" | "isize" | "f32" | "f64" | "bool"
+        )
+    }))
+}
+
 /// The last identifier inside `Option<..>`, `Vec<..>`, `Box<..>`...
 fn innermost(ty: &Type) -> Option<String> {
     match last_ident(ty).as_deref() {
@@ -635,13 +676,13 @@ pub fn container(
 mod tests {
     #[test]
     fn recognises_a_method_rmcp_already_expanded() {
-        let item: syn::ImplItemFn = syn::parse_quote! {
+        let item: super::Method = syn::parse_quote! {
             fn run(&self) -> ::std::pin::Pin<Box<dyn ::std::future::Future<Output = u8> + Send + '_>> {
                 Box::pin(async move { 1 })
             }
         };
-        assert!(super::expanded_by_rmcp(&item));
-        let item: syn::ImplItemFn = syn::parse_quote! { async fn run(&self) -> u8 { 1 } };
-        assert!(!super::expanded_by_rmcp(&item));
+        assert!(super::expanded_by_rmcp(&item.sig));
+        let item: super::Method = syn::parse_quote! { async fn run(&self) -> u8 { 1 } };
+        assert!(!super::expanded_by_rmcp(&item.sig));
     }
 }

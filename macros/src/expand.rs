@@ -34,10 +34,10 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
         }
         outer_attrs.push(attr);
     }
-    let name = tool_name(&item.attrs[tool_attr], ident);
     let entry_ident = format_ident!("__secure_tool_entry_{}", ident);
-    let tool_attr = rebuild_tool_attr(
+    let (tool_attr, name) = rebuild_tool_attr(
         &item.attrs[tool_attr],
+        ident,
         params.as_ref(),
         json_output.as_ref(),
         &entry_ident,
@@ -144,30 +144,39 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
     };
 
     // The hidden body keeps the user's signature and block verbatim, so spans, `?`,
-    // `return` and type errors all point at what the user wrote.
-    let mut body = item.clone();
-    body.attrs = body_attrs.iter().copied().cloned().collect();
-    body.attrs.push(syn::parse_quote!(#[doc(hidden)]));
-    body.attrs
-        .push(syn::parse_quote!(#[allow(clippy::unused_async, clippy::needless_pass_by_value)]));
-    body.vis = syn::Visibility::Inherited;
-    body.sig.ident = body_ident;
-    if is_async {
-        // As rmcp's `#[tool]` does for a bare tool: a boxed future rather than an `async fn`,
-        // whose opaque return type costs the compiler several times more to check.
-        let output = match &item.sig.output {
+    // `return` and type errors all point at what the user wrote. Emitted from the parsed
+    // pieces directly: no clone of the method, nothing parsed twice.
+    let syn::Signature {
+        constness,
+        unsafety,
+        inputs,
+        output,
+        ..
+    } = &item.sig;
+    let block = &item.block;
+    let body = if is_async {
+        // As rmcp's `#[tool]` does for a bare tool: a boxed future rather than an `async
+        // fn`, whose opaque return type costs the compiler several times more to check.
+        let output = match output {
             syn::ReturnType::Type(_, ty) => quote!(#ty),
             syn::ReturnType::Default => quote!(()),
         };
-        let block = &item.block;
-        body.sig.asyncness = None;
-        body.sig.output = syn::parse_quote! {
-            -> ::core::pin::Pin<::std::boxed::Box<
-                dyn ::core::future::Future<Output = #output> + ::core::marker::Send + '_
-            >>
-        };
-        body.block = syn::parse_quote!({ ::std::boxed::Box::pin(async move #block) });
-    }
+        quote! {
+            #constness #unsafety #fn_token #body_ident #generics (#inputs)
+                -> ::secure_tool::__private::BodyFuture<'_, #output> #where_clause
+            {
+                ::std::boxed::Box::pin(async move #block)
+            }
+        }
+    } else {
+        quote!(#constness #unsafety #fn_token #body_ident #generics (#inputs) #output #where_clause #block)
+    };
+    let body = quote! {
+        #(#body_attrs)*
+        #[doc(hidden)]
+        #[allow(clippy::unused_async, clippy::needless_pass_by_value)]
+        #body
+    };
 
     quote! {
         #(#outer_attrs)*
@@ -217,7 +226,7 @@ pub fn fallback(original: &TokenStream, keep_tool: bool) -> TokenStream {
     let tool_attr = match item.attrs.iter().position(crate::check::is_tool_attr) {
         Some(index) => Some(item.attrs.remove(index)),
         // Below `#[tool]`: rmcp already generated the route; the stub must still serve it.
-        None if crate::check::expanded_by_rmcp(&item) => None,
+        None if crate::check::expanded_by_rmcp(&item.sig) => None,
         // Not a tool at all: rmcp's router does not know the method; keep it as written.
         None => return original.clone(),
     };
@@ -238,88 +247,82 @@ pub fn fallback(original: &TokenStream, keep_tool: bool) -> TokenStream {
 /// `#[tool(...)]` with `input_schema` / `output_schema` added unless the user gave them,
 /// and the input schema's expression wrapped to register the tool for
 /// `Security::manifest()` when rmcp's `<name>_tool_attr()` runs, i.e. when the server's
-/// `#[tool_router]` is built.
+/// `#[tool_router]` is built. Returns the attribute and the tool's name.
 fn rebuild_tool_attr(
     attr: &syn::Attribute,
+    ident: &syn::Ident,
     params: Option<&(usize, syn::Type, syn::Type)>,
     json_output: Option<&syn::Type>,
     entry_ident: &syn::Ident,
-) -> TokenStream {
+) -> (TokenStream, String) {
     let path = attr.path();
-    let Ok(mut items) = (match &attr.meta {
+    let Ok(items) = (match &attr.meta {
         Meta::List(list) => list.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated),
         _ => Ok(Punctuated::new()),
     }) else {
         // Not metas: rmcp reports its own error on these tokens.
-        return quote!(#attr);
+        return (quote!(#attr), ident.to_string());
     };
     let input_ty = match params {
         Some((_, _, input_ty)) => quote!(#input_ty),
         None => quote!(::secure_tool::__private::NoInput),
     };
-    let register = |schema: TokenStream| -> syn::Expr {
-        syn::parse_quote!(::secure_tool::__private::registered(
-            Self::#entry_ident(),
-            {
-                #[allow(unused_imports)]
-                use ::secure_tool::__private::{ViaNoInput as _, ViaToolInput as _};
-                (&::secure_tool::__private::OptOutsOf::<#input_ty>::NEW).collector()
-            },
-            #schema,
-        ))
-    };
-    let mut registered = false;
-    for item in &mut items {
-        if let Meta::NameValue(nv) = item
-            && nv.path.is_ident("input_schema")
-        {
-            let value = &nv.value;
-            nv.value = register(quote!(#value));
-            registered = true;
+    let register = |schema: &dyn quote::ToTokens| {
+        quote! {
+            ::secure_tool::__private::registered(
+                Self::#entry_ident(),
+                {
+                    #[allow(unused_imports)]
+                    use ::secure_tool::__private::{ViaNoInput as _, ViaToolInput as _};
+                    (&::secure_tool::__private::OptOutsOf::<#input_ty>::NEW).collector()
+                },
+                #schema,
+            )
         }
-    }
-    if !registered {
-        let schema = match params {
-            Some((_, _, input_ty)) => quote!(::secure_tool::__private::input_schema::<#input_ty>()),
-            // What rmcp lists for a tool without `Parameters`.
-            None => quote!(
-                ::secure_tool::__private::rmcp::handler::server::common::schema_for_empty_input()
-            ),
-        };
-        let value = register(schema);
-        items.push(syn::parse_quote!(input_schema = #value));
-    }
-    if let Some(output_ty) = json_output
-        && !items.iter().any(|m| m.path().is_ident("output_schema"))
-    {
-        items.push(syn::parse_quote!(
-            output_schema = ::secure_tool::__private::output_schema::<#output_ty>()
-        ));
-    }
-    let pound = attr.pound_token;
-    quote!(#pound [#path(#items)])
-}
-
-/// The name rmcp lists the tool under: `#[tool(name = "..")]` (a string literal, as
-/// rmcp requires), else the method's name.
-fn tool_name(attr: &syn::Attribute, ident: &syn::Ident) -> String {
-    let mut name = None;
-    if let Meta::List(list) = &attr.meta
-        && let Ok(items) = list.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated)
-    {
-        for item in items {
-            if let Meta::NameValue(nv) = item
-                && nv.path.is_ident("name")
-                && let syn::Expr::Lit(syn::ExprLit {
+    };
+    // The name rmcp lists the tool under: `name = ".."` (a string literal, as rmcp
+    // requires), else the method's name.
+    let mut name = ident.to_string();
+    let mut kept = Vec::new();
+    let mut input_schema = None;
+    let mut has_output_schema = false;
+    for item in &items {
+        match item {
+            Meta::NameValue(nv) if nv.path.is_ident("input_schema") => {
+                input_schema = Some(register(&nv.value));
+                continue;
+            }
+            Meta::NameValue(nv) if nv.path.is_ident("name") => {
+                if let syn::Expr::Lit(syn::ExprLit {
                     lit: syn::Lit::Str(lit),
                     ..
                 }) = &nv.value
-            {
-                name = Some(lit.value());
+                {
+                    name = lit.value();
+                }
             }
+            _ if item.path().is_ident("output_schema") => has_output_schema = true,
+            _ => {}
         }
+        kept.push(item);
     }
-    name.unwrap_or_else(|| ident.to_string())
+    let input_schema = input_schema.unwrap_or_else(|| match params {
+        Some((_, _, input_ty)) => {
+            register(&quote!(::secure_tool::__private::input_schema::<#input_ty>()))
+        }
+        // What rmcp lists for a tool without `Parameters`.
+        None => register(&quote!(
+            ::secure_tool::__private::rmcp::handler::server::common::schema_for_empty_input()
+        )),
+    });
+    let output_schema = json_output.filter(|_| !has_output_schema).map(|output_ty| {
+        quote!(, output_schema = ::secure_tool::__private::output_schema::<#output_ty>())
+    });
+    let pound = attr.pound_token;
+    let attr = quote! {
+        #pound [#path(#(#kept,)* input_schema = #input_schema #output_schema)]
+    };
+    (attr, name)
 }
 
 fn policy(args: &ToolArgs, name: &str) -> TokenStream {
@@ -480,7 +483,10 @@ pub fn secure_input(
         }
     };
 
-    let nested_opt_outs = all_fields.iter().filter(|f| f.args.opaque.is_none() && !f.refused).map(|f| {
+    let nested_opt_outs = all_fields
+        .iter()
+        .filter(|f| f.args.opaque.is_none() && !f.refused && !crate::check::is_plain_scalar(&f.ty))
+        .map(|f| {
         let ty = &f.ty;
         quote_spanned! {ty.span()=>
             <#ty as ::secure_tool::InputField>::collect_opt_outs(__secure_tool_out, __secure_tool_seen);
@@ -530,7 +536,7 @@ pub fn secure_input(
 /// type secure-tool cannot check is reported there), then its annotation's allowlists.
 fn field_checks(f: &AuditedField, value: &TokenStream, path: &TokenStream) -> TokenStream {
     let mut checks = Vec::new();
-    if f.args.opaque.is_none() && !f.refused {
+    if f.args.opaque.is_none() && !f.refused && !crate::check::is_plain_scalar(&f.ty) {
         let ty = &f.ty;
         let scan = if f.scan_text {
             quote!(__secure_tool_scan)

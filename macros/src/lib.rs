@@ -13,7 +13,7 @@ mod placement;
 
 use proc_macro::TokenStream;
 use quote::quote;
-use syn::{Data, DeriveInput, Fields, ImplItemFn, parse_macro_input};
+use syn::{Data, DeriveInput, Fields, parse_macro_input};
 
 use attr::{Errors, ToolArgs};
 use check::{Shape, Style, Variant};
@@ -22,7 +22,7 @@ use check::{Shape, Style, Variant};
 #[proc_macro_attribute]
 pub fn secure_tool(args: TokenStream, item: TokenStream) -> TokenStream {
     let original: proc_macro2::TokenStream = item.clone().into();
-    let item = parse_macro_input!(item as ImplItemFn);
+    let item = parse_macro_input!(item as check::Method);
     let mut errors = Errors::default();
     let args = ToolArgs::parse(args.into(), &mut errors);
     let tool = check::tool_fn(item, &args, &mut errors);

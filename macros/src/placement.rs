@@ -12,7 +12,6 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::PathBuf;
 
 /// Where the attribute is.
@@ -41,9 +40,17 @@ enum Kind {
     Trait,
 }
 
+/// A source file as last read: its size and modification time (to notice an edit
+/// without reading it again), its text, and its blocks.
+struct Seen {
+    stamp: (u64, Option<std::time::SystemTime>),
+    text: String,
+    blocks: Vec<Block>,
+}
+
 thread_local! {
-    /// Blocks per file content: a server's tools share one file, parsed once.
-    static BLOCKS: RefCell<HashMap<(PathBuf, u64), Vec<Block>>> = RefCell::new(HashMap::new());
+    /// Per file: a server's tools share one file, read and parsed once.
+    static FILES: RefCell<HashMap<PathBuf, Seen>> = RefCell::new(HashMap::new());
 }
 
 /// Where the `#[secure_tool]` being expanded sits.
@@ -52,13 +59,32 @@ pub fn of_call_site() -> Placement {
     let (Some(path), line) = (span.local_file(), span.line()) else {
         return Placement::Served;
     };
-    let Ok(text) = std::fs::read_to_string(&path) else {
+    let Ok(meta) = std::fs::metadata(&path) else {
         return Placement::Served;
     };
-    placement(path, &text, line)
+    let stamp = (meta.len(), meta.modified().ok());
+    FILES.with(|files| {
+        let mut files = files.borrow_mut();
+        if files.get(&path).is_none_or(|seen| seen.stamp != stamp) {
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                return Placement::Served;
+            };
+            let blocks = blocks(&text);
+            files.insert(
+                path.clone(),
+                Seen {
+                    stamp,
+                    text,
+                    blocks,
+                },
+            );
+        }
+        let seen = &files[&path];
+        placement(&seen.text, &seen.blocks, line)
+    })
 }
 
-fn placement(path: PathBuf, text: &str, line: usize) -> Placement {
+fn placement(text: &str, blocks: &[Block], line: usize) -> Placement {
     // The file on disk must be the one being compiled: the attribute is on this line.
     let on_line = line
         .checked_sub(1)
@@ -67,18 +93,10 @@ fn placement(path: PathBuf, text: &str, line: usize) -> Placement {
     if !on_line {
         return Placement::Served;
     }
-    let mut hasher = DefaultHasher::new();
-    text.hash(&mut hasher);
-    let key = (path, hasher.finish());
-    let innermost = BLOCKS.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        let blocks = cache.entry(key).or_insert_with(|| blocks(text));
-        blocks
-            .iter()
-            .filter(|b| b.start < line && line <= b.end)
-            .min_by_key(|b| b.end - b.start)
-            .copied()
-    });
+    let innermost = blocks
+        .iter()
+        .filter(|b| b.start < line && line <= b.end)
+        .min_by_key(|b| b.end - b.start);
     match innermost.map(|b| b.kind) {
         Some(Kind::Impl) => Placement::ImplWithoutRouter,
         Some(Kind::Trait) => Placement::Trait,
@@ -202,7 +220,7 @@ mod inner {
             .rev()
             .find(|&i| lines[i].contains("secure_tool"))
             .unwrap();
-        placement(PathBuf::from("server.rs"), FILE, attr + 1)
+        placement(FILE, &blocks(FILE), attr + 1)
     }
 
     #[test]
@@ -216,13 +234,8 @@ mod inner {
     #[test]
     fn unknown_when_the_file_does_not_match() {
         // Line 2 holds no `#[secure_tool]`: the file changed, so nothing is refused.
-        assert_eq!(
-            placement(PathBuf::from("server.rs"), FILE, 2),
-            Placement::Served
-        );
-        assert_eq!(
-            placement(PathBuf::from("x.rs"), "not rust { secure_tool", 1),
-            Placement::Served
-        );
+        assert_eq!(placement(FILE, &blocks(FILE), 2), Placement::Served);
+        let broken = "not rust { secure_tool";
+        assert_eq!(placement(broken, &blocks(broken), 1), Placement::Served);
     }
 }
