@@ -89,7 +89,13 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
         },
         syn::ReturnType::Default => TokenStream::new(),
     };
-    let policy = policy(args, &name);
+    let scopes = args
+        .scope
+        .iter()
+        .chain(args.scopes.iter())
+        .flat_map(|(_, list)| list);
+    let public = args.public.is_some();
+    let limits = limits(args);
     let vis = &item.vis;
     let generics = &item.sig.generics;
     let where_clause = &item.sig.generics.where_clause;
@@ -186,23 +192,21 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
             __secure_tool_scope: ::secure_tool::__private::CallScope,
             #(#outer_inputs),*
         ) -> #outer_output #where_clause {
-            #return_check
-            let __secure_tool_policy = &Self::#entry_ident().policy;
-            #call
+            ::secure_tool::__private::verbatim! {
+                #return_check
+                let __secure_tool_policy = &Self::#entry_ident().policy;
+                #call
+            }
         }
 
         #(#body_attrs)*
         #[doc(hidden)]
         fn #entry_ident() -> &'static ::secure_tool::__private::ToolEntry {
             static __SECURE_TOOL_ENTRY: ::secure_tool::__private::ToolEntry =
-                ::secure_tool::__private::ToolEntry {
-                    policy: #policy,
-                    input: #input_text,
-                    asynchronous: #is_async,
-                    module: ::core::module_path!(),
-                    file: ::core::file!(),
-                    line: ::core::line!(),
-                };
+                ::secure_tool::__private::ToolEntry::new(
+                    #name, &[#(#scopes),*], #public, [#(#limits),*], #input_text, #is_async,
+                    ::core::module_path!(), ::core::file!(), ::core::line!(),
+                );
             &__SECURE_TOOL_ENTRY
         }
 
@@ -268,17 +272,7 @@ fn rebuild_tool_attr(
         None => quote!(::secure_tool::__private::NoInput),
     };
     let register = |schema: &dyn quote::ToTokens| {
-        quote! {
-            ::secure_tool::__private::registered(
-                Self::#entry_ident(),
-                {
-                    #[allow(unused_imports)]
-                    use ::secure_tool::__private::{ViaNoInput as _, ViaToolInput as _};
-                    (&::secure_tool::__private::OptOutsOf::<#input_ty>::NEW).collector()
-                },
-                #schema,
-            )
-        }
+        quote!(::secure_tool::__private::register!(Self::#entry_ident(), #input_ty, #schema))
     };
     // The name rmcp lists the tool under: `name = ".."` (a string literal, as rmcp
     // requires), else the method's name.
@@ -325,50 +319,19 @@ fn rebuild_tool_attr(
     (attr, name)
 }
 
-fn policy(args: &ToolArgs, name: &str) -> TokenStream {
-    let scopes: Vec<&LitStr> = args
-        .scope
-        .iter()
-        .chain(args.scopes.iter())
-        .flat_map(|(_, list)| list)
-        .collect();
-    let public = args.public.is_some();
-    let some = |t: Option<TokenStream>| match t {
-        Some(t) => quote!(::core::option::Option::Some(#t)),
-        None => quote!(::core::option::Option::None),
-    };
-    let nz = |n: u32| quote!(::secure_tool::__private::nz(#n));
-    let rate = some(args.rate.as_ref().map(|r| {
-        let (count, period_ms) = r.value;
-        let count = nz(count);
-        quote!(::secure_tool::__private::Rate::new(#count, ::core::time::Duration::from_millis(#period_ms)))
-    }));
-    let burst = some(args.burst.as_ref().map(|b| nz(b.value)));
-    let timeout = some(args.timeout.as_ref().map(|t| {
-        let ms = t.value;
-        quote!(::core::time::Duration::from_millis(#ms))
-    }));
-    let concurrency = some(args.concurrency.as_ref().map(|c| nz(c.value)));
-    // Saturate on 32-bit targets: a cap above the address space is no cap.
-    let size = |m: &crate::attr::Keyed<u64>| {
-        let bytes = usize::try_from(m.value).unwrap_or(usize::MAX);
-        quote!(#bytes)
-    };
-    let max_output = some(args.max_output.as_ref().map(size));
-    let max_input = some(args.max_input.as_ref().map(size));
-    quote! {
-        ::secure_tool::__private::ToolPolicy {
-            name: #name,
-            scopes: &[#(#scopes),*],
-            public: #public,
-            rate: #rate,
-            burst: #burst,
-            timeout: #timeout,
-            concurrency: #concurrency,
-            max_output: #max_output,
-            max_input: #max_input,
-        }
-    }
+/// The declared limits as `ToolEntry::new` takes them: 0 for "not declared" (a declared
+/// 0 was refused by `attr`).
+fn limits(args: &ToolArgs) -> [u64; 7] {
+    let (rate_count, rate_ms) = args.rate.as_ref().map_or((0, 0), |r| r.value);
+    [
+        u64::from(rate_count),
+        rate_ms,
+        args.burst.as_ref().map_or(0, |b| u64::from(b.value)),
+        args.timeout.as_ref().map_or(0, |t| t.value),
+        args.concurrency.as_ref().map_or(0, |c| u64::from(c.value)),
+        args.max_output.as_ref().map_or(0, |m| m.value),
+        args.max_input.as_ref().map_or(0, |m| m.value),
+    ]
 }
 
 /// `impl SecureInput` and `impl InputField` for an audited type.

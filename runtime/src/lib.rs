@@ -94,9 +94,38 @@ pub use secure_tool_macros::secure_tool;
 /// `#[secure(unbounded = "why")]`, `#[secure(untyped = "why")]`.
 pub use secure_tool_macros::SecureInput;
 
+/// Not public API: re-emits its input. Generated code wraps what rmcp's `#[tool]` would
+/// otherwise parse token by token, so rmcp's macro sees one opaque group.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __secure_tool_verbatim {
+    ($($tokens:tt)*) => { $($tokens)* };
+}
+
+/// Not public API: registers a tool for the manifest when rmcp builds its tool list,
+/// with the waivers of its input (found by autoref specialization, so a wrong input type
+/// is reported once, by the pipeline, not again here), and hands back its input schema.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __secure_tool_register {
+    ($entry:expr, $input:ty, $schema:expr) => {
+        $crate::__private::registered(
+            $entry,
+            {
+                #[allow(unused_imports)]
+                use $crate::__private::{ViaNoInput as _, ViaToolInput as _};
+                (&$crate::__private::OptOutsOf::<$input>::NEW).collector()
+            },
+            $schema,
+        )
+    };
+}
+
 /// Not public API: what generated code needs. May change in any release.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::__secure_tool_register as register;
+    pub use crate::__secure_tool_verbatim as verbatim;
     pub use crate::limits::{Rate, ToolPolicy};
     pub use crate::manifest::{ToolEntry, registered};
     pub use crate::pipeline::{

@@ -29,6 +29,77 @@ pub struct ToolEntry {
     pub line: u32,
 }
 
+impl ToolEntry {
+    /// A tool's declaration, in the compact form generated code writes. `limits` holds
+    /// `[rate count, rate period ms, burst, timeout ms, concurrency, max_output, max_input]`
+    /// with 0 for "not declared" (the macro refuses a declared 0).
+    #[allow(clippy::too_many_arguments, reason = "called by generated code only")]
+    pub const fn new(
+        name: &'static str,
+        scopes: &'static [&'static str],
+        public: bool,
+        limits: [u64; 7],
+        input: &'static str,
+        asynchronous: bool,
+        module: &'static str,
+        file: &'static str,
+        line: u32,
+    ) -> Self {
+        const fn count(n: u64) -> Option<std::num::NonZeroU32> {
+            if n > u32::MAX as u64 {
+                return None;
+            }
+            std::num::NonZeroU32::new(n as u32)
+        }
+        const fn millis(ms: u64) -> Option<Duration> {
+            if ms == 0 {
+                None
+            } else {
+                Some(Duration::from_millis(ms))
+            }
+        }
+        // Saturate on 32-bit targets: a cap above the address space is no cap.
+        const fn bytes(n: u64) -> Option<usize> {
+            match n {
+                0 => None,
+                n if n > usize::MAX as u64 => Some(usize::MAX),
+                n => Some(n as usize),
+            }
+        }
+        let [
+            rate_count,
+            rate_ms,
+            burst,
+            timeout,
+            concurrency,
+            max_output,
+            max_input,
+        ] = limits;
+        let rate = match (count(rate_count), millis(rate_ms)) {
+            (Some(count), Some(period)) => Some(crate::Rate::new(count, period)),
+            _ => None,
+        };
+        Self {
+            policy: ToolPolicy {
+                name,
+                scopes,
+                public,
+                rate,
+                burst: count(burst),
+                timeout: millis(timeout),
+                concurrency: count(concurrency),
+                max_output: bytes(max_output),
+                max_input: bytes(max_input),
+            },
+            input,
+            asynchronous,
+            module,
+            file,
+            line,
+        }
+    }
+}
+
 /// Every tool registered so far, in registration order.
 static SERVED: Mutex<Vec<(&'static ToolEntry, CollectOptOuts)>> = Mutex::new(Vec::new());
 
