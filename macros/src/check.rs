@@ -3,7 +3,7 @@
 //! only when every check passed.
 
 use proc_macro2::Span;
-use syn::parse::{Parse, ParseStream};
+use syn::parse::ParseStream;
 use syn::spanned::Spanned;
 use syn::{FnArg, GenericArgument, PathArguments, ReturnType, Type};
 
@@ -19,21 +19,37 @@ pub struct Method {
     pub block: proc_macro2::Group,
 }
 
-impl Parse for Method {
-    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        let attrs = input.call(syn::Attribute::parse_outer)?;
-        let vis = input.parse()?;
-        let sig = input.parse()?;
-        let block: proc_macro2::Group = input.parse()?;
-        if block.delimiter() != proc_macro2::Delimiter::Brace {
-            return Err(syn::Error::new(block.span(), "expected the method's body"));
-        }
-        Ok(Self {
-            attrs,
-            vis,
-            sig,
-            block,
-        })
+impl Method {
+    /// Split the method at its body, which is set aside as one token (a handle to the
+    /// compiler's tokens: never walked, so a long body costs nothing), and parse the rest.
+    pub fn parse(item: proc_macro2::TokenStream) -> syn::Result<Self> {
+        let mut head: Vec<proc_macro2::TokenTree> = item.into_iter().collect();
+        let block = match head.pop() {
+            Some(proc_macro2::TokenTree::Group(g))
+                if g.delimiter() == proc_macro2::Delimiter::Brace =>
+            {
+                g
+            }
+            other => {
+                let span = other.map_or_else(Span::call_site, |t| t.span());
+                return Err(syn::Error::new(
+                    span,
+                    "`#[secure_tool]` goes on a method with a body",
+                ));
+            }
+        };
+        let head: proc_macro2::TokenStream = head.into_iter().collect();
+        syn::parse::Parser::parse2(
+            |input: ParseStream<'_>| {
+                Ok(Self {
+                    attrs: input.call(syn::Attribute::parse_outer)?,
+                    vis: input.parse()?,
+                    sig: input.parse()?,
+                    block: block.clone(),
+                })
+            },
+            head,
+        )
     }
 }
 
@@ -392,11 +408,27 @@ pub struct AuditedField {
     pub ident: bool,
 }
 
-/// Whether the type holds text the model wrote: a string somewhere in it.
+/// Whether the type holds text the model wrote: a string somewhere in it. Walks the
+/// syntax tree (printing the type to search it would cost a token round trip per field).
 fn holds_text(ty: &Type) -> bool {
-    let text: String = quote::quote!(#ty).to_string();
-    text.split(|c: char| !c.is_alphanumeric() && c != '_')
-        .any(|word| ["String", "str", "Cow", "OsString"].contains(&word))
+    match ty {
+        Type::Path(p) => p.path.segments.iter().any(|segment| {
+            ["String", "str", "Cow", "OsString"].contains(&segment.ident.to_string().as_str())
+                || match &segment.arguments {
+                    PathArguments::AngleBracketed(args) => args.args.iter().any(
+                        |arg| matches!(arg, GenericArgument::Type(inner) if holds_text(inner)),
+                    ),
+                    _ => false,
+                }
+        }),
+        Type::Reference(r) => holds_text(&r.elem),
+        Type::Slice(s) => holds_text(&s.elem),
+        Type::Array(a) => holds_text(&a.elem),
+        Type::Paren(p) => holds_text(&p.elem),
+        Type::Group(g) => holds_text(&g.elem),
+        Type::Tuple(t) => t.elems.iter().any(holds_text),
+        _ => false,
+    }
 }
 
 /// The threat-typed inputs and the field names that call for each.
@@ -675,14 +707,27 @@ pub fn container(
 #[cfg(test)]
 mod tests {
     #[test]
+    fn finds_text_anywhere_in_a_type() {
+        let text = |ty: syn::Type| super::holds_text(&ty);
+        assert!(text(syn::parse_quote!(String)));
+        assert!(text(syn::parse_quote!(Option<Vec<std::string::String>>)));
+        assert!(text(syn::parse_quote!(HashMap<Box<str>, u32>)));
+        assert!(text(syn::parse_quote!(Cow<'static, str>)));
+        assert!(text(syn::parse_quote!([(u8, String); 2])));
+        assert!(!text(syn::parse_quote!(Vec<u32>)));
+        assert!(!text(syn::parse_quote!(Option<Stringly>)));
+    }
+
+    #[test]
     fn recognises_a_method_rmcp_already_expanded() {
-        let item: super::Method = syn::parse_quote! {
+        let item = super::Method::parse(quote::quote! {
             fn run(&self) -> ::std::pin::Pin<Box<dyn ::std::future::Future<Output = u8> + Send + '_>> {
                 Box::pin(async move { 1 })
             }
-        };
+        })
+        .unwrap();
         assert!(super::expanded_by_rmcp(&item.sig));
-        let item: super::Method = syn::parse_quote! { async fn run(&self) -> u8 { 1 } };
+        let item = super::Method::parse(quote::quote! { async fn run(&self) -> u8 { 1 } }).unwrap();
         assert!(!super::expanded_by_rmcp(&item.sig));
     }
 }

@@ -21,8 +21,11 @@ use check::{Shape, Style, Variant};
 /// Secures an rmcp tool method. Documented on the re-export, `secure_tool::secure_tool`.
 #[proc_macro_attribute]
 pub fn secure_tool(args: TokenStream, item: TokenStream) -> TokenStream {
-    let original: proc_macro2::TokenStream = item.clone().into();
-    let item = parse_macro_input!(item as check::Method);
+    let original: proc_macro2::TokenStream = item.into();
+    let item = match check::Method::parse(original.clone()) {
+        Ok(item) => item,
+        Err(error) => return error.into_compile_error().into(),
+    };
     let mut errors = Errors::default();
     let args = ToolArgs::parse(args.into(), &mut errors);
     let tool = check::tool_fn(item, &args, &mut errors);
