@@ -158,23 +158,39 @@ fn collect(items: &[syn::Item], found: &mut Vec<Block>) {
     }
 }
 
-/// `#[tool_router]`, `#[rmcp::tool_router(..)]`, or a `cfg_attr` that applies it.
+/// Whether an impl attribute may be rmcp's router: `#[tool_router]`,
+/// `#[rmcp::tool_router(..)]`, a `cfg_attr` applying it, or any attribute macro at all (it
+/// may be `tool_router` imported under another name, or a macro that adds it). Only an
+/// impl with nothing but the compiler's own attributes is surely without a router.
 fn names_tool_router(attr: &syn::Attribute) -> bool {
-    if attr
-        .path()
-        .segments
-        .last()
-        .is_some_and(|s| s.ident == "tool_router")
-    {
+    const BUILT_IN: &[&str] = &[
+        "doc",
+        "allow",
+        "warn",
+        "deny",
+        "forbid",
+        "expect",
+        "cfg",
+        "rustfmt",
+        "clippy",
+        "diagnostic",
+        "automatically_derived",
+        "must_use",
+    ];
+    let Some(first) = attr.path().segments.first() else {
         return true;
+    };
+    if first.ident != "cfg_attr" {
+        return !BUILT_IN.iter().any(|b| first.ident == b);
     }
-    attr.path().is_ident("cfg_attr")
-        && attr.meta.require_list().is_ok_and(|list| {
-            list.tokens
-                .clone()
-                .into_iter()
-                .any(|t| matches!(&t, proc_macro2::TokenTree::Ident(i) if i == "tool_router"))
+    // `cfg_attr(predicate, attrs..)`: a router if any attribute it applies could be one.
+    attr.meta.require_list().is_ok_and(|list| {
+        list.tokens.clone().into_iter().any(|t| {
+            matches!(&t, proc_macro2::TokenTree::Ident(i)
+                if !BUILT_IN.iter().any(|b| i == b) && i != "feature" && i != "not"
+                    && i != "all" && i != "any" && i != "test" && i != "target_os")
         })
+    })
 }
 
 #[cfg(test)]
@@ -191,10 +207,19 @@ impl Served {
     async fn a(&self) -> String { String::new() }
 }
 
+/// Only the compiler's own attributes: surely no router.
+#[allow(dead_code)]
 impl Forgotten {
     #[secure_tool(public)]
     #[tool(description = "b")]
     async fn b(&self) -> String { String::new() }
+}
+
+#[router]
+impl Renamed {
+    #[secure_tool(public)]
+    #[tool(description = "e")]
+    async fn e(&self) -> String { String::new() }
 }
 
 mod inner {
@@ -229,6 +254,8 @@ mod inner {
         assert_eq!(at("async fn b"), Placement::ImplWithoutRouter);
         assert_eq!(at("async fn c"), Placement::Served);
         assert_eq!(at("fn d(&self)"), Placement::Trait);
+        // `use rmcp::tool_router as router;` must not be refused.
+        assert_eq!(at("async fn e"), Placement::Served);
     }
 
     #[test]

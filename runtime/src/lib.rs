@@ -83,15 +83,24 @@ pub use security::{SecureServer, Security, SecurityBuilder};
 /// - `rate = "N/sec"` (`/min`, `/hour`), `burst = N`: per (tool, principal);
 /// - `timeout = "500ms"` (`2s`, `1m`, `1h`): async tools only;
 /// - `concurrency = N`: calls of this tool running at once; more are refused;
-/// - `max_output = "64KiB"` (`B`, `KiB`, `MiB`): largest output.
+/// - `max_output = "64KiB"` (`B`, `KiB`, `MiB`): largest output;
+/// - `max_input = "1MiB"`: largest raw arguments (and any one string in them).
+///
+/// A misplaced or unsafe declaration does not compile; [`rules`] lists every rule with its
+/// error and fix.
 pub use secure_tool_macros::secure_tool;
 
-/// Derives [`SecureInput`]: audits every field at compile time and validates at run time.
+/// Derives [`SecureInput`] (and [`InputField`]): audits every field at compile time and
+/// validates at run time. On structs and on enums (every variant shape; each variant's
+/// data is checked where it sits).
 ///
 /// A `String`, `Vec` or map field needs `#[validate(length(max = N))]`; a
-/// `serde_json::Value` is refused; the struct needs `#[serde(deny_unknown_fields)]`.
-/// Each rule can be waived for one field with a written reason:
-/// `#[secure(unbounded = "why")]`, `#[secure(untyped = "why")]`.
+/// `serde_json::Value` is refused; every field's type must be one secure-tool checks (a
+/// nested struct or enum derives `SecureInput` too); the type needs
+/// `#[serde(deny_unknown_fields)]`. Each rule can be waived for one field with a written
+/// reason, listed by [`Security::manifest`]: `#[secure(unbounded = "why")]`,
+/// `#[secure(untyped = "why")]`, `#[secure(opaque = "why")]`... See [`rules`] for all of
+/// them.
 pub use secure_tool_macros::SecureInput;
 
 /// Not public API: re-emits its input. Generated code wraps what rmcp's `#[tool]` would
@@ -137,7 +146,6 @@ pub mod __private {
     pub use crate::types::sql::check_ident_field;
     pub use crate::types::url::check_url_field;
     pub use ::core;
-    pub use ::futures::FutureExt;
 
     /// Problems found by the generated field checks.
     pub type Problems = ::std::vec::Vec<crate::Problem>;
