@@ -57,11 +57,23 @@ enum Filter {
     },
 }
 
+/// Adjacently tagged: the variant's data sits under `content`.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema, SecureInput)]
+#[serde(tag = "kind", content = "data", deny_unknown_fields)]
+enum Schedule {
+    Now,
+    At {
+        #[secure(unbounded = "scanned; capped by the raw string limit")]
+        when: String,
+    },
+}
+
 #[derive(Debug, serde::Deserialize, schemars::JsonSchema, validator::Validate, SecureInput)]
 #[serde(deny_unknown_fields)]
 struct Command {
     action: Action,
     filter: Option<Filter>,
+    schedule: Option<Schedule>,
     #[validate(length(max = 3))]
     then: Vec<Action>,
 }
@@ -150,6 +162,10 @@ async fn variant_data_is_checked_at_the_path_the_model_wrote() {
             json!({"action": "stop", "filter": {"kind": "ByName", "name": "\u{E0041}"}, "then": []}),
             "`filter.name`: contains Unicode tag characters",
         ),
+        (
+            json!({"action": "stop", "schedule": {"kind": "At", "data": {"when": "\u{200B}"}}, "then": []}),
+            "`schedule.data.when`: contains invisible characters",
+        ),
     ];
     for (arguments, expected) in cases {
         let message = error_text(&call(&client, "run", arguments.clone()).await);
@@ -191,7 +207,8 @@ fn waivers_inside_variants_and_nested_inputs_are_collected_once() {
         fields,
         [
             ("Action::Tag.label", "unbounded"),
-            ("Filter::ByName.name", "unbounded")
+            ("Filter::ByName.name", "unbounded"),
+            ("Schedule::At.when", "unbounded"),
         ]
     );
     assert!(<Command as SecureInput>::opt_outs().is_empty());

@@ -357,10 +357,19 @@ pub enum Shape {
     },
     Enum {
         variants: Vec<Variant>,
-        /// Each variant's data sits under the variant's name (serde's external tagging),
-        /// so problem paths include it.
-        nested: bool,
+        /// Where each variant's data sits in the JSON, for problem paths.
+        data_at: DataAt,
     },
+}
+
+/// Where an enum variant's data sits, as serde's tagging puts it.
+pub enum DataAt {
+    /// Under the variant's name (external tagging, serde's default).
+    VariantName,
+    /// Under a fixed key (adjacent tagging's `content`).
+    Key(String),
+    /// Where the enum is (internal tagging, untagged).
+    Here,
 }
 
 impl Shape {

@@ -6,7 +6,7 @@ use syn::spanned::Spanned;
 use syn::{FnArg, LitStr, Meta, Token, punctuated::Punctuated};
 
 use crate::attr::ToolArgs;
-use crate::check::{AuditedField, Shape, Style, ToolFn};
+use crate::check::{AuditedField, DataAt, Shape, Style, ToolFn};
 
 /// The secured method (same name, keeps `#[tool]`) and the hidden body method.
 pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
@@ -395,7 +395,7 @@ pub fn secure_input(
             };
             quote!(#validate #(#fields)*)
         }
-        Shape::Enum { variants, nested } => {
+        Shape::Enum { variants, data_at } => {
             let arms = variants.iter().map(|v| {
                 let variant = &v.ident;
                 let variant_name = &v.wire;
@@ -410,10 +410,14 @@ pub fn secure_input(
                         quote!(Self::#variant { #(#members: #bindings),* })
                     }
                 };
-                let at_variant = if *nested {
-                    quote!(let __secure_tool_variant = __secure_tool_path.field(#variant_name);)
-                } else {
-                    quote!(let __secure_tool_variant = *__secure_tool_path;)
+                let at_variant = match data_at {
+                    DataAt::VariantName => {
+                        quote!(let __secure_tool_variant = __secure_tool_path.field(#variant_name);)
+                    }
+                    DataAt::Key(key) => {
+                        quote!(let __secure_tool_variant = __secure_tool_path.field(#key);)
+                    }
+                    DataAt::Here => quote!(let __secure_tool_variant = *__secure_tool_path;),
                 };
                 let newtype = v.style == Style::Tuple && v.fields.len() == 1;
                 let fields = v.fields.iter().zip(&bindings).map(|(f, binding)| {

@@ -85,9 +85,17 @@ pub fn derive_secure_input(input: TokenStream) -> TokenStream {
                     },
                 })
                 .collect(),
-            // Externally tagged (serde's default) nests each variant's data under its name.
-            nested: !attr::serde_word(&input.attrs, "tag")
-                && !attr::serde_word(&input.attrs, "untagged"),
+            data_at: match (
+                attr::serde_value(&input.attrs, "content"),
+                attr::serde_word(&input.attrs, "tag") || attr::serde_word(&input.attrs, "untagged"),
+            ) {
+                // Adjacently tagged: `{"tag": "Variant", "content": ..}`.
+                (Some(content), _) => check::DataAt::Key(content),
+                // Internally tagged or untagged: the data sits beside the tag, or alone.
+                (None, true) => check::DataAt::Here,
+                // Externally tagged (serde's default): `{"Variant": ..}`.
+                (None, false) => check::DataAt::VariantName,
+            },
         },
         Data::Union(data) => {
             errors.at(

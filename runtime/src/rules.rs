@@ -57,7 +57,8 @@
 //! `#[derive(SecureInput)]` on an enum audits every variant's fields like a struct's and
 //! checks each variant's data where it sits: a problem in `{"action": {"rename": {"to":
 //! ""}}}` is reported at `action.rename.to` (serde's `rename`/`rename_all` are followed;
-//! internally tagged and untagged enums have no variant segment). An enum is a field type,
+//! an adjacently tagged enum's data is under its `content` key; internally tagged and
+//! untagged enums have no variant segment). An enum is a field type,
 //! never a tool's whole input (MCP requires the arguments to be an object).
 //!
 //! # Waivers and the manifest
