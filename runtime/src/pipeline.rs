@@ -290,9 +290,9 @@ pub struct Guard<'a> {
 /// Stages 1 to 5 of an async tool: the checked input and the [`Guard`] that runs the
 /// body, or the refusal as the tool's response. Generated code only.
 ///
-/// The generated method builds the body's future itself and hands it to
-/// [`Guard::run`] as a pinned `dyn Future`: running it (timeout, cancellation, panics,
-/// shaping, audit) is compiled once here, so each tool adds only this admission.
+/// The generated method then hands the body's boxed future to [`Guard::run`]: running it
+/// (timeout, cancellation, panics, shaping, audit) is compiled once here, so each tool
+/// adds only this admission and no coroutine of its own.
 #[allow(
     clippy::result_large_err,
     reason = "the refusal is the tool's response, returned as is to rmcp; boxing it would only add an allocation"
