@@ -300,7 +300,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .checked_mul(factor)
         .ok_or_else(|| "the size is too large".to_owned())?;
     if bytes == 0 {
-        return Err("a zero size would refuse every output; give at least `1B`".into());
+        return Err("a zero size would refuse every call; give at least `1B`".into());
     }
     Ok(bytes)
 }
