@@ -14,7 +14,7 @@ use rmcp::model::CallToolRequestParams;
 use rmcp::service::RunningService;
 use rmcp::{RoleClient, ServerHandler, ServiceExt, tool, tool_handler, tool_router};
 use secure_tool::__private::{
-    CallScope, NoInput, ReturnsValue, ToolPolicy, admit_async, nz, returns_value, run_sync,
+    CallScope, NoInput, ReturnsValue, ToolEntry, ToolPolicy, admit_async, returns_value, run_sync,
 };
 use secure_tool::{Principal, SecureInput, SecureServer, Security, secure_tool};
 use serde_json::{Value, json};
@@ -156,20 +156,19 @@ fn tools_call(c: &mut Criterion) {
     group.finish();
 }
 
-static PROLOGUE: ToolPolicy = ToolPolicy {
-    name: "place",
-    scopes: &["orders.write"],
-    public: false,
-    rate: Some(secure_tool::Rate::new(
-        nz(4_000_000_000),
-        core::time::Duration::from_secs(1),
-    )),
-    burst: None,
-    timeout: None,
-    concurrency: None,
-    max_output: None,
-    max_input: None,
-};
+/// Declared as `#[secure_tool]` declares a tool: `rate = "4000000000/sec"`, nothing else.
+static PROLOGUE_ENTRY: ToolEntry = ToolEntry::new(
+    "place",
+    &["orders.write"],
+    false,
+    [4_000_000_000, 1000, 0, 0, 0, 0, 0],
+    "Order",
+    true,
+    module_path!(),
+    file!(),
+    line!(),
+);
+static PROLOGUE: &ToolPolicy = &PROLOGUE_ENTRY.policy;
 
 fn pipeline(c: &mut Criterion) {
     let security = security();
@@ -179,13 +178,13 @@ fn pipeline(c: &mut Criterion) {
     group.bench_function("prologue_no_input", |b| {
         b.iter(|| {
             let scope = CallScope::new(None, principal.clone());
-            run_sync::<NoInput, _, _>(&security, &PROLOGUE, scope, |_| ReturnsValue(()))
+            run_sync::<NoInput, _, _>(&security, PROLOGUE, scope, |_| ReturnsValue(()))
         });
     });
     group.bench_function("full_6_field_input", |b| {
         b.iter(|| {
             let scope = CallScope::new(Some(args.clone()), principal.clone());
-            run_sync::<Order, _, _>(&security, &PROLOGUE, scope, |o| ReturnsValue(o.sku))
+            run_sync::<Order, _, _>(&security, PROLOGUE, scope, |o| ReturnsValue(o.sku))
         });
     });
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -196,7 +195,7 @@ fn pipeline(c: &mut Criterion) {
         b.to_async(&runtime).iter(|| async {
             let scope = CallScope::new(Some(args.clone()), principal.clone());
             // What `#[secure_tool]` generates for an async tool.
-            let (order, guard) = match admit_async::<Order>(&security, &PROLOGUE, scope) {
+            let (order, guard) = match admit_async::<Order>(&security, PROLOGUE, scope) {
                 Ok(admitted) => admitted,
                 Err(refused) => return refused,
             };

@@ -474,61 +474,37 @@ impl FieldArgs {
 
     pub fn parse(attrs: &[syn::Attribute], errors: &mut Errors) -> Self {
         let mut args = Self::default();
-        for attr in attrs.iter().filter(|a| a.path().is_ident("secure")) {
-            let result = attr.parse_nested_meta(|meta| {
-                let name = meta
-                    .path
-                    .get_ident()
-                    .map(ToString::to_string)
-                    .unwrap_or_default();
-                match name.as_str() {
-                    "url" => {
-                        if args.url.is_some() {
-                            errors.at(meta.path.span(), "duplicate `url`");
-                        }
-                        args.url = Some(named_lists(
-                            &meta,
-                            &["allow_hosts", "deny_hosts", "schemes"],
-                            errors,
-                        )?);
-                        return Ok(());
-                    }
-                    "ident" => {
-                        if args.ident.is_some() {
-                            errors.at(meta.path.span(), "duplicate `ident`");
-                        }
-                        args.ident = Some(named_lists(&meta, &["allow"], errors)?);
-                        return Ok(());
-                    }
-                    "command" => {
-                        if args.command.is_some() {
-                            errors.at(meta.path.span(), "duplicate `command`");
-                        }
-                        args.command = Some(named_lists(&meta, &["programs", "options"], errors)?);
-                        return Ok(());
-                    }
-                    _ => {}
-                }
-                let Some(reason) = waiver(&meta, &name, FIELD_KEYS, errors)? else {
-                    return Ok(());
-                };
-                let slot = match name.as_str() {
-                    "unbounded" => &mut args.unbounded,
-                    "untyped" => &mut args.untyped,
-                    "hidden_text" => &mut args.hidden_text,
-                    "opaque" => &mut args.opaque,
-                    _ => &mut args.plain,
-                };
+        each_secure_key(attrs, errors, |meta, name, errors| {
+            // The keys that take named lists of strings, and the lists each takes.
+            let lists = match name {
+                "url" => Some((&mut args.url, &["allow_hosts", "deny_hosts", "schemes"][..])),
+                "ident" => Some((&mut args.ident, &["allow"][..])),
+                "command" => Some((&mut args.command, &["programs", "options"][..])),
+                _ => None,
+            };
+            if let Some((slot, keys)) = lists {
                 if slot.is_some() {
-                    errors.at(reason.span(), format!("duplicate `{name}`"));
+                    errors.at(meta.path.span(), format!("duplicate `{name}`"));
                 }
-                *slot = Some(reason);
-                Ok(())
-            });
-            if let Err(error) = result {
-                errors.push(error);
+                *slot = Some(named_lists(meta, keys, errors)?);
+                return Ok(());
             }
-        }
+            let Some(reason) = waiver(meta, name, FIELD_KEYS, errors)? else {
+                return Ok(());
+            };
+            let slot = match name {
+                "unbounded" => &mut args.unbounded,
+                "untyped" => &mut args.untyped,
+                "hidden_text" => &mut args.hidden_text,
+                "opaque" => &mut args.opaque,
+                _ => &mut args.plain,
+            };
+            if slot.is_some() {
+                errors.at(reason.span(), format!("duplicate `{name}`"));
+            }
+            *slot = Some(reason);
+            Ok(())
+        });
         args
     }
 }
@@ -536,26 +512,38 @@ impl FieldArgs {
 impl ContainerArgs {
     pub fn parse(attrs: &[syn::Attribute], errors: &mut Errors) -> Self {
         let mut args = Self::default();
-        for attr in attrs.iter().filter(|a| a.path().is_ident("secure")) {
-            let result = attr.parse_nested_meta(|meta| {
-                let name = meta
-                    .path
-                    .get_ident()
-                    .map(ToString::to_string)
-                    .unwrap_or_default();
-                if let Some(reason) = waiver(&meta, &name, CONTAINER_KEYS, errors)? {
-                    if args.allow_unknown_fields.is_some() {
-                        errors.at(reason.span(), format!("duplicate `{name}`"));
-                    }
-                    args.allow_unknown_fields = Some(reason);
+        each_secure_key(attrs, errors, |meta, name, errors| {
+            if let Some(reason) = waiver(meta, name, CONTAINER_KEYS, errors)? {
+                if args.allow_unknown_fields.is_some() {
+                    errors.at(reason.span(), format!("duplicate `{name}`"));
                 }
-                Ok(())
-            });
-            if let Err(error) = result {
-                errors.push(error);
+                args.allow_unknown_fields = Some(reason);
             }
-        }
+            Ok(())
+        });
         args
+    }
+}
+
+/// Call `each` with every key of every `#[secure(..)]` in `attrs` (and the key's name);
+/// a key that does not parse is recorded in `errors`.
+fn each_secure_key(
+    attrs: &[syn::Attribute],
+    errors: &mut Errors,
+    mut each: impl FnMut(&syn::meta::ParseNestedMeta<'_>, &str, &mut Errors) -> syn::Result<()>,
+) {
+    for attr in attrs.iter().filter(|a| a.path().is_ident("secure")) {
+        let result = attr.parse_nested_meta(|meta| {
+            let name = meta
+                .path
+                .get_ident()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            each(&meta, &name, errors)
+        });
+        if let Err(error) = result {
+            errors.push(error);
+        }
     }
 }
 

@@ -259,12 +259,4 @@ pub mod __private {
             ::validator::Validate::validate(self).map_err(crate::InputError::from)
         }
     }
-
-    /// `Some(NonZeroU32)` from a literal the macro already checked is non-zero.
-    pub const fn nz(n: u32) -> ::core::num::NonZeroU32 {
-        match ::core::num::NonZeroU32::new(n) {
-            Some(n) => n,
-            None => panic!("zero checked at compile time"),
-        }
-    }
 }
