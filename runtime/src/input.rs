@@ -222,63 +222,16 @@ fn describe_validation(error: &validator::ValidationError) -> String {
 
 /// Deserialize a tool's arguments, turning serde's messages (which quote the offending
 /// input) into value-free ones with the field path.
-///
-/// The common, valid case deserializes directly; only a failure pays for a second pass
-/// with `serde_path_to_error`, which records the path (it clones every key it visits).
 pub fn deserialize<T: DeserializeOwned>(
     arguments: serde_json::Map<String, Value>,
 ) -> Result<T, InputError> {
-    let value = Value::Object(arguments);
-    if let Ok(input) = T::deserialize(&value) {
-        return Ok(input);
-    }
-    match serde_path_to_error::deserialize::<_, T>(&value) {
-        // Deserializing the same value cannot succeed the second time; if it somehow
-        // did, the first error stands, without a path.
-        Ok(_) => Err(InputError::single("", "invalid value")),
-        Err(error) => {
-            let message = error.inner().to_string();
-            // The path of an unknown field ends in the unknown (attacker-chosen) key itself.
-            let skip_last = message.starts_with("unknown field");
-            let path = render_path(error.path(), skip_last);
-            Err(InputError::single(path, describe_serde(&message)))
-        }
-    }
+    crate::de::from_value(&Value::Object(arguments))
+        .map_err(|error| InputError::single(error.path(), describe_serde(&error.message)))
 }
 
-/// A JSON-pointer-like path a model can act on. Map keys are attacker-chosen text, so
-/// only short identifier-like ones are shown.
-fn render_path(path: &serde_path_to_error::Path, skip_last: bool) -> String {
-    use serde_path_to_error::Segment;
-    let mut out = String::new();
-    let keep = path.iter().len() - usize::from(skip_last && path.iter().len() > 0);
-    for segment in path.iter().take(keep) {
-        match segment {
-            Segment::Seq { index } => {
-                let _ = write!(out, "[{index}]");
-            }
-            Segment::Map { key } | Segment::Enum { variant: key } => {
-                if !out.is_empty() {
-                    out.push('.');
-                }
-                if is_plain_key(key) {
-                    out.push_str(key);
-                } else {
-                    out.push('?');
-                }
-            }
-            Segment::Unknown => {
-                if !out.is_empty() {
-                    out.push('.');
-                }
-                out.push('?');
-            }
-        }
-    }
-    out
-}
-
-fn is_plain_key(key: &str) -> bool {
+/// Whether a map key is shown in a path: keys are attacker-chosen text, so only short
+/// identifier-like ones are.
+pub(crate) fn is_plain_key(key: &str) -> bool {
     (1..=48).contains(&key.len())
         && key
             .bytes()
@@ -287,7 +240,7 @@ fn is_plain_key(key: &str) -> bool {
 
 /// Map one serde error message to a value-free rule. serde's wording is stable; anything
 /// unrecognised becomes a generic `invalid value`, so nothing attacker-controlled leaks.
-fn describe_serde(message: &str) -> Cow<'static, str> {
+pub(crate) fn describe_serde(message: &str) -> Cow<'static, str> {
     // What follows the *last* ", expected " is produced by the target type's Visitor, not
     // by the input, so it is safe to show; what precedes it quotes the input.
     let expected = || {

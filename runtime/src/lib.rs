@@ -53,6 +53,7 @@
 #![doc(html_root_url = "https://docs.rs/secure-tool/0.1.0")]
 
 mod audit;
+mod de;
 mod error;
 mod field;
 mod identity;
