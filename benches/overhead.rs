@@ -14,7 +14,7 @@ use rmcp::model::CallToolRequestParams;
 use rmcp::service::RunningService;
 use rmcp::{RoleClient, ServerHandler, ServiceExt, tool, tool_handler, tool_router};
 use secure_tool::__private::{
-    CallScope, NoInput, ReturnsValue, ToolEntry, ToolPolicy, admit_async, returns_value, run_sync,
+    CallScope, NoInput, ToolEntry, ToolPolicy, admit_async, returns_value, run_sync,
 };
 use secure_tool::{Principal, SecureInput, SecureServer, Security, secure_tool};
 use serde_json::{Value, json};
@@ -178,13 +178,13 @@ fn pipeline(c: &mut Criterion) {
     group.bench_function("prologue_no_input", |b| {
         b.iter(|| {
             let scope = CallScope::new(None, principal.clone());
-            run_sync::<NoInput, _, _>(&security, PROLOGUE, scope, |_| ReturnsValue(()))
+            run_sync::<NoInput, _, _>(&security, PROLOGUE, scope, |_| (), returns_value)
         });
     });
     group.bench_function("full_6_field_input", |b| {
         b.iter(|| {
             let scope = CallScope::new(Some(args.clone()), principal.clone());
-            run_sync::<Order, _, _>(&security, PROLOGUE, scope, |o| ReturnsValue(o.sku))
+            run_sync::<Order, _, _>(&security, PROLOGUE, scope, |o| o.sku, returns_value)
         });
     });
     let runtime = tokio::runtime::Builder::new_current_thread()

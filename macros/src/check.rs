@@ -81,6 +81,7 @@ pub fn tool_fn(item: Method, args: &ToolArgs, errors: &mut Errors) -> Option<Too
     let tool_attr = tool_attr_below(&item, errors);
     receiver_is_shared_ref(&item, errors);
     not_const(&item, errors);
+    not_unsafe(&item, errors);
     timeout_needs_async(&item, args, errors);
     no_untyped_arguments(&item, errors);
     error_type_is_redacted(&item.sig.output, errors);
@@ -187,6 +188,17 @@ fn receiver_is_shared_ref(item: &Method, errors: &mut Errors) {
 fn not_const(item: &Method, errors: &mut Errors) {
     if let Some(c) = &item.sig.constness {
         errors.at(c.span, "a tool cannot be a `const fn`: remove `const`");
+    }
+}
+
+/// A tool's caller is the model: nobody upholds an `unsafe fn`'s contract for it. Unsafe
+/// operations belong in `unsafe` blocks inside the body, each with its own argument.
+fn not_unsafe(item: &Method, errors: &mut Errors) {
+    if let Some(u) = &item.sig.unsafety {
+        errors.at(
+            u.span,
+            "a tool cannot be an `unsafe fn`: its caller is the model, which cannot uphold a safety contract; remove `unsafe` and put unsafe operations in `unsafe` blocks",
+        );
     }
 }
 
@@ -521,6 +533,20 @@ pub fn is_plain_scalar(ty: &Type) -> bool {
                 | "i128" | "isize" | "f32" | "f64" | "bool"
         )
     }))
+}
+
+/// A type that can hold no waiver of its own: a plain scalar, `String` or `char`, or an
+/// `Option`/`Vec`/`Box` of one. Its `collect_opt_outs` is a no-op, so the derive leaves
+/// out the call (and, when every field is such, the whole method).
+pub fn holds_no_waivers(ty: &Type) -> bool {
+    if is_plain_scalar(ty) {
+        return true;
+    }
+    match last_ident(ty).as_deref() {
+        Some("String" | "char") => first_generic(ty).is_none(),
+        Some("Option" | "Vec" | "Box") => first_generic(ty).is_some_and(holds_no_waivers),
+        _ => false,
+    }
 }
 
 /// The last identifier inside `Option<..>`, `Vec<..>`, `Box<..>`...

@@ -8,7 +8,8 @@ use syn::{FnArg, LitStr, Meta, Token, punctuated::Punctuated};
 use crate::attr::ToolArgs;
 use crate::check::{AuditedField, DataAt, Shape, Style, ToolFn};
 
-/// The secured method (same name, keeps `#[tool]`) and the hidden body method.
+/// The secured method: same name, keeps `#[tool]`, runs the pipeline around the user's
+/// body, which it holds inline. Plus one hidden `const`, the tool's declaration.
 pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
     let ToolFn {
         item,
@@ -18,19 +19,18 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
         returns_result,
     } = tool;
     let ident = &item.sig.ident;
-    let body_ident = format_ident!("__secure_tool_body_{}", ident);
     let is_async = item.sig.asyncness.is_some();
 
     // Outer attributes: everything but `#[tool]`, which is rebuilt with the schemas rmcp
-    // can no longer infer from the rewritten signature. `cfg`s go on both methods.
+    // can no longer infer from the rewritten signature. `cfg`s also go on the declaration.
     let mut outer_attrs = Vec::new();
-    let mut body_attrs = Vec::new();
+    let mut cfg_attrs = Vec::new();
     for (i, attr) in item.attrs.iter().enumerate() {
         if i == tool_attr {
             continue;
         }
         if attr.path().is_ident("cfg") || attr.path().is_ident("cfg_attr") {
-            body_attrs.push(attr);
+            cfg_attrs.push(attr);
         }
         outer_attrs.push(attr);
     }
@@ -43,25 +43,25 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
         &entry_ident,
     );
 
-    // Arguments: our guard first, then every extractor but `Parameters<T>`, in order.
+    // Arguments: our guard first, then every extractor but `Parameters<T>`, as written.
+    // `Parameters<T>` is bound, with the user's own pattern, from the checked input.
     let mut outer_inputs = Vec::new();
-    let mut forwarded = Vec::new();
+    let mut bind_input = TokenStream::new();
     let typed = item.sig.inputs.iter().filter_map(|a| match a {
         FnArg::Typed(pt) => Some(pt),
         FnArg::Receiver(_) => None,
     });
     for (index, pt) in typed.enumerate() {
-        if params.as_ref().is_some_and(|(i, _, _)| *i == index) {
-            let (_, params_ty, input_ty) = params.as_ref().expect("checked just above");
-            forwarded.push(quote_spanned! {params_ty.span()=>
-                <#params_ty as ::secure_tool::__private::WrapParameters<#input_ty>>::wrap(__secure_tool_input)
-            });
-            continue;
+        match &params {
+            Some((i, params_ty, input_ty)) if *i == index => {
+                let pat = &pt.pat;
+                bind_input = quote_spanned! {params_ty.span()=>
+                    let #pat: #params_ty =
+                        <#params_ty as ::secure_tool::__private::WrapParameters<#input_ty>>::wrap(__secure_tool_input);
+                };
+            }
+            _ => outer_inputs.push(pt),
         }
-        let name = format_ident!("__secure_tool_arg{}", index);
-        let ty = &pt.ty;
-        outer_inputs.push(quote!(#name: #ty));
-        forwarded.push(quote!(#name));
     }
 
     let input_ty = match &params {
@@ -77,17 +77,28 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
     let input_span = params
         .as_ref()
         .map_or_else(Span::call_site, |(_, _, t)| t.span());
-    let wrapper = if returns_result {
-        quote!(::secure_tool::__private::ReturnsResult)
-    } else {
-        quote!(::secure_tool::__private::ReturnsValue)
+    let output = match &item.sig.output {
+        syn::ReturnType::Type(_, ty) => quote!(#ty),
+        syn::ReturnType::Default => quote!(()),
     };
     // Checked against the declared return type, so an unsupported one is reported there.
     let return_check = match &item.sig.output {
-        syn::ReturnType::Type(_, ty) => quote_spanned! {ty.span()=>
-            let () = ::secure_tool::__private::assert_tool_return::<#wrapper<#ty>>();
-        },
+        syn::ReturnType::Type(_, ty) => {
+            let wrapper = if returns_result {
+                quote!(::secure_tool::__private::ReturnsResult)
+            } else {
+                quote!(::secure_tool::__private::ReturnsValue)
+            };
+            quote_spanned! {ty.span()=>
+                let () = ::secure_tool::__private::assert_tool_return::<#wrapper<#ty>>();
+            }
+        }
         syn::ReturnType::Default => TokenStream::new(),
+    };
+    let returns = if returns_result {
+        quote!(::secure_tool::__private::returns_result)
+    } else {
+        quote!(::secure_tool::__private::returns_value)
     };
     let scopes = args
         .scope
@@ -104,26 +115,36 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
     let security = quote_spanned! {self_span=>
         ::secure_tool::SecureServer::security(self)
     };
+    // The user's block, verbatim: spans, `?`, `return` and type errors point at what
+    // the user wrote. It is never parsed, only moved.
+    let block = &item.block;
     let call = if is_async {
-        let returns = if returns_result {
-            quote!(::secure_tool::__private::returns_result)
-        } else {
-            quote!(::secure_tool::__private::returns_value)
-        };
         let admit = quote_spanned! {input_span=>
             ::secure_tool::__private::admit_async::<#input_ty>(
                 #security,
-                __secure_tool_policy,
+                &Self::#entry_ident.policy,
                 __secure_tool_scope,
             )
         };
-        // No async block here: the outer method returns the boxed future rmcp expects of
-        // an async tool, built in the runtime around the body's own boxed future, so a
-        // tool adds no coroutine of its own to the user's crate.
+        // The body becomes a boxed future, as rmcp's `#[tool]` makes of a bare tool, so a
+        // tool adds no coroutine of its own. The never-taken early `return` fixes the
+        // future's output to the declared type before the body is checked (as
+        // async-trait does), so a wrong `return` or `?` is reported where it is written.
         quote! {
             match #admit {
                 ::core::result::Result::Ok((__secure_tool_input, __secure_tool_guard)) => {
-                    __secure_tool_guard.run(Self::#body_ident(self, #(#forwarded),*), #returns)
+                    #bind_input
+                    __secure_tool_guard.run(
+                        ::std::boxed::Box::pin(async move {
+                            if let ::core::option::Option::Some(__secure_tool_output) =
+                                ::core::option::Option::None::<#output>
+                            {
+                                return __secure_tool_output;
+                            }
+                            #block
+                        }),
+                        #returns,
+                    )
                 }
                 ::core::result::Result::Err(__secure_tool_refused) => {
                     ::secure_tool::__private::refused(__secure_tool_refused)
@@ -131,14 +152,17 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
             }
         }
     } else {
+        // A closure with the declared return type: `return` in the body leaves the body.
         quote_spanned! {input_span=>
             ::secure_tool::__private::run_sync::<#input_ty, _, _>(
                 #security,
-                __secure_tool_policy,
+                &Self::#entry_ident.policy,
                 __secure_tool_scope,
-                move |__secure_tool_input: #input_ty| {
-                    #wrapper(Self::#body_ident(self, #(#forwarded),*))
+                move |__secure_tool_input: #input_ty| -> #output {
+                    #bind_input
+                    #block
                 },
+                #returns,
             )
         }
     };
@@ -147,41 +171,6 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
         quote!(::secure_tool::__private::ToolFuture<'_>)
     } else {
         quote!(::secure_tool::__private::CallToolResponse)
-    };
-
-    // The hidden body keeps the user's signature and block verbatim, so spans, `?`,
-    // `return` and type errors all point at what the user wrote. Emitted from the parsed
-    // pieces directly: no clone of the method, nothing parsed twice.
-    let syn::Signature {
-        constness,
-        unsafety,
-        inputs,
-        output,
-        ..
-    } = &item.sig;
-    let block = &item.block;
-    let body = if is_async {
-        // As rmcp's `#[tool]` does for a bare tool: a boxed future rather than an `async
-        // fn`, whose opaque return type costs the compiler several times more to check.
-        let output = match output {
-            syn::ReturnType::Type(_, ty) => quote!(#ty),
-            syn::ReturnType::Default => quote!(()),
-        };
-        quote! {
-            #constness #unsafety #fn_token #body_ident #generics (#inputs)
-                -> ::secure_tool::__private::BodyFuture<'_, #output> #where_clause
-            {
-                ::std::boxed::Box::pin(async move #block)
-            }
-        }
-    } else {
-        quote!(#constness #unsafety #fn_token #body_ident #generics (#inputs) #output #where_clause #block)
-    };
-    let body = quote! {
-        #(#body_attrs)*
-        #[doc(hidden)]
-        #[allow(clippy::unused_async, clippy::needless_pass_by_value)]
-        #body
     };
 
     quote! {
@@ -194,23 +183,18 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
         ) -> #outer_output #where_clause {
             ::secure_tool::__private::verbatim! {
                 #return_check
-                let __secure_tool_policy = &Self::#entry_ident().policy;
                 #call
             }
         }
 
-        #(#body_attrs)*
+        #(#cfg_attrs)*
         #[doc(hidden)]
-        fn #entry_ident() -> &'static ::secure_tool::__private::ToolEntry {
-            static __SECURE_TOOL_ENTRY: ::secure_tool::__private::ToolEntry =
-                ::secure_tool::__private::ToolEntry::new(
-                    #name, &[#(#scopes),*], #public, [#(#limits),*], #input_text, #is_async,
-                    ::core::module_path!(), ::core::file!(), ::core::line!(),
-                );
-            &__SECURE_TOOL_ENTRY
-        }
-
-        #body
+        #[allow(non_upper_case_globals)]
+        const #entry_ident: &'static ::secure_tool::__private::ToolEntry =
+            &::secure_tool::__private::ToolEntry::new(
+                #name, &[#(#scopes),*], #public, [#(#limits),*], #input_text, #is_async,
+                ::core::module_path!(), ::core::file!(), ::core::line!(),
+            );
     }
 }
 
@@ -272,7 +256,7 @@ fn rebuild_tool_attr(
         None => quote!(::secure_tool::__private::NoInput),
     };
     let register = |schema: &dyn quote::ToTokens| {
-        quote!(::secure_tool::__private::register!(Self::#entry_ident(), #input_ty, #schema))
+        quote!(::secure_tool::__private::register!(Self::#entry_ident, #input_ty, #schema))
     };
     // The name rmcp lists the tool under: `name = ".."` (a string literal, as rmcp
     // requires), else the method's name.
@@ -450,13 +434,35 @@ pub fn secure_input(
         }
     };
 
-    let nested_opt_outs = all_fields
+    // What the trait's defaults already do (no waivers, nothing nested that could hold
+    // one) is left out: less code for the compiler in every user's build.
+    let nested_opt_outs: Vec<_> = all_fields
         .iter()
-        .filter(|f| f.args.opaque.is_none() && !f.refused && !crate::check::is_plain_scalar(&f.ty))
+        .filter(|f| f.args.opaque.is_none() && !f.refused && !crate::check::holds_no_waivers(&f.ty))
         .map(|f| {
-        let ty = &f.ty;
-        quote_spanned! {ty.span()=>
-            <#ty as ::secure_tool::InputField>::collect_opt_outs(__secure_tool_out, __secure_tool_seen);
+            let ty = &f.ty;
+            quote_spanned! {ty.span()=>
+                <#ty as ::secure_tool::InputField>::collect_opt_outs(__secure_tool_out, __secure_tool_seen);
+            }
+        })
+        .collect();
+    let own_opt_outs = (!opt_outs.is_empty()).then(|| {
+        quote! {
+            fn opt_outs() -> &'static [::secure_tool::OptOut] {
+                &[#(#opt_outs),*]
+            }
+        }
+    });
+    let collect_opt_outs = (own_opt_outs.is_some() || !nested_opt_outs.is_empty()).then(|| {
+        quote! {
+            fn collect_opt_outs(
+                __secure_tool_out: &mut ::std::vec::Vec<::secure_tool::OptOut>,
+                __secure_tool_seen: &mut ::std::vec::Vec<&'static str>,
+            ) {
+                if ::secure_tool::__private::collect_own_opt_outs::<Self>(__secure_tool_out, __secure_tool_seen) {
+                    #(#nested_opt_outs)*
+                }
+            }
         }
     });
     // Only a struct with named fields has an object schema, as a tool's input needs.
@@ -469,9 +475,7 @@ pub fn secure_input(
     quote! {
         #[automatically_derived]
         impl #impl_generics ::secure_tool::SecureInput for #ident #ty_generics #where_clause {
-            fn opt_outs() -> &'static [::secure_tool::OptOut] {
-                &[#(#opt_outs),*]
-            }
+            #own_opt_outs
         }
 
         #[automatically_derived]
@@ -485,14 +489,7 @@ pub fn secure_input(
                 #checks
             }
 
-            fn collect_opt_outs(
-                __secure_tool_out: &mut ::std::vec::Vec<::secure_tool::OptOut>,
-                __secure_tool_seen: &mut ::std::vec::Vec<&'static str>,
-            ) {
-                if ::secure_tool::__private::collect_own_opt_outs::<Self>(__secure_tool_out, __secure_tool_seen) {
-                    #(#nested_opt_outs)*
-                }
-            }
+            #collect_opt_outs
         }
 
         #object_input

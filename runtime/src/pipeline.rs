@@ -320,7 +320,7 @@ pub fn admit_async<'a, T: crate::__private::ObjectInput>(
 /// an `async fn`.
 pub type ToolFuture<'a> = std::pin::Pin<Box<dyn Future<Output = CallToolResponse> + Send + 'a>>;
 
-/// A tool body's future, as the generated body method returns it.
+/// A tool body's future, as the generated method boxes it.
 pub type BodyFuture<'a, R> = std::pin::Pin<Box<dyn Future<Output = R> + Send + 'a>>;
 
 impl<'a> Guard<'a> {
@@ -405,21 +405,21 @@ pub fn run_sync<T, F, R>(
     policy: &'static ToolPolicy,
     mut scope: CallScope,
     body: F,
+    returned: fn(R) -> Returned,
 ) -> CallToolResponse
 where
     T: crate::__private::ObjectInput,
     F: FnOnce(T) -> R,
-    R: ToolReturn,
 {
     let admitted = match admit::<T>(security, policy, &mut scope) {
         Ok(admitted) => admitted,
         Err(refusal) => return refuse(policy, &scope, refusal),
     };
     let Admitted { input, _permit } = admitted;
-    let ran = std::panic::catch_unwind(AssertUnwindSafe(move || body(input)))
+    let ran = std::panic::catch_unwind(AssertUnwindSafe(move || returned(body(input))))
         .map_or_else(Ran::Panicked, Ran::Returned);
     drop(_permit);
-    finish(security, policy, &scope, ran)
+    finish_returned(security, policy, &scope, ran)
 }
 
 fn refuse(policy: &ToolPolicy, scope: &CallScope, refusal: Refusal) -> CallToolResponse {
@@ -435,23 +435,6 @@ fn refuse(policy: &ToolPolicy, scope: &CallScope, refusal: Refusal) -> CallToolR
 
 fn error_result(message: String) -> CallToolResponse {
     CallToolResult::error(vec![ContentBlock::text(message)]).into()
-}
-
-/// Stages 7 and 8. Only the split of the return value depends on `R`; the shaping is
-/// [`finish_returned`], compiled once.
-fn finish<R: ToolReturn>(
-    security: &Security,
-    policy: &ToolPolicy,
-    scope: &CallScope,
-    ran: Ran<R>,
-) -> CallToolResponse {
-    let ran = match ran {
-        Ran::Returned(value) => Ran::Returned(value.into_returned()),
-        Ran::Panicked(payload) => Ran::Panicked(payload),
-        Ran::TimedOut(limit) => Ran::TimedOut(limit),
-        Ran::Cancelled => Ran::Cancelled,
-    };
-    finish_returned(security, policy, scope, ran)
 }
 
 /// Shape the result and emit the audit event.

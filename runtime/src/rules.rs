@@ -15,6 +15,7 @@
 //! | in a `#[tool_router]` impl | a tool its author believes in that rmcp never serves | ``this impl has no `#[tool_router]`, so rmcp would never serve this tool`` | add `#[tool_router]` to the impl |
 //! | `&self` | `&mut self` cannot be served concurrently | `a secured tool takes &self, not &mut self` | interior mutability |
 //! | not `const fn` | | `a tool cannot be a const fn` | remove `const` |
+//! | not `unsafe fn` | a safety contract nobody upholds: the caller is the model | `a tool cannot be an unsafe fn` | remove `unsafe`; use `unsafe` blocks in the body |
 //! | input is `SecureInput` | unchecked arguments | `` `T` is not a secured tool input `` (on the type) | `#[derive(SecureInput)]` |
 //! | input is an object | rmcp cannot list a tool whose `inputSchema` is not an object | `` `T` is not a struct with named fields that derives SecureInput `` | hold the enum in a field: `struct Args { action: Action }` |
 //! | no raw JSON arguments | validation bypassed | ``raw `JsonObject` arguments bypass validation`` | `Parameters<T>` |
