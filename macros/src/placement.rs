@@ -14,6 +14,8 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use proc_macro2::{Delimiter, TokenStream, TokenTree};
+
 /// Where the attribute is.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Placement {
@@ -41,15 +43,16 @@ enum Kind {
 }
 
 /// A source file as last read: its size and modification time (to notice an edit
-/// without reading it again), its text, and its blocks.
+/// without reading it again), its text, where each line starts, and its blocks.
 struct Seen {
     stamp: (u64, Option<std::time::SystemTime>),
     text: String,
+    line_starts: Vec<usize>,
     blocks: Vec<Block>,
 }
 
 thread_local! {
-    /// Per file: a server's tools share one file, read and parsed once.
+    /// Per file: a server's tools share one file, read and scanned once.
     static FILES: RefCell<HashMap<PathBuf, Seen>> = RefCell::new(HashMap::new());
 }
 
@@ -74,21 +77,32 @@ pub fn of_call_site() -> Placement {
                 path.clone(),
                 Seen {
                     stamp,
+                    line_starts: line_starts(&text),
                     text,
                     blocks,
                 },
             );
         }
         let seen = &files[&path];
-        placement(&seen.text, &seen.blocks, line)
+        placement(&seen.text, &seen.line_starts, &seen.blocks, line)
     })
 }
 
-fn placement(text: &str, blocks: &[Block], line: usize) -> Placement {
+fn line_starts(text: &str) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+        .collect()
+}
+
+fn placement(text: &str, line_starts: &[usize], blocks: &[Block], line: usize) -> Placement {
     // The file on disk must be the one being compiled: the attribute is on this line.
     let on_line = line
         .checked_sub(1)
-        .and_then(|i| text.lines().nth(i))
+        .and_then(|i| {
+            let start = *line_starts.get(i)?;
+            let end = line_starts.get(i + 1).copied().unwrap_or(text.len());
+            text.get(start..end)
+        })
         .is_some_and(|l| l.contains("secure_tool"));
     if !on_line {
         return Placement::Served;
@@ -104,16 +118,16 @@ fn placement(text: &str, blocks: &[Block], line: usize) -> Placement {
     }
 }
 
-/// Every impl and trait of the file, with its line range. Parsed with proc-macro2's own
-/// implementation, whose spans carry lines (the compiler's spans for parsed text do not).
+/// Every impl and trait of the file, with its line range. Tokenized with proc-macro2's
+/// own implementation, whose spans carry lines (the compiler's spans for parsed text do
+/// not); the token trees are walked, not parsed, which is all this needs and costs the
+/// (unoptimized, in a debug build) macro a fraction of a full parse.
 fn blocks(text: &str) -> Vec<Block> {
     proc_macro2::fallback::force();
-    let parsed = syn::parse_file(text);
     let mut found = Vec::new();
-    if let Ok(file) = &parsed {
-        collect(&file.items, &mut found);
+    if let Ok(tokens) = text.parse::<TokenStream>() {
+        walk(tokens, &mut found);
     }
-    drop(parsed);
     // The file's line table is no longer needed (a long-lived macro server, like an IDE's,
     // would otherwise keep one per edit).
     proc_macro2::extra::invalidate_current_thread_spans();
@@ -121,48 +135,77 @@ fn blocks(text: &str) -> Vec<Block> {
     found
 }
 
-fn collect(items: &[syn::Item], found: &mut Vec<Block>) {
-    for item in items {
-        match item {
-            syn::Item::Impl(item) => {
-                let router = item.attrs.iter().any(names_tool_router);
-                found.push(Block {
-                    start: item.impl_token.span.start().line,
-                    end: item.brace_token.span.close().end().line,
-                    kind: if router { Kind::Router } else { Kind::Impl },
-                });
+/// One level of token trees, read as a sequence of items or statements: each one's
+/// header (attributes, qualifiers, the keyword) up to its `{ .. }` body or `;`. Bodies
+/// are walked in turn (impls live in modules and function bodies too), except a macro's
+/// (`name! { .. }`, `macro_rules! name { .. }`), whose tokens are not items yet.
+fn walk(tokens: TokenStream, found: &mut Vec<Block>) {
+    let mut header = Header::default();
+    let mut hash = false;
+    for token in tokens {
+        match token {
+            TokenTree::Punct(p) if p.as_char() == '#' => {
+                hash = true;
+                continue;
             }
-            syn::Item::Trait(item) => found.push(Block {
-                start: item.trait_token.span.start().line,
-                end: item.brace_token.span.close().end().line,
-                kind: Kind::Trait,
-            }),
-            syn::Item::Mod(syn::ItemMod {
-                content: Some((_, items)),
-                ..
-            }) => collect(items, found),
-            syn::Item::Fn(item) => {
-                let items: Vec<syn::Item> = item
-                    .block
-                    .stmts
-                    .iter()
-                    .filter_map(|s| match s {
-                        syn::Stmt::Item(item) => Some(item.clone()),
-                        _ => None,
-                    })
-                    .collect();
-                collect(&items, found);
+            TokenTree::Group(g) if hash && g.delimiter() == Delimiter::Bracket => {
+                header.router |= may_be_router(g.stream());
+            }
+            TokenTree::Punct(p) if p.as_char() == ';' => header = Header::default(),
+            TokenTree::Punct(p) if p.as_char() == '!' => header.is_macro = true,
+            TokenTree::Ident(ident) if header.keyword.is_none() => {
+                let word = ident.to_string();
+                if !QUALIFIERS.contains(&word.as_str()) {
+                    header.keyword = Some((word, ident.span().start().line));
+                }
+            }
+            TokenTree::Group(g) if g.delimiter() == Delimiter::Brace => {
+                let end = g.span_close().end().line;
+                match header.keyword.as_ref().filter(|_| !header.is_macro) {
+                    Some((word, start)) if word == "impl" => found.push(Block {
+                        start: *start,
+                        end,
+                        kind: if header.router {
+                            Kind::Router
+                        } else {
+                            Kind::Impl
+                        },
+                    }),
+                    Some((word, start)) if word == "trait" => found.push(Block {
+                        start: *start,
+                        end,
+                        kind: Kind::Trait,
+                    }),
+                    _ => {}
+                }
+                if !header.is_macro {
+                    walk(g.stream(), found);
+                }
+                header = Header::default();
             }
             _ => {}
         }
+        hash = false;
     }
 }
 
-/// Whether an impl attribute may be rmcp's router: `#[tool_router]`,
-/// `#[rmcp::tool_router(..)]`, a `cfg_attr` applying it, or any attribute macro at all (it
-/// may be `tool_router` imported under another name, or a macro that adds it). Only an
-/// impl with nothing but the compiler's own attributes is surely without a router.
-fn names_tool_router(attr: &syn::Attribute) -> bool {
+/// Words that may come before an item's keyword: `pub`, `unsafe impl`, `auto trait`...
+const QUALIFIERS: &[&str] = &["pub", "crate", "unsafe", "default", "auto", "safe"];
+
+#[derive(Default)]
+struct Header {
+    /// The first word that is not a qualifier (`impl`, `trait`, `fn`, `let`...), and its line.
+    keyword: Option<(String, usize)>,
+    router: bool,
+    is_macro: bool,
+}
+
+/// Whether an attribute (the tokens inside `#[..]`) may be rmcp's router:
+/// `#[tool_router]`, `#[rmcp::tool_router(..)]`, a `cfg_attr` applying it, or any
+/// attribute macro at all (it may be `tool_router` imported under another name, or a
+/// macro that adds it). Only an impl with nothing but the compiler's own attributes is
+/// surely without a router.
+fn may_be_router(attr: TokenStream) -> bool {
     const BUILT_IN: &[&str] = &[
         "doc",
         "allow",
@@ -177,19 +220,21 @@ fn names_tool_router(attr: &syn::Attribute) -> bool {
         "automatically_derived",
         "must_use",
     ];
-    let Some(first) = attr.path().segments.first() else {
+    const CFG_WORDS: &[&str] = &["feature", "not", "all", "any", "test", "target_os"];
+    let mut tokens = attr.into_iter();
+    let Some(TokenTree::Ident(first)) = tokens.next() else {
         return true;
     };
-    if first.ident != "cfg_attr" {
-        return !BUILT_IN.iter().any(|b| first.ident == b);
+    if first != "cfg_attr" {
+        return !BUILT_IN.iter().any(|b| first == b);
     }
     // `cfg_attr(predicate, attrs..)`: a router if any attribute it applies could be one.
-    attr.meta.require_list().is_ok_and(|list| {
-        list.tokens.clone().into_iter().any(|t| {
-            matches!(&t, proc_macro2::TokenTree::Ident(i)
-                if !BUILT_IN.iter().any(|b| i == b) && i != "feature" && i != "not"
-                    && i != "all" && i != "any" && i != "test" && i != "target_os")
-        })
+    let Some(TokenTree::Group(list)) = tokens.next() else {
+        return false;
+    };
+    list.stream().into_iter().any(|t| {
+        matches!(&t, TokenTree::Ident(i)
+            if !BUILT_IN.iter().any(|b| i == b) && !CFG_WORDS.iter().any(|w| i == w))
     })
 }
 
@@ -230,10 +275,38 @@ mod inner {
         async fn c(&self) -> String { String::new() }
     }
 
-    trait Tools {
+    pub(crate) trait Tools {
         #[secure_tool(public)]
         fn d(&self) -> String;
     }
+}
+
+const BRACES_IN_TEXT: &str = "impl Fake { #[secure_tool(public)] } /* {";
+
+fn local() -> impl Sized {
+    #[tool_router]
+    impl InAFunction {
+        #[secure_tool(public)]
+        #[tool(description = "f")]
+        async fn f(&self) -> String { String::new() }
+    }
+
+    impl ForgottenInAFunction {
+        #[secure_tool(public)]
+        #[tool(description = "g")]
+        async fn g(&self) -> String { String::new() }
+    }
+}
+
+// A macro's body is not items yet: whatever impl it builds is judged where it expands.
+macro_rules! server {
+    ($name:ident) => {
+        impl $name {
+            #[secure_tool(public)]
+            #[tool(description = "h")]
+            async fn h(&self) -> String { String::new() }
+        }
+    };
 }
 "#;
 
@@ -245,7 +318,7 @@ mod inner {
             .rev()
             .find(|&i| lines[i].contains("secure_tool"))
             .unwrap();
-        placement(FILE, &blocks(FILE), attr + 1)
+        placement(FILE, &line_starts(FILE), &blocks(FILE), attr + 1)
     }
 
     #[test]
@@ -256,13 +329,33 @@ mod inner {
         assert_eq!(at("fn d(&self)"), Placement::Trait);
         // `use rmcp::tool_router as router;` must not be refused.
         assert_eq!(at("async fn e"), Placement::Served);
+        // Impls in function bodies count; `-> impl Sized { .. }` is a function, not one.
+        assert_eq!(at("async fn f"), Placement::Served);
+        assert_eq!(at("async fn g"), Placement::ImplWithoutRouter);
+        assert_eq!(at("async fn h"), Placement::Served);
+        // Braces in a string or a comment are not blocks.
+        let line = FILE
+            .lines()
+            .position(|l| l.contains("BRACES_IN_TEXT"))
+            .unwrap()
+            + 1;
+        assert_eq!(
+            placement(FILE, &line_starts(FILE), &blocks(FILE), line),
+            Placement::Served
+        );
     }
 
     #[test]
     fn unknown_when_the_file_does_not_match() {
         // Line 2 holds no `#[secure_tool]`: the file changed, so nothing is refused.
-        assert_eq!(placement(FILE, &blocks(FILE), 2), Placement::Served);
+        assert_eq!(
+            placement(FILE, &line_starts(FILE), &blocks(FILE), 2),
+            Placement::Served
+        );
         let broken = "not rust { secure_tool";
-        assert_eq!(placement(broken, &blocks(broken), 1), Placement::Served);
+        assert_eq!(
+            placement(broken, &line_starts(broken), &blocks(broken), 1),
+            Placement::Served
+        );
     }
 }
