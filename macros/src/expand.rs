@@ -81,24 +81,20 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
         syn::ReturnType::Type(_, ty) => quote!(#ty),
         syn::ReturnType::Default => quote!(()),
     };
-    // Checked against the declared return type, so an unsupported one is reported there.
-    let return_check = match &item.sig.output {
-        syn::ReturnType::Type(_, ty) => {
-            let wrapper = if returns_result {
-                quote!(::secure_tool::__private::ReturnsResult)
-            } else {
-                quote!(::secure_tool::__private::ReturnsValue)
-            };
-            quote_spanned! {ty.span()=>
-                let () = ::secure_tool::__private::assert_tool_return::<#wrapper<#ty>>();
-            }
+    // Named with the declared return type and spanned on it: the shaping function's bound
+    // is what refuses an unsupported return type, reported there, once.
+    let returns = {
+        let shape = if returns_result {
+            quote!(returns_result)
+        } else {
+            quote!(returns_value)
+        };
+        match &item.sig.output {
+            syn::ReturnType::Type(_, ty) => quote_spanned! {ty.span()=>
+                ::secure_tool::__private::#shape::<#ty>
+            },
+            syn::ReturnType::Default => quote!(::secure_tool::__private::#shape::<()>),
         }
-        syn::ReturnType::Default => TokenStream::new(),
-    };
-    let returns = if returns_result {
-        quote!(::secure_tool::__private::returns_result)
-    } else {
-        quote!(::secure_tool::__private::returns_value)
     };
     let scopes = args
         .scope
@@ -182,7 +178,6 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
             #(#outer_inputs),*
         ) -> #outer_output #where_clause {
             ::secure_tool::__private::verbatim! {
-                #return_check
                 #call
             }
         }

@@ -140,8 +140,8 @@ pub mod __private {
     pub use crate::manifest::{ToolEntry, registered};
     pub use crate::pipeline::{
         BodyFuture, CallScope, Guard, IntoToolError, NoInput, ReturnsResult, ReturnsValue,
-        ToolFuture, ToolReturn, WrapParameters, admit_async, assert_tool_return, input_schema,
-        output_schema, refused, returns_result, returns_value, run_sync,
+        ToolFuture, ToolReturn, WrapParameters, admit_async, input_schema, output_schema, refused,
+        returns_result, returns_value, run_sync,
     };
     pub use crate::types::command::check_command_field;
     pub use crate::types::sql::check_ident_field;

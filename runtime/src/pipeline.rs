@@ -105,20 +105,22 @@ impl<T> WrapParameters<T> for rmcp::handler::server::wrapper::Parameters<T> {
     }
 }
 
-/// Compile-time check, spanned on the declared return type by the generated code.
-pub const fn assert_tool_return<R: ToolReturn>() {}
-
 /// The `inputSchema` rmcp itself would compute for `Parameters<T>`, used because the
 /// secured method no longer takes `Parameters<T>` (its arguments come through the guard).
 pub fn input_schema<T: schemars::JsonSchema + 'static>() -> Arc<JsonObject> {
-    rmcp::handler::server::common::schema_for_input::<rmcp::handler::server::wrapper::Parameters<T>>()
-        .unwrap_or_else(|e| {
-            panic!(
-                "Invalid input schema for `{}`: {}",
-                std::any::type_name::<T>(),
-                e
-            )
-        })
+    match rmcp::handler::server::common::schema_for_input::<
+        rmcp::handler::server::wrapper::Parameters<T>,
+    >() {
+        Ok(schema) => schema,
+        Err(error) => invalid_input_schema(std::any::type_name::<T>(), &error),
+    }
+}
+
+/// rmcp's own panic for an input whose schema is not an object (compiled once, not per
+/// input type). The derive refuses such inputs first, so this is only a backstop.
+#[cold]
+fn invalid_input_schema(type_name: &str, error: &dyn std::fmt::Display) -> ! {
+    panic!("Invalid input schema for `{type_name}`: {error}")
 }
 
 /// The `outputSchema` rmcp computes for a `Json<T>` return type.

@@ -20,7 +20,7 @@
 //! | input is an object | rmcp cannot list a tool whose `inputSchema` is not an object | `` `T` is not a struct with named fields that derives SecureInput `` | hold the enum in a field: `struct Args { action: Action }` |
 //! | no raw JSON arguments | validation bypassed | ``raw `JsonObject` arguments bypass validation`` | `Parameters<T>` |
 //! | no `ErrorData` error type | rmcp sends it verbatim, unredacted | `` `ErrorData` is not a secured tool's error type `` | `ToolError` / `ToolError::public` |
-//! | supported return type | output that skips shaping | `this return type cannot be served by a #[secure_tool]` | `Result<T, ToolError>`, `T`, `Json<T>`, `CallToolResult` |
+//! | supported return type | output that skips shaping | rmcp's own, on the return type: ``the trait bound `Vec<u8>: IntoContents` is not satisfied`` | `Result<T, ToolError>`, `T`, `Json<T>`, `CallToolResult` |
 //! | timeout only on async | a promise sync code cannot keep | `` `timeout` cannot be enforced on a sync tool `` | make it `async` |
 //! | known keys, once each | a typo that silently drops a limit | ``unknown `#[secure_tool]` argument `timout`: did you mean `timeout`?`` | fix the key |
 //! | valid, non-zero values | a limit that refuses everything or parses to nothing | ``invalid `rate`: unknown unit `week` `` | `N/sec`, `N/min`, `N/hour`; `500ms`; `64KiB` |
