@@ -14,7 +14,7 @@ use rmcp::model::CallToolRequestParams;
 use rmcp::service::RunningService;
 use rmcp::{RoleClient, ServerHandler, ServiceExt, tool, tool_handler, tool_router};
 use secure_tool::__private::{
-    CallScope, NoInput, ToolEntry, ToolPolicy, admit_async, returns_value, run_sync,
+    CallScope, NoInput, ToolEntry, ToolPolicy, returns_value, run_async, run_sync,
 };
 use secure_tool::{Principal, SecureInput, SecureServer, Security, secure_tool};
 use serde_json::{Value, json};
@@ -195,13 +195,10 @@ fn pipeline(c: &mut Criterion) {
         b.to_async(&runtime).iter(|| async {
             let scope = CallScope::new(Some(args.clone()), principal.clone());
             // What `#[secure_tool]` generates for an async tool.
-            let (order, guard) = match admit_async::<Order>(&security, PROLOGUE, scope) {
-                Ok(admitted) => admitted,
-                Err(refused) => return refused,
-            };
-            guard
-                .run(Box::pin(async move { order.sku }), returns_value)
-                .await
+            run_async::<Order, _, _>(&security, PROLOGUE, scope, returns_value, |order| {
+                Box::pin(async move { order.sku })
+            })
+            .await
         });
     });
     group.finish();

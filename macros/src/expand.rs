@@ -115,37 +115,28 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
     // the user wrote. It is never parsed, only moved.
     let block = &item.block;
     let call = if is_async {
-        let admit = quote_spanned! {input_span=>
-            ::secure_tool::__private::admit_async::<#input_ty>(
-                #security,
-                &Self::#entry_ident.policy,
-                __secure_tool_scope,
-            )
-        };
         // The body becomes a boxed future, as rmcp's `#[tool]` makes of a bare tool, so a
         // tool adds no coroutine of its own. The never-taken early `return` fixes the
         // future's output to the declared type before the body is checked (as
         // async-trait does), so a wrong `return` or `?` is reported where it is written.
-        quote! {
-            match #admit {
-                ::core::result::Result::Ok((__secure_tool_input, __secure_tool_guard)) => {
+        quote_spanned! {input_span=>
+            ::secure_tool::__private::run_async::<#input_ty, _, _>(
+                #security,
+                &Self::#entry_ident.policy,
+                __secure_tool_scope,
+                #returns,
+                move |__secure_tool_input: #input_ty| {
                     #bind_input
-                    __secure_tool_guard.run(
-                        ::std::boxed::Box::pin(async move {
-                            if let ::core::option::Option::Some(__secure_tool_output) =
-                                ::core::option::Option::None::<#output>
-                            {
-                                return __secure_tool_output;
-                            }
-                            #block
-                        }),
-                        #returns,
-                    )
-                }
-                ::core::result::Result::Err(__secure_tool_refused) => {
-                    ::secure_tool::__private::refused(__secure_tool_refused)
-                }
-            }
+                    ::std::boxed::Box::pin(async move {
+                        if let ::core::option::Option::Some(__secure_tool_output) =
+                            ::core::option::Option::None::<#output>
+                        {
+                            return __secure_tool_output;
+                        }
+                        #block
+                    })
+                },
+            )
         }
     } else {
         // A closure with the declared return type: `return` in the body leaves the body.

@@ -289,17 +289,37 @@ pub struct Guard<'a> {
     permit: Option<OwnedSemaphorePermit>,
 }
 
+/// Run an async secured tool: stages 1 to 5 (`admit_async`), then `body` with the
+/// checked input, its future run by `Guard::run`. Generated code only: the admission's
+/// `match` is written (and checked by the compiler) once here, so the generated method is
+/// one call.
+pub fn run_async<'a, T, R, F>(
+    security: &'a Security,
+    policy: &'static ToolPolicy,
+    scope: CallScope,
+    returned: fn(R) -> Returned,
+    body: F,
+) -> ToolFuture<'a>
+where
+    T: crate::__private::ObjectInput,
+    R: 'a,
+    F: FnOnce(T) -> BodyFuture<'a, R>,
+{
+    match admit_async::<T>(security, policy, scope) {
+        Ok((input, guard)) => guard.run(body(input), returned),
+        Err(response) => refused(response),
+    }
+}
+
 /// Stages 1 to 5 of an async tool: the checked input and the [`Guard`] that runs the
-/// body, or the refusal as the tool's response. Generated code only.
-///
-/// The generated method then hands the body's boxed future to [`Guard::run`]: running it
-/// (timeout, cancellation, panics, shaping, audit) is compiled once here, so each tool
-/// adds only this admission and no coroutine of its own.
+/// body, or the refusal as the tool's response. Running the body (timeout, cancellation,
+/// panics, shaping, audit) is [`Guard::run`], compiled once, so a tool adds no coroutine
+/// of its own.
 #[allow(
     clippy::result_large_err,
     reason = "the refusal is the tool's response, returned as is to rmcp; boxing it would only add an allocation"
 )]
-pub fn admit_async<'a, T: crate::__private::ObjectInput>(
+fn admit_async<'a, T: crate::__private::ObjectInput>(
     security: &'a Security,
     policy: &'static ToolPolicy,
     mut scope: CallScope,
@@ -341,7 +361,7 @@ impl<'a> Guard<'a> {
 }
 
 /// A refusal, as the future an async tool returns.
-pub fn refused<'a>(response: CallToolResponse) -> ToolFuture<'a> {
+fn refused<'a>(response: CallToolResponse) -> ToolFuture<'a> {
     Box::pin(std::future::ready(response))
 }
 
