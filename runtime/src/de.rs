@@ -20,10 +20,14 @@ use serde::de::{EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor};
 use serde_json::{Map, Value};
 
 /// A deserialization failure: serde's message (which may quote the input, so it is never
-/// shown as it is) and the path to the failing value.
+/// shown as it is) and the path to the failing value. Boxed, as serde_json's is, so every
+/// `Result` on the valid path stays small.
 #[derive(Debug)]
-pub(crate) struct Error {
-    pub(crate) message: String,
+pub(crate) struct Error(Box<Failure>);
+
+#[derive(Debug)]
+struct Failure {
+    message: String,
     /// Innermost step first: pushed while the error travels outwards.
     steps: Vec<Step>,
 }
@@ -36,22 +40,29 @@ enum Step {
 }
 
 impl Error {
+    #[cold]
     fn at_index(mut self, index: usize) -> Self {
-        self.steps.push(Step::Index(index));
+        self.0.steps.push(Step::Index(index));
         self
     }
 
+    #[cold]
     fn at_key(mut self, key: &str) -> Self {
-        self.steps.push(Step::Key(
+        self.0.steps.push(Step::Key(
             crate::input::is_plain_key(key).then(|| key.into()),
         ));
         self
     }
 
+    /// serde's message.
+    pub(crate) fn message(&self) -> &str {
+        &self.0.message
+    }
+
     /// `files[2].name`: the path a model can act on; empty for the arguments object.
     pub(crate) fn path(&self) -> String {
         let mut out = String::new();
-        for step in self.steps.iter().rev() {
+        for step in self.0.steps.iter().rev() {
             match step {
                 Step::Index(index) => {
                     out.push('[');
@@ -72,7 +83,7 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(&self.0.message)
     }
 }
 
@@ -81,10 +92,10 @@ impl std::error::Error for Error {}
 impl de::Error for Error {
     #[cold]
     fn custom<T: fmt::Display>(message: T) -> Self {
-        Self {
+        Self(Box::new(Failure {
             message: message.to_string(),
             steps: Vec::new(),
-        }
+        }))
     }
 
     // serde_json's wording: JSON calls the unit value `null`.
@@ -550,7 +561,7 @@ mod tests {
             let position = message.rfind(" at line ").unwrap_or(message.len());
             describe_serde(&message[..position])
         });
-        let ours = super::from_value::<T>(value).map_err(|e| describe_serde(&e.message));
+        let ours = super::from_value::<T>(value).map_err(|e| describe_serde(e.message()));
         assert_eq!(ours, theirs, "{} from {value}", std::any::type_name::<T>());
     }
 

@@ -226,7 +226,7 @@ pub fn deserialize<T: DeserializeOwned>(
     arguments: serde_json::Map<String, Value>,
 ) -> Result<T, InputError> {
     crate::de::from_value(&Value::Object(arguments))
-        .map_err(|error| InputError::single(error.path(), describe_serde(&error.message)))
+        .map_err(|error| InputError::single(error.path(), describe_serde(error.message())))
 }
 
 /// Whether a map key is shown in a path: keys are attacker-chosen text, so only short
