@@ -13,9 +13,7 @@ use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolRequestParams;
 use rmcp::service::RunningService;
 use rmcp::{RoleClient, ServerHandler, ServiceExt, tool, tool_handler, tool_router};
-use secure_tool::__private::{
-    CallScope, NoInput, ToolEntry, ToolPolicy, returns_value, run_async, run_sync,
-};
+use secure_tool::__private::{CallScope, NoInput, ToolDecl, returns_value, run_async, run_sync};
 use secure_tool::{Principal, SecureInput, SecureServer, Security, secure_tool};
 use serde_json::{Value, json};
 
@@ -157,9 +155,9 @@ fn tools_call(c: &mut Criterion) {
 }
 
 /// Declared as `#[secure_tool]` declares a tool: `rate = "4000000000/sec"`, nothing else.
-static PROLOGUE_ENTRY: ToolEntry = ToolEntry::new(
+const PROLOGUE: ToolDecl = ToolDecl::new(
     "place",
-    &["orders.write"],
+    "orders.write",
     false,
     [4_000_000_000, 1000, 0, 0, 0, 0, 0],
     "Order",
@@ -168,7 +166,6 @@ static PROLOGUE_ENTRY: ToolEntry = ToolEntry::new(
     file!(),
     line!(),
 );
-static PROLOGUE: &ToolPolicy = &PROLOGUE_ENTRY.policy;
 
 fn pipeline(c: &mut Criterion) {
     let security = security();

@@ -9,7 +9,7 @@ use crate::attr::ToolArgs;
 use crate::check::{AuditedField, DataAt, Shape, Style, ToolFn};
 
 /// The secured method: same name, keeps `#[tool]`, runs the pipeline around the user's
-/// body, which it holds inline. Plus one hidden `const`, the tool's declaration.
+/// body, which it holds inline. Nothing else: no hidden item per tool.
 pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
     let ToolFn {
         item,
@@ -22,25 +22,19 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
     let is_async = item.sig.asyncness.is_some();
 
     // Outer attributes: everything but `#[tool]`, which is rebuilt with the schemas rmcp
-    // can no longer infer from the rewritten signature. `cfg`s also go on the declaration.
-    let mut outer_attrs = Vec::new();
-    let mut cfg_attrs = Vec::new();
-    for (i, attr) in item.attrs.iter().enumerate() {
-        if i == tool_attr {
-            continue;
-        }
-        if attr.path().is_ident("cfg") || attr.path().is_ident("cfg_attr") {
-            cfg_attrs.push(attr);
-        }
-        outer_attrs.push(attr);
-    }
-    let entry_ident = format_ident!("__secure_tool_entry_{}", ident);
-    let (tool_attr, name) = rebuild_tool_attr(
+    // can no longer infer from the rewritten signature.
+    let outer_attrs = item
+        .attrs
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != tool_attr)
+        .map(|(_, attr)| attr);
+    let (tool_attr, decl) = rebuild_tool_attr(
         &item.attrs[tool_attr],
         ident,
         params.as_ref(),
         json_output.as_ref(),
-        &entry_ident,
+        &|name: &str| declaration(args, name, params.as_ref(), is_async),
     );
 
     // Arguments: our guard first, then every extractor but `Parameters<T>`, as written.
@@ -68,10 +62,6 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
         Some((_, _, input_ty)) => quote!(#input_ty),
         None => quote!(::secure_tool::__private::NoInput),
     };
-    let input_text = match &params {
-        Some((_, _, input_ty)) => quote!(#input_ty).to_string().replace(' ', ""),
-        None => "-".to_owned(),
-    };
     // The run function's `T: SecureInput` bound is what reports a missing derive: its
     // path is spanned on the user's input type, so the error lands there, once.
     let input_span = params
@@ -96,13 +86,6 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
             syn::ReturnType::Default => quote!(::secure_tool::__private::#shape::<()>),
         }
     };
-    let scopes = args
-        .scope
-        .iter()
-        .chain(args.scopes.iter())
-        .flat_map(|(_, list)| list);
-    let public = args.public.is_some();
-    let limits = limits(args);
     let vis = &item.vis;
     let generics = &item.sig.generics;
     let where_clause = &item.sig.generics.where_clause;
@@ -122,7 +105,7 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
         quote_spanned! {input_span=>
             ::secure_tool::__private::run_async::<#input_ty, _, _>(
                 #security,
-                &Self::#entry_ident.policy,
+                #decl,
                 __secure_tool_scope,
                 #returns,
                 move |__secure_tool_input: #input_ty| {
@@ -143,7 +126,7 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
         quote_spanned! {input_span=>
             ::secure_tool::__private::run_sync::<#input_ty, _, _>(
                 #security,
-                &Self::#entry_ident.policy,
+                #decl,
                 __secure_tool_scope,
                 move |__secure_tool_input: #input_ty| -> #output {
                     #bind_input
@@ -172,15 +155,6 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
                 #call
             }
         }
-
-        #(#cfg_attrs)*
-        #[doc(hidden)]
-        #[allow(non_upper_case_globals)]
-        const #entry_ident: &'static ::secure_tool::__private::ToolEntry =
-            &::secure_tool::__private::ToolEntry::new(
-                #name, &[#(#scopes),*], #public, [#(#limits),*], #input_text, #is_async,
-                ::core::module_path!(), ::core::file!(), ::core::line!(),
-            );
     }
 }
 
@@ -221,32 +195,46 @@ pub fn fallback(original: &TokenStream, keep_tool: bool) -> TokenStream {
 /// `#[tool(...)]` with `input_schema` / `output_schema` added unless the user gave them,
 /// and the input schema's expression wrapped to register the tool for
 /// `Security::manifest()` when rmcp's `<name>_tool_attr()` runs, i.e. when the server's
-/// `#[tool_router]` is built. Returns the attribute and the tool's name.
+/// `#[tool_router]` is built. Returns the attribute and the tool's declaration (built by
+/// `declaration` from the name rmcp lists the tool under).
 fn rebuild_tool_attr(
     attr: &syn::Attribute,
     ident: &syn::Ident,
     params: Option<&(usize, syn::Type, syn::Type)>,
     json_output: Option<&syn::Type>,
-    entry_ident: &syn::Ident,
-) -> (TokenStream, String) {
+    declaration: &dyn Fn(&str) -> TokenStream,
+) -> (TokenStream, TokenStream) {
     let path = attr.path();
     let Ok(items) = (match &attr.meta {
         Meta::List(list) => list.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated),
         _ => Ok(Punctuated::new()),
     }) else {
         // Not metas: rmcp reports its own error on these tokens.
-        return (quote!(#attr), ident.to_string());
+        return (quote!(#attr), declaration(&ident.to_string()));
     };
+    // The name rmcp lists the tool under: `name = ".."` (a string literal, as rmcp
+    // requires), else the method's name.
+    let name = items
+        .iter()
+        .find_map(|item| match item {
+            Meta::NameValue(nv) if nv.path.is_ident("name") => match &nv.value {
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(lit),
+                    ..
+                }) => Some(lit.value()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .unwrap_or_else(|| ident.to_string());
+    let decl = declaration(&name);
     let input_ty = match params {
         Some((_, _, input_ty)) => quote!(#input_ty),
         None => quote!(::secure_tool::__private::NoInput),
     };
     let register = |schema: &dyn quote::ToTokens| {
-        quote!(::secure_tool::__private::register!(Self::#entry_ident, #input_ty, #schema))
+        quote!(::secure_tool::__private::register!(#decl, #input_ty, #schema))
     };
-    // The name rmcp lists the tool under: `name = ".."` (a string literal, as rmcp
-    // requires), else the method's name.
-    let mut name = ident.to_string();
     let mut kept = Vec::new();
     let mut input_schema = None;
     let mut has_output_schema = false;
@@ -255,15 +243,6 @@ fn rebuild_tool_attr(
             Meta::NameValue(nv) if nv.path.is_ident("input_schema") => {
                 input_schema = Some(register(&nv.value));
                 continue;
-            }
-            Meta::NameValue(nv) if nv.path.is_ident("name") => {
-                if let syn::Expr::Lit(syn::ExprLit {
-                    lit: syn::Lit::Str(lit),
-                    ..
-                }) = &nv.value
-                {
-                    name = lit.value();
-                }
             }
             _ if item.path().is_ident("output_schema") => has_output_schema = true,
             _ => {}
@@ -286,7 +265,40 @@ fn rebuild_tool_attr(
     let attr = quote! {
         #pound [#path(#(#kept,)* input_schema = #input_schema #output_schema)]
     };
-    (attr, name)
+    (attr, decl)
+}
+
+/// The tool's declaration, `ToolDecl::new(..)`, written out in full at both places that
+/// need it (the call and the registration) rather than held in a per-tool item: literal
+/// values only, and the attribute's own file and line, which identify the tool.
+fn declaration(
+    args: &ToolArgs,
+    name: &str,
+    params: Option<&(usize, syn::Type, syn::Type)>,
+    is_async: bool,
+) -> TokenStream {
+    let scopes = args
+        .scope
+        .iter()
+        .chain(args.scopes.iter())
+        .flat_map(|(_, list)| list)
+        .map(LitStr::value)
+        .collect::<Vec<_>>()
+        .join(",");
+    let public = args.public.is_some();
+    let limits = limits(args);
+    let input_text = match params {
+        Some((_, _, input_ty)) => quote!(#input_ty).to_string().replace(' ', ""),
+        None => "-".to_owned(),
+    };
+    let site = proc_macro::Span::call_site();
+    let (file, line) = (site.file(), u32::try_from(site.line()).unwrap_or(u32::MAX));
+    quote! {
+        ::secure_tool::__private::ToolDecl::new(
+            #name, #scopes, #public, [#(#limits),*], #input_text, #is_async,
+            ::core::module_path!(), #file, #line,
+        )
+    }
 }
 
 /// The declared limits as `ToolEntry::new` takes them: 0 for "not declared" (a declared

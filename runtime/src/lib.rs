@@ -118,9 +118,9 @@ macro_rules! __secure_tool_verbatim {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __secure_tool_register {
-    ($entry:expr, $input:ty, $schema:expr) => {
+    ($decl:expr, $input:ty, $schema:expr) => {
         $crate::__private::registered(
-            $entry,
+            &$decl,
             {
                 #[allow(unused_imports)]
                 use $crate::__private::{ViaNoInput as _, ViaToolInput as _};
@@ -137,7 +137,7 @@ pub mod __private {
     pub use crate::__secure_tool_register as register;
     pub use crate::__secure_tool_verbatim as verbatim;
     pub use crate::limits::{Rate, ToolPolicy};
-    pub use crate::manifest::{ToolEntry, registered};
+    pub use crate::manifest::{ToolDecl, ToolEntry, registered};
     pub use crate::pipeline::{
         BodyFuture, CallScope, IntoToolError, NoInput, ReturnsResult, ReturnsValue, ToolFuture,
         ToolReturn, WrapParameters, input_schema, output_schema, returns_result, returns_value,

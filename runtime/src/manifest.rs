@@ -7,8 +7,9 @@
 //! [`Security::manifest`](crate::Security::manifest) fills in the limits that come from
 //! the server's configuration.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{LazyLock, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -17,7 +18,102 @@ use crate::__private::CollectOptOuts;
 use crate::limits::ToolPolicy;
 use crate::{OptOut, Security};
 
-/// What one `#[secure_tool]` declares. Built by generated code, one `static` per tool.
+/// What one `#[secure_tool]` declares, as generated code writes it: plain values, passed
+/// at each call and at registration. No item per tool (a `const` or `static` per tool was
+/// the largest part of what a secured tool cost its crate's incremental build); the
+/// runtime turns each declaration into its [`ToolEntry`] once, see [`entry`].
+#[doc(hidden)]
+#[derive(Clone, Copy)]
+pub struct ToolDecl {
+    name: &'static str,
+    /// Comma-separated (`"files.read,files.list"`): a literal, not a slice to promote.
+    scopes: &'static str,
+    public: bool,
+    limits: [u64; 7],
+    input: &'static str,
+    asynchronous: bool,
+    module: &'static str,
+    file: &'static str,
+    line: u32,
+}
+
+impl ToolDecl {
+    /// A declaration; `limits` as [`ToolEntry::new`] takes them.
+    #[allow(clippy::too_many_arguments, reason = "called by generated code only")]
+    #[inline]
+    pub const fn new(
+        name: &'static str,
+        scopes: &'static str,
+        public: bool,
+        limits: [u64; 7],
+        input: &'static str,
+        asynchronous: bool,
+        module: &'static str,
+        file: &'static str,
+        line: u32,
+    ) -> Self {
+        Self {
+            name,
+            scopes,
+            public,
+            limits,
+            input,
+            asynchronous,
+            module,
+            file,
+            line,
+        }
+    }
+}
+
+/// Where a tool is declared: a tool's name is unique in its router, and a router's tools
+/// are declared in one file; the line tells two servers' tools of the same name apart.
+#[derive(PartialEq, Eq, Hash)]
+struct DeclKey {
+    file: &'static str,
+    line: u32,
+    name: &'static str,
+}
+
+/// Every declaration seen so far, with its entry (leaked: one per declared tool, for the
+/// life of the program, like the `static` it replaces).
+static ENTRIES: LazyLock<RwLock<HashMap<DeclKey, &'static ToolEntry>>> =
+    LazyLock::new(RwLock::default);
+
+/// The entry of a declaration: built on first sight, the same `&'static` every time
+/// after, so its address identifies the tool (its limiter state, its manifest line).
+#[doc(hidden)]
+pub fn entry(decl: &ToolDecl) -> &'static ToolEntry {
+    let key = DeclKey {
+        file: decl.file,
+        line: decl.line,
+        name: decl.name,
+    };
+    if let Some(entry) = ENTRIES
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&key)
+    {
+        return entry;
+    }
+    let mut entries = ENTRIES.write().unwrap_or_else(PoisonError::into_inner);
+    entries.entry(key).or_insert_with(|| {
+        let scopes: Vec<&'static str> = decl.scopes.split(',').filter(|s| !s.is_empty()).collect();
+        Box::leak(Box::new(ToolEntry::new(
+            decl.name,
+            Box::leak(scopes.into_boxed_slice()),
+            decl.public,
+            decl.limits,
+            decl.input,
+            decl.asynchronous,
+            decl.module,
+            decl.file,
+            decl.line,
+        )))
+    })
+}
+
+/// What one `#[secure_tool]` declares, with its limits parsed into a [`ToolPolicy`].
 #[doc(hidden)]
 pub struct ToolEntry {
     pub policy: ToolPolicy,
@@ -107,10 +203,11 @@ static SERVED: Mutex<Vec<(&'static ToolEntry, CollectOptOuts)>> = Mutex::new(Vec
 /// it inside rmcp's `<tool>_tool_attr()`, which runs whenever the server's tool router is
 /// built (per server, or per session on HTTP), so it is idempotent.
 #[doc(hidden)]
-pub fn registered<S>(entry: &'static ToolEntry, opt_outs: CollectOptOuts, schema: S) -> S {
+pub fn registered<S>(decl: &ToolDecl, opt_outs: CollectOptOuts, schema: S) -> S {
+    let interned = entry(decl);
     let mut served = SERVED.lock().unwrap_or_else(PoisonError::into_inner);
-    if !served.iter().any(|(e, _)| std::ptr::eq(*e, entry)) {
-        served.push((entry, opt_outs));
+    if !served.iter().any(|(e, _)| std::ptr::eq(*e, interned)) {
+        served.push((interned, opt_outs));
     }
     schema
 }
@@ -346,5 +443,26 @@ mod tests {
         assert_eq!(size_text(1 << 20), "1 MiB");
         assert_eq!(size_text(64 * 1024), "64 KiB");
         assert_eq!(size_text(1000), "1000 B");
+    }
+
+    #[test]
+    fn a_declaration_is_one_entry_wherever_it_is_written() {
+        let decl = |name, line, limits| {
+            ToolDecl::new(
+                name, "a,b", false, limits, "In", true, "m", "src/x.rs", line,
+            )
+        };
+        let first = entry(&decl("search", 10, [5, 1000, 0, 0, 0, 0, 0]));
+        // The call and the registration write the declaration out twice: one entry.
+        assert!(std::ptr::eq(
+            first,
+            entry(&decl("search", 10, [5, 1000, 0, 0, 0, 0, 0]))
+        ));
+        assert_eq!(first.policy.scopes, ["a", "b"]);
+        assert_eq!(first.policy.rate.map(|r| r.count().get()), Some(5));
+        // Another server's tool of the same name, declared elsewhere, has its own.
+        let other = entry(&decl("search", 40, [0; 7]));
+        assert!(!std::ptr::eq(first, other));
+        assert_eq!(other.policy.rate, None);
     }
 }

@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use crate::audit::{self, ERROR_TARGET, Outcome};
 use crate::input::{self, InputError};
 use crate::limits::{Limited, ToolPolicy, retry_secs};
+use crate::manifest::ToolDecl;
 use crate::{ErrorRef, Principal, SecureInput, Security, ToolError, identity};
 
 /// The hidden first extractor of every secured tool: captures, before any other
@@ -295,7 +296,7 @@ pub struct Guard<'a> {
 /// one call.
 pub fn run_async<'a, T, R, F>(
     security: &'a Security,
-    policy: &'static ToolPolicy,
+    decl: ToolDecl,
     scope: CallScope,
     returned: fn(R) -> Returned,
     body: F,
@@ -305,6 +306,7 @@ where
     R: 'a,
     F: FnOnce(T) -> BodyFuture<'a, R>,
 {
+    let policy = &crate::manifest::entry(&decl).policy;
     match admit_async::<T>(security, policy, scope) {
         Ok((input, guard)) => guard.run(body(input), returned),
         Err(response) => refused(response),
@@ -424,7 +426,7 @@ async fn drive(
 /// the macro refuses `timeout` on a sync tool.
 pub fn run_sync<T, F, R>(
     security: &Security,
-    policy: &'static ToolPolicy,
+    decl: ToolDecl,
     mut scope: CallScope,
     body: F,
     returned: fn(R) -> Returned,
@@ -433,6 +435,7 @@ where
     T: crate::__private::ObjectInput,
     F: FnOnce(T) -> R,
 {
+    let policy = &crate::manifest::entry(&decl).policy;
     let admitted = match admit::<T>(security, policy, &mut scope) {
         Ok(admitted) => admitted,
         Err(refusal) => return refuse(policy, &scope, refusal),
