@@ -12,6 +12,7 @@ use std::fmt;
 use std::sync::{LazyLock, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
+use foldhash::fast::FixedState;
 use serde::Serialize;
 
 use crate::__private::CollectOptOuts;
@@ -66,10 +67,20 @@ impl ToolDecl {
     }
 }
 
+impl ToolDecl {
+    pub(crate) fn key(&self) -> DeclKey {
+        DeclKey {
+            file: self.file,
+            line: self.line,
+            name: self.name,
+        }
+    }
+}
+
 /// Where a tool is declared: a tool's name is unique in its router, and a router's tools
 /// are declared in one file; the line tells two servers' tools of the same name apart.
 #[derive(PartialEq, Eq, Hash)]
-struct DeclKey {
+pub(crate) struct DeclKey {
     file: &'static str,
     line: u32,
     name: &'static str,
@@ -77,18 +88,14 @@ struct DeclKey {
 
 /// Every declaration seen so far, with its entry (leaked: one per declared tool, for the
 /// life of the program, like the `static` it replaces).
-static ENTRIES: LazyLock<RwLock<HashMap<DeclKey, &'static ToolEntry>>> =
+static ENTRIES: LazyLock<RwLock<HashMap<DeclKey, &'static ToolEntry, FixedState>>> =
     LazyLock::new(RwLock::default);
 
 /// The entry of a declaration: built on first sight, the same `&'static` every time
 /// after, so its address identifies the tool (its limiter state, its manifest line).
 #[doc(hidden)]
 pub fn entry(decl: &ToolDecl) -> &'static ToolEntry {
-    let key = DeclKey {
-        file: decl.file,
-        line: decl.line,
-        name: decl.name,
-    };
+    let key = decl.key();
     if let Some(entry) = ENTRIES
         .read()
         .unwrap_or_else(PoisonError::into_inner)

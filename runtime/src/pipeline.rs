@@ -26,6 +26,7 @@ use crate::audit::{self, ERROR_TARGET, Outcome};
 use crate::input::{self, InputError};
 use crate::limits::{Limited, ToolPolicy, retry_secs};
 use crate::manifest::ToolDecl;
+use crate::security::Tool;
 use crate::{ErrorRef, Principal, SecureInput, Security, ToolError, identity};
 
 /// The hidden first extractor of every secured tool: captures, before any other
@@ -213,10 +214,10 @@ impl From<InputError> for Refusal {
 /// this crate rather than once per tool.
 fn admit<T: SecureInput>(
     security: &Security,
-    policy: &'static ToolPolicy,
+    tool: &Tool,
     scope: &mut CallScope,
 ) -> Result<Admitted<T>, Refusal> {
-    let (arguments, permit) = admit_call(security, policy, scope)?;
+    let (arguments, permit) = admit_call(security, tool, scope)?;
     let input: T = input::deserialize(arguments)?;
     input.validate_input()?;
     Ok(Admitted {
@@ -228,9 +229,10 @@ fn admit<T: SecureInput>(
 /// Stages 1 to 4, the same for every tool.
 fn admit_call(
     security: &Security,
-    policy: &'static ToolPolicy,
+    tool: &Tool,
     scope: &mut CallScope,
 ) -> Result<(JsonObject, Option<OwnedSemaphorePermit>), Refusal> {
+    let policy = &tool.entry.policy;
     scope.resolve(security);
     let arguments = scope.arguments.take().unwrap_or_default();
     match policy.max_input {
@@ -254,8 +256,8 @@ fn admit_call(
         });
     }
 
-    let permit = security
-        .tool_state(policy)
+    let permit = tool
+        .state
         .admit(scope.caller().id_arc())
         .map_err(|limited| Refusal {
             outcome: Outcome::Limited,
@@ -306,8 +308,7 @@ where
     R: 'a,
     F: FnOnce(T) -> BodyFuture<'a, R>,
 {
-    let policy = &crate::manifest::entry(&decl).policy;
-    match admit_async::<T>(security, policy, scope) {
+    match admit_async::<T>(security, &security.tool(&decl), scope) {
         Ok((input, guard)) => guard.run(body(input), returned),
         Err(response) => refused(response),
     }
@@ -323,10 +324,11 @@ where
 )]
 fn admit_async<'a, T: crate::__private::ObjectInput>(
     security: &'a Security,
-    policy: &'static ToolPolicy,
+    tool: &Tool,
     mut scope: CallScope,
 ) -> Result<(T, Guard<'a>), CallToolResponse> {
-    match admit::<T>(security, policy, &mut scope) {
+    let policy = &tool.entry.policy;
+    match admit::<T>(security, tool, &mut scope) {
         Ok(Admitted { input, _permit }) => Ok((
             input,
             Guard {
@@ -435,8 +437,9 @@ where
     T: crate::__private::ObjectInput,
     F: FnOnce(T) -> R,
 {
-    let policy = &crate::manifest::entry(&decl).policy;
-    let admitted = match admit::<T>(security, policy, &mut scope) {
+    let tool = security.tool(&decl);
+    let policy = &tool.entry.policy;
+    let admitted = match admit::<T>(security, &tool, &mut scope) {
         Ok(admitted) => admitted,
         Err(refusal) => return refuse(policy, &scope, refusal),
     };

@@ -2,13 +2,13 @@
 //! [`SecureServer`], which connects a server to it.
 
 use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::Principal;
 use crate::input::RawLimits;
-use crate::limits::{ToolPolicy, ToolState};
+use crate::limits::ToolState;
+use crate::manifest::{DeclKey, ToolDecl, ToolEntry};
 
 /// Connects an rmcp server to its [`Security`]; every `#[secure_tool]` method needs it.
 ///
@@ -69,29 +69,13 @@ struct Inner {
     default_timeout: Option<Duration>,
     max_output: usize,
     scrub_output: bool,
-    tools: RwLock<HashMap<usize, Arc<ToolState>, BuildHasherDefault<AddressHasher>>>,
+    tools: RwLock<HashMap<DeclKey, Arc<Tool>, foldhash::fast::FixedState>>,
 }
 
-/// The tool-state map is keyed by the address of each tool's `static` policy: distinct,
-/// aligned, and chosen by the compiler, never by a caller, so it needs no DoS-resistant
-/// hash; one multiply spreads it over the buckets.
-#[derive(Default)]
-struct AddressHasher(u64);
-
-impl std::hash::Hasher for AddressHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.0 = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
+/// One tool as this `Security` runs it: its declaration and its live limiter state.
+pub(crate) struct Tool {
+    pub(crate) entry: &'static ToolEntry,
+    pub(crate) state: ToolState,
 }
 
 impl Default for Inner {
@@ -149,28 +133,31 @@ impl Security {
         crate::Manifest::new(self)
     }
 
-    /// The live state of one tool, created on its first call.
-    pub(crate) fn tool_state(&self, policy: &'static ToolPolicy) -> Arc<ToolState> {
-        let key = std::ptr::from_ref(policy) as usize;
-        if let Some(state) = self
+    /// One tool's entry and live state, created on its first call. Keyed by where the tool
+    /// is declared: compile-time text, never a caller's, so a fast fixed hash is enough.
+    pub(crate) fn tool(&self, decl: &ToolDecl) -> Arc<Tool> {
+        let key = decl.key();
+        if let Some(tool) = self
             .inner
             .tools
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(&key)
         {
-            return Arc::clone(state);
+            return Arc::clone(tool);
         }
         let mut tools = self
             .inner
             .tools
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        Arc::clone(
-            tools
-                .entry(key)
-                .or_insert_with(|| Arc::new(ToolState::new(policy))),
-        )
+        Arc::clone(tools.entry(key).or_insert_with(|| {
+            let entry = crate::manifest::entry(decl);
+            Arc::new(Tool {
+                entry,
+                state: ToolState::new(&entry.policy),
+            })
+        }))
     }
 }
 
