@@ -83,3 +83,72 @@ async fn a_denied_call_spends_no_rate() {
     let client = connect(TestServer::with_scopes(&["echo"])).await;
     assert_eq!(ok_text(&call(&client, "echo", echo_args()).await), "hihi");
 }
+
+/// Two servers stamped out by one `macro_rules!`: their tools share a file, a line and a
+/// name, and nothing else. Each must run under its own declaration.
+mod stamped {
+    use rmcp::handler::server::router::tool::ToolRouter;
+    use rmcp::{ServerHandler, tool, tool_handler, tool_router};
+    use secure_tool::{SecureServer, Security, secure_tool};
+
+    macro_rules! server {
+        ($name:ident, $scope:literal, $rate:literal) => {
+            #[derive(Clone)]
+            pub struct $name {
+                security: Security,
+                tool_router: ToolRouter<Self>,
+            }
+
+            impl SecureServer for $name {
+                fn security(&self) -> &Security {
+                    &self.security
+                }
+            }
+
+            #[tool_router]
+            impl $name {
+                pub fn new(security: Security) -> Self {
+                    Self {
+                        security,
+                        tool_router: Self::tool_router(),
+                    }
+                }
+
+                #[secure_tool(scope = $scope, rate = $rate)]
+                #[tool(description = "Search")]
+                async fn search(&self) -> String {
+                    stringify!($name).to_owned()
+                }
+            }
+
+            #[tool_handler(router = self.tool_router)]
+            impl ServerHandler for $name {}
+        };
+    }
+
+    server!(Strict, "strict.search", "1/min");
+    server!(Loose, "loose.search", "50/min");
+}
+
+#[tokio::test]
+async fn tools_stamped_out_by_one_macro_keep_their_own_declarations() {
+    use secure_tool::{Principal, Security};
+    let security = Security::builder()
+        .local_principal(Principal::new("p").with_scopes(["strict.search", "loose.search"]))
+        .build();
+    let strict = connect(stamped::Strict::new(security.clone())).await;
+    let loose = connect(stamped::Loose::new(security.clone())).await;
+    assert_eq!(ok_text(&call(&strict, "search", json!({})).await), "Strict");
+    assert!(error_text(&call(&strict, "search", json!({})).await).starts_with("rate limit"));
+    // Same Security, same file, line and name: still its own limits and its own budget.
+    for _ in 0..10 {
+        assert_eq!(ok_text(&call(&loose, "search", json!({})).await), "Loose");
+    }
+    // And its own scope: a caller with only the strict scope is refused by the loose tool.
+    let only_strict = Security::builder()
+        .local_principal(Principal::new("q").with_scopes(["strict.search"]))
+        .build();
+    let loose = connect(stamped::Loose::new(only_strict)).await;
+    let message = error_text(&call(&loose, "search", json!({})).await);
+    assert!(message.contains("`loose.search`"), "{message}");
+}

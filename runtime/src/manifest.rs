@@ -23,8 +23,12 @@ use crate::{OptOut, Security};
 /// at each call and at registration. No item per tool (a `const` or `static` per tool was
 /// the largest part of what a secured tool cost its crate's incremental build); the
 /// runtime turns each declaration into its [`ToolEntry`] once, see [`entry`].
+///
+/// A declaration is its own identity: the whole of it is the key, so two tools that
+/// differ in anything (two servers' `search` tools stamped out by one `macro_rules!` share
+/// a file, a line and a name, not their limits) never share an entry or a limiter.
 #[doc(hidden)]
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ToolDecl {
     name: &'static str,
     /// Comma-separated (`"files.read,files.list"`): a literal, not a slice to promote.
@@ -67,44 +71,24 @@ impl ToolDecl {
     }
 }
 
-impl ToolDecl {
-    pub(crate) fn key(&self) -> DeclKey {
-        DeclKey {
-            file: self.file,
-            line: self.line,
-            name: self.name,
-        }
-    }
-}
-
-/// Where a tool is declared: a tool's name is unique in its router, and a router's tools
-/// are declared in one file; the line tells two servers' tools of the same name apart.
-#[derive(PartialEq, Eq, Hash)]
-pub(crate) struct DeclKey {
-    file: &'static str,
-    line: u32,
-    name: &'static str,
-}
-
 /// Every declaration seen so far, with its entry (leaked: one per declared tool, for the
 /// life of the program, like the `static` it replaces).
-static ENTRIES: LazyLock<RwLock<HashMap<DeclKey, &'static ToolEntry, FixedState>>> =
+static ENTRIES: LazyLock<RwLock<HashMap<ToolDecl, &'static ToolEntry, FixedState>>> =
     LazyLock::new(RwLock::default);
 
 /// The entry of a declaration: built on first sight, the same `&'static` every time
 /// after, so its address identifies the tool (its limiter state, its manifest line).
 #[doc(hidden)]
 pub fn entry(decl: &ToolDecl) -> &'static ToolEntry {
-    let key = decl.key();
     if let Some(entry) = ENTRIES
         .read()
         .unwrap_or_else(PoisonError::into_inner)
-        .get(&key)
+        .get(decl)
     {
         return entry;
     }
     let mut entries = ENTRIES.write().unwrap_or_else(PoisonError::into_inner);
-    entries.entry(key).or_insert_with(|| {
+    entries.entry(*decl).or_insert_with(|| {
         let scopes: Vec<&'static str> = decl.scopes.split(',').filter(|s| !s.is_empty()).collect();
         Box::leak(Box::new(ToolEntry::new(
             decl.name,
@@ -471,5 +455,10 @@ mod tests {
         let other = entry(&decl("search", 40, [0; 7]));
         assert!(!std::ptr::eq(first, other));
         assert_eq!(other.policy.rate, None);
+        // So does one stamped out by the same `macro_rules!` (same file, line and name)
+        // with other limits.
+        let stamped = entry(&decl("search", 10, [500, 1000, 0, 0, 0, 0, 0]));
+        assert!(!std::ptr::eq(first, stamped));
+        assert_eq!(stamped.policy.rate.map(|r| r.count().get()), Some(500));
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::Principal;
 use crate::input::RawLimits;
 use crate::limits::ToolState;
-use crate::manifest::{DeclKey, ToolDecl, ToolEntry};
+use crate::manifest::{ToolDecl, ToolEntry};
 
 /// Connects an rmcp server to its [`Security`]; every `#[secure_tool]` method needs it.
 ///
@@ -69,7 +69,7 @@ struct Inner {
     default_timeout: Option<Duration>,
     max_output: usize,
     scrub_output: bool,
-    tools: RwLock<HashMap<DeclKey, Arc<Tool>, foldhash::fast::FixedState>>,
+    tools: RwLock<HashMap<ToolDecl, Arc<Tool>, foldhash::fast::FixedState>>,
 }
 
 /// One tool as this `Security` runs it: its declaration and its live limiter state.
@@ -133,16 +133,15 @@ impl Security {
         crate::Manifest::new(self)
     }
 
-    /// One tool's entry and live state, created on its first call. Keyed by where the tool
-    /// is declared: compile-time text, never a caller's, so a fast fixed hash is enough.
+    /// One tool's entry and live state, created on its first call. Keyed by the tool's
+    /// declaration: compile-time values, never a caller's, so a fast fixed hash is enough.
     pub(crate) fn tool(&self, decl: &ToolDecl) -> Arc<Tool> {
-        let key = decl.key();
         if let Some(tool) = self
             .inner
             .tools
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&key)
+            .get(decl)
         {
             return Arc::clone(tool);
         }
@@ -151,7 +150,7 @@ impl Security {
             .tools
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        Arc::clone(tools.entry(key).or_insert_with(|| {
+        Arc::clone(tools.entry(*decl).or_insert_with(|| {
             let entry = crate::manifest::entry(decl);
             Arc::new(Tool {
                 entry,
