@@ -11,7 +11,7 @@ use crate::attr::{ContainerArgs, Errors, FieldArgs, ToolArgs};
 
 /// A method as `#[secure_tool]` needs it: attributes, visibility and signature parsed,
 /// the body kept as written. The body is never parsed (it can be long, and nothing in it
-/// matters to the rules), only moved, verbatim, to the hidden body method.
+/// matters to the rules), only moved, verbatim, into the secured method.
 pub struct Method {
     pub attrs: Vec<syn::Attribute>,
     pub vis: syn::Visibility,
