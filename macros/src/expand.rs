@@ -301,7 +301,7 @@ fn declaration(
     }
 }
 
-/// The declared limits as `ToolEntry::new` takes them: 0 for "not declared" (a declared
+/// The declared limits as `ToolDecl::new` takes them: 0 for "not declared" (a declared
 /// 0 was refused by `attr`).
 fn limits(args: &ToolArgs) -> [u64; 7] {
     let (rate_count, rate_ms) = args.rate.as_ref().map_or((0, 0), |r| r.value);

@@ -43,7 +43,7 @@ pub struct ToolDecl {
 }
 
 impl ToolDecl {
-    /// A declaration; `limits` as [`ToolEntry::new`] takes them.
+    /// A declaration, as `#[secure_tool]` writes it; see `ToolEntry::from_decl` for `limits`.
     #[allow(clippy::too_many_arguments, reason = "called by generated code only")]
     #[inline]
     pub const fn new(
@@ -72,7 +72,7 @@ impl ToolDecl {
 }
 
 /// Every declaration seen so far, with its entry (leaked: one per declared tool, for the
-/// life of the program, like the `static` it replaces).
+/// life of the program).
 static ENTRIES: LazyLock<RwLock<HashMap<ToolDecl, &'static ToolEntry, FixedState>>> =
     LazyLock::new(RwLock::default);
 
@@ -88,20 +88,9 @@ pub fn entry(decl: &ToolDecl) -> &'static ToolEntry {
         return entry;
     }
     let mut entries = ENTRIES.write().unwrap_or_else(PoisonError::into_inner);
-    entries.entry(*decl).or_insert_with(|| {
-        let scopes: Vec<&'static str> = decl.scopes.split(',').filter(|s| !s.is_empty()).collect();
-        Box::leak(Box::new(ToolEntry::new(
-            decl.name,
-            Box::leak(scopes.into_boxed_slice()),
-            decl.public,
-            decl.limits,
-            decl.input,
-            decl.asynchronous,
-            decl.module,
-            decl.file,
-            decl.line,
-        )))
-    })
+    entries
+        .entry(*decl)
+        .or_insert_with(|| Box::leak(Box::new(ToolEntry::from_decl(decl))))
 }
 
 /// What one `#[secure_tool]` declares, with its limits parsed into a [`ToolPolicy`].
@@ -117,21 +106,10 @@ pub struct ToolEntry {
 }
 
 impl ToolEntry {
-    /// A tool's declaration, in the compact form generated code writes. `limits` holds
-    /// `[rate count, rate period ms, burst, timeout ms, concurrency, max_output, max_input]`
-    /// with 0 for "not declared" (the macro refuses a declared 0).
-    #[allow(clippy::too_many_arguments, reason = "called by generated code only")]
-    pub const fn new(
-        name: &'static str,
-        scopes: &'static [&'static str],
-        public: bool,
-        limits: [u64; 7],
-        input: &'static str,
-        asynchronous: bool,
-        module: &'static str,
-        file: &'static str,
-        line: u32,
-    ) -> Self {
+    /// A declaration, its limits parsed. `limits` holds `[rate count, rate period ms,
+    /// burst, timeout ms, concurrency, max_output, max_input]` with 0 for "not declared"
+    /// (the macro refuses a declared 0).
+    fn from_decl(decl: &ToolDecl) -> Self {
         const fn count(n: u64) -> Option<std::num::NonZeroU32> {
             if n > u32::MAX as u64 {
                 return None;
@@ -161,16 +139,17 @@ impl ToolEntry {
             concurrency,
             max_output,
             max_input,
-        ] = limits;
+        ] = decl.limits;
+        let scopes: Vec<&'static str> = decl.scopes.split(',').filter(|s| !s.is_empty()).collect();
         let rate = match (count(rate_count), millis(rate_ms)) {
             (Some(count), Some(period)) => Some(crate::Rate::new(count, period)),
             _ => None,
         };
         Self {
             policy: ToolPolicy {
-                name,
-                scopes,
-                public,
+                name: decl.name,
+                scopes: Box::leak(scopes.into_boxed_slice()),
+                public: decl.public,
                 rate,
                 burst: count(burst),
                 timeout: millis(timeout),
@@ -178,11 +157,11 @@ impl ToolEntry {
                 max_output: bytes(max_output),
                 max_input: bytes(max_input),
             },
-            input,
-            asynchronous,
-            module,
-            file,
-            line,
+            input: decl.input,
+            asynchronous: decl.asynchronous,
+            module: decl.module,
+            file: decl.file,
+            line: decl.line,
         }
     }
 }
