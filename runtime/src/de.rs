@@ -1,21 +1,21 @@
-//! The one deserializer every tool input goes through: a `Deserializer` over a borrowed
-//! [`serde_json::Value`] that behaves like serde_json's own `&Value` deserializer and, when
-//! deserialization fails, records where.
+//! The one deserializer every tool input goes through: a `Deserializer` over an owned
+//! [`serde_json::Value`] that behaves like serde_json's own `from_value` (strings move into
+//! the input, as they do for a bare rmcp tool) and, when deserialization fails, records
+//! where.
 //!
 //! Why not serde_json's deserializer plus `serde_path_to_error` on failure: that
 //! instantiates every input type's `Deserialize` twice, which is most of what a secured tool
 //! adds to its crate's build. And why not `serde_path_to_error` alone: it allocates a
 //! `String` for every key it passes, valid input or not (+43% on the pipeline). Here the
-//! valid path allocates nothing; an error collects the path as it travels back up, one
-//! step per container it leaves.
+//! valid path allocates nothing of its own; an error collects the path as it travels back
+//! up, one step per container it leaves.
 //!
 //! Errors from a map *key* (an unknown field, an unknown variant) carry no step for that
 //! key: the key is attacker-chosen text, so the path ends at the object that holds it.
 
 use std::fmt;
 
-use serde::de::value::BorrowedStrDeserializer;
-use serde::de::{self, DeserializeSeed, Deserializer, Expected, Unexpected};
+use serde::de::{self, DeserializeSeed, Deserializer, Expected, IntoDeserializer, Unexpected};
 use serde::de::{EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor};
 use serde_json::{Map, Value};
 
@@ -127,24 +127,24 @@ impl fmt::Display for Json<'_> {
     }
 }
 
-/// Deserialize `T` from a tool's arguments (or any JSON value).
-pub(crate) fn from_value<T: de::DeserializeOwned>(value: &Value) -> Result<T, Error> {
+/// Deserialize `T` from a tool's arguments (or any JSON value), which it consumes: strings
+/// move into `T` rather than being copied, as with serde_json's own `from_value`.
+pub(crate) fn from_value<T: de::DeserializeOwned>(value: Value) -> Result<T, Error> {
     T::deserialize(ValueDeserializer(value))
 }
 
-/// One JSON value, deserialized as serde_json's `&Value` deserializer would.
-#[derive(Clone, Copy)]
-struct ValueDeserializer<'de>(&'de Value);
+/// One JSON value, deserialized as serde_json's `Value` deserializer would.
+struct ValueDeserializer(Value);
 
-impl<'de> Deserializer<'de> for ValueDeserializer<'de> {
+impl<'de> Deserializer<'de> for ValueDeserializer {
     type Error = Error;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         match self.0 {
             Value::Null => visitor.visit_unit(),
-            Value::Bool(b) => visitor.visit_bool(*b),
-            Value::Number(n) => visit_number(n, visitor),
-            Value::String(s) => visitor.visit_borrowed_str(s),
+            Value::Bool(b) => visitor.visit_bool(b),
+            Value::Number(n) => visit_number(&n, visitor),
+            Value::String(s) => visitor.visit_string(s),
             Value::Array(items) => visit_seq(items, visitor),
             Value::Object(map) => visit_map(map, visitor),
         }
@@ -172,9 +172,9 @@ impl<'de> Deserializer<'de> for ValueDeserializer<'de> {
         visitor: V,
     ) -> Result<V::Value, Error> {
         match self.0 {
-            Value::String(variant) => visitor.visit_enum(BorrowedStrDeserializer::new(variant)),
+            Value::String(variant) => visitor.visit_enum(variant.into_deserializer()),
             Value::Object(map) => {
-                let mut entries = map.iter();
+                let mut entries = map.into_iter();
                 match (entries.next(), entries.next()) {
                     (Some((name, value)), None) => visitor.visit_enum(Variant { name, value }),
                     _ => Err(de::Error::invalid_value(
@@ -183,7 +183,10 @@ impl<'de> Deserializer<'de> for ValueDeserializer<'de> {
                     )),
                 }
             }
-            other => Err(de::Error::invalid_type(unexpected(other), &"string or map")),
+            other => Err(de::Error::invalid_type(
+                unexpected(&other),
+                &"string or map",
+            )),
         }
     }
 
@@ -191,8 +194,8 @@ impl<'de> Deserializer<'de> for ValueDeserializer<'de> {
     /// take a number as an index.
     fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         match self.0 {
-            Value::String(name) => visitor.visit_borrowed_str(name),
-            other => Err(de::Error::invalid_type(unexpected(other), &visitor)),
+            Value::String(name) => visitor.visit_string(name),
+            other => Err(de::Error::invalid_type(unexpected(&other), &visitor)),
         }
     }
 
@@ -249,9 +252,9 @@ fn all_taken(remaining: usize, taken: usize, what: &'static str) -> Result<(), E
     }
 }
 
-fn visit_seq<'de, V: Visitor<'de>>(items: &'de [Value], visitor: V) -> Result<V::Value, Error> {
+fn visit_seq<'de, V: Visitor<'de>>(items: Vec<Value>, visitor: V) -> Result<V::Value, Error> {
     let mut seq = Seq {
-        items: items.iter(),
+        items: items.into_iter(),
         index: 0,
     };
     let value = visitor.visit_seq(&mut seq)?;
@@ -259,12 +262,9 @@ fn visit_seq<'de, V: Visitor<'de>>(items: &'de [Value], visitor: V) -> Result<V:
     Ok(value)
 }
 
-fn visit_map<'de, V: Visitor<'de>>(
-    map: &'de Map<String, Value>,
-    visitor: V,
-) -> Result<V::Value, Error> {
+fn visit_map<'de, V: Visitor<'de>>(map: Map<String, Value>, visitor: V) -> Result<V::Value, Error> {
     let mut access = Entries {
-        entries: map.iter(),
+        entries: map.into_iter(),
         taken: 0,
         value: None,
     };
@@ -273,12 +273,12 @@ fn visit_map<'de, V: Visitor<'de>>(
     Ok(value)
 }
 
-struct Seq<'de> {
-    items: std::slice::Iter<'de, Value>,
+struct Seq {
+    items: std::vec::IntoIter<Value>,
     index: usize,
 }
 
-impl<'de> SeqAccess<'de> for Seq<'de> {
+impl<'de> SeqAccess<'de> for Seq {
     type Error = Error;
 
     fn next_element_seed<S: DeserializeSeed<'de>>(
@@ -301,13 +301,14 @@ impl<'de> SeqAccess<'de> for Seq<'de> {
     }
 }
 
-struct Entries<'de> {
-    entries: serde_json::map::Iter<'de>,
+struct Entries {
+    entries: serde_json::map::IntoIter,
     taken: usize,
-    value: Option<(&'de str, &'de Value)>,
+    /// The entry whose key was just read: its value, and the key for an error's path.
+    value: Option<(String, Value)>,
 }
 
-impl<'de> MapAccess<'de> for Entries<'de> {
+impl<'de> MapAccess<'de> for Entries {
     type Error = Error;
 
     fn next_key_seed<S: DeserializeSeed<'de>>(
@@ -318,8 +319,9 @@ impl<'de> MapAccess<'de> for Entries<'de> {
             return Ok(None);
         };
         self.taken += 1;
+        let read = seed.deserialize(KeyDeserializer(&key)).map(Some);
         self.value = Some((key, value));
-        seed.deserialize(KeyDeserializer(key)).map(Some)
+        read
     }
 
     fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value, Error> {
@@ -328,7 +330,7 @@ impl<'de> MapAccess<'de> for Entries<'de> {
         };
         match seed.deserialize(ValueDeserializer(value)) {
             Ok(value) => Ok(value),
-            Err(error) => Err(error.at_key(key)),
+            Err(error) => Err(error.at_key(&key)),
         }
     }
 
@@ -338,8 +340,8 @@ impl<'de> MapAccess<'de> for Entries<'de> {
 }
 
 /// An object key: a string, which like serde_json's map keys may also be read as a number
-/// or a bool (`HashMap<u32, _>`).
-struct KeyDeserializer<'de>(&'de str);
+/// or a bool (`HashMap<u32, _>`). Kept by its object for an error's path, so lent here.
+struct KeyDeserializer<'a>(&'a str);
 
 /// Like serde_json, a numeric key must be exactly one JSON number.
 fn visit_key_number<'de, V: Visitor<'de>>(key: &str, visitor: V) -> Result<V::Value, Error> {
@@ -364,11 +366,11 @@ macro_rules! numeric_keys {
     )*};
 }
 
-impl<'de> Deserializer<'de> for KeyDeserializer<'de> {
+impl<'de> Deserializer<'de> for KeyDeserializer<'_> {
     type Error = Error;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        visitor.visit_borrowed_str(self.0)
+        visitor.visit_str(self.0)
     }
 
     numeric_keys! {
@@ -403,7 +405,7 @@ impl<'de> Deserializer<'de> for KeyDeserializer<'de> {
         _variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Error> {
-        visitor.visit_enum(BorrowedStrDeserializer::new(self.0))
+        visitor.visit_enum(self.0.into_deserializer())
     }
 
     serde::forward_to_deserialize_any! {
@@ -413,35 +415,35 @@ impl<'de> Deserializer<'de> for KeyDeserializer<'de> {
 }
 
 /// An externally tagged variant written as an object: `{"rename": {"to": "b.txt"}}`.
-struct Variant<'de> {
-    name: &'de str,
-    value: &'de Value,
+struct Variant {
+    name: String,
+    value: Value,
 }
 
-impl<'de> EnumAccess<'de> for Variant<'de> {
+impl<'de> EnumAccess<'de> for Variant {
     type Error = Error;
     type Variant = Self;
 
     fn variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<(S::Value, Self), Error> {
-        let variant = seed.deserialize(BorrowedStrDeserializer::new(self.name))?;
+        let variant = seed.deserialize(KeyDeserializer(&self.name))?;
         Ok((variant, self))
     }
 }
 
-impl<'de> VariantAccess<'de> for Variant<'de> {
+impl<'de> VariantAccess<'de> for Variant {
     type Error = Error;
 
     fn unit_variant(self) -> Result<(), Error> {
         match self.value {
             Value::Null => Ok(()),
-            other => Err(de::Error::invalid_type(unexpected(other), &"unit")),
+            other => Err(de::Error::invalid_type(unexpected(&other), &"unit")),
         }
-        .map_err(|error: Error| error.at_key(self.name))
+        .map_err(|error: Error| error.at_key(&self.name))
     }
 
     fn newtype_variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<S::Value, Error> {
         seed.deserialize(ValueDeserializer(self.value))
-            .map_err(|error| error.at_key(self.name))
+            .map_err(|error| error.at_key(&self.name))
     }
 
     fn tuple_variant<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, Error> {
@@ -449,9 +451,12 @@ impl<'de> VariantAccess<'de> for Variant<'de> {
             // serde_json's reading of `{"Variant": []}`.
             Value::Array(items) if items.is_empty() => visitor.visit_unit(),
             Value::Array(items) => visit_seq(items, visitor),
-            other => Err(de::Error::invalid_type(unexpected(other), &"tuple variant")),
+            other => Err(de::Error::invalid_type(
+                unexpected(&other),
+                &"tuple variant",
+            )),
         }
-        .map_err(|error| error.at_key(self.name))
+        .map_err(|error| error.at_key(&self.name))
     }
 
     fn struct_variant<V: Visitor<'de>>(
@@ -462,18 +467,18 @@ impl<'de> VariantAccess<'de> for Variant<'de> {
         match self.value {
             Value::Object(map) => visit_map(map, visitor),
             other => Err(de::Error::invalid_type(
-                unexpected(other),
+                unexpected(&other),
                 &"struct variant",
             )),
         }
-        .map_err(|error| error.at_key(self.name))
+        .map_err(|error| error.at_key(&self.name))
     }
 }
 
 #[cfg(test)]
 mod tests {
     //! Differential tests: on any JSON, this deserializer must agree with serde_json's own
-    //! `&Value` deserializer (same value, or an error with the same message), for every
+    //! `from_value` (same value, or an error that reads the same to the client), for every
     //! shape serde can derive.
     use std::collections::{BTreeMap, HashMap};
 
@@ -555,13 +560,13 @@ mod tests {
     /// Both deserializers on one value: equal results, or errors that read the same to
     /// the client.
     fn agree<T: serde::de::DeserializeOwned + PartialEq + std::fmt::Debug>(value: &Value) {
-        let theirs = T::deserialize(value).map_err(|e| {
+        let theirs = serde_json::from_value::<T>(value.clone()).map_err(|e| {
             // serde_json parses a numeric key as JSON text, and says where in that text.
             let message = e.to_string();
             let position = message.rfind(" at line ").unwrap_or(message.len());
             describe_serde(&message[..position])
         });
-        let ours = super::from_value::<T>(value).map_err(|e| describe_serde(e.message()));
+        let ours = super::from_value::<T>(value.clone()).map_err(|e| describe_serde(e.message()));
         assert_eq!(ours, theirs, "{} from {value}", std::any::type_name::<T>());
     }
 
@@ -663,7 +668,7 @@ mod tests {
     }
 
     fn path_of<T: serde::de::DeserializeOwned + std::fmt::Debug>(value: Value) -> String {
-        super::from_value::<T>(&value).unwrap_err().path()
+        super::from_value::<T>(value).unwrap_err().path()
     }
 
     #[test]

@@ -225,7 +225,7 @@ fn describe_validation(error: &validator::ValidationError) -> String {
 pub fn deserialize<T: DeserializeOwned>(
     arguments: serde_json::Map<String, Value>,
 ) -> Result<T, InputError> {
-    crate::de::from_value(&Value::Object(arguments))
+    crate::de::from_value(Value::Object(arguments))
         .map_err(|error| InputError::single(error.path(), describe_serde(error.message())))
 }
 
