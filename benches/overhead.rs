@@ -6,8 +6,12 @@
 //! - `pipeline/*`: the guard alone, without transport: the prologue (raw limits, identity,
 //!   permission, rate, audit) on a tool with no input, and the whole pipeline with the
 //!   6-field input (adds deserialization and validation).
+//! - Then, outside criterion, `tools_call` interleaved: criterion measures bare, then
+//!   secured, so drift in the machine's speed between the two lands on one side. This
+//!   alternates batches of bare and secured calls and prints the median of the per-round
+//!   ratios: the figure to trust for the ratio.
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolRequestParams;
@@ -202,4 +206,72 @@ fn pipeline(c: &mut Criterion) {
 }
 
 criterion_group!(benches, tools_call, pipeline);
-criterion_main!(benches);
+
+/// Secured over bare `tools/call` time, from alternating batches (the order flips every
+/// round): the median and quartiles of the per-round ratios.
+fn interleaved(rounds: usize, batch: usize) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let bare = runtime.block_on(connect(Bare {
+        tool_router: Bare::tool_router(),
+    }));
+    let secured = runtime.block_on(connect(Secured {
+        security: security(),
+        tool_router: Secured::tool_router(),
+    }));
+    let args = order().as_object().cloned().unwrap();
+    for (label, tool, arguments) in [
+        ("tools_call", "place", Some(args)),
+        ("tools_call_no_input", "ping", None),
+    ] {
+        let time = |client: &RunningService<RoleClient, ()>| {
+            runtime.block_on(async {
+                let started = std::time::Instant::now();
+                for _ in 0..batch {
+                    let mut params = CallToolRequestParams::new(tool);
+                    if let Some(arguments) = &arguments {
+                        params = params.with_arguments(arguments.clone());
+                    }
+                    let result = client.call_tool(params).await.unwrap();
+                    assert_ne!(result.is_error, Some(true));
+                }
+                started.elapsed().as_secs_f64()
+            })
+        };
+        time(&bare);
+        time(&secured);
+        let mut ratios: Vec<f64> = (0..rounds)
+            .map(|round| {
+                let (b, s) = if round % 2 == 0 {
+                    let b = time(&bare);
+                    (b, time(&secured))
+                } else {
+                    let s = time(&secured);
+                    (time(&bare), s)
+                };
+                s / b
+            })
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        let at = |q: f64| ratios[((ratios.len() - 1) as f64 * q).round() as usize];
+        println!(
+            "{label} interleaved ({rounds} rounds of {batch} calls a side): secured/bare median {:.3}x (quartiles {:.3}x to {:.3}x)",
+            at(0.5),
+            at(0.25),
+            at(0.75)
+        );
+    }
+}
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this once, briefly.
+    if std::env::args().any(|a| a == "--bench") {
+        interleaved(41, 2000);
+    } else {
+        interleaved(1, 10);
+    }
+}
