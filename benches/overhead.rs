@@ -118,18 +118,29 @@ async fn connect<S: ServerHandler>(server: S) -> RunningService<RoleClient, ()> 
     ().serve(client_io).await.unwrap()
 }
 
+/// A client connected to the bare server and one connected to the secured server.
+async fn clients() -> (
+    RunningService<RoleClient, ()>,
+    RunningService<RoleClient, ()>,
+) {
+    let bare = connect(Bare {
+        tool_router: Bare::tool_router(),
+    })
+    .await;
+    let secured = connect(Secured {
+        security: security(),
+        tool_router: Secured::tool_router(),
+    })
+    .await;
+    (bare, secured)
+}
+
 fn tools_call(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let bare = runtime.block_on(connect(Bare {
-        tool_router: Bare::tool_router(),
-    }));
-    let secured = runtime.block_on(connect(Secured {
-        security: security(),
-        tool_router: Secured::tool_router(),
-    }));
+    let (bare, secured) = runtime.block_on(clients());
     let args = order().as_object().cloned().unwrap();
     let mut group = c.benchmark_group("tools_call");
     for (name, client) in [("bare", &bare), ("secured", &secured)] {
@@ -214,13 +225,7 @@ fn interleaved(rounds: usize, batch: usize) {
         .enable_all()
         .build()
         .unwrap();
-    let bare = runtime.block_on(connect(Bare {
-        tool_router: Bare::tool_router(),
-    }));
-    let secured = runtime.block_on(connect(Secured {
-        security: security(),
-        tool_router: Secured::tool_router(),
-    }));
+    let (bare, secured) = runtime.block_on(clients());
     let args = order().as_object().cloned().unwrap();
     for (label, tool, arguments) in [
         ("tools_call", "place", Some(args)),

@@ -139,9 +139,9 @@ pub mod __private {
     pub use crate::limits::{Rate, ToolPolicy};
     pub use crate::manifest::{ToolDecl, ToolEntry, registered};
     pub use crate::pipeline::{
-        BodyFuture, CallScope, IntoToolError, NoInput, ReturnsResult, ReturnsValue, ToolFuture,
-        ToolReturn, WrapParameters, input_schema, output_schema, returns_result, returns_value,
-        run_async, run_sync,
+        CallScope, IntoToolError, NoInput, ReturnsResult, ReturnsValue, ToolFuture, ToolReturn,
+        WrapParameters, input_schema, output_schema, returns_result, returns_value, run_async,
+        run_sync,
     };
     pub use crate::types::command::check_command_field;
     pub use crate::types::sql::check_ident_field;
