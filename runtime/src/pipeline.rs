@@ -424,8 +424,11 @@ async fn drive(
     finish_returned(security, policy, &scope, ran)
 }
 
-/// Run a sync secured tool. Generated code only. No timeout can interrupt sync code, so
-/// the macro refuses `timeout` on a sync tool.
+/// Run a sync secured tool. Generated code only.
+///
+/// The body runs under [`run_blocking`], so a body that blocks (a file read, a database
+/// query, a `sleep`) stalls only its own call, never the server. No timeout can
+/// interrupt sync code, so the macro refuses `timeout` on a sync tool.
 pub fn run_sync<T, F, R>(
     security: &Security,
     decl: ToolDecl,
@@ -444,10 +447,30 @@ where
         Err(refusal) => return refuse(policy, &scope, refusal),
     };
     let Admitted { input, _permit } = admitted;
-    let ran = std::panic::catch_unwind(AssertUnwindSafe(move || returned(body(input))))
-        .map_or_else(Ran::Panicked, Ran::Returned);
+    let ran = run_blocking(move || {
+        std::panic::catch_unwind(AssertUnwindSafe(move || returned(body(input))))
+    })
+    .map_or_else(Ran::Panicked, Ran::Returned);
     drop(_permit);
     finish_returned(security, policy, &scope, ran)
+}
+
+/// Run `f`, which may block, without stalling the runtime that called it.
+///
+/// rmcp calls a sync tool on the task that serves the request, on one of the runtime's
+/// few worker threads: a body that blocks there would also stop every other task queued
+/// on that worker, and as many blocking calls as workers would freeze the whole server.
+/// On a multi-thread runtime, `block_in_place` first moves this worker's other tasks to a
+/// fresh thread. A current-thread runtime has no other thread to move them to: there the
+/// body runs in place (serve such a server with a multi-thread runtime, the default of
+/// `#[tokio::main]`).
+fn run_blocking<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
 }
 
 fn refuse(policy: &ToolPolicy, scope: &CallScope, refusal: Refusal) -> CallToolResponse {
