@@ -11,10 +11,18 @@ use crate::Problem;
 pub const MAX_URL_BYTES: usize = 2048;
 
 /// An absolute `http`/`https` URL (also `ws`/`wss` where a field allows them) that is safe
-/// to fetch from the server: no user info, no fragment, and a host that is not loopback,
-/// private, link-local, CGNAT, multicast, unspecified, reserved or a metadata endpoint,
+/// to fetch from the server: no user info, and a host that is a public unicast address
 /// whatever the notation (`2130706433`, `0177.0.0.1`, `0x7f.1`, `127.1`, `[::1]`,
 /// `[::ffff:127.0.0.1]`, trailing dots, IDN).
+///
+/// Addresses are classified against the IANA IPv4 and IPv6 Special-Purpose Address
+/// Registries, every entry: an IPv6 address must be global unicast (`2000::/3`) outside
+/// the registry's entries, and one that embeds an IPv4 address (IPv4-mapped,
+/// -compatible and -translated, the NAT64 well-known prefix, 6to4) is judged by that
+/// address; Teredo and the local-use NAT64 prefix are refused whole.
+///
+/// A `#fragment` is dropped, never refused: browsers never send it, so a pasted
+/// documentation link works, and [`as_str`](Self::as_str) is exactly what is fetched.
 ///
 /// Parsing checks the URL as written; [`SafeUrl::resolve`] checks what its name resolves
 /// to (DNS rebinding) and returns the addresses to connect to.
@@ -23,6 +31,8 @@ pub const MAX_URL_BYTES: usize = 2048;
 /// use secure_tool::types::SafeUrl;
 ///
 /// assert!(SafeUrl::parse("https://api.github.com/repos").is_ok());
+/// let doc = SafeUrl::parse("https://docs.rs/url/latest/url/#parsing").unwrap();
+/// assert_eq!(doc.as_str(), "https://docs.rs/url/latest/url/");
 /// for bad in ["http://127.1/", "http://2130706433/", "http://[::ffff:7f00:1]/",
 ///             "http://169.254.169.254/latest/meta-data", "http://localhost./",
 ///             "http://user:pw@example.com/", "file:///etc/passwd"] {
@@ -102,9 +112,10 @@ impl SafeUrl {
         if !url.username().is_empty() || url.password().is_some() {
             return reject("user names and passwords in URLs are not allowed");
         }
-        if url.fragment().is_some() {
-            return reject("fragments (`#...`) are not allowed");
-        }
+        // A fragment is never sent to a server: it is dropped, so a pasted documentation
+        // link (`.../guide#install`) works and what is kept is exactly what is fetched.
+        let mut url = url;
+        url.set_fragment(None);
         match url.host() {
             None => return reject("the URL has no host"),
             Some(url::Host::Ipv4(ip)) => check_ip(IpAddr::V4(ip))?,
@@ -214,57 +225,117 @@ pub(crate) fn check_ip(ip: IpAddr) -> Result<(), UrlRejection> {
     Ok(())
 }
 
+/// An address block: the first address as an integer, and the prefix length.
+struct Block<T> {
+    first: T,
+    len: u32,
+    /// The registry's name for it (documentation, and the test that names each entry).
+    #[allow(dead_code, reason = "read in tests and by whoever audits this table")]
+    name: &'static str,
+}
+
+const fn v4(a: u8, b: u8, c: u8, d: u8, len: u32, name: &'static str) -> Block<u32> {
+    Block {
+        first: u32::from_be_bytes([a, b, c, d]),
+        len,
+        name,
+    }
+}
+
+/// The IANA IPv4 Special-Purpose Address Registry, every entry (RFC 6890 and its
+/// updates), plus multicast (224.0.0.0/4, its own registry). A fetch tool has no business
+/// with any of them, including the few the registry marks globally reachable (anycast
+/// relays, AS112 sinks, AMT): they are infrastructure, not web servers.
+const IPV4_SPECIAL: &[Block<u32>] = &[
+    v4(0, 0, 0, 0, 8, "\"This network\" (RFC 791)"),
+    v4(0, 0, 0, 0, 32, "\"This host on this network\" (RFC 1122)"),
+    v4(10, 0, 0, 0, 8, "Private-Use (RFC 1918)"),
+    v4(100, 64, 0, 0, 10, "Shared Address Space (RFC 6598)"),
+    v4(127, 0, 0, 0, 8, "Loopback (RFC 1122)"),
+    v4(169, 254, 0, 0, 16, "Link Local (RFC 3927), cloud metadata"),
+    v4(172, 16, 0, 0, 12, "Private-Use (RFC 1918)"),
+    v4(192, 0, 0, 0, 24, "IETF Protocol Assignments (RFC 6890)"),
+    v4(192, 0, 0, 0, 29, "IPv4 Service Continuity Prefix (RFC 7335)"),
+    v4(192, 0, 0, 8, 32, "IPv4 dummy address (RFC 7600)"),
+    v4(192, 0, 0, 9, 32, "Port Control Protocol Anycast (RFC 7723)"),
+    v4(192, 0, 0, 10, 32, "Traversal Using Relays around NAT Anycast (RFC 8155)"),
+    v4(192, 0, 0, 170, 32, "NAT64/DNS64 Discovery (RFC 8880)"),
+    v4(192, 0, 0, 171, 32, "NAT64/DNS64 Discovery (RFC 8880)"),
+    v4(192, 0, 2, 0, 24, "Documentation, TEST-NET-1 (RFC 5737)"),
+    v4(192, 31, 196, 0, 24, "AS112-v4 (RFC 7535)"),
+    v4(192, 52, 193, 0, 24, "AMT (RFC 7450)"),
+    v4(192, 88, 99, 0, 24, "Deprecated (6to4 Relay Anycast) (RFC 7526)"),
+    v4(192, 88, 99, 2, 32, "6a44-relay anycast address (RFC 6751)"),
+    v4(192, 168, 0, 0, 16, "Private-Use (RFC 1918)"),
+    v4(192, 175, 48, 0, 24, "Direct Delegation AS112 Service (RFC 7534)"),
+    v4(198, 18, 0, 0, 15, "Benchmarking (RFC 2544)"),
+    v4(198, 51, 100, 0, 24, "Documentation, TEST-NET-2 (RFC 5737)"),
+    v4(203, 0, 113, 0, 24, "Documentation, TEST-NET-3 (RFC 5737)"),
+    v4(224, 0, 0, 0, 4, "Multicast (RFC 5771)"),
+    v4(240, 0, 0, 0, 4, "Reserved (RFC 1112)"),
+    v4(255, 255, 255, 255, 32, "Limited Broadcast (RFC 919)"),
+];
+
+const fn v6(first: u128, len: u32, name: &'static str) -> Block<u128> {
+    Block { first, len, name }
+}
+
+/// The IANA IPv6 Special-Purpose Address Registry entries inside global unicast
+/// (2000::/3). Everything outside 2000::/3 (loopback, unspecified, discard-only, dummy,
+/// unique-local, link-local, site-local, multicast, the local-use NAT64 prefix) is refused
+/// by [`v6_blocked`] as not global unicast; the prefixes that embed an IPv4 address are
+/// decided by that address ([`embedded_v4`]).
+const IPV6_SPECIAL: &[Block<u128>] = &[
+    // 2001::/23 holds TEREDO (2001::/32), the PCP, TURN and DNS-SD anycasts, Benchmarking
+    // (2001:2::/48), AMT, AS112-v6, ORCHID, ORCHIDv2 and Drone Remote ID (DETs).
+    v6(0x2001_0000 << 96, 23, "IETF Protocol Assignments (RFC 2928)"),
+    v6(0x2001_0db8 << 96, 32, "Documentation (RFC 3849)"),
+    v6(
+        0x2620_004f_8000 << 80,
+        48,
+        "Direct Delegation AS112 Service (RFC 7534)",
+    ),
+    v6(0x3fff << 112, 20, "Documentation (RFC 9637)"),
+    v6(0x5f00 << 112, 16, "Segment Routing (SRv6) SIDs (RFC 9602)"),
+];
+
+fn in_block<T>(ip: T, block: &Block<T>) -> bool
+where
+    T: Copy + std::ops::Shr<u32, Output = T> + PartialEq,
+{
+    let bits = std::mem::size_of::<T>() as u32 * 8;
+    block.len == 0 || ip >> (bits - block.len) == block.first >> (bits - block.len)
+}
+
 fn v4_blocked(ip: Ipv4Addr) -> bool {
-    let [a, b, c, _] = ip.octets();
-    ip.is_unspecified()
-        || ip.is_loopback()
-        || ip.is_private()
-        || ip.is_link_local()
-        || ip.is_multicast()
-        || ip.is_broadcast()
-        || ip.is_documentation()
-        || a == 0                                   // 0.0.0.0/8 "this network"
-        || (a == 100 && (b & 0xC0) == 64)           // 100.64.0.0/10 CGNAT
-        || (a == 192 && b == 0 && c == 0)           // 192.0.0.0/24 IETF assignments
-        || (a == 192 && b == 88 && c == 99)         // 6to4 relay anycast
-        || (a == 198 && (b & 0xFE) == 18)           // 198.18.0.0/15 benchmarking
-        || a >= 240 // 240.0.0.0/4 reserved
+    let ip = u32::from(ip);
+    IPV4_SPECIAL.iter().any(|block| in_block(ip, block))
+}
+
+/// The IPv4 address that a connection to `ip` reaches, for the prefixes that embed one:
+/// IPv4-mapped (`::ffff:0:0/96`), IPv4-compatible (`::/96`, deprecated), IPv4-translated
+/// (`::ffff:0:0:0/96`, RFC 2765), the well-known NAT64 prefix (`64:ff9b::/96`, RFC 6052)
+/// and 6to4 (`2002::/16`, RFC 3056). Teredo (`2001::/32`) and the local-use NAT64 prefix
+/// (`64:ff9b:1::/48`, RFC 8215) are refused whole instead.
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let bits = u128::from(ip);
+    let low = Ipv4Addr::from(bits as u32);
+    match bits >> 32 {
+        0 | 0xffff | 0xffff_0000 => Some(low),
+        0x0064_ff9b_0000_0000_0000_0000 => Some(low),
+        _ if bits >> 112 == 0x2002 => Some(Ipv4Addr::from((bits >> 80) as u32)),
+        _ => None,
+    }
 }
 
 fn v6_blocked(ip: Ipv6Addr) -> bool {
-    let seg = ip.segments();
-    if let Some(v4) = ip.to_ipv4_mapped() {
+    if let Some(v4) = embedded_v4(ip) {
         return v4_blocked(v4);
     }
-    // IPv4-compatible (::a.b.c.d, deprecated) and NAT64 (64:ff9b::/96) embed an IPv4.
-    let embedded = Ipv4Addr::new(
-        (seg[6] >> 8) as u8,
-        seg[6] as u8,
-        (seg[7] >> 8) as u8,
-        seg[7] as u8,
-    );
-    if seg[..6] == [0; 6] || (seg[0] == 0x64 && seg[1] == 0xff9b && seg[2..6] == [0; 4]) {
-        return ip.is_unspecified() || ip.is_loopback() || v4_blocked(embedded);
-    }
-    // 6to4 (2002::/16) embeds the IPv4 in the next 32 bits.
-    if seg[0] == 0x2002 {
-        let v4 = Ipv4Addr::new(
-            (seg[1] >> 8) as u8,
-            seg[1] as u8,
-            (seg[2] >> 8) as u8,
-            seg[2] as u8,
-        );
-        return v4_blocked(v4);
-    }
-    ip.is_unspecified()
-        || ip.is_loopback()
-        || ip.is_multicast()
-        || (seg[0] & 0xFE00) == 0xFC00   // fc00::/7 unique local (incl. fd00:ec2::254)
-        || (seg[0] & 0xFFC0) == 0xFE80   // fe80::/10 link-local
-        || (seg[0] & 0xFFC0) == 0xFEC0   // fec0::/10 site-local
-        || (seg[0] == 0x2001 && seg[1] == 0x0db8) // documentation
-        || (seg[0] == 0x2001 && seg[1] == 0)      // Teredo
-        || (seg[0] == 0x0100 && seg[1..4] == [0; 3]) // discard-only
+    let bits = u128::from(ip);
+    // Allow what is known to be public: global unicast, 2000::/3 (IANA's IPv6 Global
+    // Unicast Address Assignments). Everything else is reserved or local by definition.
+    bits >> 125 != 0b001 || IPV6_SPECIAL.iter().any(|block| in_block(bits, block))
 }
 
 impl fmt::Debug for SafeUrl {
@@ -301,8 +372,8 @@ impl schemars::JsonSchema for SafeUrl {
             "type": "string",
             "format": "uri",
             "maxLength": MAX_URL_BYTES,
-            "pattern": "^https?://[^/@#\\s]+(/[^#\\s]*)?$",
-            "description": "An absolute http(s) URL on the public internet: no user info, no fragment, no private, local or metadata hosts."
+            "pattern": "^https?://[^/@#\\s]+(/[^#\\s]*)?(#\\S*)?$",
+            "description": "An absolute http(s) URL on the public internet: no user info, no private, local or metadata hosts. A #fragment is dropped (it is never sent to a server)."
         })
     }
 
