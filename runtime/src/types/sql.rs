@@ -201,10 +201,7 @@ impl<D: SqlDialect> ReadOnlySql<D> {
         if text.len() > MAX_SQL_BYTES {
             return reject("the query is too long (at most 8192 bytes)");
         }
-        if text
-            .chars()
-            .any(|c| c != '\r' && super::hidden_class(c).is_some())
-        {
+        if super::find_hidden(text).is_some() {
             return reject("the query contains hidden or control characters");
         }
         let statements = Parser::parse_sql(D::dialect(), text)

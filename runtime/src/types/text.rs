@@ -1,47 +1,256 @@
 //! The hidden-content guard: characters a person reviewing a prompt does not see, which
-//! carry prompt injections (zero-width and tag characters, bidi overrides, controls).
+//! carry prompt injections.
+//!
+//! Classification is by Unicode properties from ICU4X (`icu_properties`, a maintained
+//! copy of the Unicode Character Database), not by hand-kept ranges: a character is
+//! *hidden* when it is `Default_Ignorable_Code_Point`, or of general category `Cc`
+//! (control), `Cf` (format), `Zl` or `Zp` (line and paragraph separators), or a
+//! noncharacter, or the braille blank. Some of these are what real text needs, and each
+//! of those is allowed by its context, never by an exception list:
+//!
+//! | character | allowed where |
+//! |---|---|
+//! | `\t`, `\n` | anywhere |
+//! | `\r` | before `\n` (CRLF line endings) |
+//! | ZWJ U+200D | after a virama (RFC 5892 CONTEXTJ: Devanagari, Malayalam chillu, Sinhala conjuncts...); between two emoji of an emoji ZWJ sequence (UTS #51) |
+//! | ZWNJ U+200C | after a virama; between a left- or dual-joining and a right- or dual-joining letter, transparent marks between (RFC 5892 CONTEXTJ: Persian, Urdu...) |
+//! | U+FE0E, U+FE0F (text and emoji presentation) | once, after a character with the `Emoji` property |
+//! | U+FE00–FE0D | once, after an ideograph or a math symbol, or a letter of the scripts with standardized variants (Myanmar, Phags-pa, Manichaean, Egyptian hieroglyphs) |
+//! | U+E0100–E01EF (ideographic variation selectors) | once, after an ideograph |
+//! | Mongolian free variation selectors | once, after a Mongolian letter |
+//! | tag characters U+E0020–E007F | inside an emoji tag sequence (UTS #51): 🏴, a subdivision code (`gbsct`), the cancel tag |
+//! | braille blank U+2800 | next to a braille pattern (a space in braille text) |
+//! | prepended concatenation marks (U+0600–0605, U+06DD...) | anywhere: `Cf`, but visible |
+//!
+//! A run of selectors is refused (a selector after a selector has no base), so the
+//! one-selector-per-half-byte channel is closed. Private-use characters are allowed (a
+//! renderer shows a glyph or a box, never nothing); noncharacters are refused (never
+//! meant for interchange); unassigned code points are allowed unless Unicode reserves
+//! them as default-ignorable.
 
-/// What kind of hidden character `c` is, if it is one. Newline and tab are ordinary text.
+use icu_properties::props::{
+    BidiControl, CanonicalCombiningClass, DefaultIgnorableCodePoint, Emoji, ExtendedPictographic,
+    GeneralCategory, Ideographic, JoiningType, PrependedConcatenationMark, Script,
+};
+use icu_properties::{CodePointMapData, CodePointSetData};
+
+const ZWNJ: char = '\u{200C}';
+const ZWJ: char = '\u{200D}';
+const BRAILLE_BLANK: char = '\u{2800}';
+const BLACK_FLAG: char = '\u{1F3F4}';
+const CANCEL_TAG: char = '\u{E007F}';
+
+/// What kind of hidden character `c` is, wherever it stands, if it is one: the
+/// context-free classification. [`find_hidden`] applies the context rules on top (a ZWJ
+/// inside an emoji sequence, a CRLF line ending...); this function refuses them all, as
+/// fits a URL or an identifier. Newline and tab are ordinary text.
+///
+/// ```
+/// use secure_tool::types::hidden_class;
+/// assert_eq!(hidden_class('a'), None);
+/// assert_eq!(hidden_class('\u{2028}'), Some("line or paragraph separators"));
+/// assert_eq!(hidden_class('\u{E0041}'), Some("Unicode tag characters"));
+/// ```
 pub fn hidden_class(c: char) -> Option<&'static str> {
-    match c {
-        '\n' | '\t' => None,
-        c if c.is_control() => Some("control characters"),
-        '\u{202A}'..='\u{202E}'
-        | '\u{2066}'..='\u{2069}'
-        | '\u{200E}'
-        | '\u{200F}'
-        | '\u{061C}' => Some("bidirectional override characters"),
-        '\u{200B}'..='\u{200D}'
-        | '\u{2060}'..='\u{2064}'
-        | '\u{FEFF}'
-        | '\u{180E}'
-        | '\u{00AD}'
-        | '\u{034F}'
-        | '\u{115F}'
-        | '\u{1160}'
-        | '\u{3164}'
-        | '\u{FFA0}' => Some("invisible characters"),
-        '\u{E0000}'..='\u{E007F}' => Some("Unicode tag characters"),
-        '\u{E0100}'..='\u{E01EF}' => Some("invisible variation selectors"),
-        _ => None,
+    if c.is_ascii() {
+        return (c.is_ascii_control() && c != '\n' && c != '\t').then_some("control characters");
     }
+    let category = CodePointMapData::<GeneralCategory>::new().get(c);
+    let ignorable = CodePointSetData::new::<DefaultIgnorableCodePoint>().contains(c);
+    let class = match category {
+        GeneralCategory::Control => "control characters",
+        GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator => {
+            "line or paragraph separators"
+        }
+        _ if CodePointSetData::new::<BidiControl>().contains(c) => {
+            "bidirectional override characters"
+        }
+        _ if ('\u{E0000}'..='\u{E007F}').contains(&c) => "Unicode tag characters",
+        _ if is_variation_selector(c) => "invisible variation selectors",
+        GeneralCategory::Format
+            if !CodePointSetData::new::<PrependedConcatenationMark>().contains(c) =>
+        {
+            "invisible characters"
+        }
+        _ if ignorable || c == BRAILLE_BLANK => "invisible characters",
+        _ if is_noncharacter(c) => "noncharacters",
+        _ => return None,
+    };
+    Some(class)
 }
 
-/// The first kind of hidden character in `text`, if any.
+/// The first kind of hidden character in `text`, if any, with the context rules of the
+/// module documentation: ordinary text in every script (Persian ZWNJ, Devanagari and
+/// Sinhala conjuncts, emoji ZWJ sequences and flags, CRLF) passes, the invisible carriers
+/// do not.
 ///
 /// ```
 /// use secure_tool::types::find_hidden;
-/// assert_eq!(find_hidden("plain text\nwith a newline"), None);
+/// assert_eq!(find_hidden("plain text\r\nwith a CRLF"), None);
+/// assert_eq!(find_hidden("می‌خواهم"), None); // Persian, ZWNJ between joining letters
+/// assert_eq!(find_hidden("👨‍👩‍👧"), None); // an emoji ZWJ sequence
 /// assert_eq!(find_hidden("pay\u{200B}pal"), Some("invisible characters"));
+/// assert_eq!(find_hidden("a\u{200D}b"), Some("invisible characters"));
 /// assert_eq!(find_hidden("abc\u{202E}fed"), Some("bidirectional override characters"));
+/// assert_eq!(find_hidden("hi\u{FE01}\u{FE0A}"), Some("invisible variation selectors"));
 /// ```
 pub fn find_hidden(text: &str) -> Option<&'static str> {
     if text.is_ascii() {
         // The common case: only ASCII controls can hide here.
-        return text
-            .bytes()
-            .any(|b| (b < 0x20 && b != b'\n' && b != b'\t') || b == 0x7f)
+        let bytes = text.as_bytes();
+        return bytes
+            .iter()
+            .enumerate()
+            .any(|(i, &b)| match b {
+                b'\n' | b'\t' => false,
+                b'\r' => bytes.get(i + 1) != Some(&b'\n'),
+                _ => b < 0x20 || b == 0x7f,
+            })
             .then_some("control characters");
     }
-    text.chars().find_map(hidden_class)
+    text.char_indices().find_map(|(at, c)| {
+        let class = hidden_class(c).or_else(|| (c == '\r').then_some("control characters"))?;
+        (!allowed_here(text, at, c)).then_some(class)
+    })
+}
+
+/// Whether the hidden character `c` at byte `at` of `text` is one that real text needs
+/// right there.
+fn allowed_here(text: &str, at: usize, c: char) -> bool {
+    let before = text[..at].chars().next_back();
+    let after = text[at + c.len_utf8()..].chars().next();
+    match c {
+        '\r' => after == Some('\n'),
+        ZWJ => after_virama(before) || in_emoji_zwj_sequence(&text[..at], after),
+        ZWNJ => after_virama(before) || between_joining_letters(&text[..at], &text[at + 3..]),
+        '\u{FE0E}' | '\u{FE0F}' => {
+            before.is_some_and(|b| CodePointSetData::new::<Emoji>().contains(b))
+        }
+        '\u{FE00}'..='\u{FE0D}' => before.is_some_and(takes_standardized_variant),
+        '\u{E0100}'..='\u{E01EF}' => before.is_some_and(is_ideograph),
+        '\u{180B}'..='\u{180D}' | '\u{180F}' => before.is_some_and(|b| {
+            CodePointMapData::<Script>::new().get(b) == Script::Mongolian && b.is_alphabetic()
+        }),
+        '\u{E0020}'..='\u{E007F}' => in_emoji_tag_sequence(text, at),
+        BRAILLE_BLANK => [before, after]
+            .into_iter()
+            .flatten()
+            .any(|n| ('\u{2801}'..='\u{28FF}').contains(&n)),
+        _ => false,
+    }
+}
+
+fn is_variation_selector(c: char) -> bool {
+    matches!(c, '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}' | '\u{180B}'..='\u{180D}' | '\u{180F}')
+}
+
+/// Unicode's noncharacters: U+FDD0–FDEF and the last two code points of every plane.
+fn is_noncharacter(c: char) -> bool {
+    let c = u32::from(c);
+    (0xFDD0..=0xFDEF).contains(&c) || c & 0xFFFE == 0xFFFE
+}
+
+fn after_virama(before: Option<char>) -> bool {
+    before.is_some_and(|b| {
+        CodePointMapData::<CanonicalCombiningClass>::new().get(b)
+            == CanonicalCombiningClass::Virama
+    })
+}
+
+/// UTS #51: `emoji_zwj_element (ZWJ emoji_zwj_element)+`. The element before may carry an
+/// emoji presentation selector or a skin-tone modifier; the element after must be a
+/// pictograph.
+fn in_emoji_zwj_sequence(before: &str, after: Option<char>) -> bool {
+    let pictograph = |c: char| CodePointSetData::new::<ExtendedPictographic>().contains(c);
+    let mut back = before.chars().rev();
+    let mut element = back.next();
+    if element == Some('\u{FE0F}') {
+        element = back.next();
+    }
+    if element.is_some_and(|c| ('\u{1F3FB}'..='\u{1F3FF}').contains(&c)) {
+        element = back.next();
+    }
+    element.is_some_and(pictograph) && after.is_some_and(pictograph)
+}
+
+/// RFC 5892 CONTEXTJ for ZWNJ: `(Joining_Type:{L,D})(Joining_Type:T)* ZWNJ
+/// (Joining_Type:T)*(Joining_Type:{R,D})`.
+fn between_joining_letters(before: &str, after: &str) -> bool {
+    let left = first_non_transparent(before.chars().rev());
+    let right = first_non_transparent(after.chars());
+    matches!(
+        left,
+        Some(JoiningType::LeftJoining | JoiningType::DualJoining)
+    ) && matches!(
+        right,
+        Some(JoiningType::RightJoining | JoiningType::DualJoining)
+    )
+}
+
+fn first_non_transparent(chars: impl Iterator<Item = char>) -> Option<JoiningType> {
+    chars
+        .map(|c| CodePointMapData::<JoiningType>::new().get(c))
+        .find(|&joining| joining != JoiningType::Transparent)
+}
+
+fn is_ideograph(c: char) -> bool {
+    CodePointSetData::new::<Ideographic>().contains(c)
+}
+
+/// The bases of Unicode's standardized variation sequences for U+FE00–FE0D: CJK
+/// compatibility ideographs, mathematical symbols, and letters of the few scripts that
+/// define them.
+fn takes_standardized_variant(c: char) -> bool {
+    is_ideograph(c)
+        || CodePointMapData::<GeneralCategory>::new().get(c) == GeneralCategory::MathSymbol
+        || (c.is_alphabetic()
+            && matches!(
+                CodePointMapData::<Script>::new().get(c),
+                Script::Myanmar | Script::PhagsPa | Script::Manichaean | Script::EgyptianHieroglyphs
+            ))
+}
+
+/// UTS #51 emoji tag sequence: U+1F3F4, a subdivision code as tag characters (a region of
+/// two letters or three digits, then one to four letters or digits: `gbeng`, `gbsct`,
+/// `usca`), then the cancel tag. Anything else in the tag block carries hidden ASCII.
+fn in_emoji_tag_sequence(text: &str, at: usize) -> bool {
+    const LONGEST_SPEC: usize = 7;
+    let is_tag = |c: char| ('\u{E0020}'..='\u{E007E}').contains(&c);
+    // Back to the flag, forward to the cancel tag, each at most a code's length away.
+    let mut back = text[..at].chars().rev();
+    let mut start = at;
+    for c in back.by_ref().take(LONGEST_SPEC + 1) {
+        if is_tag(c) {
+            start -= c.len_utf8();
+        } else {
+            if c != BLACK_FLAG {
+                return false;
+            }
+            break;
+        }
+    }
+    if !text[..start].ends_with(BLACK_FLAG) {
+        return false;
+    }
+    let spec: String = text[start..]
+        .chars()
+        .take_while(|&c| is_tag(c))
+        .take(LONGEST_SPEC + 1)
+        .map(|c| char::from((u32::from(c) - 0xE0000) as u8))
+        .collect();
+    let end = start + spec.len() * 4;
+    if !text[end..].starts_with(CANCEL_TAG) || at > end {
+        return false;
+    }
+    let bytes = spec.as_bytes();
+    let region = match bytes {
+        [a, b, ..] if a.is_ascii_lowercase() && b.is_ascii_lowercase() => 2,
+        [a, b, c, ..] if [a, b, c].iter().all(|d| d.is_ascii_digit()) => 3,
+        _ => return false,
+    };
+    let suffix = &bytes[region..];
+    (1..=4).contains(&suffix.len())
+        && suffix
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }

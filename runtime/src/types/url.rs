@@ -303,7 +303,7 @@ fn in_block<T>(ip: T, block: &Block<T>) -> bool
 where
     T: Copy + std::ops::Shr<u32, Output = T> + PartialEq,
 {
-    let bits = std::mem::size_of::<T>() as u32 * 8;
+    let bits = size_of::<T>() as u32 * 8;
     block.len == 0 || ip >> (bits - block.len) == block.first >> (bits - block.len)
 }
 
