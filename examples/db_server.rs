@@ -5,9 +5,13 @@
 //! ```
 //!
 //! Least privilege, in layers: the `query` tool takes a `ReadOnlySql<Sqlite>` (one
-//! SELECT, no writes, no `ATTACH`/`PRAGMA`, no `load_extension`/`readfile`...); the
-//! connection itself is opened read-only with `query_only` on, so even a query the type
-//! let through could not write; and a progress handler stops any query after 2 seconds.
+//! SELECT, no writes, no `ATTACH`/`PRAGMA`, and only SQLite's side-effect-free built-in
+//! functions: no `load_extension`, `readfile`, `changes`...); the connection itself is
+//! opened read-only with `query_only` on, so even a query the type let through could not
+//! write; and a progress handler stops any query after 2 seconds. That handler is this
+//! server's statement timeout: a query the type accepts can still be unbounded (a
+//! recursive CTE that never stops, a cross join of large tables), and only the database
+//! can bound how long it runs.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

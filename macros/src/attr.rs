@@ -345,6 +345,8 @@ pub struct FieldArgs {
     pub command: Option<(Span, Vec<Vec<LitStr>>)>,
     /// `ident(allow = [..])`
     pub ident: Option<(Span, Vec<Vec<LitStr>>)>,
+    /// `sql(allow_functions = [..])`
+    pub sql: Option<(Span, Vec<Vec<LitStr>>)>,
 }
 
 pub const FIELD_KEYS: &[&str] = &[
@@ -356,6 +358,7 @@ pub const FIELD_KEYS: &[&str] = &[
     "url",
     "command",
     "ident",
+    "sql",
 ];
 
 /// `name = ["a", "b"]` inside a nested list.
@@ -479,6 +482,7 @@ impl FieldArgs {
             let lists = match name {
                 "url" => Some((&mut args.url, &["allow_hosts", "deny_hosts", "schemes"][..])),
                 "ident" => Some((&mut args.ident, &["allow"][..])),
+                "sql" => Some((&mut args.sql, &["allow_functions"][..])),
                 "command" => Some((&mut args.command, &["programs", "options"][..])),
                 _ => None,
             };

@@ -608,6 +608,17 @@ pub fn field(
     {
         errors.at(*span, "`url(..)` applies to a `SafeUrl` field");
     }
+    let sql = inner.as_deref() == Some("ReadOnlySql");
+    if let Some((span, lists)) = &args.sql {
+        if !sql {
+            errors.at(*span, "`sql(..)` applies to a `ReadOnlySql` field");
+        } else if lists[0].is_empty() {
+            errors.at(
+                *span,
+                "`sql(..)` needs `allow_functions = [..]`: the side-effect-free functions of your own this field may call",
+            );
+        }
+    }
     let text = holds_text(ty);
     if let Some(reason) = &args.hidden_text
         && !text

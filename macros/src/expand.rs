@@ -498,7 +498,13 @@ pub fn secure_input(
 /// type secure-tool cannot check is reported there), then its annotation's allowlists.
 fn field_checks(f: &AuditedField, value: &TokenStream, path: &TokenStream) -> TokenStream {
     let mut checks = Vec::new();
-    if f.args.opaque.is_none() && !f.refused && !crate::check::is_plain_scalar(&f.ty) {
+    // A `sql(allow_functions)` field is checked by `check_sql_field` below, in place of
+    // the type's own check (which allows the dialect's built-ins only).
+    if f.args.opaque.is_none()
+        && f.args.sql.is_none()
+        && !f.refused
+        && !crate::check::is_plain_scalar(&f.ty)
+    {
         let ty = &f.ty;
         let scan = if f.scan_text {
             quote!(__secure_tool_scan)
@@ -530,6 +536,16 @@ fn field_checks(f: &AuditedField, value: &TokenStream, path: &TokenStream) -> To
         let allow = &lists[0];
         checks.push(quote! {
             ::secure_tool::__private::check_ident_field(
+                #value, &__secure_tool_at, &[#(#allow),*], __secure_tool_problems,
+            );
+        });
+    }
+    if let Some((_, lists)) = &f.args.sql
+        && !f.refused
+    {
+        let allow = &lists[0];
+        checks.push(quote! {
+            ::secure_tool::__private::check_sql_field(
                 #value, &__secure_tool_at, &[#(#allow),*], __secure_tool_problems,
             );
         });

@@ -188,9 +188,14 @@ checked_by_type!(
     CommandLine
 );
 
+/// The query's syntax was checked when it was deserialized; its functions are checked
+/// here, against its dialect's built-ins (a field with `sql(allow_functions = [..])` is
+/// checked by `check_sql_field` instead).
 impl<D: SqlDialect> InputField for ReadOnlySql<D> {
     #[inline]
-    fn check_field(&self, _: &FieldPath<'_>, _: bool, _: &mut Vec<Problem>) {}
+    fn check_field(&self, path: &FieldPath<'_>, _: bool, problems: &mut Vec<Problem>) {
+        crate::types::sql::check_builtin_functions(self, path, problems);
+    }
 }
 
 macro_rules! forward {

@@ -144,7 +144,7 @@ pub mod __private {
         run_sync,
     };
     pub use crate::types::command::check_command_field;
-    pub use crate::types::sql::check_ident_field;
+    pub use crate::types::sql::{check_ident_field, check_sql_field};
     pub use crate::types::url::check_url_field;
     pub use ::core;
 

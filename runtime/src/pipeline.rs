@@ -218,8 +218,21 @@ fn admit<T: SecureInput>(
     scope: &mut CallScope,
 ) -> Result<Admitted<T>, Refusal> {
     let (arguments, permit) = admit_call(security, tool, scope)?;
-    let input: T = input::deserialize(arguments)?;
-    input.validate_input()?;
+    let (input, all_checked) = crate::types::sql::deferring(|| {
+        let input: T = input::deserialize(arguments)?;
+        input.validate_input()?;
+        Ok::<T, InputError>(input)
+    });
+    let input = input?;
+    if !all_checked {
+        // A query inside a field nothing checks (`opaque`): its functions were never
+        // decided, so it fails closed.
+        return Err(InputError::single(
+            "",
+            "a query's functions could not be checked (it is inside a field waived with `opaque`)",
+        )
+        .into());
+    }
     Ok(Admitted {
         input,
         _permit: permit,

@@ -17,6 +17,7 @@
 pub(crate) mod command;
 mod path;
 pub(crate) mod sql;
+mod sql_functions;
 mod text;
 pub(crate) mod url;
 

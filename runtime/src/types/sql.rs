@@ -2,13 +2,21 @@
 //! dialect, and [`SqlIdent`], an identifier that is safe to interpolate.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use sqlparser::ast::{Expr, ObjectName, Query, SetExpr, Statement, TableFactor, Visit, Visitor};
+use sqlparser::ast::{
+    Expr, ObjectName, ObjectNamePart, Query, SetExpr, Statement, TableFactor, Visit, Visitor,
+};
 use sqlparser::dialect::Dialect;
+use sqlparser::keywords::Keyword;
 use sqlparser::parser::Parser;
+use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Word};
+
+use super::sql_functions;
 
 use crate::Problem;
 
@@ -16,21 +24,40 @@ use crate::Problem;
 pub const MAX_SQL_BYTES: usize = 8192;
 
 /// An SQL dialect for [`ReadOnlySql`]: [`Generic`], [`Postgres`], [`Sqlite`], [`MySql`].
+///
+/// A dialect says how the database parses a query and resolves a function's name, and
+/// which built-in functions are free of side effects. A dialect of your own that keeps
+/// the defaults of the function items allows no function at all.
 pub trait SqlDialect: 'static {
     /// The dialect's name, as the schema tells the model.
     const NAME: &'static str;
+    /// The side-effect-free built-in functions, lowercase and sorted.
+    const FUNCTIONS: &'static [&'static str] = &[];
+    /// The schema that holds the built-ins, which a query may name (`pg_catalog.lower`).
+    const CATALOG: Option<&'static str> = None;
+    /// Whether a quoted name keeps its case (`"Lower"` is not `lower`), as in PostgreSQL
+    /// and standard SQL; SQLite and MySQL match function names in any case.
+    const QUOTED_NAMES_KEEP_CASE: bool = true;
+    /// Whether `U&"..."` writes an identifier with Unicode escapes (PostgreSQL).
+    const UNICODE_IDENTIFIERS: bool = false;
     /// The sqlparser dialect.
     fn dialect() -> &'static dyn Dialect;
+    /// Whether the built-in function `name` (normalised: unqualified, case folded as the
+    /// database folds it) is free of side effects.
+    fn allows_function(name: &str) -> bool {
+        Self::FUNCTIONS.binary_search(&name).is_ok()
+    }
 }
 
 macro_rules! dialects {
-    ($($(#[$doc:meta])* $name:ident => $dialect:ident, $label:literal;)*) => {$(
+    ($($(#[$doc:meta])* $name:ident => $dialect:ident, $label:literal { $($item:tt)* })*) => {$(
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
         pub struct $name;
 
         impl SqlDialect for $name {
             const NAME: &'static str = $label;
+            $($item)*
             fn dialect() -> &'static dyn Dialect {
                 static DIALECT: sqlparser::dialect::$dialect = sqlparser::dialect::$dialect {};
                 &DIALECT
@@ -40,115 +67,33 @@ macro_rules! dialects {
 }
 
 dialects! {
-    /// ANSI-ish SQL accepted by most databases.
-    Generic => GenericDialect, "generic";
+    /// ANSI-ish SQL accepted by most databases: the functions every dialect here allows,
+    /// names resolved as strictly as any of them would.
+    Generic => GenericDialect, "generic" {
+        const UNICODE_IDENTIFIERS: bool = true;
+        fn allows_function(name: &str) -> bool {
+            Postgres::allows_function(name)
+                && Sqlite::allows_function(name)
+                && MySql::allows_function(name)
+        }
+    }
     /// PostgreSQL.
-    Postgres => PostgreSqlDialect, "PostgreSQL";
+    Postgres => PostgreSqlDialect, "PostgreSQL" {
+        const FUNCTIONS: &'static [&'static str] = sql_functions::POSTGRES;
+        const CATALOG: Option<&'static str> = Some("pg_catalog");
+        const UNICODE_IDENTIFIERS: bool = true;
+    }
     /// SQLite.
-    Sqlite => SQLiteDialect, "SQLite";
+    Sqlite => SQLiteDialect, "SQLite" {
+        const FUNCTIONS: &'static [&'static str] = sql_functions::SQLITE;
+        const QUOTED_NAMES_KEEP_CASE: bool = false;
+    }
     /// MySQL.
-    MySql => MySqlDialect, "MySQL";
+    MySql => MySqlDialect, "MySQL" {
+        const FUNCTIONS: &'static [&'static str] = sql_functions::MYSQL;
+        const QUOTED_NAMES_KEEP_CASE: bool = false;
+    }
 }
-
-/// Functions that reach files, the network, other databases, the OS or the server's own
-/// state, in the databases people run. Matched on the last part of the name, any case.
-const DENIED_FUNCTIONS: &[&str] = &[
-    // PostgreSQL: files, large objects, other servers, server control, sleeps
-    "pg_read_file",
-    "pg_read_binary_file",
-    "pg_ls_dir",
-    "pg_stat_file",
-    "pg_ls_logdir",
-    "pg_ls_waldir",
-    "pg_ls_tmpdir",
-    "pg_ls_archive_statusdir",
-    "lo_import",
-    "lo_export",
-    "lo_get",
-    "lo_put",
-    "lo_from_bytea",
-    "lo_open",
-    "lo_create",
-    "lo_unlink",
-    "dblink",
-    "dblink_exec",
-    "dblink_connect",
-    "dblink_connect_u",
-    "dblink_send_query",
-    "dblink_open",
-    "pg_sleep",
-    "pg_sleep_for",
-    "pg_sleep_until",
-    "pg_terminate_backend",
-    "pg_cancel_backend",
-    "pg_reload_conf",
-    "pg_rotate_logfile",
-    "set_config",
-    "pg_promote",
-    "pg_switch_wal",
-    "pg_create_restore_point",
-    "pg_advisory_lock",
-    "pg_advisory_xact_lock",
-    "query_to_xml",
-    "http_get",
-    "http_post",
-    "http",
-    "copy_from",
-    "pg_execute_server_program",
-    // SQLite
-    "load_extension",
-    "readfile",
-    "writefile",
-    "fts3_tokenizer",
-    "edit",
-    "fsdir",
-    "zipfile",
-    "sqlar_compress",
-    "sqlar_uncompress",
-    "shell",
-    "system",
-    // MySQL / MariaDB
-    "load_file",
-    "sleep",
-    "benchmark",
-    "get_lock",
-    "sys_exec",
-    "sys_eval",
-    "master_pos_wait",
-    // SQL Server
-    "xp_cmdshell",
-    "xp_dirtree",
-    "xp_fileexist",
-    "xp_regread",
-    "openrowset",
-    "opendatasource",
-    "openquery",
-    "openxml",
-    "waitfor",
-    // DuckDB and friends: files and URLs as tables
-    "read_csv",
-    "read_csv_auto",
-    "read_parquet",
-    "read_json",
-    "read_json_auto",
-    "read_text",
-    "read_blob",
-    "glob",
-    "parquet_scan",
-    "csv_scan",
-    "sqlite_scan",
-    "postgres_scan",
-    "mysql_scan",
-    "iceberg_scan",
-    "delta_scan",
-    // Oracle
-    "utl_http",
-    "utl_file",
-    "utl_inaddr",
-    "dbms_pipe",
-    "dbms_lock",
-    "dbms_scheduler",
-];
 
 /// Why a query was refused. Names the rule, never the query.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,56 +114,101 @@ fn reject<T>(why: &'static str) -> Result<T, SqlRejection> {
 /// One read-only query, checked in dialect `D` when it is deserialized.
 ///
 /// Accepted: exactly one statement, a query (`SELECT`, `WITH ... SELECT`, `VALUES`,
-/// set operations), at most [`MAX_SQL_BYTES`]. Refused: every other statement (`INSERT`,
-/// `UPDATE`, `DELETE`, `MERGE`, DDL, `PRAGMA`, `ATTACH`, `COPY`, `SET`, `EXPLAIN`...),
-/// data-modifying subqueries and CTEs, `SELECT ... INTO`, locking clauses (`FOR UPDATE`),
-/// and functions that reach files, the network or the server (`pg_read_file`,
-/// `lo_import`, `load_extension`, `dblink`, `xp_cmdshell`, `read_csv`...).
+/// set operations), at most [`MAX_SQL_BYTES`], that calls only the side-effect-free
+/// built-in functions of its dialect: aggregate, window, string, numeric, date/time,
+/// JSON, array, conditional and type-conversion functions. Refused: every other
+/// statement (`INSERT`, `UPDATE`, `DELETE`, `MERGE`, DDL, `PRAGMA`, `ATTACH`, `COPY`,
+/// `SET`, `EXPLAIN`...), data-modifying subqueries and CTEs, `SELECT ... INTO`, locking
+/// clauses (`FOR UPDATE`), and every function not on the dialect's list: those that run
+/// SQL held in a string, reach files or the network, take locks, notify, advance
+/// sequences, sleep, or touch transactions, replication or configuration, and every
+/// function the list does not know (a database's own functions included).
 ///
-/// This type checks what the model sent; run it on a connection that can only read
-/// (a read-only database user, `SQLITE_OPEN_READ_ONLY`), so a parser disagreement cannot
-/// become a write.
+/// Function names are read as the database resolves them: unquoted names case-folded,
+/// quoted names kept as written where the dialect keeps them (`"PG_SLEEP"` is not
+/// `pg_sleep` in PostgreSQL, and is refused as unknown), `U&"..."` Unicode escapes
+/// decoded, and the built-ins' own schema (`pg_catalog.`) allowed; any other schema
+/// makes a function unknown. A field extends its dialect's list with
+/// `#[secure(sql(allow_functions = ["my_pure_fn", "analytics.score"]))]`.
+///
+/// A query can still run long (a recursive CTE, a huge `generate_series`): bound it with
+/// the database's own statement timeout, and run it on a connection that can only read
+/// (a read-only role with `default_transaction_read_only`, `SQLITE_OPEN_READ_ONLY`), so
+/// a parser disagreement cannot become a write.
 ///
 /// ```
-/// use secure_tool::types::{Postgres, ReadOnlySql};
+/// use secure_tool::types::{Postgres, ReadOnlySql, Sqlite};
 ///
-/// assert!(ReadOnlySql::<Postgres>::parse("SELECT id, name FROM users WHERE id = 1").is_ok());
+/// assert!(ReadOnlySql::<Postgres>::parse("SELECT id, lower(name) FROM users WHERE id = 1").is_ok());
 /// assert!(ReadOnlySql::<Postgres>::parse("DELETE FROM users").is_err());
 /// assert!(ReadOnlySql::<Postgres>::parse("SELECT 1; DROP TABLE users").is_err());
 /// assert!(ReadOnlySql::<Postgres>::parse("SELECT pg_read_file('/etc/passwd')").is_err());
+/// assert!(ReadOnlySql::<Postgres>::parse(r#"SELECT U&"\0070g_sleep"(10)"#).is_err());
+/// assert!(ReadOnlySql::<Sqlite>::parse("SELECT name FROM files WHERE glob('*.rs', name)").is_ok());
 /// ```
 pub struct ReadOnlySql<D = Generic> {
     text: String,
+    /// Functions the query calls that are not on the dialect's list, normalised. Only a
+    /// value deserialized inside secure-tool's input pipeline holds any: the field check,
+    /// which knows the field's `allow_functions`, decides them (see [`deferring`]).
+    unlisted: Box<[String]>,
+    /// `unlisted` is not empty and no field check has looked at it yet.
+    pending: AtomicBool,
     dialect: PhantomData<fn() -> D>,
 }
 
 impl<D: SqlDialect> ReadOnlySql<D> {
-    /// Check `text`.
+    /// Check `text`, allowing the dialect's side-effect-free built-in functions.
     pub fn parse(text: &str) -> Result<Self, SqlRejection> {
-        if text.trim().is_empty() {
-            return reject("the query is empty");
+        Self::parse_allowing(text, &[])
+    }
+
+    /// Check `text`, allowing the dialect's built-ins and the functions in `allow`
+    /// (normalised names: lowercase unless quoted, schema-qualified where the query
+    /// qualifies them: `"my_pure_fn"`, `"analytics.score"`).
+    pub fn parse_allowing(text: &str, allow: &[&str]) -> Result<Self, SqlRejection> {
+        let unlisted = analyse::<D>(text)?;
+        if let Some(name) = unlisted.iter().find(|n| !allow.contains(&n.as_str())) {
+            return Err(not_allowed::<D>(name));
         }
-        if text.len() > MAX_SQL_BYTES {
-            return reject("the query is too long (at most 8192 bytes)");
+        Ok(Self::new(text, Box::default()))
+    }
+
+    /// What `Deserialize` does: inside secure-tool's input pipeline, unlisted functions
+    /// are recorded for the field check; anywhere else they are refused at once.
+    fn parse_for_field(text: &str) -> Result<Self, SqlRejection> {
+        let unlisted = analyse::<D>(text)?;
+        if unlisted.is_empty() {
+            return Ok(Self::new(text, Box::default()));
         }
-        if super::find_hidden(text).is_some() {
-            return reject("the query contains hidden or control characters");
+        if !DEFERRED.with(|d| d.get().is_some()) {
+            return Err(not_allowed::<D>(&unlisted[0]));
         }
-        let statements = Parser::parse_sql(D::dialect(), text)
-            .map_err(|_| SqlRejection(format!("the query is not valid {} SQL", D::NAME).into()))?;
-        let [statement] = statements.as_slice() else {
-            return reject("exactly one statement is allowed");
-        };
-        if !matches!(statement, Statement::Query(_)) {
-            return reject("only read-only queries (SELECT) are allowed");
+        Ok(Self::new(text, unlisted.into_boxed_slice()))
+    }
+
+    fn new(text: &str, unlisted: Box<[String]>) -> Self {
+        let pending = !unlisted.is_empty();
+        if pending {
+            deferred_add(1);
         }
-        if let ControlFlow::Break(why) = statement.visit(&mut ReadOnly) {
-            return reject(why);
-        }
-        Ok(Self {
+        Self {
             text: text.to_owned(),
+            unlisted,
+            pending: AtomicBool::new(pending),
             dialect: PhantomData,
-        })
+        }
+    }
+
+    /// The field check: every unlisted function must be in `allow`.
+    fn check_functions(&self, allow: &[&str]) -> Result<(), SqlRejection> {
+        if self.pending.swap(false, Ordering::Relaxed) {
+            deferred_add(-1);
+        }
+        match self.unlisted.iter().find(|n| !allow.contains(&n.as_str())) {
+            Some(name) => Err(not_allowed::<D>(name)),
+            None => Ok(()),
+        }
     }
 
     /// The query, as sent.
@@ -227,14 +217,259 @@ impl<D: SqlDialect> ReadOnlySql<D> {
     }
 }
 
-/// Walks the whole query: every subquery, CTE, expression and table factor.
-struct ReadOnly;
+fn not_allowed<D: SqlDialect>(name: &str) -> SqlRejection {
+    // The name is the model's own text: it is only repeated when it is a plain name.
+    let plain = name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.');
+    SqlRejection(
+        if plain {
+            format!(
+                "the query calls `{name}`, which is not one of the side-effect-free {} functions this tool allows",
+                D::NAME
+            )
+        } else {
+            format!(
+                "the query calls a function that is not one of the side-effect-free {} functions this tool allows",
+                D::NAME
+            )
+        }
+        .into(),
+    )
+}
 
-fn denied(name: &ObjectName) -> bool {
-    let text = name.to_string().to_ascii_lowercase();
-    let last = text.rsplit('.').next().unwrap_or_default();
-    let last = last.trim_matches(|c| matches!(c, '"' | '`' | '[' | ']'));
-    DENIED_FUNCTIONS.contains(&last) || last.starts_with("dbms_") || last.starts_with("xp_")
+thread_local! {
+    /// While secure-tool's pipeline deserializes and validates one call's arguments: how
+    /// many `ReadOnlySql` values hold unlisted functions that no field check has decided.
+    static DEFERRED: Cell<Option<isize>> = const { Cell::new(None) };
+}
+
+fn deferred_add(delta: isize) {
+    DEFERRED.with(|d| {
+        if let Some(n) = d.get() {
+            d.set(Some(n + delta));
+        }
+    });
+}
+
+/// Run `f` (deserialize and validate one call's arguments) so that `ReadOnlySql` values
+/// defer unlisted functions to their field's check, which knows the field's
+/// `allow_functions`. Returns `f`'s result and whether every deferred value was checked:
+/// a value nothing checked (inside an `opaque` field) fails closed.
+pub(crate) fn deferring<R>(f: impl FnOnce() -> R) -> (R, bool) {
+    let outer = DEFERRED.with(|d| d.replace(Some(0)));
+    let result = f();
+    let unchecked = DEFERRED.with(|d| d.replace(outer)).unwrap_or(0);
+    (result, unchecked == 0)
+}
+
+impl<D> Drop for ReadOnlySql<D> {
+    fn drop(&mut self) {
+        // A value dropped unchecked (a failed attempt of an untagged enum) no longer
+        // needs its check.
+        if *self.pending.get_mut() {
+            deferred_add(-1);
+        }
+    }
+}
+
+impl<D: SqlDialect> Clone for ReadOnlySql<D> {
+    fn clone(&self) -> Self {
+        let pending = self.pending.load(Ordering::Relaxed);
+        if pending {
+            deferred_add(1);
+        }
+        Self {
+            text: self.text.clone(),
+            unlisted: self.unlisted.clone(),
+            pending: AtomicBool::new(pending),
+            dialect: PhantomData,
+        }
+    }
+}
+
+/// Parse and check everything but the function allowlist; return the functions the
+/// query calls that are not on the dialect's list.
+fn analyse<D: SqlDialect>(text: &str) -> Result<Vec<String>, SqlRejection> {
+    if text.trim().is_empty() {
+        return reject("the query is empty");
+    }
+    if text.len() > MAX_SQL_BYTES {
+        return reject("the query is too long (at most 8192 bytes)");
+    }
+    if super::find_hidden(text).is_some() {
+        return reject("the query contains hidden or control characters");
+    }
+    let invalid = || SqlRejection(format!("the query is not valid {} SQL", D::NAME).into());
+    let mut tokens = Tokenizer::new(D::dialect(), text)
+        .tokenize_with_location()
+        .map_err(|_| invalid())?;
+    if D::UNICODE_IDENTIFIERS {
+        tokens = decode_unicode_identifiers(tokens).ok_or_else(invalid)?;
+    }
+    let statements = Parser::new(D::dialect())
+        .with_tokens_with_locations(tokens)
+        .parse_statements()
+        .map_err(|_| invalid())?;
+    let [statement] = statements.as_slice() else {
+        return reject("exactly one statement is allowed");
+    };
+    if !matches!(statement, Statement::Query(_)) {
+        return reject("only read-only queries (SELECT) are allowed");
+    }
+    let mut visitor = ReadOnly::<D> {
+        unlisted: Vec::new(),
+        dialect: PhantomData,
+    };
+    if let ControlFlow::Break(why) = statement.visit(&mut visitor) {
+        return reject(why);
+    }
+    Ok(visitor.unlisted)
+}
+
+/// PostgreSQL's `U&"..."` identifiers (with an optional `UESCAPE 'c'`), which sqlparser
+/// reads as the column `U`, `&` and a quoted name: rewritten into the one quoted name
+/// PostgreSQL reads, so the function name checked is the one that runs. `None` for an
+/// escape PostgreSQL would refuse.
+fn decode_unicode_identifiers(tokens: Vec<TokenWithSpan>) -> Option<Vec<TokenWithSpan>> {
+    let is_u = |t: &Token| matches!(t, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("u"));
+    let quoted = |t: &Token| matches!(t, Token::Word(w) if w.quote_style == Some('"'));
+    if !tokens.windows(3).any(|w| {
+        is_u(&w[0].token) && w[1].token == Token::Ampersand && quoted(&w[2].token)
+    }) {
+        return Some(tokens);
+    }
+    let mut out = Vec::with_capacity(tokens.len());
+    let mut i = 0;
+    while i < tokens.len() {
+        let is_escaped = i + 2 < tokens.len()
+            && is_u(&tokens[i].token)
+            && tokens[i + 1].token == Token::Ampersand
+            && quoted(&tokens[i + 2].token);
+        if !is_escaped {
+            out.push(tokens[i].clone());
+            i += 1;
+            continue;
+        }
+        let Token::Word(word) = &tokens[i + 2].token else {
+            unreachable!("checked above")
+        };
+        // `UESCAPE 'c'` after the name (whitespace between) sets the escape character.
+        let mut next = i + 3;
+        let mut escape = '\\';
+        let mut j = next;
+        while tokens.get(j).is_some_and(|t| matches!(t.token, Token::Whitespace(_))) {
+            j += 1;
+        }
+        if let Some(Token::Word(w)) = tokens.get(j).map(|t| &t.token)
+            && w.quote_style.is_none()
+            && w.value.eq_ignore_ascii_case("uescape")
+        {
+            j += 1;
+            while tokens.get(j).is_some_and(|t| matches!(t.token, Token::Whitespace(_))) {
+                j += 1;
+            }
+            let Some(Token::SingleQuotedString(c)) = tokens.get(j).map(|t| &t.token) else {
+                return None;
+            };
+            let mut chars = c.chars();
+            escape = match (chars.next(), chars.next()) {
+                (Some(c), None)
+                    if !c.is_ascii_hexdigit() && !matches!(c, '+' | '\'' | '"') && !c.is_whitespace() =>
+                {
+                    c
+                }
+                _ => return None,
+            };
+            next = j + 1;
+        }
+        let value = unescape_unicode(&word.value, escape)?;
+        out.push(TokenWithSpan::new(
+            Token::Word(Word {
+                value,
+                quote_style: Some('"'),
+                keyword: Keyword::NoKeyword,
+            }),
+            tokens[i].span.union(&tokens[i + 2].span),
+        ));
+        i = next;
+    }
+    Some(out)
+}
+
+/// PostgreSQL's Unicode escapes: `<e>XXXX`, `<e>+XXXXXX`, `<e><e>` for the escape itself.
+fn unescape_unicode(text: &str, escape: char) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != escape {
+            out.push(c);
+            continue;
+        }
+        let digits = match chars.clone().next() {
+            Some(e) if e == escape => {
+                chars.next();
+                out.push(escape);
+                continue;
+            }
+            Some('+') => {
+                chars.next();
+                6
+            }
+            _ => 4,
+        };
+        let hex: String = chars.by_ref().take(digits).collect();
+        if hex.len() != digits || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        out.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+    }
+    Some(out)
+}
+
+/// Walks the whole query: every subquery, CTE, expression and table factor.
+struct ReadOnly<D> {
+    unlisted: Vec<String>,
+    dialect: PhantomData<fn() -> D>,
+}
+
+impl<D: SqlDialect> ReadOnly<D> {
+    /// Record `name` if it is not one of the dialect's built-ins.
+    fn function(&mut self, name: &ObjectName) -> ControlFlow<&'static str> {
+        let Some(parts) = normalise::<D>(name) else {
+            return ControlFlow::Break("the query calls a function by a computed name");
+        };
+        let builtin = match parts.as_slice() {
+            [name] => D::allows_function(name),
+            [schema, name] => D::CATALOG == Some(schema.as_str()) && D::allows_function(name),
+            _ => false,
+        };
+        if !builtin {
+            let name = parts.join(".");
+            if !self.unlisted.contains(&name) {
+                self.unlisted.push(name);
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// A function's name as the database resolves it: each part case-folded unless quoted in
+/// a dialect where quotes keep the case. `None` for a part that is computed.
+fn normalise<D: SqlDialect>(name: &ObjectName) -> Option<Vec<String>> {
+    name.0
+        .iter()
+        .map(|part| match part {
+            ObjectNamePart::Identifier(ident)
+                if ident.quote_style.is_some() && D::QUOTED_NAMES_KEEP_CASE =>
+            {
+                Some(ident.value.clone())
+            }
+            ObjectNamePart::Identifier(ident) => Some(ident.value.to_lowercase()),
+            ObjectNamePart::Function(_) => None,
+        })
+        .collect()
 }
 
 fn check_set_expr(body: &SetExpr) -> ControlFlow<&'static str> {
@@ -253,7 +488,7 @@ fn check_set_expr(body: &SetExpr) -> ControlFlow<&'static str> {
     }
 }
 
-impl Visitor for ReadOnly {
+impl<D: SqlDialect> Visitor for ReadOnly<D> {
     type Break = &'static str;
 
     fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<Self::Break> {
@@ -272,37 +507,20 @@ impl Visitor for ReadOnly {
 
     fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<Self::Break> {
         match expr {
-            Expr::Function(function) if denied(&function.name) => ControlFlow::Break(
-                "the query calls a function that reaches files, the network or the server",
-            ),
+            Expr::Function(function) => self.function(&function.name),
             _ => ControlFlow::Continue(()),
         }
     }
 
     fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<Self::Break> {
-        let name = match factor {
+        match factor {
             TableFactor::Table {
                 name,
                 args: Some(_),
                 ..
             }
-            | TableFactor::Function { name, .. } => name,
-            _ => return ControlFlow::Continue(()),
-        };
-        if denied(name) {
-            return ControlFlow::Break(
-                "the query reads from a function that reaches files, the network or the server",
-            );
-        }
-        ControlFlow::Continue(())
-    }
-}
-
-impl<D> Clone for ReadOnlySql<D> {
-    fn clone(&self) -> Self {
-        Self {
-            text: self.text.clone(),
-            dialect: PhantomData,
+            | TableFactor::Function { name, .. } => self.function(name),
+            _ => ControlFlow::Continue(()),
         }
     }
 }
@@ -332,7 +550,7 @@ impl<D> fmt::Display for ReadOnlySql<D> {
 
 impl<'de, D: SqlDialect> serde::Deserialize<'de> for ReadOnlySql<D> {
     fn deserialize<De: serde::Deserializer<'de>>(deserializer: De) -> Result<Self, De::Error> {
-        super::deserialize_checked(deserializer, Self::parse)
+        super::deserialize_checked(deserializer, Self::parse_for_field)
     }
 }
 
@@ -353,7 +571,7 @@ impl<D: SqlDialect> schemars::JsonSchema for ReadOnlySql<D> {
             "minLength": 1,
             "maxLength": MAX_SQL_BYTES,
             "description": format!(
-                "One read-only {} query (SELECT). No other statements, no writes, no locking, no file or network functions.",
+                "One read-only {} query (SELECT). No other statements, no writes, no locking; only side-effect-free built-in functions (aggregate, window, string, numeric, date/time, JSON, array, conditional, conversion).",
                 D::NAME
             ),
         })
@@ -468,5 +686,33 @@ pub fn check_ident_field<F: super::FieldValues<SqlIdent> + ?Sized>(
             format!("only these names are allowed: {}", allow.join(", ")),
             problems,
         );
+    }
+}
+
+/// Check a `ReadOnlySql` field (or `Option`/`Vec` of them) against
+/// `#[secure(sql(allow_functions = [..]))]`: every function the query calls is a built-in
+/// of its dialect or on this list. Called by generated code in place of the type's own
+/// check, which allows the built-ins only.
+pub fn check_sql_field<D: SqlDialect, F: super::FieldValues<ReadOnlySql<D>> + ?Sized>(
+    value: &F,
+    path: &crate::FieldPath<'_>,
+    allow_functions: &[&str],
+    problems: &mut Vec<Problem>,
+) {
+    for query in value.values() {
+        if let Err(why) = query.check_functions(allow_functions) {
+            path.problem(why.to_string(), problems);
+        }
+    }
+}
+
+/// The type's own check (no `allow_functions`): the dialect's built-ins only.
+pub(crate) fn check_builtin_functions<D: SqlDialect>(
+    query: &ReadOnlySql<D>,
+    path: &crate::FieldPath<'_>,
+    problems: &mut Vec<Problem>,
+) {
+    if let Err(why) = query.check_functions(&[]) {
+        path.problem(why.to_string(), problems);
     }
 }
