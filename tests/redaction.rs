@@ -15,7 +15,7 @@ fn error_ref(message: &str) -> String {
 }
 
 #[tokio::test]
-async fn an_internal_error_reaches_the_model_as_a_ref_and_the_log_has_it_all() {
+async fn an_internal_error_reaches_the_model_as_a_ref_and_the_log_has_it_all_but_credentials() {
     let capture = Capture::default();
     let _guard = capture.install();
     let client = connect(TestServer::with_scopes(&[])).await;
@@ -28,11 +28,10 @@ async fn an_internal_error_reaches_the_model_as_a_ref_and_the_log_has_it_all() {
         .iter()
         .find(|e| e.get("error_ref") == Some(r.as_str()))
         .expect("the full error is logged under the ref the model saw");
-    assert!(
-        entry
-            .get("error")
-            .unwrap()
-            .contains("postgres://admin:hunter2@10.0.0.5/db")
+    // Everything an operator needs (host, user, database), never the password (CWE-532).
+    assert_eq!(
+        entry.get("error").unwrap(),
+        "connect to postgres://admin:[redacted]@10.0.0.5/db failed"
     );
     assert_eq!(entry.get("tool"), Some("internal_fail"));
     let audit = capture.events(secure_tool::AUDIT_TARGET);
@@ -129,4 +128,21 @@ async fn the_security_wide_output_cap_applies_too() {
         message,
         "the tool's output was too large (4 bytes, limit 3 bytes)"
     );
+}
+
+#[tokio::test]
+async fn the_operator_can_keep_credentials_in_the_log() {
+    let capture = Capture::default();
+    let _guard = capture.install();
+    let security = secure_tool::Security::builder().scrub_logs(false).build();
+    let client = connect(TestServer::new(security)).await;
+    let r = error_ref(&error_text(
+        &call(&client, "internal_fail", json!({})).await,
+    ));
+    let logged = capture.events(secure_tool::ERROR_TARGET);
+    let entry = logged
+        .iter()
+        .find(|e| e.get("error_ref") == Some(r.as_str()))
+        .unwrap();
+    assert!(entry.get("error").unwrap().contains("admin:hunter2@"));
 }

@@ -64,16 +64,18 @@ mod manifest;
 pub mod net;
 mod pipeline;
 pub mod rules;
+mod scrub;
 mod security;
 pub mod types;
 
 pub use audit::{AUDIT_TARGET, ERROR_TARGET, Outcome};
-pub use error::{ErrorRef, ToolError, scrub_public, scrub_secrets};
+pub use error::{ErrorRef, ToolError};
 pub use field::{FieldPath, InputField};
 pub use identity::Principal;
 pub use input::{InputError, OptOut, Problem, RawLimits, SecureInput};
 pub use limits::{Rate, ToolPolicy};
 pub use manifest::{Manifest, ToolManifest};
+pub use scrub::{scrub_public, scrub_secrets};
 pub use security::{SecureServer, Security, SecurityBuilder};
 
 /// Wraps an rmcp tool method in the secure pipeline. See the [crate docs](crate).
@@ -143,6 +145,7 @@ pub mod __private {
         WrapParameters, input_schema, output_schema, returns_result, returns_value, run_async,
         run_sync,
     };
+    pub use crate::scrub::{rule_ids as scrub_rule_ids, scrub_with_rule};
     pub use crate::types::command::check_command_field;
     pub use crate::types::sql::{check_ident_field, check_sql_field};
     pub use crate::types::url::check_url_field;

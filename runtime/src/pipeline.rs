@@ -18,7 +18,6 @@ use rmcp::ErrorData;
 use rmcp::handler::server::common::FromContextPart;
 use rmcp::handler::server::tool::{IntoCallToolResult, ToolCallContext};
 use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock, JsonObject};
-use serde_json::Value;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
@@ -518,7 +517,7 @@ fn finish_returned(
             tool = policy.name,
             principal = scope.caller().id(),
             kind,
-            error = %what,
+            error = %log_text(security, what),
             "tool call failed"
         );
         error_result(format!("internal error (ref {r})"))
@@ -589,16 +588,7 @@ fn shape_ok(
         crate::scrub_secrets
     };
     if is_error || security.scrub_output() {
-        for block in &mut result.content {
-            if let ContentBlock::Text(text) = block
-                && let Cow::Owned(clean) = scrub(&text.text)
-            {
-                text.text = clean;
-            }
-        }
-        if let Some(value) = &mut result.structured_content {
-            scrub_value(value, scrub);
-        }
+        crate::scrub::scrub_result(&mut result, scrub);
     }
     let outcome = if is_error {
         Outcome::Error
@@ -606,19 +596,6 @@ fn shape_ok(
         Outcome::Ok
     };
     (result.into(), outcome)
-}
-
-fn scrub_value(value: &mut Value, scrub: fn(&str) -> Cow<'_, str>) {
-    match value {
-        Value::String(s) => {
-            if let Cow::Owned(clean) = scrub(s) {
-                *s = clean;
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(|v| scrub_value(v, scrub)),
-        Value::Object(map) => map.values_mut().for_each(|v| scrub_value(v, scrub)),
-        Value::Null | Value::Bool(_) | Value::Number(_) => {}
-    }
 }
 
 /// Bytes of output the model would receive. Structured content is mirrored as text by
@@ -635,6 +612,19 @@ fn output_size(result: &CallToolResult) -> usize {
             other => serde_json::to_string(other).map_or(0, |s| s.len()),
         })
         .sum()
+}
+
+/// What the server log keeps of a redacted error: all of it, credentials scrubbed unless
+/// the operator turned that off (CWE-532). Paths stay: the operator needs them.
+fn log_text<'a>(security: &Security, what: &'a dyn std::fmt::Display) -> Cow<'a, str> {
+    let text = what.to_string();
+    if !security.scrub_logs() {
+        return Cow::Owned(text);
+    }
+    match crate::scrub_secrets(&text) {
+        Cow::Borrowed(_) => Cow::Owned(text),
+        Cow::Owned(clean) => Cow::Owned(clean),
+    }
 }
 
 fn panic_text(payload: &(dyn Any + Send)) -> String {

@@ -69,6 +69,7 @@ struct Inner {
     default_timeout: Option<Duration>,
     max_output: usize,
     scrub_output: bool,
+    scrub_logs: bool,
     tools: RwLock<HashMap<ToolDecl, Arc<Tool>, foldhash::fast::FixedState>>,
 }
 
@@ -92,6 +93,7 @@ impl std::fmt::Debug for Security {
             .field("default_timeout", &self.inner.default_timeout)
             .field("max_output", &self.inner.max_output)
             .field("scrub_output", &self.inner.scrub_output)
+            .field("scrub_logs", &self.inner.scrub_logs)
             .finish_non_exhaustive()
     }
 }
@@ -125,6 +127,12 @@ impl Security {
     /// Whether successful outputs are scrubbed of secrets (API keys, tokens, private keys).
     pub fn scrub_output(&self) -> bool {
         self.inner.scrub_output
+    }
+
+    /// Whether the server's log of a redacted error (`secure_tool::error`) is scrubbed of
+    /// credentials (CWE-532). Paths and everything else an operator needs stay.
+    pub fn scrub_logs(&self) -> bool {
+        self.inner.scrub_logs
     }
 
     /// Every secured tool in the program, with this server's effective limits and every
@@ -168,6 +176,7 @@ pub struct SecurityBuilder {
     default_timeout: Option<Duration>,
     max_output: usize,
     scrub_output: bool,
+    scrub_logs: bool,
 }
 
 impl Default for SecurityBuilder {
@@ -178,6 +187,7 @@ impl Default for SecurityBuilder {
             default_timeout: Some(Duration::from_secs(30)),
             max_output: 1024 * 1024,
             scrub_output: true,
+            scrub_logs: true,
         }
     }
 }
@@ -214,9 +224,17 @@ impl SecurityBuilder {
         self
     }
 
+    /// Scrub credentials from the server's log of redacted errors (default `true`): a
+    /// connection string or token in an error's text is logged as `[redacted]`, the rest
+    /// of the text as it was. Turn it off only where logs are as protected as the secrets.
+    pub fn scrub_logs(mut self, on: bool) -> Self {
+        self.scrub_logs = on;
+        self
+    }
+
     /// Finish. Also compiles the secret-scrubbing patterns, so no call pays for that.
     pub fn build(self) -> Security {
-        crate::error::warm_up();
+        crate::scrub::warm_up();
         Security {
             inner: Arc::new(self.into_inner()),
         }
@@ -229,6 +247,7 @@ impl SecurityBuilder {
             default_timeout: self.default_timeout,
             max_output: self.max_output,
             scrub_output: self.scrub_output,
+            scrub_logs: self.scrub_logs,
             tools: RwLock::default(),
         }
     }

@@ -266,7 +266,7 @@ impl TestServer {
     #[tool(description = "Returns a secret in its output")]
     async fn leaky(&self) -> String {
         self.ran();
-        "config: api_key=abcd1234efgh5678 and Bearer abcdefghijklmnopqrstuvwxyz".into()
+        "config: api_key=abcd1234efgh5678 and Bearer 9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c".into()
     }
 }
 

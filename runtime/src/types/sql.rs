@@ -335,9 +335,10 @@ fn analyse<D: SqlDialect>(text: &str) -> Result<Vec<String>, SqlRejection> {
 fn decode_unicode_identifiers(tokens: Vec<TokenWithSpan>) -> Option<Vec<TokenWithSpan>> {
     let is_u = |t: &Token| matches!(t, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("u"));
     let quoted = |t: &Token| matches!(t, Token::Word(w) if w.quote_style == Some('"'));
-    if !tokens.windows(3).any(|w| {
-        is_u(&w[0].token) && w[1].token == Token::Ampersand && quoted(&w[2].token)
-    }) {
+    if !tokens
+        .windows(3)
+        .any(|w| is_u(&w[0].token) && w[1].token == Token::Ampersand && quoted(&w[2].token))
+    {
         return Some(tokens);
     }
     let mut out = Vec::with_capacity(tokens.len());
@@ -359,7 +360,10 @@ fn decode_unicode_identifiers(tokens: Vec<TokenWithSpan>) -> Option<Vec<TokenWit
         let mut next = i + 3;
         let mut escape = '\\';
         let mut j = next;
-        while tokens.get(j).is_some_and(|t| matches!(t.token, Token::Whitespace(_))) {
+        while tokens
+            .get(j)
+            .is_some_and(|t| matches!(t.token, Token::Whitespace(_)))
+        {
             j += 1;
         }
         if let Some(Token::Word(w)) = tokens.get(j).map(|t| &t.token)
@@ -367,7 +371,10 @@ fn decode_unicode_identifiers(tokens: Vec<TokenWithSpan>) -> Option<Vec<TokenWit
             && w.value.eq_ignore_ascii_case("uescape")
         {
             j += 1;
-            while tokens.get(j).is_some_and(|t| matches!(t.token, Token::Whitespace(_))) {
+            while tokens
+                .get(j)
+                .is_some_and(|t| matches!(t.token, Token::Whitespace(_)))
+            {
                 j += 1;
             }
             let Some(Token::SingleQuotedString(c)) = tokens.get(j).map(|t| &t.token) else {
@@ -376,7 +383,9 @@ fn decode_unicode_identifiers(tokens: Vec<TokenWithSpan>) -> Option<Vec<TokenWit
             let mut chars = c.chars();
             escape = match (chars.next(), chars.next()) {
                 (Some(c), None)
-                    if !c.is_ascii_hexdigit() && !matches!(c, '+' | '\'' | '"') && !c.is_whitespace() =>
+                    if !c.is_ascii_hexdigit()
+                        && !matches!(c, '+' | '\'' | '"')
+                        && !c.is_whitespace() =>
                 {
                     c
                 }

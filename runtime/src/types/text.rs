@@ -152,8 +152,7 @@ fn is_noncharacter(c: char) -> bool {
 
 fn after_virama(before: Option<char>) -> bool {
     before.is_some_and(|b| {
-        CodePointMapData::<CanonicalCombiningClass>::new().get(b)
-            == CanonicalCombiningClass::Virama
+        CodePointMapData::<CanonicalCombiningClass>::new().get(b) == CanonicalCombiningClass::Virama
     })
 }
 
@@ -206,7 +205,10 @@ fn takes_standardized_variant(c: char) -> bool {
         || (c.is_alphabetic()
             && matches!(
                 CodePointMapData::<Script>::new().get(c),
-                Script::Myanmar | Script::PhagsPa | Script::Manichaean | Script::EgyptianHieroglyphs
+                Script::Myanmar
+                    | Script::PhagsPa
+                    | Script::Manichaean
+                    | Script::EgyptianHieroglyphs
             ))
 }
 

@@ -1,0 +1,357 @@
+//! Secret scrubbing: credentials replaced wherever they appear in what a tool returns,
+//! what the model is told and what the server logs.
+//!
+//! One pass of an Aho-Corasick automaton over every rule's keywords (any case) decides
+//! which rules can match at all; only those rules' regexes run. Text with no keyword, the
+//! common case, is returned borrowed, untouched, at the speed of that one pass.
+//!
+//! Results are scrubbed where each value lives ([`scrub_result`]): every text block,
+//! every string of `structuredContent` (whose text copy is rebuilt from the scrubbed
+//! value, so the two agree), embedded text resources and resource-link URIs.
+
+mod names;
+mod rules;
+
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use regex::{Captures, Regex};
+use rmcp::model::{CallToolResult, ContentBlock, ResourceContents};
+use serde_json::Value;
+
+use rules::{RULES, Rule};
+
+/// Rules fit in this many bits.
+const RULE_WORDS: usize = 2;
+
+struct Scrubber {
+    keywords: AhoCorasick,
+    /// For each keyword, the rules it triggers, as a bit set.
+    triggers: Vec<[u64; RULE_WORDS]>,
+    regexes: Vec<Regex>,
+    path: Regex,
+}
+
+static SCRUBBER: LazyLock<Scrubber> = LazyLock::new(|| {
+    assert!(RULES.len() <= RULE_WORDS * 64, "too many scrubbing rules");
+    let mut keywords: Vec<String> = Vec::new();
+    let mut triggers: Vec<[u64; RULE_WORDS]> = Vec::new();
+    for (index, rule) in RULES.iter().enumerate() {
+        for keyword in rule.keywords {
+            let keyword = keyword.to_ascii_lowercase();
+            let slot = match keywords.iter().position(|k| *k == keyword) {
+                Some(slot) => slot,
+                None => {
+                    keywords.push(keyword);
+                    triggers.push([0; RULE_WORDS]);
+                    keywords.len() - 1
+                }
+            };
+            triggers[slot][index / 64] |= 1 << (index % 64);
+        }
+    }
+    Scrubber {
+        keywords: AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(&keywords)
+            .expect("scrubbing keywords build"),
+        triggers,
+        regexes: RULES
+            .iter()
+            .map(|rule| Regex::new(&ascii_classes(rule.pattern)).expect("scrubbing rule compiles"))
+            .collect(),
+        path: Regex::new(PATH_PATTERN).expect("path pattern compiles"),
+    }
+});
+
+/// Absolute filesystem paths: Unix paths of two or more components, Windows drive and UNC
+/// paths. A path inside a URL is not preceded by a boundary this accepts, so it survives.
+const PATH_PATTERN: &str =
+    r#"(?:^|[\s"'`(\[=,:])((?:/[A-Za-z0-9._@+\-~]+){2,}/?|[A-Za-z]:\\[^\s"'`]+|\\\\[^\s"'`]+)"#;
+
+/// Credentials are ASCII: `\w`, `\d`, `\s` and `\b` in a rule mean their ASCII forms,
+/// which keeps every rule on the regex crate's fast engines whatever the text holds.
+fn ascii_classes(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 32);
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('w') => out.push_str("[A-Za-z0-9_]"),
+            Some('d') => out.push_str("[0-9]"),
+            Some('s') => out.push_str("[\\t\\n\\x0B\\x0C\\r ]"),
+            Some('b') => out.push_str("(?-u:\\b)"),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+/// Compile the scrubbing rules now rather than on the first call that needs them.
+pub(crate) fn warm_up() {
+    LazyLock::force(&SCRUBBER);
+}
+
+impl Scrubber {
+    /// The rules whose keywords occur in `text`.
+    fn triggered(&self, text: &str) -> [u64; RULE_WORDS] {
+        let mut set = [0; RULE_WORDS];
+        for found in self.keywords.find_overlapping_iter(text) {
+            let rules = &self.triggers[found.pattern().as_usize()];
+            for (word, bits) in set.iter_mut().zip(rules) {
+                *word |= bits;
+            }
+        }
+        set
+    }
+
+    fn scrub<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let set = self.triggered(text);
+        if set == [0; RULE_WORDS] {
+            return Cow::Borrowed(text);
+        }
+        let mut out = Cow::Borrowed(text);
+        for (index, rule) in RULES.iter().enumerate() {
+            if set[index / 64] & (1 << (index % 64)) == 0 {
+                continue;
+            }
+            if let Cow::Owned(replaced) = apply(&self.regexes[index], rule, &out) {
+                out = Cow::Owned(replaced);
+            }
+        }
+        out
+    }
+}
+
+/// Replace the secret part of each of `rule`'s matches. A match the rule's check keeps
+/// (`config: api_key=...` is not a secret of `config`) is searched again from where its
+/// value starts, so an assignment inside it is still found.
+fn apply<'a>(regex: &Regex, rule: &Rule, text: &'a str) -> Cow<'a, str> {
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut at = 0;
+    while at <= text.len() {
+        let Some(caps) = regex.captures_at(text, at) else {
+            break;
+        };
+        let whole = caps.get(0).expect("group 0 always matches");
+        let secret = ["secret", "dq", "sq", "uq"]
+            .iter()
+            .find_map(|name| caps.name(name))
+            .unwrap_or(whole);
+        if rule.check.is_some_and(|check| !check(&caps)) {
+            at = if secret.start() > whole.start() {
+                secret.start()
+            } else {
+                whole.end().max(whole.start() + 1)
+            };
+            while !text.is_char_boundary(at.min(text.len())) {
+                at += 1;
+            }
+            continue;
+        }
+        out.push_str(&text[copied..secret.start()]);
+        out.push_str(rule.label);
+        copied = secret.end();
+        at = whole.end().max(whole.start() + 1);
+    }
+    if copied == 0 && out.is_empty() {
+        return Cow::Borrowed(text);
+    }
+    out.push_str(&text[copied..]);
+    Cow::Owned(out)
+}
+
+/// Replace credentials in `text`: private keys, passwords in URLs, `Authorization`
+/// headers, bearer and basic credentials, JWTs, the token formats of cloud, VCS, chat,
+/// payment, package-registry, AI, messaging, hosting and secrets-manager services, and
+/// values named like secrets (`api_key=...`, `"password": "..."`, JSON-escaped too).
+///
+/// Returns the text unchanged (borrowed) when nothing matched, which is the common case.
+///
+/// ```
+/// let out = secure_tool::scrub_secrets("call failed: Authorization: Bearer abcdefghijklmnop");
+/// assert_eq!(out, "call failed: Authorization: Bearer [redacted]");
+/// let out = secure_tool::scrub_secrets(r#"{"log": "{\"password\": \"hunter2\"}"}"#);
+/// assert_eq!(out, r#"{"log": "{\"password\": \"[redacted]\"}"}"#);
+/// // Words are not tokens.
+/// assert_eq!(secure_tool::scrub_secrets("Bearer authentication failed"), "Bearer authentication failed");
+/// ```
+pub fn scrub_secrets(text: &str) -> Cow<'_, str> {
+    SCRUBBER.scrub(text)
+}
+
+/// [`scrub_secrets`], and absolute filesystem paths replaced by `[path]`: what every public
+/// error message goes through before it reaches the model.
+///
+/// ```
+/// let out = secure_tool::scrub_public("cannot open /home/alice/.ssh/id_rsa");
+/// assert_eq!(out, "cannot open [path]");
+/// ```
+pub fn scrub_public(text: &str) -> Cow<'_, str> {
+    // Paths first: `/etc/passwd: denied` is a path, not a `passwd: <secret>` assignment.
+    let path = &SCRUBBER.path;
+    if !path.is_match(text) {
+        return scrub_secrets(text);
+    }
+    let replaced = path.replace_all(text, |caps: &Captures<'_>| {
+        let whole = &caps[0];
+        let inner = &caps[1];
+        format!("{}[path]", &whole[..whole.len() - inner.len()])
+    });
+    Cow::Owned(scrub_secrets(&replaced).into_owned())
+}
+
+/// Scrub every string of a tool's result where it lives: text blocks, the strings of
+/// `structuredContent` (rebuilding its text copy from the scrubbed value, so the two
+/// agree), embedded text resources (text and URI), blob resources' URIs and resource
+/// links (URI, title, description).
+pub(crate) fn scrub_result(result: &mut CallToolResult, scrub: fn(&str) -> Cow<'_, str>) {
+    // The text copy rmcp makes of structured content, rebuilt if the value changes.
+    let mut mirror: Option<(String, String)> = None;
+    if let Some(value) = &mut result.structured_content
+        && needs_scrub(value, scrub)
+    {
+        let before = value.to_string();
+        scrub_value(value, scrub);
+        mirror = Some((before, value.to_string()));
+    }
+    for block in &mut result.content {
+        match block {
+            ContentBlock::Text(text) => match &mirror {
+                Some((before, after)) if text.text == *before => text.text.clone_from(after),
+                _ => replace(&mut text.text, scrub),
+            },
+            ContentBlock::Resource(embedded) => match &mut embedded.resource {
+                ResourceContents::TextResourceContents { uri, text, .. } => {
+                    replace(uri, scrub);
+                    replace(text, scrub);
+                }
+                ResourceContents::BlobResourceContents { uri, .. } => replace(uri, scrub),
+                other => scrub_serialized(other, scrub),
+            },
+            ContentBlock::ResourceLink(link) => {
+                replace(&mut link.uri, scrub);
+                if let Some(title) = &mut link.title {
+                    replace(title, scrub);
+                }
+                if let Some(description) = &mut link.description {
+                    replace(description, scrub);
+                }
+            }
+            ContentBlock::Image(_) | ContentBlock::Audio(_) => {}
+            other => scrub_serialized(other, scrub),
+        }
+    }
+}
+
+/// A block of a kind this crate does not know yet: scrubbed through its JSON form.
+fn scrub_serialized<T>(item: &mut T, scrub: fn(&str) -> Cow<'_, str>)
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
+    let Ok(mut value) = serde_json::to_value(&*item) else {
+        return;
+    };
+    if needs_scrub(&value, scrub) {
+        scrub_value(&mut value, scrub);
+        if let Ok(clean) = serde_json::from_value(value) {
+            *item = clean;
+        }
+    }
+}
+
+fn replace(text: &mut String, scrub: fn(&str) -> Cow<'_, str>) {
+    if let Cow::Owned(clean) = scrub(text) {
+        *text = clean;
+    }
+}
+
+fn needs_scrub(value: &Value, scrub: fn(&str) -> Cow<'_, str>) -> bool {
+    match value {
+        Value::String(s) => matches!(scrub(s), Cow::Owned(_)),
+        Value::Array(items) => items.iter().any(|v| needs_scrub(v, scrub)),
+        Value::Object(map) => map.values().any(|v| needs_scrub(v, scrub)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    }
+}
+
+fn scrub_value(value: &mut Value, scrub: fn(&str) -> Cow<'_, str>) {
+    match value {
+        Value::String(s) => replace(s, scrub),
+        Value::Array(items) => items.iter_mut().for_each(|v| scrub_value(v, scrub)),
+        Value::Object(map) => map.values_mut().for_each(|v| scrub_value(v, scrub)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
+/// Every rule's id, for the per-rule tests.
+pub fn rule_ids() -> impl Iterator<Item = &'static str> {
+    RULES.iter().map(|rule| rule.id)
+}
+
+/// `text` scrubbed by the rule `id` alone (its keywords, then its regex and check), or
+/// `None` for an unknown id: what the per-rule tests run.
+pub fn scrub_with_rule(id: &str, text: &str) -> Option<String> {
+    let index = RULES.iter().position(|rule| rule.id == id)?;
+    let rule = &RULES[index];
+    let lower = text.to_ascii_lowercase();
+    if !rule
+        .keywords
+        .iter()
+        .any(|k| lower.contains(&k.to_ascii_lowercase()))
+    {
+        return Some(text.to_owned());
+    }
+    Some(apply(&SCRUBBER.regexes[index], rule, text).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rule_compiles_and_has_a_keyword() {
+        warm_up();
+        for rule in RULES {
+            assert!(!rule.keywords.is_empty(), "{}", rule.id);
+        }
+        let mut ids: Vec<_> = rule_ids().collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), RULES.len(), "duplicate rule ids");
+    }
+
+    #[test]
+    fn scrubs_absolute_paths_but_not_urls_or_words() {
+        assert_eq!(
+            scrub_public("open /etc/passwd: denied"),
+            "open [path]: denied"
+        );
+        assert_eq!(scrub_public(r"open C:\Users\bob\secret.txt"), "open [path]");
+        assert_eq!(
+            scrub_public("see https://example.com/a/b"),
+            "see https://example.com/a/b"
+        );
+        assert_eq!(scrub_public("use and/or"), "use and/or");
+    }
+
+    #[test]
+    fn leaves_clean_text_borrowed() {
+        assert!(matches!(scrub_public("no such record"), Cow::Borrowed(_)));
+        assert!(matches!(
+            scrub_secrets("the key to the secret garden"),
+            Cow::Borrowed(_)
+        ));
+    }
+}

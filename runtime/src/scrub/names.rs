@@ -1,0 +1,784 @@
+//! Named values: whether `key = value` holds a credential, decided by the key's words
+//! and the value's shape.
+//!
+//! A key is *strong* when its last word names a secret (`password`, `secret`, `token`,
+//! `api_key`, `AWS_SECRET_ACCESS_KEY`, `clientSecret`): any value but a placeholder, a
+//! type name or an expression is redacted. A key is *weak* when a secret word stands
+//! elsewhere in it, or its last word is a carrier (`signature`, `cookie`, `session`,
+//! `hash`), or it names a vendor (`DATADOG_APP_ID`): the value is redacted only when it
+//! looks generated (long, mixed, high entropy). Everything else is plain text.
+
+use regex::Captures;
+
+/// The literal text a secret-looking key contains, one of which every key the
+/// assignment rule redacts holds (any case): the prefilter of that rule.
+pub(crate) const KEYWORDS: &[&str] = &[
+    "pass",
+    "pwd",
+    "secret",
+    "token",
+    "credential",
+    "creds",
+    "key",
+    "auth",
+    "sig",
+    "cookie",
+    "session",
+    "salt",
+    "hash",
+    "dsn",
+    "adafruit",
+    "adobe",
+    "airtable",
+    "algolia",
+    "alibaba",
+    "asana",
+    "atlassian",
+    "confluence",
+    "jira",
+    "beamer",
+    "bitbucket",
+    "bittrex",
+    "meraki",
+    "cloudflare",
+    "codecov",
+    "cohere",
+    "coinbase",
+    "confluent",
+    "contentful",
+    "datadog",
+    "discord",
+    "droneci",
+    "dropbox",
+    "etsy",
+    "facebook",
+    "fastly",
+    "finicity",
+    "finnhub",
+    "flickr",
+    "freshbooks",
+    "gitter",
+    "gocardless",
+    "heroku",
+    "hubspot",
+    "intercom",
+    "jfrog",
+    "artifactory",
+    "bintray",
+    "kraken",
+    "kucoin",
+    "launchdarkly",
+    "linkedin",
+    "looker",
+    "mailchimp",
+    "mailgun",
+    "mapbox",
+    "mattermost",
+    "messagebird",
+    "netlify",
+    "newrelic",
+    "nytimes",
+    "okta",
+    "plaid",
+    "privateai",
+    "rapidapi",
+    "sendbird",
+    "sentry",
+    "snyk",
+    "sonar",
+    "squarespace",
+    "sumo",
+    "telegram",
+    "travis",
+    "twitch",
+    "twitter",
+    "typeform",
+    "yandex",
+    "zendesk",
+    "vercel",
+    "twilio",
+    "stripe",
+    "slack",
+    "github",
+    "gitlab",
+    "relic",
+    "bundle_",
+];
+
+/// Vendors whose credentials are identified by the key that names them.
+const VENDORS: &[&str] = &[
+    "adafruit",
+    "adobe",
+    "airtable",
+    "algolia",
+    "alibaba",
+    "asana",
+    "atlassian",
+    "confluence",
+    "jira",
+    "beamer",
+    "bitbucket",
+    "bittrex",
+    "meraki",
+    "cloudflare",
+    "codecov",
+    "cohere",
+    "coinbase",
+    "confluent",
+    "contentful",
+    "datadog",
+    "discord",
+    "droneci",
+    "dropbox",
+    "etsy",
+    "facebook",
+    "fastly",
+    "finicity",
+    "finnhub",
+    "flickr",
+    "freshbooks",
+    "gitter",
+    "gocardless",
+    "heroku",
+    "hubspot",
+    "intercom",
+    "jfrog",
+    "artifactory",
+    "bintray",
+    "kraken",
+    "kucoin",
+    "launchdarkly",
+    "linear",
+    "linkedin",
+    "lob",
+    "looker",
+    "mailchimp",
+    "mailgun",
+    "mapbox",
+    "mattermost",
+    "messagebird",
+    "netlify",
+    "newrelic",
+    "nytimes",
+    "okta",
+    "plaid",
+    "privateai",
+    "rapidapi",
+    "sendbird",
+    "sentry",
+    "snyk",
+    "sonar",
+    "squarespace",
+    "sumo",
+    "sumologic",
+    "telegram",
+    "contribsys",
+    "travis",
+    "travisci",
+    "twitch",
+    "twitter",
+    "typeform",
+    "yandex",
+    "zendesk",
+    "vercel",
+    "twilio",
+    "stripe",
+    "slack",
+    "github",
+    "gitlab",
+];
+
+/// Last words that name a secret by themselves (after camelCase and separators split).
+const SECRET_WORDS: &[&str] = &[
+    "password",
+    "passwd",
+    "pwd",
+    "passphrase",
+    "passcode",
+    "pass",
+    "secret",
+    "secrets",
+    "token",
+    "credential",
+    "credentials",
+    "creds",
+    "apikey",
+    "dsn",
+];
+
+/// Words before `key` that make it a credential (`api_key`, `signing_key`...).
+const KEY_QUALIFIERS: &[&str] = &[
+    "api",
+    "secret",
+    "access",
+    "private",
+    "master",
+    "encryption",
+    "decryption",
+    "signing",
+    "sign",
+    "license",
+    "licence",
+    "account",
+    "auth",
+    "client",
+    "app",
+    "application",
+    "service",
+    "admin",
+    "webhook",
+    "storage",
+    "shared",
+    "session",
+    "hmac",
+    "jwt",
+    "ssh",
+    "gpg",
+    "pgp",
+    "crypto",
+    "cipher",
+    "aes",
+    "rsa",
+    "subscription",
+    "consumer",
+    "developer",
+    "partner",
+    "write",
+    "ingest",
+    "ingestion",
+    "deploy",
+    "personal",
+];
+
+/// Words before `token` that make it something other than a credential.
+const NOT_CREDENTIAL_TOKENS: &[&str] = &[
+    "page",
+    "next",
+    "continuation",
+    "sync",
+    "cursor",
+    "resume",
+    "change",
+    "max",
+    "input",
+    "output",
+    "total",
+    "prompt",
+    "completion",
+    "stop",
+    "end",
+    "start",
+    "bos",
+    "eos",
+    "pad",
+    "unk",
+    "sep",
+    "cls",
+    "mask",
+    "special",
+];
+
+/// Last words that carry secrets without naming them.
+const CARRIER_WORDS: &[&str] = &[
+    "auth",
+    "signature",
+    "sig",
+    "cookie",
+    "session",
+    "sessionid",
+    "hash",
+    "salt",
+    "otp",
+    "nonce",
+    "seed",
+    "cert",
+];
+
+/// Last words that describe a secret rather than hold it (`token_endpoint`, `key_name`).
+const DESCRIPTORS: &[&str] = &[
+    "type",
+    "name",
+    "names",
+    "length",
+    "len",
+    "count",
+    "size",
+    "ttl",
+    "expiry",
+    "expires",
+    "endpoint",
+    "url",
+    "uri",
+    "path",
+    "file",
+    "header",
+    "field",
+    "scope",
+    "scopes",
+    "audience",
+    "issuer",
+    "format",
+    "algorithm",
+    "alg",
+    "version",
+    "prefix",
+    "hint",
+    "policy",
+    "provider",
+    "mode",
+    "kind",
+    "label",
+    "description",
+    "id",
+    "ids",
+    "index",
+    "idx",
+    "column",
+    "table",
+    "env",
+    "var",
+    "location",
+    "store",
+    "manager",
+    "service",
+    "strength",
+    "rotation",
+    "required",
+    "enabled",
+    "timeout",
+    "at",
+    "date",
+    "time",
+];
+
+/// Trailing words that describe the encoding of what the key holds.
+const ENCODING_WORDS: &[&str] = &[
+    "value", "b64", "base64", "hex", "raw", "str", "string", "enc",
+];
+
+/// How secret a key's name is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Name {
+    /// Not a secret's name.
+    Plain,
+    /// Redact values that look generated.
+    Weak,
+    /// Named after a vendor whose credentials it holds: redact values that look
+    /// generated, down to the 12 characters some vendors' ids have.
+    Vendor,
+    /// Redact every value but placeholders and expressions.
+    Strong,
+}
+
+/// Split `apiKey`, `API_KEY`, `x-api-key`, `AWSSecretAccessKey` into lowercase words.
+fn words(key: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let chars: Vec<char> = key.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        if !c.is_ascii_alphanumeric() {
+            if !current.is_empty() {
+                out.push(std::mem::take(&mut current));
+            }
+            continue;
+        }
+        let boundary = c.is_ascii_uppercase()
+            && i > 0
+            && (chars[i - 1].is_ascii_lowercase()
+                || chars[i - 1].is_ascii_digit()
+                || (chars[i - 1].is_ascii_uppercase()
+                    && chars.get(i + 1).is_some_and(char::is_ascii_lowercase)));
+        if boundary && !current.is_empty() {
+            out.push(std::mem::take(&mut current));
+        }
+        current.push(c.to_ascii_lowercase());
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+/// How secret the key `name` is.
+pub(crate) fn is_secret_name(name: &str) -> Name {
+    let mut words = words(name);
+    while words.len() > 1
+        && words
+            .last()
+            .is_some_and(|w| ENCODING_WORDS.contains(&w.as_str()))
+    {
+        words.pop();
+    }
+    let Some(last) = words.last().map(String::as_str) else {
+        return Name::Plain;
+    };
+    let previous = words.len().checked_sub(2).map(|i| words[i].as_str());
+    // Vendors are matched on the key written together (`new_relic` is `newrelic`).
+    let compact: String = words.concat();
+    let vendor = VENDORS.iter().any(|v| compact.contains(v));
+    // Bundler reads credentials for a host from `BUNDLE_<HOST>__COM` (`user:password`).
+    if words.first().is_some_and(|w| w == "bundle") && name.contains("__") {
+        return Name::Strong;
+    }
+    // One word written together: `apikey`, `dbpassword`, `clientsecret`, `authtoken`.
+    let glued = [
+        "password",
+        "passwd",
+        "secret",
+        "apikey",
+        "secretkey",
+        "accesskey",
+        "privatekey",
+        "authtoken",
+        "accesstoken",
+        "refreshtoken",
+        "apitoken",
+        "bearertoken",
+    ]
+    .iter()
+    .any(|w| last.len() > w.len() && last.ends_with(w));
+    if last == "token" && previous.is_some_and(|p| NOT_CREDENTIAL_TOKENS.contains(&p)) {
+        // A page or stream token: random-looking, and the model needs it to go on.
+        return Name::Plain;
+    }
+    let strong = match last {
+        "token" => true,
+        "key" => previous.is_some_and(|p| KEY_QUALIFIERS.contains(&p)) || vendor,
+        "id" | "sid" | "pat" | "pin" => false,
+        _ => SECRET_WORDS.contains(&last) || glued,
+    };
+    if strong {
+        return Name::Strong;
+    }
+    let inside = &words[..words.len() - 1];
+    let secret_word_inside = inside.iter().any(|w| {
+        SECRET_WORDS.contains(&w.as_str()) || w == "key" || w == "auth" || w.ends_with("password")
+    });
+    if vendor && matches!(last, "id" | "sid" | "key" | "token" | "secret" | "pat") {
+        return Name::Vendor;
+    }
+    if CARRIER_WORDS.contains(&last) || (secret_word_inside && !DESCRIPTORS.contains(&last)) {
+        return Name::Weak;
+    }
+    Name::Plain
+}
+
+/// A value that is not a secret whatever its key: a placeholder, a flag, a type name, a
+/// reference to where the secret really is.
+fn is_placeholder(value: &str) -> bool {
+    let v = value.trim();
+    if v.is_empty() || v.len() < 3 && v.bytes().all(|b| b.is_ascii_digit()) {
+        return true;
+    }
+    let lower = v.to_ascii_lowercase();
+    const WORDS: &[&str] = &[
+        "true",
+        "false",
+        "null",
+        "none",
+        "nil",
+        "undefined",
+        "yes",
+        "no",
+        "on",
+        "off",
+        "required",
+        "optional",
+        "string",
+        "str",
+        "text",
+        "bool",
+        "boolean",
+        "int",
+        "integer",
+        "number",
+        "option",
+        "secret",
+        "password",
+        "token",
+        "redacted",
+        "hidden",
+        "masked",
+        "omitted",
+        "unset",
+        "empty",
+        "bytes",
+        "secretstr",
+        "secretstring",
+        "any",
+        "object",
+    ];
+    if WORDS.contains(&lower.as_str()) {
+        return true;
+    }
+    // What documentation and example files write where the secret goes.
+    let example = lower.starts_with("your")
+        || lower.ends_with("-here")
+        || lower.ends_with("_here")
+        || [
+            "example",
+            "placeholder",
+            "changeme",
+            "change-me",
+            "change_me",
+            "xxxx",
+            "dummy",
+        ]
+        .iter()
+        .any(|w| lower.contains(w));
+    if example {
+        return true;
+    }
+    let first = v.chars().next().unwrap_or(' ');
+    v.starts_with("{{")
+        || v.starts_with("${")
+        || v.starts_with("%(")
+        || v.starts_with("[redacted")
+        || v.starts_with("env:")
+        || v.starts_with("vault:")
+        || v.starts_with("secretref:")
+        || matches!(first, '$' | '<' | '*' | '&')
+        || v.chars().all(|c| c == first)
+}
+
+/// An expression in code rather than a literal: `settings.API_KEY`, `self.password`,
+/// `os.environ[..]`, `getenv(..)` (`called`: a `(` or `[` follows), an environment
+/// variable's name (`DB_PASSWORD`).
+fn is_expression(value: &str, called: bool) -> bool {
+    if called {
+        return true;
+    }
+    let ident = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    let dotted = value.contains('.') && value.split('.').all(ident);
+    let env_name = ident(value)
+        && value.contains('_')
+        && value
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    dotted || env_name
+}
+
+/// Shannon entropy of `text`, in bits per byte.
+fn entropy(text: &str) -> f64 {
+    let mut counts = [0u32; 256];
+    for b in text.bytes() {
+        counts[usize::from(b)] += 1;
+    }
+    let n = text.len() as f64;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// Whether `value` looks generated (a key, a token, a hash) rather than written.
+pub(crate) fn looks_random(value: &str) -> bool {
+    looks_random_from(value, 16)
+}
+
+fn looks_random_from(value: &str, min_len: usize) -> bool {
+    let v = value.trim_end_matches('=');
+    if v.len() < min_len
+        || v.contains("://")
+        || !v
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+/=_.~:-$".contains(&b))
+    {
+        return false;
+    }
+    // snake_case and kebab-case identifiers are written, not generated.
+    let identifier = v.split(['_', '-', '.']).count() >= 2
+        && v.split(['_', '-', '.']).all(|part| {
+            part.len() <= 12
+                && part
+                    .trim_end_matches(|c: char| c.is_ascii_digit())
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase())
+        });
+    if identifier {
+        return false;
+    }
+    let digit = v.bytes().any(|b| b.is_ascii_digit());
+    let upper = v.bytes().any(|b| b.is_ascii_uppercase());
+    let lower = v.bytes().any(|b| b.is_ascii_lowercase());
+    let e = entropy(v);
+    (digit && (upper || lower) && e >= 3.0)
+        || (upper && lower && v.len() >= 24 && e >= 3.5)
+        || (digit && !upper && !lower && v.len() >= min_len.max(14))
+}
+
+/// The assignment rule's decision.
+pub(crate) fn assignment_is_secret(caps: &Captures<'_>) -> bool {
+    let (Some(key), Some(value)) = (
+        caps.name("key"),
+        caps.name("dq")
+            .or_else(|| caps.name("sq"))
+            .or_else(|| caps.name("uq")),
+    ) else {
+        return false;
+    };
+    let unquoted = caps.name("uq").is_some();
+    let value = value.as_str();
+    match is_secret_name(key.as_str()) {
+        Name::Plain => false,
+        Name::Weak => looks_random_from(value, 16),
+        Name::Vendor => looks_random_from(value, 12),
+        Name::Strong => {
+            !is_placeholder(value)
+                && !(unquoted && is_expression(value, caps.name("call").is_some()))
+                && !value.eq_ignore_ascii_case(key.as_str())
+        }
+    }
+}
+
+/// Standard or URL-safe base64, padded or not; `None` if `text` is not base64.
+pub(crate) fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let text = text.trim_end_matches('=');
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let mut buffer = 0u32;
+    let mut bits = 0;
+    for b in text.bytes() {
+        let v = match b {
+            b'A'..=b'Z' => b - b'A',
+            b'a'..=b'z' => b - b'a' + 26,
+            b'0'..=b'9' => b - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            _ => return None,
+        };
+        buffer = (buffer << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_split_into_words() {
+        assert_eq!(
+            words("AWS_SECRET_ACCESS_KEY"),
+            ["aws", "secret", "access", "key"]
+        );
+        assert_eq!(words("apiKey"), ["api", "key"]);
+        assert_eq!(words("x-api-key"), ["x", "api", "key"]);
+        assert_eq!(
+            words("AWSSecretAccessKey"),
+            ["aws", "secret", "access", "key"]
+        );
+        assert_eq!(words("client.secret"), ["client", "secret"]);
+    }
+
+    #[test]
+    fn names_are_classified_by_their_words() {
+        for strong in [
+            "password",
+            "DB_PASSWORD",
+            "dbPassword",
+            "api_key",
+            "apiKey",
+            "X-Api-Key",
+            "AWS_SECRET_ACCESS_KEY",
+            "client_secret",
+            "access_token",
+            "refreshToken",
+            "GITHUB_TOKEN",
+            "secret",
+            "passphrase",
+            "AccountKey",
+            "signing_key",
+            "SENTRY_DSN",
+            "datadog_key",
+            "pgpassword",
+            "token_value",
+        ] {
+            assert_eq!(is_secret_name(strong), Name::Strong, "{strong}");
+        }
+        for weak in [
+            "signature",
+            "session",
+            "cookie",
+            "password_hash",
+            "auth",
+            "token_value_raw2",
+        ] {
+            assert_eq!(is_secret_name(weak), Name::Weak, "{weak}");
+        }
+        for plain in [
+            "name",
+            "token_type",
+            "next_page_token",
+            "max_tokens",
+            "key",
+            "primary_key",
+            "password_min_length",
+            "secretstorage",
+            "monkey",
+            "input_tokens",
+            "keyboard",
+            "author",
+            "hash_algorithm_name",
+            "token_endpoint",
+            "key_name",
+            "secret_name",
+            "api_key_id",
+        ] {
+            assert_eq!(is_secret_name(plain), Name::Plain, "{plain}");
+        }
+        for vendor in [
+            "heroku_id",
+            "new_relic_user_api_id",
+            "SUMO_ACCESS_ID",
+            "linkedin_client_id",
+        ] {
+            assert_eq!(is_secret_name(vendor), Name::Vendor, "{vendor}");
+        }
+        for plain in ["twitter_handle", "github_url"] {
+            assert_eq!(is_secret_name(plain), Name::Plain, "{plain}");
+        }
+    }
+
+    #[test]
+    fn generated_values_are_told_from_written_ones() {
+        for random in [
+            "abcd1234efgh5678",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "3f2a9c0e8b7d4a1f6e5c2b9a0d8e7f6a",
+            "Zm9vYmFyOmJhejEyMzQ1Njc4OQ",
+        ] {
+            assert!(looks_random(random), "{random}");
+        }
+        for written in [
+            "authentication",
+            "abcdefghijklmnopqrstuvwxyz",
+            "user_session_identifier_v2",
+            "production-database-name",
+            "hello world",
+            "short1",
+        ] {
+            assert!(!looks_random(written), "{written}");
+        }
+    }
+
+    #[test]
+    fn base64_decodes() {
+        assert_eq!(base64_decode("dXNlcjpwYXNz").unwrap(), b"user:pass");
+        assert!(base64_decode("not base64!").is_none());
+    }
+}

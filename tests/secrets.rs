@@ -1,0 +1,397 @@
+//! Secret scrubbing through a real client: one test per rule, recall over a corpus of
+//! every credential format of a maintained scanner's default set, precision over a corpus
+//! of realistic output, and scrubbing where each value lives (structured content and its
+//! text copy, embedded resources, resource links, public errors).
+mod common;
+use common::{call, connect, error_text, ok_text};
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::{Json, Parameters};
+use rmcp::model::{CallToolResult, ContentBlock, ResourceContents};
+use rmcp::{ServerHandler, tool, tool_handler, tool_router};
+use secure_tool::{SecureInput, SecureServer, Security, ToolError, secure_tool};
+use serde_json::json;
+
+#[derive(serde::Deserialize, schemars::JsonSchema, validator::Validate, SecureInput)]
+#[serde(deny_unknown_fields)]
+struct Emit {
+    #[validate(length(max = 65536))]
+    text: String,
+}
+
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct Report {
+    note: String,
+    lines: Vec<String>,
+    count: u32,
+}
+
+#[derive(Clone)]
+struct Leaky {
+    security: Security,
+    tool_router: ToolRouter<Self>,
+}
+
+impl SecureServer for Leaky {
+    fn security(&self) -> &Security {
+        &self.security
+    }
+}
+
+const GHP: &str = "ghp_R7xkQ2mN9pL4vB8cT1wZ6yH3jF5dS0aG2eK7";
+
+#[tool_router]
+impl Leaky {
+    #[secure_tool(public, max_input = "128KiB")]
+    #[tool(description = "Returns the text it is given")]
+    async fn emit(&self, Parameters(args): Parameters<Emit>) -> String {
+        args.text
+    }
+
+    #[secure_tool(public, max_input = "128KiB")]
+    #[tool(description = "Fails with the text it is given, as a public error")]
+    async fn fail(&self, Parameters(args): Parameters<Emit>) -> Result<String, ToolError> {
+        Err(ToolError::public(args.text))
+    }
+
+    #[secure_tool(public)]
+    #[tool(description = "A structured report whose strings hold secrets")]
+    async fn report(&self) -> Json<Report> {
+        Json(Report {
+            note: r#"{"password": "hunter2-Xq9", "user": "app"}"#.to_owned(),
+            lines: vec![format!("using {GHP}"), "nothing here".to_owned()],
+            count: 3,
+        })
+    }
+
+    #[secure_tool(public)]
+    #[tool(description = "Embedded resources and links")]
+    async fn resources(&self) -> CallToolResult {
+        let mut link = rmcp::model::Resource::new(
+            "https://deploy:Sup3rS3cret@registry.example.com/v2/",
+            "registry",
+        );
+        link.description = Some(format!("pull with {GHP}"));
+        CallToolResult::success(vec![
+            ContentBlock::embedded_text(
+                "https://api.example.com/export?access_token=9f8e7d6c5b4a3f2e1d0c9b8a",
+                format!("token: {GHP}\nrows: 12"),
+            ),
+            ContentBlock::resource_link(link),
+        ])
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for Leaky {}
+
+fn leaky() -> Leaky {
+    Leaky {
+        security: Security::default(),
+        tool_router: Leaky::tool_router(),
+    }
+}
+
+/// `tests/data/credentials.tsv`: (gitleaks rule id, text, secret).
+fn credentials() -> Vec<(String, String, String)> {
+    let unescape = |s: &str| {
+        let mut out = String::new();
+        let mut chars = s.chars();
+        while let Some(c) = chars.next() {
+            if c != '\\' {
+                out.push(c);
+                continue;
+            }
+            match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some(other) => out.push(other),
+                None => out.push('\\'),
+            }
+        }
+        out
+    };
+    include_str!("data/credentials.tsv")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|line| {
+            let mut fields = line.split('\t');
+            let id = fields.next().unwrap().to_owned();
+            let text = unescape(fields.next().unwrap());
+            let secret = unescape(fields.next().unwrap());
+            (id, text, secret)
+        })
+        .collect()
+}
+
+/// `tests/data/benign-output.txt`: realistic output with no credential in it.
+fn benign() -> Vec<String> {
+    include_str!("data/benign-output.txt")
+        .split("\n=====\n")
+        .skip(1)
+        .map(|entry| entry.trim_end_matches('\n').to_owned())
+        .collect()
+}
+
+fn row(id: &str) -> (String, String) {
+    credentials()
+        .into_iter()
+        .find(|(rule, ..)| rule == id)
+        .map(|(_, text, secret)| (text, secret))
+        .unwrap_or_else(|| panic!("no corpus row {id}"))
+}
+
+/// The rule `id` alone removes the secret, and so does the whole scrubber.
+fn check_rule(id: &str, (text, secret): (String, String)) {
+    let alone = secure_tool::__private::scrub_with_rule(id, &text)
+        .unwrap_or_else(|| panic!("no rule {id}"));
+    assert!(
+        !alone.contains(&secret),
+        "{id} alone left its secret: {alone}"
+    );
+    assert!(alone.contains("[redacted"), "{id}: {alone}");
+    let all = secure_tool::scrub_secrets(&text);
+    assert!(!all.contains(&secret), "{id}: {all}");
+}
+
+fn text(text: &str, secret: &str) -> (String, String) {
+    (text.to_owned(), secret.to_owned())
+}
+
+macro_rules! rule_tests {
+    ($($test:ident: $id:literal => $sample:expr;)*) => {
+        const TESTED_RULES: &[&str] = &[$($id),*];
+        $(
+            #[test]
+            fn $test() {
+                check_rule($id, $sample);
+            }
+        )*
+    };
+}
+
+rule_tests! {
+    private_key: "private-key" => row("private-key");
+    url_password: "url-password" => text("connect to postgres://admin:Xk2p9Lq@db.example.com:5432/app failed", "Xk2p9Lq");
+    authorization_header: "authorization-header" => text("sent Authorization: token abc", "abc");
+    bearer_token: "bearer-token" => text("retrying with Bearer 9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c", "9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c");
+    basic_credentials: "basic-credentials" => text("upstream got Basic YWRtaW46aHVudGVyMg== and refused", "YWRtaW46aHVudGVyMg==");
+    curl_user: "curl-user" => row("curl-auth-user");
+    nuget_config_password: "nuget-config-password" => row("nuget-config-password");
+    database_key_detail: "database-key-detail" => text("DETAIL:  Key (api_key)=(k_9f8e7d6c5b4a) already exists.", "k_9f8e7d6c5b4a");
+    jwt: "jwt" => row("jwt");
+    jwt_base64: "jwt-base64" => row("jwt-base64");
+    aws_access_token: "aws-access-token" => row("aws-access-token");
+    aws_bedrock_long: "aws-bedrock-api-key-long-lived" => row("aws-amazon-bedrock-api-key-long-lived");
+    aws_bedrock_short: "aws-bedrock-api-key-short-lived" => row("aws-amazon-bedrock-api-key-short-lived");
+    gcp_api_key: "gcp-api-key" => row("gcp-api-key");
+    azure_ad_client_secret: "azure-ad-client-secret" => row("azure-ad-client-secret");
+    alibaba_access_key_id: "alibaba-access-key-id" => row("alibaba-access-key-id");
+    digitalocean_token: "digitalocean-token" => row("digitalocean-pat");
+    heroku_api_key_v2: "heroku-api-key-v2" => row("heroku-api-key-v2");
+    flyio_access_token: "flyio-access-token" => row("flyio-access-token");
+    cloudflare_origin_ca_key: "cloudflare-origin-ca-key" => row("cloudflare-origin-ca-key");
+    yandex_api_key: "yandex-api-key" => row("yandex-api-key");
+    vault_service_token: "vault-service-token" => row("vault-service-token");
+    vault_batch_token: "vault-batch-token" => row("vault-batch-token");
+    doppler_api_token: "doppler-api-token" => row("doppler-api-token");
+    onepassword_secret_key: "1password-secret-key" => row("1password-secret-key");
+    onepassword_service_account_token: "1password-service-account-token" => row("1password-service-account-token");
+    age_secret_key: "age-secret-key" => row("age-secret-key");
+    databricks_api_token: "databricks-api-token" => row("databricks-api-token");
+    dynatrace_api_token: "dynatrace-api-token" => row("dynatrace-api-token");
+    grafana_cloud_api_token: "grafana-cloud-api-token" => row("grafana-cloud-api-token");
+    grafana_service_account_token: "grafana-service-account-token" => row("grafana-service-account-token");
+    grafana_api_key: "grafana-api-key" => row("grafana-api-key");
+    hashicorp_tf_api_token: "hashicorp-tf-api-token" => row("hashicorp-tf-api-token");
+    pulumi_api_token: "pulumi-api-token" => row("pulumi-api-token");
+    planetscale_token: "planetscale-token" => row("planetscale-api-token");
+    openshift_user_token: "openshift-user-token" => row("openshift-user-token");
+    harness_api_key: "harness-api-key" => row("harness-api-key");
+    clickhouse_cloud_api_secret_key: "clickhouse-cloud-api-secret-key" => row("clickhouse-cloud-api-secret-key");
+    infracost_api_token: "infracost-api-token" => row("infracost-api-token");
+    prefect_api_token: "prefect-api-token" => row("prefect-api-token");
+    scalingo_api_token: "scalingo-api-token" => row("scalingo-api-token");
+    settlemint_token: "settlemint-token" => row("settlemint-personal-access-token");
+    octopus_deploy_api_key: "octopus-deploy-api-key" => row("octopus-deploy-api-key");
+    authress_service_client_access_key: "authress-service-client-access-key" => row("authress-service-client-access-key");
+    docker_hub_pat: "docker-hub-pat" => text("docker login -u acme -p dckr_pat_Xq2Lm9Kp4Vb7Nc1Tz8Wy3Rj6Hd0", "dckr_pat_Xq2Lm9Kp4Vb7Nc1Tz8Wy3Rj6Hd0");
+    github_token: "github-token" => row("github-pat");
+    github_fine_grained_pat: "github-fine-grained-pat" => row("github-fine-grained-pat");
+    gitlab_token: "gitlab-token" => row("gitlab-pat");
+    gitlab_rrt: "gitlab-rrt" => row("gitlab-rrt");
+    gitlab_session_cookie: "gitlab-session-cookie" => row("gitlab-session-cookie");
+    atlassian_api_token: "atlassian-api-token" => row("atlassian-api-token");
+    sourcegraph_access_token: "sourcegraph-access-token" => row("sourcegraph-access-token");
+    sonar_api_token: "sonar-api-token" => row("sonar-api-token");
+    slack_token: "slack-token" => row("slack-bot-token");
+    slack_config_token: "slack-config-token" => row("slack-config-access-token");
+    slack_app_token: "slack-app-token" => row("slack-app-token");
+    slack_webhook_url: "slack-webhook-url" => row("slack-webhook-url");
+    discord_webhook_url: "discord-webhook-url" => text("posting to https://discord.com/api/webhooks/123456789012345678/Xq2Lm9Kp4Vb7Nc1Tz8Wy3Rj6Hd0Fs5Ga2Xq2Lm9Kp4Vb7Nc1Tz8Wy3Rj6Hd0Fs5Ga2Qw", "Xq2Lm9Kp4Vb7Nc1Tz8Wy3Rj6Hd0Fs5Ga2Xq2Lm9Kp4Vb7Nc1Tz8Wy3Rj6Hd0Fs5Ga2Qw");
+    microsoft_teams_webhook: "microsoft-teams-webhook" => row("microsoft-teams-webhook");
+    telegram_bot_api_token: "telegram-bot-api-token" => row("telegram-bot-api-token");
+    twilio_api_key: "twilio-api-key" => row("twilio-api-key");
+    sendgrid_api_token: "sendgrid-api-token" => row("sendgrid-api-token");
+    sendinblue_api_token: "sendinblue-api-token" => row("sendinblue-api-token");
+    mailgun_key: "mailgun-key" => row("mailgun-private-api-token");
+    mailchimp_api_key: "mailchimp-api-key" => row("mailchimp-api-key");
+    facebook_page_access_token: "facebook-page-access-token" => row("facebook-page-access-token");
+    facebook_access_token: "facebook-access-token" => row("facebook-access-token");
+    twitter_bearer_token: "twitter-bearer-token" => row("twitter-bearer-token");
+    stripe_access_token: "stripe-access-token" => row("stripe-access-token");
+    stripe_webhook_secret: "stripe-webhook-secret" => text("endpoint secret whsec_Xq2Lm9Kp4Vb7Nc1Tz8Wy3Rj6Hd0Fs5Ga2Q", "whsec_Xq2Lm9Kp4Vb7Nc1Tz8Wy3Rj6Hd0Fs5Ga2Q");
+    square_access_token: "square-access-token" => row("square-access-token");
+    braintree_access_token: "braintree-access-token" => text("gateway = access_token$production$x7k2m9p4q1w8e5r3$0f1e2d3c4b5a69788796a5b4c3d2e1f0", "access_token$production$x7k2m9p4q1w8e5r3$0f1e2d3c4b5a69788796a5b4c3d2e1f0");
+    shopify_token: "shopify-token" => row("shopify-access-token");
+    flutterwave_key: "flutterwave-key" => row("flutterwave-secret-key");
+    duffel_api_token: "duffel-api-token" => row("duffel-api-token");
+    easypost_api_token: "easypost-api-token" => row("easypost-api-token");
+    shippo_api_token: "shippo-api-token" => row("shippo-api-token");
+    lob_api_key: "lob-api-key" => row("lob-api-key");
+    plaid_api_token: "plaid-api-token" => row("plaid-api-token");
+    npm_access_token: "npm-access-token" => row("npm-access-token");
+    pypi_upload_token: "pypi-upload-token" => row("pypi-upload-token");
+    rubygems_api_token: "rubygems-api-token" => row("rubygems-api-token");
+    clojars_api_token: "clojars-api-token" => row("clojars-api-token");
+    artifactory_api_key: "artifactory-api-key" => row("artifactory-api-key");
+    artifactory_reference_token: "artifactory-reference-token" => row("artifactory-reference-token");
+    anthropic_api_key: "anthropic-api-key" => row("anthropic-api-key");
+    openai_api_key: "openai-api-key" => row("openai-api-key");
+    huggingface_access_token: "huggingface-access-token" => row("huggingface-access-token");
+    huggingface_organization_api_token: "huggingface-organization-api-token" => row("huggingface-organization-api-token");
+    perplexity_api_key: "perplexity-api-key" => row("perplexity-api-key");
+    replicate_api_token: "replicate-api-token" => text("REPLICATE says r8_Xq2Lm9Kp4Vb7Nc1Tz8Wy3Rj6Hd0Fs5Ga2Qw1K is invalid", "r8_Xq2Lm9Kp4Vb7Nc1Tz8Wy3Rj6Hd0Fs5Ga2Qw1K");
+    groq_api_key: "groq-api-key" => text("key 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 rejected", "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");
+    xai_api_key: "xai-api-key" => text("xai-ucSmEHgaKwVJ7faC9qEwjky40UVsWmflzdE1F8ResqEDusTpkr0cStY4qWB8dWKnHfDNxSIvPZZ63fFK", "xai-ucSmEHgaKwVJ7faC9qEwjky40UVsWmflzdE1F8ResqEDusTpkr0cStY4qWB8dWKnHfDNxSIvPZZ63fFK");
+    linear_api_key: "linear-api-key" => row("linear-api-key");
+    notion_api_token: "notion-api-token" => row("notion-api-token");
+    notion_integration_secret: "notion-integration-secret" => text("NOTION: secret_j0rLGlkoMXGjtEkDnNfribxUdl7dXTPyLsxPFkThf4V", "secret_j0rLGlkoMXGjtEkDnNfribxUdl7dXTPyLsxPFkThf4V");
+    postman_api_token: "postman-api-token" => row("postman-api-token");
+    readme_api_token: "readme-api-token" => row("readme-api-token");
+    sentry_user_token: "sentry-user-token" => row("sentry-user-token");
+    sentry_org_token: "sentry-org-token" => row("sentry-org-token");
+    new_relic_key: "new-relic-key" => row("new-relic-user-api-key");
+    typeform_api_token: "typeform-api-token" => row("typeform-api-token");
+    frameio_api_token: "frameio-api-token" => row("frameio-api-token");
+    adobe_client_secret: "adobe-client-secret" => row("adobe-client-secret");
+    airtable_personal_access_token: "airtable-personal-access-token" => row("airtable-personnal-access-token");
+    maxmind_license_key: "maxmind-license-key" => row("maxmind-license-key");
+    intra42_client_secret: "intra42-client-secret" => row("intra42-client-secret");
+    defined_networking_api_token: "defined-networking-api-token" => row("defined-networking-api-token");
+    mapbox_api_token: "mapbox-api-token" => row("mapbox-api-token");
+    secret_assignment: "secret-assignment" => row("generic-api-key");
+}
+
+#[test]
+fn every_rule_has_its_test() {
+    let rules: Vec<_> = secure_tool::__private::scrub_rule_ids().collect();
+    for id in &rules {
+        assert!(TESTED_RULES.contains(id), "rule {id} has no test");
+    }
+    assert_eq!(rules.len(), TESTED_RULES.len());
+}
+
+/// Recall over one synthetic credential of every format of the reference scanner's
+/// default set, and precision over realistic output, both through a real client.
+#[tokio::test]
+async fn recall_and_false_positives_through_a_client() {
+    let client = connect(leaky()).await;
+    let corpus = credentials();
+    let mut missed = Vec::new();
+    let mut formats = 0;
+    for (id, text, secret) in &corpus {
+        if text.is_empty() {
+            continue; // a binary format (PKCS#12 file): nothing a text result carries
+        }
+        formats += 1;
+        let out = ok_text(&call(&client, "emit", json!({ "text": text })).await);
+        if out.contains(secret.as_str()) {
+            missed.push(format!("{id}: {out}"));
+        }
+    }
+    let caught = formats - missed.len();
+    let mut changed = Vec::new();
+    let benign = benign();
+    for entry in &benign {
+        let out = ok_text(&call(&client, "emit", json!({ "text": entry })).await);
+        if out != *entry {
+            changed.push(format!("{entry}\n  ->\n{out}"));
+        }
+    }
+    println!(
+        "recall: {caught}/{formats} formats; false positives: {}/{} benign outputs",
+        changed.len(),
+        benign.len()
+    );
+    assert!(formats >= 220 && benign.len() >= 55);
+    assert!(
+        missed.is_empty() && changed.is_empty(),
+        "missed:\n{}\nchanged:\n{}",
+        missed.join("\n"),
+        changed.join("\n=====\n")
+    );
+}
+
+#[tokio::test]
+async fn public_errors_are_scrubbed_with_every_rule() {
+    let client = connect(leaky()).await;
+    for (id, text, secret) in credentials().iter().filter(|(_, t, _)| !t.is_empty()) {
+        let message = error_text(&call(&client, "fail", json!({ "text": text })).await);
+        assert!(!message.contains(secret.as_str()), "{id}: {message}");
+    }
+}
+
+#[tokio::test]
+async fn structured_content_and_its_text_copy_agree_and_hold_no_secret() {
+    let client = connect(leaky()).await;
+    let result = call(&client, "report", json!({})).await;
+    let structured = result
+        .structured_content
+        .clone()
+        .expect("structured content");
+    let text = ok_text(&result);
+    for shown in [structured.to_string(), text.clone()] {
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains(GHP), "{shown}");
+    }
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+        structured,
+        "the text copy is made from the scrubbed value"
+    );
+    assert_eq!(
+        structured["note"],
+        r#"{"password": "[redacted]", "user": "app"}"#
+    );
+    assert_eq!(structured["lines"][1], "nothing here");
+    assert_eq!(structured["count"], 3);
+}
+
+#[tokio::test]
+async fn embedded_resources_and_resource_links_are_scrubbed() {
+    let client = connect(leaky()).await;
+    let result = call(&client, "resources", json!({})).await;
+    let wire = serde_json::to_string(&result).unwrap();
+    for secret in [GHP, "Sup3rS3cret", "9f8e7d6c5b4a3f2e1d0c9b8a"] {
+        assert!(!wire.contains(secret), "{secret} in {wire}");
+    }
+    let ContentBlock::Resource(embedded) = &result.content[0] else {
+        panic!("an embedded resource")
+    };
+    let ResourceContents::TextResourceContents { uri, text, .. } = &embedded.resource else {
+        panic!("a text resource")
+    };
+    assert_eq!(
+        uri,
+        "https://api.example.com/export?access_token=[redacted]"
+    );
+    assert_eq!(text, "token: [redacted key]\nrows: 12");
+    let ContentBlock::ResourceLink(link) = &result.content[1] else {
+        panic!("a resource link")
+    };
+    assert_eq!(
+        link.uri,
+        "https://deploy:[redacted]@registry.example.com/v2/"
+    );
+}
