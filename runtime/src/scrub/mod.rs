@@ -1,14 +1,16 @@
 //! Secret scrubbing: credentials replaced wherever they appear in what a tool returns,
 //! what the model is told and what the server logs.
 //!
-//! One pass of an Aho-Corasick automaton over every rule's keywords (any case) decides
-//! which rules can match at all; only those rules' regexes run. Text with no keyword, the
-//! common case, is returned borrowed, untouched, at the speed of that one pass.
+//! A gate (`gate.rs`: a few SIMD-searched anchors and a scan for token-shaped runs) lets
+//! clean text through at once, borrowed and untouched. Other text gets one pass of an
+//! Aho-Corasick automaton over every rule's keywords (any case), which decides which
+//! rules can match at all; only those rules' regexes run.
 //!
 //! Results are scrubbed where each value lives ([`scrub_result`]): every text block,
 //! every string of `structuredContent` (whose text copy is rebuilt from the scrubbed
 //! value, so the two agree), embedded text resources and resource-link URIs.
 
+mod gate;
 mod names;
 mod rules;
 
@@ -26,10 +28,15 @@ use rules::{RULES, Rule};
 const RULE_WORDS: usize = 2;
 
 struct Scrubber {
+    gate: gate::Gate,
     keywords: AhoCorasick,
     /// For each keyword, the rules it triggers, as a bit set.
     triggers: Vec<[u64; RULE_WORDS]>,
+    /// Each rule's regex, which finds its matches.
     regexes: Vec<Regex>,
+    /// Each rule's regex for reading a match's groups, run on the match alone: the
+    /// finder without its keyword alternation, which makes resolving groups costly.
+    parsers: Vec<Regex>,
     path: Regex,
 }
 
@@ -52,6 +59,7 @@ static SCRUBBER: LazyLock<Scrubber> = LazyLock::new(|| {
         }
     }
     Scrubber {
+        gate: gate::Gate::new(),
         keywords: AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
@@ -61,7 +69,19 @@ static SCRUBBER: LazyLock<Scrubber> = LazyLock::new(|| {
         triggers,
         regexes: RULES
             .iter()
-            .map(|rule| Regex::new(&ascii_classes(rule.pattern)).expect("scrubbing rule compiles"))
+            .map(|rule| {
+                let pattern = rule
+                    .pattern
+                    .replace("{KEYWORDS}", &keyword_alternation(rule));
+                Regex::new(&ascii_classes(&pattern)).expect("scrubbing rule compiles")
+            })
+            .collect(),
+        parsers: RULES
+            .iter()
+            .map(|rule| {
+                let pattern = rule.pattern.replace("(?i:{KEYWORDS})", r"[A-Za-z0-9_.\-]");
+                Regex::new(&ascii_classes(&pattern)).expect("scrubbing rule compiles")
+            })
             .collect(),
         path: Regex::new(PATH_PATTERN).expect("path pattern compiles"),
     }
@@ -71,6 +91,15 @@ static SCRUBBER: LazyLock<Scrubber> = LazyLock::new(|| {
 /// paths. A path inside a URL is not preceded by a boundary this accepts, so it survives.
 const PATH_PATTERN: &str =
     r#"(?:^|[\s"'`(\[=,:])((?:/[A-Za-z0-9._@+\-~]+){2,}/?|[A-Za-z]:\\[^\s"'`]+|\\\\[^\s"'`]+)"#;
+
+/// `a|b|c` of a rule's keywords, for a pattern that names them as `{KEYWORDS}`.
+fn keyword_alternation(rule: &Rule) -> String {
+    rule.keywords
+        .iter()
+        .map(|k| regex::escape(k))
+        .collect::<Vec<_>>()
+        .join("|")
+}
 
 /// Credentials are ASCII: `\w`, `\d`, `\s` and `\b` in a rule mean their ASCII forms,
 /// which keeps every rule on the regex crate's fast engines whatever the text holds.
@@ -116,6 +145,9 @@ impl Scrubber {
     }
 
     fn scrub<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        if !self.gate.may_hold_secret(text) {
+            return Cow::Borrowed(text);
+        }
         let set = self.triggered(text);
         if set == [0; RULE_WORDS] {
             return Cow::Borrowed(text);
@@ -125,7 +157,9 @@ impl Scrubber {
             if set[index / 64] & (1 << (index % 64)) == 0 {
                 continue;
             }
-            if let Cow::Owned(replaced) = apply(&self.regexes[index], rule, &out) {
+            if let Cow::Owned(replaced) =
+                apply(&self.regexes[index], &self.parsers[index], rule, &out)
+            {
                 out = Cow::Owned(replaced);
             }
         }
@@ -133,43 +167,81 @@ impl Scrubber {
     }
 }
 
-/// Replace the secret part of each of `rule`'s matches. A match the rule's check keeps
-/// (`config: api_key=...` is not a secret of `config`) is searched again from where its
-/// value starts, so an assignment inside it is still found.
-fn apply<'a>(regex: &Regex, rule: &Rule, text: &'a str) -> Cow<'a, str> {
-    let mut out = String::new();
-    let mut copied = 0;
-    let mut at = 0;
-    while at <= text.len() {
-        let Some(caps) = regex.captures_at(text, at) else {
-            break;
+/// Replace the secret part of each of `rule`'s matches, found by `finder` and read by
+/// `parser` on the match alone. A match the rule's check keeps
+/// (`config: api_key=...` is not a secret of `config`) is searched again inside its value,
+/// so an assignment there is still found.
+fn apply<'a>(finder: &Regex, parser: &Regex, rule: &Rule, text: &'a str) -> Cow<'a, str> {
+    let mut secrets: Vec<(usize, usize)> = Vec::new();
+    let each = |found: regex::Match<'_>, secrets: &mut Vec<(usize, usize)>| {
+        let span = found.range();
+        let Some(caps) = parser.captures(&text[span.clone()]) else {
+            return;
         };
-        let whole = caps.get(0).expect("group 0 always matches");
-        let secret = ["secret", "dq", "sq", "uq"]
-            .iter()
-            .find_map(|name| caps.name(name))
-            .unwrap_or(whole);
-        if rule.check.is_some_and(|check| !check(&caps)) {
-            at = if secret.start() > whole.start() {
-                secret.start()
-            } else {
-                whole.end().max(whole.start() + 1)
-            };
-            while !text.is_char_boundary(at.min(text.len())) {
+        if let Some((start, end)) = decide(rule, &caps) {
+            secrets.push((span.start + start, span.start + end));
+            return;
+        }
+        // Kept: look inside the value (the rare path), within the match.
+        let Some(value) = secret_part(&caps) else {
+            return;
+        };
+        if value.start() == 0 || !value.as_str().contains(['=', ':']) {
+            return;
+        }
+        let inner = &text[..span.end];
+        let mut at = span.start + value.start();
+        while let Some(inside) = finder.find_at(inner, at) {
+            if let Some(caps) = parser.captures(&inner[inside.range()])
+                && let Some((start, end)) = decide(rule, &caps)
+            {
+                secrets.push((inside.start() + start, inside.start() + end));
+            }
+            at = inside.end().max(inside.start() + 1);
+            while at < inner.len() && !inner.is_char_boundary(at) {
                 at += 1;
             }
-            continue;
+            if at >= inner.len() {
+                break;
+            }
         }
-        out.push_str(&text[copied..secret.start()]);
-        out.push_str(rule.label);
-        copied = secret.end();
-        at = whole.end().max(whole.start() + 1);
+    };
+    for found in finder.find_iter(text) {
+        each(found, &mut secrets);
     }
-    if copied == 0 && out.is_empty() {
+    if secrets.is_empty() {
         return Cow::Borrowed(text);
+    }
+    secrets.sort_unstable();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for (start, end) in secrets {
+        if start < copied {
+            continue; // inside a secret already replaced
+        }
+        out.push_str(&text[copied..start]);
+        out.push_str(rule.label);
+        copied = end;
     }
     out.push_str(&text[copied..]);
     Cow::Owned(out)
+}
+
+/// The part of a match that is the secret: the `secret` group, else the value of an
+/// assignment, else the whole match.
+fn secret_part<'h>(caps: &Captures<'h>) -> Option<regex::Match<'h>> {
+    ["secret", "dq", "sq", "uq"]
+        .iter()
+        .find_map(|name| caps.name(name))
+        .or_else(|| caps.get(0))
+}
+
+/// The span to replace, if the rule's check says this match is a secret.
+fn decide(rule: &Rule, caps: &Captures<'_>) -> Option<(usize, usize)> {
+    if rule.check.is_some_and(|check| !check(caps)) {
+        return None;
+    }
+    secret_part(caps).map(|m| (m.start(), m.end()))
 }
 
 /// Replace credentials in `text`: private keys, passwords in URLs, `Authorization`
@@ -300,11 +372,14 @@ pub fn rule_ids() -> impl Iterator<Item = &'static str> {
     RULES.iter().map(|rule| rule.id)
 }
 
-/// `text` scrubbed by the rule `id` alone (its keywords, then its regex and check), or
-/// `None` for an unknown id: what the per-rule tests run.
+/// `text` scrubbed by the rule `id` alone (the gate, its keywords, then its regex and
+/// check), or `None` for an unknown id: what the per-rule tests run.
 pub fn scrub_with_rule(id: &str, text: &str) -> Option<String> {
     let index = RULES.iter().position(|rule| rule.id == id)?;
     let rule = &RULES[index];
+    if !SCRUBBER.gate.may_hold_secret(text) {
+        return Some(text.to_owned());
+    }
     let lower = text.to_ascii_lowercase();
     if !rule
         .keywords
@@ -313,7 +388,15 @@ pub fn scrub_with_rule(id: &str, text: &str) -> Option<String> {
     {
         return Some(text.to_owned());
     }
-    Some(apply(&SCRUBBER.regexes[index], rule, text).into_owned())
+    Some(
+        apply(
+            &SCRUBBER.regexes[index],
+            &SCRUBBER.parsers[index],
+            rule,
+            text,
+        )
+        .into_owned(),
+    )
 }
 
 #[cfg(test)]

@@ -252,6 +252,7 @@ const KEY_QUALIFIERS: &[&str] = &[
 
 /// Words before `token` that make it something other than a credential.
 const NOT_CREDENTIAL_TOKENS: &[&str] = &[
+    "public",
     "page",
     "next",
     "continuation",
@@ -370,54 +371,62 @@ pub(crate) enum Name {
     Strong,
 }
 
-/// Split `apiKey`, `API_KEY`, `x-api-key`, `AWSSecretAccessKey` into lowercase words.
-fn words(key: &str) -> Vec<String> {
+/// Split `apiKey`, `API_KEY`, `x-api-key`, `AWSSecretAccessKey` into lowercase words:
+/// slices of `lower`, the key lowercased (`key` gives the case boundaries).
+fn words<'a>(key: &str, lower: &'a str) -> Vec<&'a str> {
+    let bytes = key.as_bytes();
     let mut out = Vec::new();
-    let mut current = String::new();
-    let chars: Vec<char> = key.chars().collect();
-    for (i, &c) in chars.iter().enumerate() {
-        if !c.is_ascii_alphanumeric() {
-            if !current.is_empty() {
-                out.push(std::mem::take(&mut current));
+    let mut start = None;
+    for (i, &b) in bytes.iter().enumerate() {
+        if !b.is_ascii_alphanumeric() {
+            if let Some(s) = start.take() {
+                out.push(&lower[s..i]);
             }
             continue;
         }
-        let boundary = c.is_ascii_uppercase()
+        let boundary = b.is_ascii_uppercase()
             && i > 0
-            && (chars[i - 1].is_ascii_lowercase()
-                || chars[i - 1].is_ascii_digit()
-                || (chars[i - 1].is_ascii_uppercase()
-                    && chars.get(i + 1).is_some_and(char::is_ascii_lowercase)));
-        if boundary && !current.is_empty() {
-            out.push(std::mem::take(&mut current));
+            && (bytes[i - 1].is_ascii_lowercase()
+                || bytes[i - 1].is_ascii_digit()
+                || (bytes[i - 1].is_ascii_uppercase()
+                    && bytes.get(i + 1).is_some_and(u8::is_ascii_lowercase)));
+        match start {
+            Some(s) if boundary => {
+                out.push(&lower[s..i]);
+                start = Some(i);
+            }
+            None => start = Some(i),
+            Some(_) => {}
         }
-        current.push(c.to_ascii_lowercase());
     }
-    if !current.is_empty() {
-        out.push(current);
+    if let Some(s) = start {
+        out.push(&lower[s..]);
     }
     out
 }
 
 /// How secret the key `name` is.
 pub(crate) fn is_secret_name(name: &str) -> Name {
-    let mut words = words(name);
-    while words.len() > 1
-        && words
-            .last()
-            .is_some_and(|w| ENCODING_WORDS.contains(&w.as_str()))
-    {
+    if !name.is_ascii() {
+        return Name::Plain;
+    }
+    let lower = name.to_ascii_lowercase();
+    let mut words = words(name, &lower);
+    while words.len() > 1 && words.last().is_some_and(|w| ENCODING_WORDS.contains(w)) {
         words.pop();
     }
-    let Some(last) = words.last().map(String::as_str) else {
+    let Some(&last) = words.last() else {
         return Name::Plain;
     };
-    let previous = words.len().checked_sub(2).map(|i| words[i].as_str());
-    // Vendors are matched on the key written together (`new_relic` is `newrelic`).
-    let compact: String = words.concat();
-    let vendor = VENDORS.iter().any(|v| compact.contains(v));
+    let previous = words.len().checked_sub(2).map(|i| words[i]);
+    // Vendors are matched on the key written together (`new_relic` is `newrelic`), and
+    // only looked for when the last word could make a vendor's key a credential.
+    let vendor = || {
+        let compact: String = words.concat();
+        VENDORS.iter().any(|v| compact.contains(v))
+    };
     // Bundler reads credentials for a host from `BUNDLE_<HOST>__COM` (`user:password`).
-    if words.first().is_some_and(|w| w == "bundle") && name.contains("__") {
+    if words.first() == Some(&"bundle") && name.contains("__") {
         return Name::Strong;
     }
     // One word written together: `apikey`, `dbpassword`, `clientsecret`, `authtoken`.
@@ -436,14 +445,14 @@ pub(crate) fn is_secret_name(name: &str) -> Name {
         "bearertoken",
     ]
     .iter()
-    .any(|w| last.len() > w.len() && last.ends_with(w));
+    .any(|w| last.ends_with(w));
     if last == "token" && previous.is_some_and(|p| NOT_CREDENTIAL_TOKENS.contains(&p)) {
         // A page or stream token: random-looking, and the model needs it to go on.
         return Name::Plain;
     }
     let strong = match last {
         "token" => true,
-        "key" => previous.is_some_and(|p| KEY_QUALIFIERS.contains(&p)) || vendor,
+        "key" => previous.is_some_and(|p| KEY_QUALIFIERS.contains(&p)) || vendor(),
         "id" | "sid" | "pat" | "pin" => false,
         _ => SECRET_WORDS.contains(&last) || glued,
     };
@@ -452,9 +461,16 @@ pub(crate) fn is_secret_name(name: &str) -> Name {
     }
     let inside = &words[..words.len() - 1];
     let secret_word_inside = inside.iter().any(|w| {
-        SECRET_WORDS.contains(&w.as_str()) || w == "key" || w == "auth" || w.ends_with("password")
+        SECRET_WORDS.contains(w) || *w == "key" || *w == "auth" || w.ends_with("password")
     });
-    if vendor && matches!(last, "id" | "sid" | "key" | "token" | "secret" | "pat") {
+    if (matches!(
+        last,
+        "id" | "sid" | "key" | "token" | "secret" | "pat" | "login"
+    ) || ["id", "key", "token", "secret"]
+        .iter()
+        .any(|w| last.ends_with(w)))
+        && vendor()
+    {
         return Name::Vendor;
     }
     if CARRIER_WORDS.contains(&last) || (secret_word_inside && !DESCRIPTORS.contains(&last)) {
@@ -465,9 +481,12 @@ pub(crate) fn is_secret_name(name: &str) -> Name {
 
 /// A value that is not a secret whatever its key: a placeholder, a flag, a type name, a
 /// reference to where the secret really is.
-fn is_placeholder(value: &str) -> bool {
+pub(crate) fn is_placeholder(value: &str) -> bool {
     let v = value.trim();
-    if v.is_empty() || v.len() < 3 && v.bytes().all(|b| b.is_ascii_digit()) {
+    if v.is_empty()
+        || v.len() < 3 && v.bytes().all(|b| b.is_ascii_digit())
+        || has_placeholder_body(v)
+    {
         return true;
     }
     let lower = v.to_ascii_lowercase();
@@ -507,12 +526,20 @@ fn is_placeholder(value: &str) -> bool {
         "secretstring",
         "any",
         "object",
+        "new",
+        "await",
+        "function",
+        "lambda",
+        "self",
+        "this",
     ];
     if WORDS.contains(&lower.as_str()) {
         return true;
     }
     // What documentation and example files write where the secret goes.
     let example = lower.starts_with("your")
+        || lower.contains("-your-")
+        || lower.contains("_your_")
         || lower.ends_with("-here")
         || lower.ends_with("_here")
         || [
@@ -537,8 +564,38 @@ fn is_placeholder(value: &str) -> bool {
         || v.starts_with("env:")
         || v.starts_with("vault:")
         || v.starts_with("secretref:")
-        || matches!(first, '$' | '<' | '*' | '&')
+        || matches!(first, '$' | '<' | '*' | '&' | '{' | '(' | '%')
         || v.chars().all(|c| c == first)
+}
+
+/// Whether `word` is one of the words that name a secret (`password`, `token`...): what a
+/// placeholder writes where the secret goes.
+pub(crate) fn is_secret_word(word: &str) -> bool {
+    let lower = word.to_ascii_lowercase();
+    SECRET_WORDS.contains(&lower.as_str())
+        || matches!(lower.as_str(), "yyy" | "test" | "user" | "username")
+}
+
+/// A token whose body is a placeholder: a run of one character (`xxxxxxxx`, `00000000`),
+/// the word `example` (`AKIAIOSFODNN7EXAMPLE`), or `...here` (`RANDOMSTRINGHERE`).
+pub(crate) fn has_placeholder_body(token: &str) -> bool {
+    let lower = token.to_ascii_lowercase();
+    if lower.contains("example") || lower.ends_with("here") {
+        return true;
+    }
+    let bytes = token.as_bytes();
+    let mut run = 1;
+    for pair in bytes.windows(2) {
+        run = if pair[0] == pair[1] && pair[0].is_ascii_alphanumeric() && pair[0] != b'A' {
+            run + 1
+        } else {
+            1
+        };
+        if run >= 6 {
+            return true;
+        }
+    }
+    false
 }
 
 /// An expression in code rather than a literal: `settings.API_KEY`, `self.password`,
@@ -555,7 +612,12 @@ fn is_expression(value: &str, called: bool) -> bool {
                 .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
     };
-    let dotted = value.contains('.') && value.split('.').all(ident);
+    // `self.password`, `settings.API_KEY`, `os.environ`: names, none of them generated
+    // (a vault token `s.ZC9Ecf4M5g9o34Q6RkzGsj0z` is not an expression).
+    let dotted = value.contains('.')
+        && value
+            .split('.')
+            .all(|part| ident(part) && part.len() <= 32 && !looks_random_from(part, 12));
     let env_name = ident(value)
         && value.contains('_')
         && value
@@ -596,16 +658,29 @@ fn looks_random_from(value: &str, min_len: usize) -> bool {
     {
         return false;
     }
-    // snake_case and kebab-case identifiers are written, not generated.
-    let identifier = v.split(['_', '-', '.']).count() >= 2
-        && v.split(['_', '-', '.']).all(|part| {
-            part.len() <= 12
-                && part
-                    .trim_end_matches(|c: char| c.is_ascii_digit())
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase())
-        });
-    if identifier {
+    // Identifiers (`user_session_v2`, `id-Gost28147-89-None-KeyMeshing`, `Ed25519.Blind`)
+    // are written, not generated: each part is a word with digits after it, or digits.
+    let word_then_digits = |part: &str| {
+        let letters = part.trim_end_matches(|c: char| c.is_ascii_digit());
+        part.len() <= 16
+            && (letters.is_empty() && part.len() <= 12
+                || letters.bytes().all(|b| b.is_ascii_alphabetic())
+                    && letters
+                        .bytes()
+                        .skip(1)
+                        .filter(u8::is_ascii_uppercase)
+                        .count()
+                        <= 3)
+    };
+    let parts: Vec<&str> = v.split(['_', '-', '.']).collect();
+    if parts.len() >= 2 && parts.iter().all(|p| word_then_digits(p)) {
+        return false;
+    }
+    // An alphabet or a counting sequence is not a key.
+    if ["0123", "abcd", "ABCD", "wxyz", "WXYZ"]
+        .iter()
+        .any(|run| v.contains(run))
+    {
         return false;
     }
     let digit = v.bytes().any(|b| b.is_ascii_digit());
@@ -631,12 +706,16 @@ pub(crate) fn assignment_is_secret(caps: &Captures<'_>) -> bool {
     let value = value.as_str();
     match is_secret_name(key.as_str()) {
         Name::Plain => false,
+        Name::Weak | Name::Vendor
+            if unquoted && is_expression(value, caps.name("call").is_some()) =>
+        {
+            false
+        }
         Name::Weak => looks_random_from(value, 16),
         Name::Vendor => looks_random_from(value, 12),
         Name::Strong => {
-            !is_placeholder(value)
-                && !(unquoted && is_expression(value, caps.name("call").is_some()))
-                && !value.eq_ignore_ascii_case(key.as_str())
+            let expression = unquoted && is_expression(value, caps.name("call").is_some());
+            !(is_placeholder(value) || expression || value.eq_ignore_ascii_case(key.as_str()))
         }
     }
 }
@@ -672,17 +751,12 @@ mod tests {
 
     #[test]
     fn keys_split_into_words() {
-        assert_eq!(
-            words("AWS_SECRET_ACCESS_KEY"),
-            ["aws", "secret", "access", "key"]
-        );
-        assert_eq!(words("apiKey"), ["api", "key"]);
-        assert_eq!(words("x-api-key"), ["x", "api", "key"]);
-        assert_eq!(
-            words("AWSSecretAccessKey"),
-            ["aws", "secret", "access", "key"]
-        );
-        assert_eq!(words("client.secret"), ["client", "secret"]);
+        let split = |key: &str| words(key, &key.to_ascii_lowercase()).join(" ");
+        assert_eq!(split("AWS_SECRET_ACCESS_KEY"), "aws secret access key");
+        assert_eq!(split("apiKey"), "api key");
+        assert_eq!(split("x-api-key"), "x api key");
+        assert_eq!(split("AWSSecretAccessKey"), "aws secret access key");
+        assert_eq!(split("client.secret"), "client secret");
     }
 
     #[test]
@@ -757,7 +831,7 @@ mod tests {
     #[test]
     fn generated_values_are_told_from_written_ones() {
         for random in [
-            "abcd1234efgh5678",
+            "q7w2e9r4t1y8u3i6",
             "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
             "3f2a9c0e8b7d4a1f6e5c2b9a0d8e7f6a",
             "Zm9vYmFyOmJhejEyMzQ1Njc4OQ",

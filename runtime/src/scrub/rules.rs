@@ -28,14 +28,15 @@ const KEY: &str = "[redacted key]";
 const TOKEN: &str = "[redacted token]";
 const REDACTED: &str = "[redacted]";
 
-/// A prefixed token: the shape alone says what it is.
+/// A prefixed token: the shape alone says what it is, unless it is a placeholder
+/// written in that shape (`ghp_xxxx...`, `AKIA...EXAMPLE`).
 const fn token(id: &'static str, keywords: &'static [&'static str], pattern: &'static str) -> Rule {
     Rule {
         id,
         keywords,
         pattern,
         label: KEY,
-        check: None,
+        check: Some(not_a_placeholder),
     }
 }
 
@@ -61,7 +62,7 @@ pub(crate) const RULES: &[Rule] = &[
         keywords: &["authorization"],
         pattern: r#"(?i)\b(?:proxy-)?authorization(?:\\?["'])?\s*[:=]\s*(?:\\?["'])?\s*(?:(?:bearer|basic|token|digest|negotiate|ntlm|apikey|sso-key|key|hmac|aws4-hmac-sha256)\s+)?(?P<secret>[^\s"'\\,;]+)"#,
         label: REDACTED,
-        check: None,
+        check: Some(not_a_placeholder),
     },
     Rule {
         id: "bearer-token",
@@ -80,9 +81,9 @@ pub(crate) const RULES: &[Rule] = &[
     Rule {
         id: "curl-user",
         keywords: &["curl"],
-        pattern: r#"\bcurl\b[^\n]*?\s(?:-u|--user)[=\s]+["']?(?P<secret>[^\s:"']+:[^\s"']+)"#,
+        pattern: r#"\bcurl\b(?:[^\n]|\\\r?\n)*?\s(?:-u|--user)[=\s]+["']?(?P<secret>[^\s:"']*:["']?[^\s"']+)"#,
         label: REDACTED,
-        check: None,
+        check: Some(curl_user_is_real),
     },
     Rule {
         id: "nuget-config-password",
@@ -280,7 +281,7 @@ pub(crate) const RULES: &[Rule] = &[
         &[
             "xoxa-", "xoxb-", "xoxp-", "xoxo-", "xoxs-", "xoxr-", "xoxe-",
         ],
-        r"\bxox[abposre]-[A-Za-z0-9\-]{10,}",
+        r"\b(?:xox[bpe]-[0-9]{8,14}-[A-Za-z0-9\-]{10,}|xox[os]-[0-9]+-[0-9]+-[0-9]+-[a-fA-F0-9]+|xox[ar]-(?:[0-9]-)?[0-9A-Za-z]{8,48}\b|xoxe-[0-9]-[A-Za-z0-9]{100,})",
     ),
     token(
         "slack-config-token",
@@ -512,15 +513,38 @@ pub(crate) const RULES: &[Rule] = &[
         r"\b[ps]k\.eyJ[A-Za-z0-9_\-]{20,}\.[A-Za-z0-9_\-]{20,}",
     ),
     // Named values: `api_key = ...`, `"password": "..."`, `DB_PASSWORD=...`, in code,
-    // config, logs, headers, query strings and JSON (escaped quotes too).
+    // config, logs, headers, query strings and JSON (escaped quotes too). Only a key that
+    // holds one of the rule's keywords (`{KEYWORDS}`, filled in from them) can match.
     Rule {
         id: "secret-assignment",
         keywords: super::names::KEYWORDS,
-        pattern: r#"(?P<key>[A-Za-z_][A-Za-z0-9_.\-]{0,63})(?:\\?["'])?[ \t]*(?::=|=>|=|:)[ \t]*(?:\\?"(?P<dq>[^"\\\r\n]+)|'(?P<sq>[^'\\\r\n]+)|(?P<uq>[^\s"'\\,;&<>(){}\[\]=][^\s"'\\,;&<>(){}\[\]]*)(?P<call>[(\[])?)"#,
+        pattern: r#"(?P<key>\b[A-Za-z0-9_.\-]*(?i:{KEYWORDS})[A-Za-z0-9_.\-]*)(?:\\?["'])?[ \t]*(?::{1,3}=|\?=|=>|=|:)[ \t]*(?:\\?"(?P<dq>[^"\\\r\n]+)|'(?P<sq>[^'\\\r\n]+)|(?P<uq>[^\s"'\\,;&<>(){}\[\]=`][^\s"'\\,;&<>(){}\[\]`]*)(?P<call>[(\[])?)"#,
         label: REDACTED,
         check: Some(super::names::assignment_is_secret),
     },
 ];
+
+/// The secret (or the whole token) is not a placeholder written in its shape.
+fn not_a_placeholder(caps: &Captures<'_>) -> bool {
+    let text = caps
+        .name("secret")
+        .or_else(|| caps.get(0))
+        .map_or("", |m| m.as_str());
+    !super::names::is_placeholder(text) && !super::names::has_placeholder_body(text)
+}
+
+/// `curl -u user:password` with a real password, not `$USER:$PASS` or `user:password`.
+fn curl_user_is_real(caps: &Captures<'_>) -> bool {
+    let Some(credentials) = caps.name("secret").map(|m| m.as_str()) else {
+        return false;
+    };
+    let (user, password) = credentials.split_once(':').unwrap_or(("", credentials));
+    let password = password.trim_matches(|c| c == '"' || c == '\'');
+    !credentials.contains(['$', '<', '{', '[', '('])
+        && !super::names::is_placeholder(password)
+        && !super::names::is_secret_word(password)
+        && password != user
+}
 
 /// Whether the captured `secret` looks like a generated token rather than a word.
 fn secret_is_random(caps: &Captures<'_>) -> bool {
