@@ -64,6 +64,14 @@ impl Crm {
         format!("first row: {}", rows[0])
     }
 
+    #[secure_tool(scope = "crm.read")]
+    #[tool(description = "Show the integration settings")]
+    async fn settings(&self) -> String {
+        // A careless tool: its output holds a token. The model sees it scrubbed.
+        "webhook: https://hooks.example.com/crm, token: ghp_R7xkQ2mN9pL4vB8cT1wZ6yH3jF5dS0aG2eK7"
+            .into()
+    }
+
     #[secure_tool(scope = "crm.read", timeout = "200ms")]
     #[tool(description = "A report that hangs")]
     async fn report(&self) -> String {
@@ -153,6 +161,7 @@ async fn main() -> anyhow::Result<()> {
             "find_customer",
             json!({"name": "ada"}),
         ),
+        ("secret in output", "settings", json!({})),
         ("panic contained", "export", json!({})),
         ("timeout", "report", json!({})),
     ];

@@ -395,3 +395,23 @@ async fn embedded_resources_and_resource_links_are_scrubbed() {
         "https://deploy:[redacted]@registry.example.com/v2/"
     );
 }
+
+/// A scrubbed text has nothing left to scrub: no label or leftover is read as a secret.
+#[test]
+fn scrubbing_is_idempotent() {
+    let texts = credentials()
+        .into_iter()
+        .map(|(_, text, _)| text)
+        .chain(benign());
+    for text in texts {
+        let once = secure_tool::scrub_secrets(&text).into_owned();
+        let twice = secure_tool::scrub_secrets(&once);
+        assert_eq!(twice, once.as_str(), "{text}");
+        let public = secure_tool::scrub_public(&text).into_owned();
+        assert_eq!(
+            secure_tool::scrub_public(&public),
+            public.as_str(),
+            "{text}"
+        );
+    }
+}

@@ -2,11 +2,16 @@
 //! per registry entry, so an entry the classifier misses shows up by name. Each checks the
 //! block's first, middle and last address, written as a URL host and returned by DNS.
 //! The entries are written here from the registries themselves, independently of the
-//! classifier's own table.
+//! classifier's own table. The last test sends every entry through a real rmcp client.
+mod common;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::{ServerHandler, tool, tool_handler, tool_router};
 use secure_tool::types::SafeUrl;
+use secure_tool::{SecureInput, SecureServer, Security, secure_tool};
 
 fn url_host(ip: IpAddr) -> String {
     match ip {
@@ -58,18 +63,21 @@ fn samples(cidr: &str) -> Vec<IpAddr> {
 }
 
 macro_rules! registry {
-    ($($test:ident: $cidr:literal, $name:literal;)*) => {$(
-        #[test]
-        fn $test() {
-            for ip in samples($cidr) {
-                assert!(refused(ip), "{ip} in {} ({}) is accepted", $cidr, $name);
+    ($list:ident { $($test:ident: $cidr:literal, $name:literal;)* }) => {
+        const $list: &[&str] = &[$($cidr),*];
+        $(
+            #[test]
+            fn $test() {
+                for ip in samples($cidr) {
+                    assert!(refused(ip), "{ip} in {} ({}) is accepted", $cidr, $name);
+                }
             }
-        }
-    )*};
+        )*
+    };
 }
 
 // IANA IPv4 Special-Purpose Address Registry, every entry, and multicast.
-registry! {
+registry! { IPV4_ENTRIES {
     v4_this_network: "0.0.0.0/8", "\"This network\"";
     v4_this_host: "0.0.0.0/32", "\"This host on this network\"";
     v4_private_10: "10.0.0.0/8", "Private-Use";
@@ -97,11 +105,11 @@ registry! {
     v4_multicast: "224.0.0.0/4", "Multicast";
     v4_reserved: "240.0.0.0/4", "Reserved";
     v4_limited_broadcast: "255.255.255.255/32", "Limited Broadcast";
-}
+}}
 
 // IANA IPv6 Special-Purpose Address Registry, every entry, and what else is not global
 // unicast (multicast, the deprecated site-local block).
-registry! {
+registry! { IPV6_ENTRIES {
     v6_loopback: "::1/128", "Loopback Address";
     v6_unspecified: "::/128", "Unspecified Address";
     v6_ipv4_mapped: "::ffff:0:0/96", "IPv4-mapped Address";
@@ -129,7 +137,7 @@ registry! {
     v6_link_local: "fe80::/10", "Link-Local Unicast";
     v6_site_local: "fec0::/10", "Site-Local (deprecated)";
     v6_multicast: "ff00::/8", "Multicast";
-}
+}}
 
 /// The prefixes that embed an IPv4 address reach that address: a private one is refused,
 /// a public one is what the connection really reaches, so it passes.
@@ -216,4 +224,59 @@ fn fragments_are_dropped_not_refused() {
     }
     // The host is still what decides: a fragment cannot hide a private one.
     assert!(SafeUrl::parse("http://127.0.0.1/#https://example.com").is_err());
+}
+
+#[derive(serde::Deserialize, schemars::JsonSchema, validator::Validate, SecureInput)]
+#[serde(deny_unknown_fields)]
+struct Fetch {
+    url: SafeUrl,
+}
+
+#[derive(Clone)]
+struct Fetcher {
+    security: Security,
+    tool_router: ToolRouter<Self>,
+}
+
+impl SecureServer for Fetcher {
+    fn security(&self) -> &Security {
+        &self.security
+    }
+}
+
+#[tool_router]
+impl Fetcher {
+    #[secure_tool(public)]
+    #[tool(description = "Fetch a URL (echoes the checked URL)")]
+    async fn fetch(&self, Parameters(args): Parameters<Fetch>) -> String {
+        args.url.to_string()
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for Fetcher {}
+
+/// What the model sees: every address of every entry is refused as an `isError` result
+/// that names the rule and never echoes the address.
+#[tokio::test]
+async fn every_registry_entry_is_refused_through_a_client() {
+    let client = common::connect(Fetcher {
+        security: Security::default(),
+        tool_router: Fetcher::tool_router(),
+    })
+    .await;
+    let entries: Vec<&str> = IPV4_ENTRIES.iter().chain(IPV6_ENTRIES).copied().collect();
+    assert!(entries.len() >= 50);
+    for cidr in entries {
+        for ip in samples(cidr) {
+            let url = url_host(ip);
+            let result = common::call(&client, "fetch", serde_json::json!({ "url": url })).await;
+            let message = common::error_text(&result);
+            assert!(
+                message.starts_with("invalid arguments: `url`: "),
+                "{url} ({cidr}): {message}"
+            );
+            assert!(!message.contains(&ip.to_string()), "{url} echoed");
+        }
+    }
 }
