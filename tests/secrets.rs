@@ -281,6 +281,9 @@ rule_tests! {
     defined_networking_api_token: "defined-networking-api-token" => row("defined-networking-api-token");
     mapbox_api_token: "mapbox-api-token" => row("mapbox-api-token");
     secret_assignment: "secret-assignment" => row("generic-api-key");
+    secret_xml_element: "secret-xml-element" => text("<config>\n  <deployToken>\n    q8Zk2mN9pL4vB8cT1wZ6yH3j\n  </deployToken>\n</config>", "q8Zk2mN9pL4vB8cT1wZ6yH3j");
+    secret_name_value_pair: "secret-name-value-pair" => text("<entry name=\"deployToken\" value=\"q8Zk2mN9pL4vB8cT1wZ6yH3j\" />", "q8Zk2mN9pL4vB8cT1wZ6yH3j");
+    secret_string_pair: "secret-string-pair" => text("System.setProperty(\"DEPLOY_TOKEN\", \"q8Zk2mN9pL4vB8cT1wZ6yH3j\")", "q8Zk2mN9pL4vB8cT1wZ6yH3j");
 }
 
 #[test]
@@ -413,5 +416,41 @@ fn scrubbing_is_idempotent() {
             public.as_str(),
             "{text}"
         );
+    }
+}
+
+/// A named secret in every syntax configuration and code write it in: INI, JSON (and an
+/// `.ini` inside a JSON string), XML, YAML, C#, Go, Java, Kotlin, PHP, Python, Ruby
+/// hashes, Makefiles, a call's arguments.
+#[tokio::test]
+async fn a_named_secret_is_found_in_every_syntax() {
+    let client = connect(leaky()).await;
+    let secret = "q8Zk2mN9pL4vB8cT1wZ6yH3jF5dS0aG2";
+    let forms = [
+        "deployToken=\"{s}\"",
+        "deployToken = {s}",
+        "{\n  \"deploy_token\": \"{s}\"\n}",
+        "{\"config.ini\": \"DEPLOY_TOKEN={s}\\nBACKUP=true\"}",
+        "<deployToken>\n    {s}\n</deployToken>",
+        "<add name=\"deployToken\" value=\"{s}\" />",
+        "deploy_token: {s}",
+        "deploy_token: '{s}'",
+        "string deployToken = \"{s}\";",
+        "var deployToken string = \"{s}\"",
+        "deployToken := `{s}`",
+        "val deployToken: String = \"{s}\"",
+        "$deployToken .= \"{s}\"",
+        "$deployToken ??= \"{s}\"",
+        "deployToken += \"{s}\"",
+        "  \"deployToken\" => \"{s}\"",
+        "DEPLOY_TOKEN ::= \"{s}\"",
+        "DEPLOY_TOKEN ?= \"{s}\"",
+        "System.setProperty(\"DEPLOY_TOKEN\", \"{s}\")",
+    ];
+    for form in forms {
+        let text = form.replace("{s}", secret);
+        let out = ok_text(&call(&client, "emit", json!({ "text": text })).await);
+        assert!(!out.contains(secret), "{text}\n-> {out}");
+        assert!(out.contains("[redacted]"), "{out}");
     }
 }

@@ -647,10 +647,19 @@ pub(crate) fn assignment_is_secret(caps: &Captures<'_>) -> bool {
         caps.name("key"),
         caps.name("dq")
             .or_else(|| caps.name("sq"))
+            .or_else(|| caps.name("bq"))
             .or_else(|| caps.name("uq")),
     ) else {
         return false;
     };
+    // A shell's backticks run a command (`` `pass show db` ``); Go's hold a raw string,
+    // which a generated secret fills without spaces.
+    if caps
+        .name("bq")
+        .is_some_and(|v| v.as_str().contains(char::is_whitespace))
+    {
+        return false;
+    }
     let unquoted = caps.name("uq").is_some();
     let value = value.as_str();
     match is_secret_name(key.as_str()) {

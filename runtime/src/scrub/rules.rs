@@ -518,7 +518,31 @@ pub(crate) const RULES: &[Rule] = &[
     Rule {
         id: "secret-assignment",
         keywords: super::names::KEYWORDS,
-        pattern: r#"(?P<key>\b[A-Za-z0-9_.\-]*(?i:{KEYWORDS})[A-Za-z0-9_.\-]*)(?:\\?["'])?[ \t]*(?::{1,3}=|\?=|=>|=|:)[ \t]*(?:\\?"(?P<dq>[^"\\\r\n]+)|'(?P<sq>[^'\\\r\n]+)|(?P<uq>[^\s"'\\,;&<>(){}\[\]=`][^\s"'\\,;&<>(){}\[\]`]*)(?P<call>[(\[])?)"#,
+        pattern: r#"(?P<key>\b[A-Za-z0-9_.\-]*(?i:{KEYWORDS})[A-Za-z0-9_.\-]*)(?:\\?["'])?(?:[ \t]*:[ \t]*[A-Za-z_][A-Za-z0-9_<>\[\]?]*[ \t]*(?:=|:=)|[ \t]+[A-Za-z_][A-Za-z0-9_<>\[\]?]*[ \t]*(?:=|:=)|[ \t]*(?::{1,3}=|\?\?=|\?=|\.=|\+=|=>|=|:))[ \t]*(?:\\?"(?P<dq>[^"\\\r\n]+)|'(?P<sq>[^'\\\r\n]+)|`(?P<bq>[^`\r\n]+)|(?P<uq>[^\s"'\\,;&<>(){}\[\]=`][^\s"'\\,;&<>(){}\[\]`]*)(?P<call>[(\[])?)"#,
+        label: REDACTED,
+        check: Some(super::names::assignment_is_secret),
+    },
+    // The same decision for the other ways a value gets its name: an XML element
+    // (`<apiToken>...</apiToken>`), a name/value attribute pair, a call's two strings
+    // (`setProperty("API_TOKEN", "...")`).
+    Rule {
+        id: "secret-xml-element",
+        keywords: super::names::KEYWORDS,
+        pattern: r#"<(?P<key>[A-Za-z0-9_.\-]*(?i:{KEYWORDS})[A-Za-z0-9_.\-]*)>\s*(?P<uq>[^<\s]+)\s*</"#,
+        label: REDACTED,
+        check: Some(super::names::assignment_is_secret),
+    },
+    Rule {
+        id: "secret-name-value-pair",
+        keywords: super::names::KEYWORDS,
+        pattern: r#"(?i:name|key)\s*=\s*\\?["'](?P<key>[A-Za-z0-9_.\-]*(?i:{KEYWORDS})[A-Za-z0-9_.\-]*)\\?["']\s+(?i:value)\s*=\s*\\?["'](?P<dq>[^"'\\\r\n]+)"#,
+        label: REDACTED,
+        check: Some(super::names::assignment_is_secret),
+    },
+    Rule {
+        id: "secret-string-pair",
+        keywords: super::names::KEYWORDS,
+        pattern: r#"\\?["'](?P<key>[A-Za-z0-9_.\-]*(?i:{KEYWORDS})[A-Za-z0-9_.\-]*)\\?["'][ \t]*,[ \t]*\\?["'](?P<dq>[^"'\\\r\n]+)"#,
         label: REDACTED,
         check: Some(super::names::assignment_is_secret),
     },
