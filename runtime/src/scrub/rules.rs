@@ -40,6 +40,18 @@ const fn token(id: &'static str, keywords: &'static [&'static str], pattern: &'s
     }
 }
 
+/// A value named like a secret: the assignment rules, which share their keywords (the
+/// secret words and vendor names) and their decision (`names::assignment_is_secret`).
+const fn named(id: &'static str, pattern: &'static str) -> Rule {
+    Rule {
+        id,
+        keywords: super::names::KEYWORDS,
+        pattern,
+        label: REDACTED,
+        check: Some(super::names::assignment_is_secret),
+    }
+}
+
 /// Every rule, in the order they apply: blocks and URLs first, so a token shape never
 /// matches inside them half-way.
 pub(crate) const RULES: &[Rule] = &[
@@ -515,37 +527,25 @@ pub(crate) const RULES: &[Rule] = &[
     // Named values: `api_key = ...`, `"password": "..."`, `DB_PASSWORD=...`, in code,
     // config, logs, headers, query strings and JSON (escaped quotes too). Only a key that
     // holds one of the rule's keywords (`{KEYWORDS}`, filled in from them) can match.
-    Rule {
-        id: "secret-assignment",
-        keywords: super::names::KEYWORDS,
-        pattern: r#"(?P<key>\b[A-Za-z0-9_.\-]*(?i:{KEYWORDS})[A-Za-z0-9_.\-]*)(?:\\?["'])?(?:[ \t]*:[ \t]*[A-Za-z_][A-Za-z0-9_<>\[\]?]*[ \t]*(?:=|:=)|[ \t]+[A-Za-z_][A-Za-z0-9_<>\[\]?]*[ \t]*(?:=|:=)|[ \t]*(?::{1,3}=|\?\?=|\?=|\.=|\+=|=>|=|:))[ \t]*(?:\\?"(?P<dq>[^"\\\r\n]+)|'(?P<sq>[^'\\\r\n]+)|`(?P<bq>[^`\r\n]+)|(?P<uq>[^\s"'\\,;&<>(){}\[\]=`][^\s"'\\,;&<>(){}\[\]`]*)(?P<call>[(\[])?)"#,
-        label: REDACTED,
-        check: Some(super::names::assignment_is_secret),
-    },
+    named(
+        "secret-assignment",
+        r#"(?P<key>\b[A-Za-z0-9_.\-]*(?i:{KEYWORDS})[A-Za-z0-9_.\-]*)(?:\\?["'])?(?:[ \t]*:[ \t]*[A-Za-z_][A-Za-z0-9_<>\[\]?]*[ \t]*(?:=|:=)|[ \t]+[A-Za-z_][A-Za-z0-9_<>\[\]?]*[ \t]*(?:=|:=)|[ \t]*(?::{1,3}=|\?\?=|\?=|\.=|\+=|=>|=|:))[ \t]*(?:\\?"(?P<dq>[^"\\\r\n]+)|'(?P<sq>[^'\\\r\n]+)|`(?P<bq>[^`\r\n]+)|(?P<uq>[^\s"'\\,;&<>(){}\[\]=`][^\s"'\\,;&<>(){}\[\]`]*)(?P<call>[(\[])?)"#,
+    ),
     // The same decision for the other ways a value gets its name: an XML element
     // (`<apiToken>...</apiToken>`), a name/value attribute pair, a call's two strings
     // (`setProperty("API_TOKEN", "...")`).
-    Rule {
-        id: "secret-xml-element",
-        keywords: super::names::KEYWORDS,
-        pattern: r#"<(?P<key>[A-Za-z0-9_.\-]*(?i:{KEYWORDS})[A-Za-z0-9_.\-]*)>\s*(?P<uq>[^<\s]+)\s*</"#,
-        label: REDACTED,
-        check: Some(super::names::assignment_is_secret),
-    },
-    Rule {
-        id: "secret-name-value-pair",
-        keywords: super::names::KEYWORDS,
-        pattern: r#"(?i:name|key)\s*=\s*\\?["'](?P<key>[A-Za-z0-9_.\-]*(?i:{KEYWORDS})[A-Za-z0-9_.\-]*)\\?["']\s+(?i:value)\s*=\s*\\?["'](?P<dq>[^"'\\\r\n]+)"#,
-        label: REDACTED,
-        check: Some(super::names::assignment_is_secret),
-    },
-    Rule {
-        id: "secret-string-pair",
-        keywords: super::names::KEYWORDS,
-        pattern: r#"\\?["'](?P<key>[A-Za-z0-9_.\-]*(?i:{KEYWORDS})[A-Za-z0-9_.\-]*)\\?["'][ \t]*,[ \t]*\\?["'](?P<dq>[^"'\\\r\n]+)"#,
-        label: REDACTED,
-        check: Some(super::names::assignment_is_secret),
-    },
+    named(
+        "secret-xml-element",
+        r#"<(?P<key>[A-Za-z0-9_.\-]*(?i:{KEYWORDS})[A-Za-z0-9_.\-]*)>\s*(?P<uq>[^<\s]+)\s*</"#,
+    ),
+    named(
+        "secret-name-value-pair",
+        r#"(?i:name|key)\s*=\s*\\?["'](?P<key>[A-Za-z0-9_.\-]*(?i:{KEYWORDS})[A-Za-z0-9_.\-]*)\\?["']\s+(?i:value)\s*=\s*\\?["'](?P<dq>[^"'\\\r\n]+)"#,
+    ),
+    named(
+        "secret-string-pair",
+        r#"\\?["'](?P<key>[A-Za-z0-9_.\-]*(?i:{KEYWORDS})[A-Za-z0-9_.\-]*)\\?["'][ \t]*,[ \t]*\\?["'](?P<dq>[^"'\\\r\n]+)"#,
+    ),
 ];
 
 /// The secret (or the whole token) is not a placeholder written in its shape.
