@@ -202,6 +202,24 @@ const ATTACKS: &[&str] = &[
     "SELECT 1\r",
 ];
 
+/// Comments a database reads differently from a parser. Not nested in MySQL and SQLite
+/// (so `Generic`, which must hold for every dialect, cannot read them as nested either):
+const NESTED_COMMENT_ATTACKS: &[&str] = &[
+    "SELECT 1 /* /* */ , sleep(10) /* */ */",
+    "SELECT 1 /* /* */ , load_extension('x') /* */ */",
+];
+
+/// Code to MySQL, comments to SQLite and PostgreSQL: `/*! */` (and MariaDB's `/*M! */`)
+/// runs, and `--` starts a comment only before a space (`--SLEEP(5)` is `- -SLEEP(5)`).
+const EXECUTABLE_COMMENT_ATTACKS: &[&str] = &[
+    "SELECT 1 --SLEEP(5)",
+    "SELECT 1 --SLEEP(5)\n",
+    "SELECT /*! SLEEP(5) */ 1",
+    "SELECT /*!50000 SLEEP(5) */ 1",
+    "SELECT /*M! SLEEP(5) */ 1",
+    "SELECT /*M!100000 SLEEP(5) */ 1",
+];
+
 /// PostgreSQL: every class of side effect the issue names, and every spelling of a name.
 const PG_ATTACKS: &[&str] = &[
     // files and large objects
@@ -267,6 +285,8 @@ const PG_ATTACKS: &[&str] = &[
     "SELECT PG_SLEEP(1)",
     "SELECT \"pg_sleep\"(1)",
     "SELECT pg_catalog.pg_sleep(1)",
+    // standard strings: a backslash is literal, so the string ends at `\'`
+    "SELECT 'a\\' , pg_sleep(5) -- '",
     "SELECT \"pg_catalog\".\"pg_sleep\"(1)",
     "SELECT PG_CATALOG.PG_READ_FILE('x')",
     "SELECT upper(pg_catalog.pg_read_file('x'))",
@@ -301,6 +321,8 @@ const SQLITE_ATTACKS: &[&str] = &[
     "SELECT * FROM zipfile('/tmp/a.zip')",
     "SELECT sqlar_uncompress(data, sz) FROM sqlar",
     "SELECT changes()",
+    // a backslash is literal in SQLite strings: the string ends at `\'`
+    "SELECT 'a\\' , load_extension('x') -- '",
     "SELECT last_insert_rowid()",
     "REPLACE INTO users VALUES (1)",
     "INSERT OR IGNORE INTO users VALUES (1)",
@@ -338,7 +360,12 @@ const MYSQL_ATTACKS: &[&str] = &[
 #[tokio::test]
 async fn writes_side_effects_and_unknown_functions_are_refused_without_echo() {
     let client = connect(db()).await;
-    let corpora: [(&str, &[&str]); 7] = [
+    let corpora: [(&str, &[&str]); 12] = [
+        ("generic", NESTED_COMMENT_ATTACKS),
+        ("mysql", NESTED_COMMENT_ATTACKS),
+        ("lite", NESTED_COMMENT_ATTACKS),
+        ("generic", EXECUTABLE_COMMENT_ATTACKS),
+        ("mysql", EXECUTABLE_COMMENT_ATTACKS),
         ("pg", ATTACKS),
         ("pg", PG_ATTACKS),
         ("lite", ATTACKS),

@@ -47,6 +47,16 @@ pub trait SqlDialect: 'static {
     fn allows_function(name: &str) -> bool {
         Self::FUNCTIONS.binary_search(&name).is_ok()
     }
+
+    /// Check `text` as this dialect's database reads it: everything but the function
+    /// allowlist, and the functions it calls that are not this dialect's built-ins.
+    #[doc(hidden)]
+    fn analyse(text: &str) -> Result<Vec<String>, SqlRejection>
+    where
+        Self: Sized,
+    {
+        analyse::<Self>(text)
+    }
 }
 
 macro_rules! dialects {
@@ -75,6 +85,24 @@ dialects! {
             Postgres::allows_function(name)
                 && Sqlite::allows_function(name)
                 && MySql::allows_function(name)
+        }
+        /// A portable query must be read the same way everywhere: it passes each
+        /// dialect's own reading (MySQL and SQLite do not nest comments, PostgreSQL
+        /// does; MySQL runs `/*! */`), and a function is unknown if any dialect lacks it.
+        fn analyse(text: &str) -> Result<Vec<String>, SqlRejection> {
+            let mut unlisted = analyse::<Generic>(text)?;
+            for more in [
+                Postgres::analyse(text)?,
+                Sqlite::analyse(text)?,
+                MySql::analyse(text)?,
+            ] {
+                for name in more {
+                    if !unlisted.contains(&name) {
+                        unlisted.push(name);
+                    }
+                }
+            }
+            Ok(unlisted)
         }
     }
     /// PostgreSQL.
@@ -167,7 +195,7 @@ impl<D: SqlDialect> ReadOnlySql<D> {
     /// (normalised names: lowercase unless quoted, schema-qualified where the query
     /// qualifies them: `"my_pure_fn"`, `"analytics.score"`).
     pub fn parse_allowing(text: &str, allow: &[&str]) -> Result<Self, SqlRejection> {
-        let unlisted = analyse::<D>(text)?;
+        let unlisted = D::analyse(text)?;
         if let Some(name) = unlisted.iter().find(|n| !allow.contains(&n.as_str())) {
             return Err(not_allowed::<D>(name));
         }
@@ -177,7 +205,7 @@ impl<D: SqlDialect> ReadOnlySql<D> {
     /// What `Deserialize` does: inside secure-tool's input pipeline, unlisted functions
     /// are recorded for the field check; anywhere else they are refused at once.
     fn parse_for_field(text: &str) -> Result<Self, SqlRejection> {
-        let unlisted = analyse::<D>(text)?;
+        let unlisted = D::analyse(text)?;
         if unlisted.is_empty() {
             return Ok(Self::new(text, Box::default()));
         }
@@ -302,7 +330,15 @@ fn analyse<D: SqlDialect>(text: &str) -> Result<Vec<String>, SqlRejection> {
         return reject("the query contains hidden or control characters");
     }
     let invalid = || SqlRejection(format!("the query is not valid {} SQL", D::NAME).into());
-    let mut tokens = Tokenizer::new(D::dialect(), text)
+    // MySQL runs the code in `/*! ... */`, which sqlparser reads as code too; MariaDB also
+    // runs `/*M! ... */`, which it does not: read both as the server does.
+    let text: Cow<'_, str> =
+        if D::dialect().supports_multiline_comment_hints() && text.contains("/*M!") {
+            Cow::Owned(text.replace("/*M!", "/*!"))
+        } else {
+            Cow::Borrowed(text)
+        };
+    let mut tokens = Tokenizer::new(D::dialect(), &text)
         .tokenize_with_location()
         .map_err(|_| invalid())?;
     if D::UNICODE_IDENTIFIERS {
