@@ -26,6 +26,17 @@ struct Report {
     count: u32,
 }
 
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct EnvVar {
+    name: String,
+    value: String,
+}
+
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct Pod {
+    env: Vec<EnvVar>,
+}
+
 #[derive(Clone)]
 struct Leaky {
     security: Security,
@@ -61,6 +72,24 @@ impl Leaky {
             note: r#"{"password": "hunter2-Xq9", "user": "app"}"#.to_owned(),
             lines: vec![format!("using {GHP}"), "nothing here".to_owned()],
             count: 3,
+        })
+    }
+
+    #[secure_tool(public)]
+    #[tool(description = "A pod's environment, as Kubernetes lists it")]
+    async fn env(&self) -> Json<Pod> {
+        let var = |name: &str, value: &str| EnvVar {
+            name: name.to_owned(),
+            value: value.to_owned(),
+        };
+        Json(Pod {
+            env: vec![
+                var("DB_PASSWORD", "hunter2-Xq9"),
+                var("LOG_LEVEL", "info"),
+                var("API_TOKEN", "q8Zk2mN9pL4vB8cT1wZ6yH3j"),
+                var("TOKEN_ENDPOINT", "https://auth.example.com/oauth/token"),
+                var("SESSION_SECRET", "${SESSION_SECRET}"),
+            ],
         })
     }
 
@@ -283,6 +312,7 @@ rule_tests! {
     secret_assignment: "secret-assignment" => row("generic-api-key");
     secret_xml_element: "secret-xml-element" => text("<config>\n  <deployToken>\n    q8Zk2mN9pL4vB8cT1wZ6yH3j\n  </deployToken>\n</config>", "q8Zk2mN9pL4vB8cT1wZ6yH3j");
     secret_name_value_pair: "secret-name-value-pair" => text("<entry name=\"deployToken\" value=\"q8Zk2mN9pL4vB8cT1wZ6yH3j\" />", "q8Zk2mN9pL4vB8cT1wZ6yH3j");
+    secret_json_name_value: "secret-json-name-value" => text("{\"env\": [{\"name\": \"DB_PASSWORD\", \"value\": \"hunter2-Xq9\"}]}", "hunter2-Xq9");
     secret_string_pair: "secret-string-pair" => text("System.setProperty(\"DEPLOY_TOKEN\", \"q8Zk2mN9pL4vB8cT1wZ6yH3j\")", "q8Zk2mN9pL4vB8cT1wZ6yH3j");
 }
 
@@ -453,4 +483,38 @@ async fn a_named_secret_is_found_in_every_syntax() {
         assert!(!out.contains(secret), "{text}\n-> {out}");
         assert!(out.contains("[redacted]"), "{out}");
     }
+}
+
+/// A value whose name stands beside it in its object (`{"name": "DB_PASSWORD", "value":
+/// "..."}`) is judged by that name: each string alone would not say it is a password.
+#[tokio::test]
+async fn name_value_objects_are_judged_by_their_name() {
+    let client = connect(leaky()).await;
+    let result = call(&client, "env", json!({})).await;
+    let structured = result
+        .structured_content
+        .clone()
+        .expect("structured content");
+    let values: Vec<&str> = structured["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        values,
+        [
+            "[redacted]",
+            "info",
+            "[redacted]",
+            "https://auth.example.com/oauth/token",
+            "${SESSION_SECRET}"
+        ]
+    );
+    let text = ok_text(&result);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+        structured
+    );
+    assert!(!text.contains("hunter2") && !text.contains("q8Zk2mN9"));
 }

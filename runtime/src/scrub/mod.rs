@@ -353,7 +353,9 @@ fn needs_scrub(value: &Value, scrub: fn(&str) -> Cow<'_, str>) -> bool {
     match value {
         Value::String(s) => matches!(scrub(s), Cow::Owned(_)),
         Value::Array(items) => items.iter().any(|v| needs_scrub(v, scrub)),
-        Value::Object(map) => map.values().any(|v| needs_scrub(v, scrub)),
+        Value::Object(map) => {
+            named_secret(map).is_some() || map.values().any(|v| needs_scrub(v, scrub))
+        }
         Value::Null | Value::Bool(_) | Value::Number(_) => false,
     }
 }
@@ -362,9 +364,29 @@ fn scrub_value(value: &mut Value, scrub: fn(&str) -> Cow<'_, str>) {
     match value {
         Value::String(s) => replace(s, scrub),
         Value::Array(items) => items.iter_mut().for_each(|v| scrub_value(v, scrub)),
-        Value::Object(map) => map.values_mut().for_each(|v| scrub_value(v, scrub)),
+        Value::Object(map) => {
+            if let Some(field) = named_secret(map) {
+                map.insert(field, Value::String(REDACTED.to_owned()));
+            }
+            map.values_mut().for_each(|v| scrub_value(v, scrub));
+        }
         Value::Null | Value::Bool(_) | Value::Number(_) => {}
     }
+}
+
+const REDACTED: &str = "[redacted]";
+
+/// An object that names its own value, as Kubernetes, ECS and CI list environment
+/// variables (`{"name": "DB_PASSWORD", "value": "..."}`): the value field to redact, if
+/// the name says it holds a credential. Each string alone would not say so.
+fn named_secret(map: &serde_json::Map<String, Value>) -> Option<String> {
+    let text = |field: &str| map.get(field).and_then(Value::as_str);
+    let name = ["name", "key", "Name", "Key"]
+        .iter()
+        .find_map(|f| text(f))?;
+    let field = ["value", "Value"].iter().find(|f| text(f).is_some())?;
+    let value = text(field)?;
+    (value != REDACTED && names::value_is_secret(name, value)).then(|| (*field).to_owned())
 }
 
 /// Every rule's id, for the per-rule tests.

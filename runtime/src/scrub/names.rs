@@ -661,20 +661,18 @@ pub(crate) fn assignment_is_secret(caps: &Captures<'_>) -> bool {
         return false;
     }
     let unquoted = caps.name("uq").is_some();
-    let value = value.as_str();
-    match is_secret_name(key.as_str()) {
+    let expression = unquoted && is_expression(value.as_str(), caps.name("call").is_some());
+    !expression && value_is_secret(key.as_str(), value.as_str())
+}
+
+/// Whether `value`, a literal (quoted, or a value in structured data) named `key`, is a
+/// credential: the decision every named-value rule shares.
+pub(crate) fn value_is_secret(key: &str, value: &str) -> bool {
+    match is_secret_name(key) {
         Name::Plain => false,
-        Name::Weak | Name::Vendor
-            if unquoted && is_expression(value, caps.name("call").is_some()) =>
-        {
-            false
-        }
         Name::Weak => looks_random_from(value, 16),
         Name::Vendor => looks_random_from(value, 12),
-        Name::Strong => {
-            let expression = unquoted && is_expression(value, caps.name("call").is_some());
-            !(is_placeholder(value) || expression || value.eq_ignore_ascii_case(key.as_str()))
-        }
+        Name::Strong => !(is_placeholder(value) || value.eq_ignore_ascii_case(key)),
     }
 }
 

@@ -532,8 +532,9 @@ pub(crate) const RULES: &[Rule] = &[
         r#"(?P<key>\b[A-Za-z0-9_.\-]*(?i:{KEYWORDS})[A-Za-z0-9_.\-]*)(?:\\?["'])?(?:[ \t]*:[ \t]*[A-Za-z_][A-Za-z0-9_<>\[\]?]*[ \t]*(?:=|:=)|[ \t]+[A-Za-z_][A-Za-z0-9_<>\[\]?]*[ \t]*(?:=|:=)|[ \t]*(?::{1,3}=|\?\?=|\?=|\.=|\+=|=>|=|:))[ \t]*(?:\\?"(?P<dq>[^"\\\r\n]+)|'(?P<sq>[^'\\\r\n]+)|`(?P<bq>[^`\r\n]+)|(?P<uq>[^\s"'\\,;&<>(){}\[\]=`][^\s"'\\,;&<>(){}\[\]`]*)(?P<call>[(\[])?)"#,
     ),
     // The same decision for the other ways a value gets its name: an XML element
-    // (`<apiToken>...</apiToken>`), a name/value attribute pair, a call's two strings
-    // (`setProperty("API_TOKEN", "...")`).
+    // (`<apiToken>...</apiToken>`), a name/value attribute pair, a JSON name/value object
+    // (`{"name": "DB_PASSWORD", "value": "..."}`, how Kubernetes and CI list environment
+    // variables), a call's two strings (`setProperty("API_TOKEN", "...")`).
     named(
         "secret-xml-element",
         r#"<(?P<key>[A-Za-z0-9_.\-]*(?i:{KEYWORDS})[A-Za-z0-9_.\-]*)>\s*(?P<uq>[^<\s]+)\s*</"#,
@@ -543,8 +544,12 @@ pub(crate) const RULES: &[Rule] = &[
         r#"(?i:name|key)\s*=\s*\\?["'](?P<key>[A-Za-z0-9_.\-]*(?i:{KEYWORDS})[A-Za-z0-9_.\-]*)\\?["']\s+(?i:value)\s*=\s*\\?["'](?P<dq>[^"'\\\r\n]+)"#,
     ),
     named(
+        "secret-json-name-value",
+        r#"\\?"(?i:name|key)\\?"\s*:\s*\\?"(?P<key>[A-Za-z0-9_.\-]*(?i:{KEYWORDS})[A-Za-z0-9_.\-]*)\\?"\s*,\s*\\?"(?i:value)\\?"\s*:\s*\\?"(?P<dq>[^"\\\r\n]+)"#,
+    ),
+    named(
         "secret-string-pair",
-        r#"\\?["'](?P<key>[A-Za-z0-9_.\-]*(?i:{KEYWORDS})[A-Za-z0-9_.\-]*)\\?["'][ \t]*,[ \t]*\\?["'](?P<dq>[^"'\\\r\n]+)"#,
+        r#"\(\s*\\?["'](?P<key>[A-Za-z0-9_.\-]*(?i:{KEYWORDS})[A-Za-z0-9_.\-]*)\\?["'][ \t]*,[ \t]*\\?["'](?P<dq>[^"'\\\r\n]+)"#,
     ),
 ];
 
