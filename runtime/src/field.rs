@@ -194,7 +194,7 @@ checked_by_type!(
 impl<D: SqlDialect> InputField for ReadOnlySql<D> {
     #[inline]
     fn check_field(&self, path: &FieldPath<'_>, _: bool, problems: &mut Vec<Problem>) {
-        crate::types::sql::check_builtin_functions(self, path, problems);
+        crate::types::sql::check_sql_field(self, path, &[], problems);
     }
 }
 

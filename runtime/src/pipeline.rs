@@ -616,14 +616,14 @@ fn output_size(result: &CallToolResult) -> usize {
 
 /// What the server log keeps of a redacted error: all of it, credentials scrubbed unless
 /// the operator turned that off (CWE-532). Paths stay: the operator needs them.
-fn log_text<'a>(security: &Security, what: &'a dyn std::fmt::Display) -> Cow<'a, str> {
+fn log_text(security: &Security, what: &dyn std::fmt::Display) -> String {
     let text = what.to_string();
     if !security.scrub_logs() {
-        return Cow::Owned(text);
+        return text;
     }
     match crate::scrub_secrets(&text) {
-        Cow::Borrowed(_) => Cow::Owned(text),
-        Cow::Owned(clean) => Cow::Owned(clean),
+        Cow::Borrowed(_) => text,
+        Cow::Owned(clean) => clean,
     }
 }
 

@@ -535,6 +535,8 @@ pub(crate) fn has_placeholder_body(token: &str) -> bool {
     let bytes = token.as_bytes();
     let mut run = 1;
     for pair in bytes.windows(2) {
+        // Runs of `A` are base64 for zero bytes, which real tokens hold (Dropbox's
+        // long-lived tokens, Twitter's bearer prefix, SSH keys): not a placeholder.
         run = if pair[0] == pair[1] && pair[0].is_ascii_alphanumeric() && pair[0] != b'A' {
             run + 1
         } else {

@@ -750,14 +750,3 @@ pub fn check_sql_field<D: SqlDialect, F: super::FieldValues<ReadOnlySql<D>> + ?S
         }
     }
 }
-
-/// The type's own check (no `allow_functions`): the dialect's built-ins only.
-pub(crate) fn check_builtin_functions<D: SqlDialect>(
-    query: &ReadOnlySql<D>,
-    path: &crate::FieldPath<'_>,
-    problems: &mut Vec<Problem>,
-) {
-    if let Err(why) = query.check_functions(&[]) {
-        path.problem(why.to_string(), problems);
-    }
-}

@@ -109,7 +109,7 @@ pub fn find_hidden(text: &str) -> Option<&'static str> {
             .then_some("control characters");
     }
     text.char_indices().find_map(|(at, c)| {
-        let class = hidden_class(c).or_else(|| (c == '\r').then_some("control characters"))?;
+        let class = hidden_class(c)?;
         (!allowed_here(text, at, c)).then_some(class)
     })
 }
