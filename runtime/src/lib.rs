@@ -53,6 +53,8 @@
 #![doc(html_root_url = "https://docs.rs/secure-tool/0.1.0")]
 
 mod audit;
+#[cfg(feature = "jwt")]
+pub mod auth;
 mod de;
 mod error;
 mod field;

@@ -182,6 +182,25 @@ pub fn registered<S>(decl: &ToolDecl, opt_outs: CollectOptOuts, schema: S) -> S 
     schema
 }
 
+/// The scopes a call of the secured tool `name` needs: `None` for a tool no secured
+/// server of this program has registered, empty for a public tool. When several servers
+/// declare a tool of that name, a caller needs the scopes of all of them.
+#[cfg(feature = "jwt")]
+pub(crate) fn required_scopes(name: &str) -> Option<Vec<&'static str>> {
+    let served = SERVED.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut found = false;
+    let mut scopes: Vec<&'static str> = Vec::new();
+    for (entry, _) in served.iter().filter(|(e, _)| e.policy.name == name) {
+        found = true;
+        for scope in entry.policy.scopes {
+            if !scopes.contains(scope) {
+                scopes.push(scope);
+            }
+        }
+    }
+    found.then_some(scopes)
+}
+
 /// Every secured tool this program serves, as declared and as configured.
 ///
 /// A tool is listed once its server's tool router has been built (`Server::tool_router()`,

@@ -1,0 +1,106 @@
+//! The file tools that `fs_server` (stdio) and `http_server` (streamable HTTP) serve: the
+//! same names, scopes and inputs on both transports.
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
+use rmcp::{ServerHandler, tool, tool_handler, tool_router};
+use secure_tool::types::{SafePath, Sandbox};
+use secure_tool::{SecureInput, SecureServer, Security, ToolError, secure_tool};
+
+const MAX_READ: u64 = 1024 * 1024;
+
+#[derive(serde::Deserialize, schemars::JsonSchema, validator::Validate, SecureInput)]
+#[serde(deny_unknown_fields)]
+struct PathArg {
+    /// A path relative to the served directory (`.` for the top).
+    path: SafePath,
+}
+
+#[derive(serde::Deserialize, schemars::JsonSchema, validator::Validate, SecureInput)]
+#[serde(deny_unknown_fields)]
+struct WriteArg {
+    /// A path relative to the served directory.
+    path: SafePath,
+    /// The file's new content (UTF-8).
+    #[validate(length(max = 65536))]
+    content: String,
+}
+
+/// Files in one directory, each tool behind its scope.
+#[derive(Clone)]
+pub struct FsServer {
+    security: Security,
+    sandbox: Sandbox,
+    tool_router: ToolRouter<Self>,
+}
+
+impl FsServer {
+    /// A server over `sandbox` whose tools run under `security`.
+    pub fn new(security: Security, sandbox: Sandbox) -> Self {
+        Self {
+            security,
+            sandbox,
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    /// Register the tools for `Security::manifest()` without serving them.
+    pub fn register() {
+        let _router = Self::tool_router();
+    }
+}
+
+impl SecureServer for FsServer {
+    fn security(&self) -> &Security {
+        &self.security
+    }
+}
+
+#[tool_router]
+impl FsServer {
+    #[secure_tool(scope = "fs.read", rate = "120/min", timeout = "5s")]
+    #[tool(description = "Read a UTF-8 text file (at most 1 MiB) from the served directory")]
+    async fn read_file(&self, Parameters(args): Parameters<PathArg>) -> Result<String, ToolError> {
+        Ok(self.sandbox.read_to_string(&args.path, MAX_READ)?)
+    }
+
+    #[secure_tool(scope = "fs.read", rate = "120/min", timeout = "5s")]
+    #[tool(description = "List a directory of the served directory ('.' for the top)")]
+    async fn list_dir(&self, Parameters(args): Parameters<PathArg>) -> Result<String, ToolError> {
+        let entries = self.sandbox.list(&args.path, 1000)?;
+        let names: Vec<String> = entries
+            .into_iter()
+            .map(|e| {
+                if e.is_dir {
+                    format!("{}/", e.name)
+                } else {
+                    e.name
+                }
+            })
+            .collect();
+        Ok(names.join("\n"))
+    }
+
+    #[secure_tool(scope = "fs.write", rate = "30/min", timeout = "5s")]
+    #[tool(description = "Create or replace a UTF-8 text file in the served directory")]
+    async fn write_file(
+        &self,
+        Parameters(args): Parameters<WriteArg>,
+    ) -> Result<String, ToolError> {
+        self.sandbox.write(&args.path, &args.content)?;
+        Ok(format!("wrote {} bytes", args.content.len()))
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for FsServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new(
+                "secure-tool-fs",
+                env!("CARGO_PKG_VERSION"),
+            ))
+            .with_instructions("Files in one directory. Paths are relative to it.")
+    }
+}

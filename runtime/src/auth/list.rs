@@ -1,0 +1,184 @@
+//! `tools/list` for one caller ([`ToolsList::Granted`](super::ToolsList::Granted)): the
+//! response is rewritten so that it lists only the tools the caller holds every scope of,
+//! whether the server answers with JSON or with a server-sent event stream.
+
+use bytes::Bytes;
+use http_body::Frame;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, StreamBody};
+use serde_json::Value;
+
+use super::layer::AuthBody;
+use crate::Principal;
+
+/// The largest JSON answer filtered. A larger one is cut off with an error rather than
+/// passed on unfiltered, which would reveal what the caller may not see.
+const MAX_JSON: usize = 16 * 1024 * 1024;
+
+struct State {
+    body: AuthBody,
+    buffer: Vec<u8>,
+    principal: Principal,
+    sse: bool,
+    done: bool,
+}
+
+/// `body`, with every tool the caller lacks a scope for taken out of `tools/list` results.
+pub(crate) fn filter(body: AuthBody, principal: Principal, sse: bool) -> AuthBody {
+    let state = State {
+        body,
+        buffer: Vec::new(),
+        principal,
+        sse,
+        done: false,
+    };
+    let stream = futures::stream::unfold(state, |mut state| async move {
+        loop {
+            if state.sse
+                && let Some(end) = event_end(&state.buffer)
+            {
+                let event: Vec<u8> = state.buffer.drain(..end).collect();
+                let event = filter_event(&event, &state.principal).unwrap_or(event);
+                return Some((Ok(Frame::data(Bytes::from(event))), state));
+            }
+            if state.done {
+                if state.buffer.is_empty() {
+                    return None;
+                }
+                let rest = std::mem::take(&mut state.buffer);
+                let rest = if state.sse {
+                    rest
+                } else {
+                    filter_json(&rest, &state.principal).unwrap_or(rest)
+                };
+                return Some((Ok(Frame::data(Bytes::from(rest))), state));
+            }
+            match state.body.frame().await {
+                None => state.done = true,
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) => {
+                        state.buffer.extend_from_slice(&data);
+                        if !state.sse && state.buffer.len() > MAX_JSON {
+                            state.done = true;
+                            state.buffer.clear();
+                            let error: super::layer::BoxError =
+                                "tools/list answer too large to filter".into();
+                            return Some((Err(error), state));
+                        }
+                    }
+                    Err(frame) => return Some((Ok(frame), state)),
+                },
+                Some(Err(error)) => {
+                    state.done = true;
+                    state.buffer.clear();
+                    return Some((Err(error), state));
+                }
+            }
+        }
+    });
+    UnsyncBoxBody::new(StreamBody::new(stream))
+}
+
+/// The end (exclusive) of the first complete event: after its blank line.
+fn event_end(buffer: &[u8]) -> Option<usize> {
+    let lf = buffer.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
+    let crlf = buffer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 4);
+    match (lf, crlf) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// One server-sent event with its `data` filtered, or `None` to pass it unchanged.
+fn filter_event(event: &[u8], principal: &Principal) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(event).ok()?;
+    let lines: Vec<&str> = text
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let data: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .map(|d| d.strip_prefix(' ').unwrap_or(d))
+        .collect();
+    if data.is_empty() {
+        return None;
+    }
+    let filtered = filter_json(data.join("\n").as_bytes(), principal)?;
+    let filtered = String::from_utf8(filtered).ok()?;
+    let mut out = String::with_capacity(event.len());
+    let mut wrote_data = false;
+    for line in lines {
+        if line.starts_with("data:") {
+            if !wrote_data {
+                out.push_str("data: ");
+                out.push_str(&filtered);
+                out.push('\n');
+                wrote_data = true;
+            }
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out.push('\n');
+    Some(out.into_bytes())
+}
+
+/// A JSON-RPC answer (or batch) with its `tools/list` results filtered; `None` when
+/// nothing changed.
+fn filter_json(json: &[u8], principal: &Principal) -> Option<Vec<u8>> {
+    let mut value: Value = serde_json::from_slice(json).ok()?;
+    let mut changed = false;
+    let mut filter_one = |message: &mut Value| {
+        if let Some(Value::Array(tools)) = message.pointer_mut("/result/tools") {
+            let before = tools.len();
+            tools.retain(|tool| {
+                let name = tool.get("name").and_then(Value::as_str).unwrap_or_default();
+                granted(name, principal)
+            });
+            changed |= tools.len() != before;
+        }
+    };
+    match &mut value {
+        Value::Array(messages) => messages.iter_mut().for_each(&mut filter_one),
+        message => filter_one(message),
+    }
+    changed.then(|| serde_json::to_vec(&value).ok()).flatten()
+}
+
+/// Whether the caller holds every scope of the tool (a tool secure-tool does not know is
+/// not its to hide).
+pub(crate) fn granted(name: &str, principal: &Principal) -> bool {
+    crate::manifest::required_scopes(name)
+        .is_none_or(|scopes| scopes.iter().all(|s| principal.has_scope(s)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_split_on_blank_lines() {
+        assert_eq!(event_end(b"data: x\n\nrest"), Some(9));
+        assert_eq!(event_end(b"data: x\r\n\r\n"), Some(11));
+        assert_eq!(event_end(b"data: x\n"), None);
+    }
+
+    #[test]
+    fn events_without_a_tool_list_pass_unchanged() {
+        let who = Principal::anonymous();
+        assert_eq!(filter_event(b"id: 1\nretry: 3000\n\n", &who), None);
+        assert_eq!(
+            filter_event(
+                b"data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n\n",
+                &who
+            ),
+            None
+        );
+    }
+}

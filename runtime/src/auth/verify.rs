@@ -1,0 +1,319 @@
+//! Bearer token verification: signature, issuer, audience and lifetime, then the caller's
+//! identity and scopes, with a bounded cache of tokens already verified.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Mutex, PoisonError};
+
+use jsonwebtoken::{Algorithm, Validation};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::keys::{IssuerKeys, Lookup, lookup_error};
+use super::{Config, TokenError};
+use crate::Principal;
+
+/// One configured issuer and its keys.
+pub(crate) struct Issuer {
+    pub(crate) name: String,
+    pub(crate) keys: IssuerKeys,
+}
+
+/// A token verified before, kept until its `exp`.
+struct Cached {
+    principal: Principal,
+    exp: u64,
+    issuer: usize,
+    generation: u64,
+}
+
+/// Verified tokens, keyed by the SHA-256 of the token (the token itself is never kept).
+pub(crate) struct TokenCache {
+    entries: Mutex<HashMap<[u8; 32], Cached, foldhash::fast::FixedState>>,
+    capacity: usize,
+}
+
+impl TokenCache {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            entries: Mutex::new(HashMap::with_hasher(foldhash::fast::FixedState::default())),
+            capacity,
+        }
+    }
+
+    fn get(&self, key: &[u8; 32], now: u64, issuers: &[Issuer]) -> Option<Principal> {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        let hit = entries.get(key)?;
+        let current = issuers[hit.issuer].keys.generation.load(Ordering::Acquire);
+        if now < hit.exp && hit.generation == current {
+            return Some(hit.principal.clone());
+        }
+        // Expired, or its key set changed (a key may have been withdrawn): verify afresh.
+        entries.remove(key);
+        None
+    }
+
+    fn insert(&self, key: [u8; 32], entry: Cached, now: u64) {
+        if self.capacity == 0 {
+            return;
+        }
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if entries.len() >= self.capacity && !entries.contains_key(&key) {
+            entries.retain(|_, e| e.exp > now);
+            if entries.len() >= self.capacity {
+                // Still full of live tokens: drop the one that expires first.
+                if let Some(first) = entries.iter().min_by_key(|(_, e)| e.exp).map(|(k, _)| *k) {
+                    entries.remove(&first);
+                }
+            }
+        }
+        entries.insert(key, entry);
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+}
+
+pub(crate) fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Verify `token` as `config` asks, from the cache when it was verified before.
+pub(crate) async fn verify(config: &Config, token: &str) -> Result<Principal, TokenError> {
+    if token.is_empty() || token.len() > config.max_token_bytes {
+        return Err(TokenError::Malformed);
+    }
+    let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    let now = now();
+    if let Some(principal) = config.cache.get(&digest, now, &config.issuers) {
+        return Ok(principal);
+    }
+
+    check_header(token, &config.algorithms)?;
+    let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+    if !config.algorithms.contains(&header.alg) {
+        return Err(TokenError::AlgorithmNotAllowed);
+    }
+
+    let issuer_index = if config.issuers.len() == 1 {
+        0
+    } else {
+        // Unverified: it only picks whose keys to try; the verification checks it again.
+        let payload = token.split('.').nth(1).ok_or(TokenError::Malformed)?;
+        let claims: Map<String, Value> = decode_part(payload)?;
+        let claimed = claims
+            .get("iss")
+            .and_then(Value::as_str)
+            .ok_or(TokenError::MissingClaim("iss"))?;
+        config
+            .issuers
+            .iter()
+            .position(|i| i.name == claimed)
+            .ok_or(TokenError::WrongIssuer)?
+    };
+    let issuer = &config.issuers[issuer_index];
+    let kid = header.kid.as_deref();
+
+    // The key set the token names: refreshed once if it names a key we lack.
+    let mut set = issuer.keys.fresh().await;
+    let found = set
+        .as_deref()
+        .is_some_and(|s| matches!(s.find(kid, header.alg), Lookup::Found(_)));
+    if !found {
+        issuer.keys.refresh().await;
+        set = issuer.keys.current();
+    }
+    let Some(set) = set else {
+        return Err(TokenError::KeysUnavailable);
+    };
+    let generation = issuer.keys.generation.load(Ordering::Acquire);
+    let key = match set.find(kid, header.alg) {
+        Lookup::Found(key) => key,
+        other => return Err(lookup_error(&other)),
+    };
+
+    let mut validation = Validation::new(header.alg);
+    validation.algorithms = vec![header.alg];
+    validation.leeway = config.leeway.as_secs();
+    validation.validate_exp = true;
+    validation.validate_nbf = true;
+    validation.validate_aud = true;
+    validation.set_audience(&[&config.audience]);
+    validation.set_issuer(&[&issuer.name]);
+    let mut required = vec!["exp", "iss", "aud"];
+    if config.principal_claim == "sub" {
+        required.push("sub");
+    }
+    validation.set_required_spec_claims(&required);
+
+    let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &validation)
+        .map_err(|e| token_error(e.kind()))?
+        .claims;
+
+    let exp = claims
+        .get("exp")
+        .and_then(Value::as_u64)
+        .ok_or(TokenError::MissingClaim("exp"))?;
+    let subject = claims
+        .get(config.principal_claim.as_str())
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or(TokenError::MissingPrincipal)?;
+    let id = if config.issuers.len() > 1 {
+        format!("{}#{subject}", issuer.name)
+    } else {
+        subject.to_owned()
+    };
+    let principal = Principal::new(id).with_scopes(scopes(&claims));
+
+    config.cache.insert(
+        digest,
+        Cached {
+            principal: principal.clone(),
+            exp,
+            issuer: issuer_index,
+            generation,
+        },
+        now,
+    );
+    Ok(principal)
+}
+
+/// Scopes from `scope` (space-separated, RFC 8693 / RFC 9068) or `scp` (an array, or a
+/// space-separated string, as some issuers write it).
+fn scopes(claims: &Map<String, Value>) -> Vec<String> {
+    let mut out = Vec::new();
+    for claim in ["scope", "scp"] {
+        match claims.get(claim) {
+            Some(Value::String(s)) => out.extend(s.split_ascii_whitespace().map(str::to_owned)),
+            Some(Value::Array(items)) => out.extend(
+                items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .flat_map(str::split_ascii_whitespace)
+                    .map(str::to_owned),
+            ),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The header as this server reads it, before any key is looked up: its `alg` must be one
+/// of the allowed algorithms (so `none`, `HS256` and made-up names are refused by name, as
+/// an algorithm this server does not accept), and it must not list `crit` extensions
+/// (RFC 7515 §4.1.11: this server understands none).
+fn check_header(token: &str, allowed: &[Algorithm]) -> Result<(), TokenError> {
+    let encoded = token.split('.').next().ok_or(TokenError::Malformed)?;
+    let header: Map<String, Value> = decode_part(encoded)?;
+    let alg = header
+        .get("alg")
+        .and_then(Value::as_str)
+        .ok_or(TokenError::Malformed)?;
+    let alg: Algorithm = alg.parse().map_err(|_| TokenError::AlgorithmNotAllowed)?;
+    if !allowed.contains(&alg) {
+        return Err(TokenError::AlgorithmNotAllowed);
+    }
+    if header.contains_key("crit") {
+        return Err(TokenError::Malformed);
+    }
+    Ok(())
+}
+
+/// One base64url-encoded JSON object of a JWT.
+fn decode_part(encoded: &str) -> Result<Map<String, Value>, TokenError> {
+    use base64::Engine as _;
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(encoded.trim_end_matches('='))
+        .map_err(|_| TokenError::Malformed)?;
+    serde_json::from_slice(&json).map_err(|_| TokenError::Malformed)
+}
+
+fn token_error(kind: &jsonwebtoken::errors::ErrorKind) -> TokenError {
+    use jsonwebtoken::errors::ErrorKind as K;
+    match kind {
+        K::ExpiredSignature => TokenError::Expired,
+        K::ImmatureSignature => TokenError::NotYetValid,
+        K::InvalidAudience => TokenError::WrongAudience,
+        K::InvalidIssuer => TokenError::WrongIssuer,
+        K::InvalidSignature => TokenError::BadSignature,
+        K::InvalidAlgorithm | K::MissingAlgorithm | K::UnsupportedAlgorithm => {
+            TokenError::AlgorithmNotAllowed
+        }
+        K::MissingRequiredClaim(claim) => TokenError::MissingClaim(match claim.as_str() {
+            "exp" => "exp",
+            "iss" => "iss",
+            "aud" => "aud",
+            "sub" => "sub",
+            _ => "a required claim",
+        }),
+        _ => TokenError::Malformed,
+    }
+}
+
+/// Every algorithm a resource server may accept. HMAC is never one of them: its key is a
+/// shared secret, and a public key must never become one.
+pub(crate) fn is_asymmetric(alg: Algorithm) -> bool {
+    !matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issuer() -> Vec<Issuer> {
+        vec![Issuer {
+            name: "iss".into(),
+            keys: IssuerKeys::new(
+                super::super::keys::Source::Inline(r#"{"keys":[]}"#.into()),
+                std::time::Duration::from_secs(30),
+                std::time::Duration::from_secs(3600),
+            )
+            .unwrap(),
+        }]
+    }
+
+    fn entry(exp: u64, generation: u64) -> Cached {
+        Cached {
+            principal: Principal::new("p"),
+            exp,
+            issuer: 0,
+            generation,
+        }
+    }
+
+    #[test]
+    fn the_cache_stays_within_its_capacity_and_drops_the_soonest_expiry() {
+        let issuers = issuer();
+        let generation = issuers[0].keys.generation.load(Ordering::Acquire);
+        let cache = TokenCache::new(3);
+        let now = 1_000;
+        for i in 0u8..10 {
+            cache.insert([i; 32], entry(now + 100 + u64::from(i), generation), now);
+            assert!(cache.len() <= 3);
+        }
+        // The three that expire last are kept.
+        assert!(cache.get(&[9; 32], now, &issuers).is_some());
+        assert!(cache.get(&[7; 32], now, &issuers).is_some());
+        assert!(cache.get(&[0; 32], now, &issuers).is_none());
+    }
+
+    #[test]
+    fn the_cache_never_answers_past_exp_or_for_an_older_key_set() {
+        let issuers = issuer();
+        let generation = issuers[0].keys.generation.load(Ordering::Acquire);
+        let cache = TokenCache::new(8);
+        cache.insert([1; 32], entry(2_000, generation), 1_000);
+        assert!(cache.get(&[1; 32], 1_999, &issuers).is_some());
+        assert!(cache.get(&[1; 32], 2_000, &issuers).is_none());
+        cache.insert([2; 32], entry(2_000, generation + 1), 1_000);
+        assert!(cache.get(&[2; 32], 1_000, &issuers).is_none());
+    }
+}
