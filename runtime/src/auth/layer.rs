@@ -147,9 +147,9 @@ where
         match inspect(&config, &principal, &bytes) {
             Inspection::Pass => {}
             Inspection::ListTools => filter_list = true,
-            Inspection::Challenge { tool, scopes } => {
+            Inspection::Challenge { id, tool, scopes } => {
                 audit_refusal(principal.id(), Some(&tool), "denied", "insufficient_scope");
-                return Ok(insufficient_scope(&resource_metadata, &tool, &scopes));
+                return Ok(insufficient_scope(&resource_metadata, id, &tool, &scopes));
             }
             Inspection::Withhold { tools } => {
                 for tool in &tools {
@@ -216,6 +216,7 @@ enum Inspection {
     Pass,
     ListTools,
     Challenge {
+        id: Option<serde_json::Value>,
         tool: String,
         scopes: Vec<&'static str>,
     },
@@ -226,6 +227,8 @@ enum Inspection {
 
 #[derive(serde::Deserialize)]
 struct Message<'a> {
+    #[serde(default)]
+    id: Option<serde_json::Value>,
     #[serde(borrow, default)]
     method: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
@@ -278,6 +281,7 @@ fn inspect(config: &Config, principal: &Principal, body: &[u8]) -> Inspection {
                     },
                     (ToolsList::All, ScopeDenial::Challenge) => {
                         return Inspection::Challenge {
+                            id: message.id.clone(),
                             tool: name.to_owned(),
                             scopes,
                         };
@@ -451,11 +455,34 @@ fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<AuthB
     response
 }
 
-fn plain(status: StatusCode, text: &'static str) -> Response<AuthBody> {
+/// JSON-RPC code of the layer's refusals (implementation-defined server error range).
+const REFUSED: i32 = -32001;
+
+/// A refusal whose body is a JSON-RPC error, so that an MCP client can show the model
+/// and the user why (`message`), with the OAuth error code and its details in `data`.
+fn refusal(
+    status: StatusCode,
+    id: Option<serde_json::Value>,
+    error: &str,
+    description: &str,
+    scope: Option<&str>,
+) -> Response<AuthBody> {
+    let mut data = json!({ "error": error, "error_description": description });
+    if let Some(scope) = scope {
+        data["scope"] = json!(scope);
+    }
     json_response(
         status,
-        &json!({ "error": "invalid_request", "error_description": text }),
+        &json!({
+            "jsonrpc": "2.0",
+            "id": id,
+            "error": { "code": REFUSED, "message": description, "data": data },
+        }),
     )
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response<AuthBody> {
+    refusal(status, None, "invalid_request", text, None)
 }
 
 fn with_challenge(mut response: Response<AuthBody>, challenge: String) -> Response<AuthBody> {
@@ -473,21 +500,24 @@ fn with_challenge(mut response: Response<AuthBody>, challenge: String) -> Respon
 fn unauthorized(resource_metadata: &str, error: Option<&TokenError>) -> Response<AuthBody> {
     match error {
         None => with_challenge(
-            json_response(
+            refusal(
                 StatusCode::UNAUTHORIZED,
-                &json!({
-                    "error": "unauthorized",
-                    "error_description": TokenError::Missing.to_string(),
-                }),
+                None,
+                "unauthorized",
+                &TokenError::Missing.to_string(),
+                None,
             ),
             format!("Bearer resource_metadata=\"{resource_metadata}\""),
         ),
         Some(error) => {
             let description = error.to_string();
             with_challenge(
-                json_response(
+                refusal(
                     StatusCode::UNAUTHORIZED,
-                    &json!({ "error": "invalid_token", "error_description": description }),
+                    None,
+                    "invalid_token",
+                    &description,
+                    None,
                 ),
                 format!(
                     "Bearer error=\"invalid_token\", error_description=\"{}\", resource_metadata=\"{resource_metadata}\"",
@@ -500,24 +530,21 @@ fn unauthorized(resource_metadata: &str, error: Option<&TokenError>) -> Response
 
 fn invalid_request(resource_metadata: &str) -> Response<AuthBody> {
     with_challenge(
-        json_response(
+        plain(
             StatusCode::BAD_REQUEST,
-            &json!({
-                "error": "invalid_request",
-                "error_description": "send exactly one Authorization header",
-            }),
+            "send exactly one Authorization header",
         ),
         format!("Bearer error=\"invalid_request\", resource_metadata=\"{resource_metadata}\""),
     )
 }
 
 fn keys_unavailable() -> Response<AuthBody> {
-    let mut response = json_response(
+    let mut response = refusal(
         StatusCode::SERVICE_UNAVAILABLE,
-        &json!({
-            "error": "temporarily_unavailable",
-            "error_description": TokenError::KeysUnavailable.to_string(),
-        }),
+        None,
+        "temporarily_unavailable",
+        &TokenError::KeysUnavailable.to_string(),
+        None,
     );
     response
         .headers_mut()
@@ -528,19 +555,19 @@ fn keys_unavailable() -> Response<AuthBody> {
 /// 403 naming every scope the tool needs, so the client can ask for them all at once.
 fn insufficient_scope(
     resource_metadata: &str,
+    id: Option<serde_json::Value>,
     tool: &str,
     scopes: &[&'static str],
 ) -> Response<AuthBody> {
     let scope = scopes.join(" ");
-    let description = format!("the tool `{tool}` requires the scopes: {scope}");
+    let description = format!("insufficient scope: the tool `{tool}` requires the scopes: {scope}");
     with_challenge(
-        json_response(
+        refusal(
             StatusCode::FORBIDDEN,
-            &json!({
-                "error": "insufficient_scope",
-                "error_description": description,
-                "scope": scope,
-            }),
+            id,
+            "insufficient_scope",
+            &description,
+            Some(&scope),
         ),
         format!(
             "Bearer error=\"insufficient_scope\", scope=\"{}\", resource_metadata=\"{resource_metadata}\", error_description=\"{}\"",

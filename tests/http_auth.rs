@@ -1,0 +1,488 @@
+//! `examples/http_server` as an OAuth 2.1 resource server, driven over loopback by raw HTTP
+//! (to read status codes and challenges exactly) and by rmcp's streamable HTTP client.
+mod auth_support;
+mod common;
+
+use auth_support::*;
+use rmcp::ServiceExt;
+use rmcp::model::CallToolRequestParams;
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use serde_json::{Value, json};
+
+type Client = rmcp::service::RunningService<rmcp::RoleClient, ()>;
+
+async fn connect(uri: &str, token: &str) -> Result<Client, String> {
+    let config =
+        StreamableHttpClientTransportConfig::with_uri(uri.to_owned()).auth_header(token.to_owned());
+    ().serve(StreamableHttpClientTransport::from_config(config))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn call(
+    client: &Client,
+    name: &str,
+    args: Value,
+) -> Result<rmcp::model::CallToolResult, rmcp::ServiceError> {
+    let mut params = CallToolRequestParams::new(name.to_owned());
+    if let Value::Object(map) = args {
+        params = params.with_arguments(map);
+    }
+    client.call_tool(params).await
+}
+
+fn text(result: &rmcp::model::CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect()
+}
+
+fn initialize() -> Value {
+    json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": { "name": "raw", "version": "1" }
+        }
+    })
+}
+
+fn tools_call(name: &str, args: Value) -> Value {
+    json!({
+        "jsonrpc": "2.0", "id": 7, "method": "tools/call",
+        "params": { "name": name, "arguments": args }
+    })
+}
+
+async fn post(url: &str, token: Option<&str>, body: &Value) -> reqwest::Response {
+    let mut request = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(body.to_string());
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    request.send().await.unwrap()
+}
+
+fn challenge(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_token_is_a_401_pointing_at_the_metadata() {
+    let signer = Signer::new();
+    let server = HttpServer::start(&signer, &[]);
+    let response = post(&server.mcp(), None, &initialize()).await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        challenge(&response),
+        format!("Bearer resource_metadata=\"{}\"", server.metadata_url())
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["data"]["error"], "unauthorized");
+    // Not Basic, not a query parameter: only a bearer header counts.
+    let response = reqwest::Client::new()
+        .post(format!(
+            "{}?access_token={}",
+            server.mcp(),
+            signer.rs256(&claims(&server.mcp(), "alice", "fs.read"))
+        ))
+        .header("authorization", "Basic YWxpY2U6cGFzcw==")
+        .header("content-type", "application/json")
+        .body(initialize().to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    // Every method of the endpoint needs the token: the SSE stream and session deletion too.
+    let get = reqwest::Client::new()
+        .get(server.mcp())
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status(), 401);
+    let delete = reqwest::Client::new()
+        .delete(server.mcp())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delete.status(), 401);
+    let events = server.log();
+    assert!(events.contains("outcome=\"unauthenticated\""), "{events}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_invalid_token_is_a_401_invalid_token_that_never_echoes_it() {
+    let signer = Signer::new();
+    let server = HttpServer::start(&signer, &[]);
+    for (name, token) in bad_tokens(&signer, &server.mcp()) {
+        let response = post(&server.mcp(), Some(&token), &initialize()).await;
+        assert_eq!(response.status(), 401, "{name}");
+        let header = challenge(&response);
+        assert!(
+            header.starts_with("Bearer error=\"invalid_token\", error_description=\""),
+            "{name}: {header}"
+        );
+        assert!(
+            header.ends_with(&format!("resource_metadata=\"{}\"", server.metadata_url())),
+            "{name}: {header}"
+        );
+        let body = response.text().await.unwrap();
+        for part in token.split('.').filter(|p| p.len() > 8) {
+            assert!(!body.contains(part), "{name}: the body echoes the token");
+            assert!(
+                !header.contains(part),
+                "{name}: the header echoes the token"
+            );
+        }
+        // And through rmcp's client: the connection is refused.
+        assert!(connect(&server.mcp(), &token).await.is_err(), "{name}");
+    }
+    // The reason is specific enough to act on.
+    let expired = &bad_tokens(&signer, &server.mcp())[0].1;
+    let response = post(&server.mcp(), Some(expired), &initialize()).await;
+    assert!(challenge(&response).contains("the token has expired"));
+    let audience = &bad_tokens(&signer, &server.mcp())[2].1;
+    let response = post(&server.mcp(), Some(audience), &initialize()).await;
+    assert!(challenge(&response).contains("audience"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn valid_tokens_of_each_algorithm_call_the_tools_they_hold_scopes_for() {
+    let signer = Signer::new();
+    let server = HttpServer::start(&signer, &[]);
+    let claims = claims(&server.mcp(), "alice", "fs.read");
+    for (alg, token) in [
+        ("RS256", signer.rs256(&claims)),
+        (
+            "ES256",
+            signer.sign(jsonwebtoken::Algorithm::ES256, Some("ec-1"), &claims),
+        ),
+        (
+            "EdDSA",
+            signer.sign(jsonwebtoken::Algorithm::EdDSA, None, &claims),
+        ),
+    ] {
+        let client = connect(&server.mcp(), &token)
+            .await
+            .unwrap_or_else(|e| panic!("{alg}: {e}"));
+        let result = call(&client, "read_file", json!({"path": "docs/hello.txt"}))
+            .await
+            .unwrap();
+        assert_eq!(text(&result), "hello from inside", "{alg}");
+        client.cancel().await.unwrap();
+    }
+    // `scp` as an array is read as well as `scope`; an audience array naming this server too.
+    let mut scp = claims.clone();
+    scp.as_object_mut().unwrap().remove("scope");
+    scp["scp"] = json!(["fs.read", "fs.write"]);
+    scp["aud"] = json!(["https://other.test", server.mcp()]);
+    let client = connect(&server.mcp(), &signer.rs256(&scp)).await.unwrap();
+    let wrote = call(
+        &client,
+        "write_file",
+        json!({"path": "new.txt", "content": "hi"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(text(&wrote), "wrote 2 bytes");
+    // The audit trail names the caller from the token.
+    let log = server.log();
+    assert!(
+        log.lines().any(|l| l.contains("tool call")
+            && l.contains("principal=\"alice\"")
+            && l.contains("tool=\"write_file\"")
+            && l.contains("outcome=\"ok\"")),
+        "{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_without_the_tools_scope_is_a_403_naming_the_scope_before_dispatch() {
+    let signer = Signer::new();
+    let server = HttpServer::start(&signer, &[]);
+    let token = signer.rs256(&claims(&server.mcp(), "reader", "fs.read"));
+
+    let response = post(
+        &server.mcp(),
+        Some(&token),
+        &tools_call("write_file", json!({"path": "x.txt", "content": "no"})),
+    )
+    .await;
+    assert_eq!(response.status(), 403);
+    let header = challenge(&response);
+    assert!(
+        header.starts_with(&format!(
+            "Bearer error=\"insufficient_scope\", scope=\"fs.write\", resource_metadata=\"{}\"",
+            server.metadata_url()
+        )),
+        "{header}"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["id"], 7);
+    assert_eq!(body["error"]["data"]["scope"], "fs.write");
+
+    // The same through rmcp's client, in a real session: an error, and nothing was written.
+    let client = connect(&server.mcp(), &token).await.unwrap();
+    assert!(
+        call(
+            &client,
+            "write_file",
+            json!({"path": "x.txt", "content": "no"})
+        )
+        .await
+        .is_err()
+    );
+    assert!(!server.root.join("x.txt").exists());
+    // The session still serves what the token allows.
+    let listed = call(&client, "list_dir", json!({"path": "."}))
+        .await
+        .unwrap();
+    assert!(text(&listed).contains("docs/"));
+    // A name spelled with JSON escapes is the same tool.
+    let escaped = r#"{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"write\u005ffile","arguments":{"path":"x.txt","content":"no"}}}"#;
+    let response = reqwest::Client::new()
+        .post(server.mcp())
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(escaped)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let log = server.log();
+    assert!(
+        log.contains("principal=\"reader\"") && log.contains("reason=\"insufficient_scope\""),
+        "{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_tool_error_mode_the_denial_is_an_is_error_result() {
+    let signer = Signer::new();
+    let server = HttpServer::start(&signer, &["--scope-denial", "tool-error"]);
+    let token = signer.rs256(&claims(&server.mcp(), "reader", "fs.read"));
+    let client = connect(&server.mcp(), &token).await.unwrap();
+    let result = call(
+        &client,
+        "write_file",
+        json!({"path": "x.txt", "content": "no"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(result.is_error, Some(true));
+    assert!(
+        text(&result).contains("requires the `fs.write` scope"),
+        "{}",
+        text(&result)
+    );
+    assert!(!server.root.join("x.txt").exists());
+    // Tokens are still required.
+    assert_eq!(post(&server.mcp(), None, &initialize()).await.status(), 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tools_list_shows_every_tool_or_only_the_granted_ones() {
+    let signer = Signer::new();
+    let all = HttpServer::start(&signer, &[]);
+    let token = signer.rs256(&claims(&all.mcp(), "reader", "fs.read"));
+    let client = connect(&all.mcp(), &token).await.unwrap();
+    let mut names: Vec<String> = client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["list_dir", "read_file", "write_file"]);
+
+    let granted = HttpServer::start(&signer, &["--tools-list", "granted"]);
+    let token = signer.rs256(&claims(&granted.mcp(), "reader", "fs.read"));
+    let client = connect(&granted.mcp(), &token).await.unwrap();
+    let mut names: Vec<String> = client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["list_dir", "read_file"]);
+    // A withheld tool answers exactly as a tool that does not exist.
+    let withheld = call(
+        &client,
+        "write_file",
+        json!({"path": "x.txt", "content": "no"}),
+    )
+    .await
+    .unwrap_err();
+    let unknown = call(
+        &client,
+        "no_such_tool",
+        json!({"path": "x.txt", "content": "no"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(format!("{withheld:?}"), format!("{unknown:?}"));
+    assert!(!granted.root.join("x.txt").exists());
+    // A caller with every scope sees every tool.
+    let token = signer.rs256(&claims(&granted.mcp(), "writer", "fs.read fs.write"));
+    let client = connect(&granted.mcp(), &token).await.unwrap();
+    assert_eq!(client.list_all_tools().await.unwrap().len(), 3);
+    // No token: no list at all.
+    assert_eq!(
+        post(
+            &granted.mcp(),
+            None,
+            &json!({"jsonrpc":"2.0","id":2,"method":"tools/list"})
+        )
+        .await
+        .status(),
+        401
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_metadata_document_names_the_resource_issuer_and_declared_scopes() {
+    let signer = Signer::new();
+    let server = HttpServer::start(&signer, &[]);
+    for path in [
+        "/.well-known/oauth-protected-resource",
+        "/.well-known/oauth-protected-resource/mcp",
+    ] {
+        let response = reqwest::get(format!("{}{path}", server.base))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(response.headers()["content-type"], "application/json");
+        let doc: Value = response.json().await.unwrap();
+        assert_eq!(doc["resource"], server.mcp(), "{path}");
+        assert_eq!(doc["authorization_servers"], json!([ISS]));
+        assert_eq!(doc["bearer_methods_supported"], json!(["header"]));
+        assert_eq!(doc["scopes_supported"], json!(["fs.read", "fs.write"]));
+    }
+    // Other paths under .well-known are not the metadata, and need a token like any other.
+    let other = reqwest::get(format!(
+        "{}/.well-known/oauth-protected-resource/other",
+        server.base
+    ))
+    .await
+    .unwrap();
+    assert_eq!(other.status(), 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_jwks_file_is_picked_up_without_a_restart() {
+    let signer = Signer::new();
+    let server = HttpServer::start(&signer, &[]);
+    let next = secure_tool::auth::DevIssuer::new(ISS);
+    let token = next.sign(&claims(&server.mcp(), "alice", "fs.read"));
+    assert_eq!(
+        post(&server.mcp(), Some(&token), &initialize())
+            .await
+            .status(),
+        401
+    );
+
+    // The issuer publishes its next key next to the current ones.
+    let mut jwks = signer.jwks();
+    let new_key: Value = serde_json::from_str(&next.jwks()).unwrap();
+    jwks["keys"]
+        .as_array_mut()
+        .unwrap()
+        .push(new_key["keys"][0].clone());
+    write_jwks(&server.jwks, &jwks);
+    let client = connect(&server.mcp(), &token).await.unwrap();
+    let result = call(&client, "read_file", json!({"path": "docs/hello.txt"}))
+        .await
+        .unwrap();
+    assert_eq!(text(&result), "hello from inside");
+
+    // Then retires the old ones: their tokens stop working, cached or not.
+    let old = signer.rs256(&claims(&server.mcp(), "alice", "fs.read"));
+    assert_eq!(
+        post(&server.mcp(), Some(&old), &initialize())
+            .await
+            .status(),
+        200
+    );
+    write_jwks(&server.jwks, &new_key);
+    // A token with an unknown kid makes the server look at the file again.
+    let stranger = secure_tool::auth::DevIssuer::new(ISS).sign(&claims(&server.mcp(), "x", ""));
+    assert_eq!(
+        post(&server.mcp(), Some(&stranger), &initialize())
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        post(&server.mcp(), Some(&old), &initialize())
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        post(&server.mcp(), Some(&token), &initialize())
+            .await
+            .status(),
+        200
+    );
+
+    // A broken file keeps the last good keys.
+    std::fs::write(&server.jwks, "{ not json").unwrap();
+    assert_eq!(
+        post(&server.mcp(), Some(&stranger), &initialize())
+            .await
+            .status(),
+        401
+    );
+    let fresh = next.sign(&claims(&server.mcp(), "bob", "fs.read"));
+    assert_eq!(
+        post(&server.mcp(), Some(&fresh), &initialize())
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_host_header_is_checked_against_dns_rebinding() {
+    let signer = Signer::new();
+    let server = HttpServer::start(&signer, &[]);
+    let token = signer.rs256(&claims(&server.mcp(), "alice", "fs.read"));
+    let response = reqwest::Client::new()
+        .post(server.mcp())
+        .header("host", "attacker.example")
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(initialize().to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let response = reqwest::Client::new()
+        .post(server.mcp())
+        .header("origin", "http://attacker.example")
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(initialize().to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+}
