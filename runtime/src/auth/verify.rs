@@ -157,10 +157,19 @@ pub(crate) async fn verify(config: &Config, token: &str) -> Result<Principal, To
         .map_err(|e| token_error(e.kind()))?
         .claims;
 
+    // A NumericDate may have a fraction (RFC 7519 section 2).
     let exp = claims
         .get("exp")
-        .and_then(Value::as_u64)
+        .and_then(|v| {
+            v.as_u64()
+                .or_else(|| v.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
+        })
         .ok_or(TokenError::MissingClaim("exp"))?;
+    // RFC 7519 4.1.4: the token is refused once `exp` has come (jsonwebtoken still accepts
+    // it during that very second).
+    if now >= exp.saturating_add(config.leeway.as_secs()) {
+        return Err(TokenError::Expired);
+    }
     let subject = claims
         .get(config.principal_claim.as_str())
         .and_then(Value::as_str)
