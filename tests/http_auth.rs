@@ -486,3 +486,119 @@ async fn the_host_header_is_checked_against_dns_rebinding() {
         .unwrap();
     assert_eq!(response.status(), 403);
 }
+
+/// Three servers (challenge, tool-error, granted) and the tokens for them, as the
+/// official-client scripts read it.
+fn client_config(signer: &Signer, dir: &std::path::Path) -> (Vec<HttpServer>, std::path::PathBuf) {
+    let all = HttpServer::start(signer, &[]);
+    let tool_error = HttpServer::start(signer, &["--scope-denial", "tool-error"]);
+    let granted = HttpServer::start(signer, &["--tools-list", "granted"]);
+    // One audience per server: give each server's tokens its own `aud`.
+    let token =
+        |server: &HttpServer, scope: &str| signer.rs256(&claims(&server.mcp(), "official", scope));
+    let bad: serde_json::Map<String, Value> = bad_tokens(signer, &all.mcp())
+        .into_iter()
+        .map(|(name, token)| (name.to_owned(), json!(token)))
+        .collect();
+    let config = json!({
+        "urls": { "all": all.mcp(), "tool_error": tool_error.mcp(), "granted": granted.mcp() },
+        "tokens": {
+            "read": token(&all, "fs.read"),
+            "write": token(&all, "fs.read fs.write"),
+            "read_tool_error": token(&tool_error, "fs.read"),
+            "read_granted": token(&granted, "fs.read"),
+            "bad": bad,
+        }
+    });
+    let path = dir.join("clients.json");
+    std::fs::write(&path, config.to_string()).unwrap();
+    (vec![all, tool_error, granted], path)
+}
+
+fn python() -> Option<std::path::PathBuf> {
+    let venv = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/py/bin/python");
+    let ok = std::process::Command::new(&venv)
+        .args(["-c", "import mcp"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    ok.then_some(venv)
+}
+
+fn require_or_skip(what: &str) {
+    assert!(
+        std::env::var_os("SECURE_TOOL_REQUIRE_OFFICIAL_CLIENTS").is_none(),
+        "the official MCP {what} is required: run `scripts/test`, which installs it"
+    );
+    eprintln!("skipped: no MCP {what} (run `scripts/test`)");
+}
+
+#[test]
+fn official_python_sdk_over_streamable_http() {
+    let Some(python) = python() else {
+        return require_or_skip("Python SDK");
+    };
+    let signer = Signer::new();
+    let dir = TempDir::new("py-http");
+    let (servers, config) = client_config(&signer, &dir.0);
+    let output = std::process::Command::new(python)
+        .arg(
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/python/http_client.py"),
+        )
+        .arg(&config)
+        .output()
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains(" passed, 0 failed"), "{stdout}\n{stderr}");
+    assert!(!servers[0].root.join("x.txt").exists());
+    assert_eq!(
+        std::fs::read_to_string(servers[0].root.join("py.txt")).unwrap(),
+        "from python"
+    );
+}
+
+/// `target/ts`, where `scripts/test` installs the pinned TypeScript SDK.
+fn ts_dir() -> Option<std::path::PathBuf> {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/ts");
+    let installed = dir
+        .join("node_modules/@modelcontextprotocol/sdk/package.json")
+        .exists();
+    let node = std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    (installed && node).then_some(dir)
+}
+
+#[test]
+fn official_typescript_sdk_over_streamable_http() {
+    let Some(dir) = ts_dir() else {
+        return require_or_skip("TypeScript SDK");
+    };
+    // The script runs beside the installed SDK, so that Node resolves it.
+    let script = dir.join("http_client.mjs");
+    std::fs::copy(
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/ts/http_client.mjs"),
+        &script,
+    )
+    .unwrap();
+    let signer = Signer::new();
+    let tmp = TempDir::new("ts-http");
+    let (servers, config) = client_config(&signer, &tmp.0);
+    let output = std::process::Command::new("node")
+        .arg(&script)
+        .arg(&config)
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains(" passed, 0 failed"), "{stdout}\n{stderr}");
+    assert!(!servers[0].root.join("x.txt").exists());
+    assert_eq!(
+        std::fs::read_to_string(servers[0].root.join("ts.txt")).unwrap(),
+        "from typescript"
+    );
+}

@@ -1,0 +1,118 @@
+"""Drive examples/http_server with the official MCP Python SDK's streamable HTTP client.
+
+Usage: http_client.py CONFIG.json
+
+CONFIG names three running servers (challenge mode, tool-error mode, granted-only list)
+and the tokens to use. Every invalid token must stop the session at `initialize` with the
+server's reason; a call without the tool's scope must fail with the insufficient-scope
+refusal (or, in tool-error mode, come back as an isError result); valid tokens work.
+"""
+
+import asyncio
+import json
+import sys
+
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+
+results = {"passed": 0, "failed": 0}
+
+
+def check(name, condition, detail=""):
+    if condition:
+        results["passed"] += 1
+    else:
+        results["failed"] += 1
+        print(f"FAIL {name}: {detail}", file=sys.stderr)
+
+
+def text_of(result):
+    return "".join(getattr(c, "text", "") for c in result.content)
+
+
+async def with_session(url, token, body):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with create_mcp_http_client(headers=headers) as http:
+        async with streamable_http_client(url, http_client=http) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                return await body(session)
+
+
+async def refused(url, token):
+    """The error that ends the session, or None if it was not refused."""
+    try:
+        await asyncio.wait_for(with_session(url, token, lambda s: asyncio.sleep(0)), 20)
+    except Exception as error:  # noqa: BLE001 - any refusal is what we want to see
+        return error
+    return None
+
+
+async def main(config):
+    urls, tokens = config["urls"], config["tokens"]
+
+    error = await refused(urls["all"], None)
+    check("no token is refused", error is not None, "session opened without a token")
+    check("no token says why", error is not None and "bearer token" in repr(error), repr(error))
+    for name, token in tokens["bad"].items():
+        error = await refused(urls["all"], token)
+        check(f"{name} is refused", error is not None, "session opened")
+        echoed = [part for part in token.split(".") if len(part) > 8 and part in repr(error)]
+        check(f"{name} does not echo the token", not echoed, repr(error))
+    expired = await refused(urls["all"], tokens["bad"]["expired"])
+    check("expired says so", "expired" in repr(expired), repr(expired))
+
+    async def reader(session):
+        tools = {t.name for t in (await session.list_tools()).tools}
+        check("all tools listed", tools == {"read_file", "list_dir", "write_file"}, tools)
+        result = await session.call_tool("read_file", {"path": "docs/hello.txt"})
+        check("read works", not result.is_error and text_of(result) == "hello from inside", result)
+        try:
+            result = await session.call_tool("write_file", {"path": "x.txt", "content": "no"})
+            check("write without scope is refused", False, result)
+        except Exception as error:  # noqa: BLE001
+            message = str(error)
+            check("refusal names insufficient scope", "insufficient scope" in message, message)
+            check("refusal names the scope", "fs.write" in message, message)
+            data = getattr(error, "data", None) or {}
+            check("refusal data is the OAuth error", data.get("error") == "insufficient_scope", data)
+        # The session survives the refusal.
+        result = await session.call_tool("list_dir", {"path": "."})
+        check("session still serves", "docs/" in text_of(result), result)
+
+    await asyncio.wait_for(with_session(urls["all"], tokens["read"], reader), 30)
+
+    async def tool_error(session):
+        result = await session.call_tool("write_file", {"path": "x.txt", "content": "no"})
+        check("tool-error mode answers isError", result.is_error, result)
+        check("tool-error names the scope", "fs.write" in text_of(result), text_of(result))
+
+    await asyncio.wait_for(with_session(urls["tool_error"], tokens["read_tool_error"], tool_error), 30)
+
+    async def granted(session):
+        tools = {t.name for t in (await session.list_tools()).tools}
+        check("granted lists only granted tools", tools == {"read_file", "list_dir"}, tools)
+        errors = []
+        for name in ("write_file", "no_such_tool"):
+            try:
+                await session.call_tool(name, {"path": "x.txt", "content": "no"})
+                errors.append(None)
+            except Exception as error:  # noqa: BLE001
+                errors.append((type(error).__name__, getattr(error, "code", None), str(error)))
+        check("withheld tool looks unknown", errors[0] is not None and errors[0] == errors[1], errors)
+
+    await asyncio.wait_for(with_session(urls["granted"], tokens["read_granted"], granted), 30)
+
+    async def writer(session):
+        result = await session.call_tool("write_file", {"path": "py.txt", "content": "from python"})
+        check("write with scope works", not result.is_error, result)
+
+    await asyncio.wait_for(with_session(urls["all"], tokens["write"], writer), 30)
+
+
+if __name__ == "__main__":
+    with open(sys.argv[1]) as f:
+        asyncio.run(main(json.load(f)))
+    print(f"python http client: {results['passed']} passed, {results['failed']} failed")
+    sys.exit(1 if results["failed"] else 0)
