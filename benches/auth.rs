@@ -1,0 +1,346 @@
+//! The OAuth resource server (`secure_tool::auth`): what verifying a bearer token costs,
+//! fresh and from the cache, and what the layer adds to a whole `tools/call` over
+//! streamable HTTP.
+//!
+//! ```text
+//! cargo bench --bench auth
+//! ```
+//!
+//! - `verify/fresh_*`: a token the server has not seen (cache off): header, key lookup,
+//!   signature and claims, for each algorithm family.
+//! - `verify/cached`: the same token again: a SHA-256 of the token and a map lookup.
+//! - `http_tools_call/{bare,auth}`: rmcp's streamable HTTP client calling a secured tool
+//!   on loopback, without and with the layer in front of the service.
+//! - `layer/{tools_call,baseline}`: the layer alone in front of a service that answers at
+//!   once, and that service alone: the layer's own cost per request.
+//! - Then, outside criterion, the HTTP calls interleaved in alternating batches (as in the
+//!   `overhead` bench): the median of the per-round ratios is the figure to trust, next to
+//!   the same measurement of two servers without the layer (the noise floor).
+
+use std::sync::Arc;
+
+use criterion::{Criterion, criterion_group};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::CallToolRequestParams;
+use rmcp::service::RunningService;
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::streamable_http_server::{
+    StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+};
+use rmcp::{RoleClient, ServerHandler, ServiceExt, tool, tool_handler, tool_router};
+use secure_tool::auth::{DevIssuer, JwksSource, ResourceServer};
+use secure_tool::{SecureInput, SecureServer, Security, secure_tool};
+use serde_json::json;
+
+const ISS: &str = "https://issuer.bench";
+const AUD: &str = "https://mcp.bench/mcp";
+
+#[derive(serde::Deserialize, schemars::JsonSchema, validator::Validate, SecureInput)]
+#[serde(deny_unknown_fields)]
+struct Say {
+    #[validate(length(max = 64))]
+    text: String,
+}
+
+#[derive(Clone)]
+struct Bench {
+    security: Security,
+    tool_router: ToolRouter<Self>,
+}
+
+impl SecureServer for Bench {
+    fn security(&self) -> &Security {
+        &self.security
+    }
+}
+
+#[tool_router]
+impl Bench {
+    #[secure_tool(public)]
+    #[tool(description = "Echo")]
+    async fn echo(&self, Parameters(say): Parameters<Say>) -> String {
+        say.text
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for Bench {}
+
+fn claims() -> serde_json::Value {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    json!({"iss": ISS, "aud": AUD, "sub": "bench", "scope": "fs.read fs.write", "nbf": now, "exp": now + 3600})
+}
+
+struct Keys {
+    dev: DevIssuer,
+    rsa: EncodingKey,
+    ec: EncodingKey,
+    jwks: String,
+}
+
+fn keys() -> Keys {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/jwt");
+    let rsa =
+        EncodingKey::from_rsa_pem(&std::fs::read(dir.join("rsa-test-only.pem")).unwrap()).unwrap();
+    let ec = EncodingKey::from_ec_pem(&std::fs::read(dir.join("ec-p256-test-only.pem")).unwrap())
+        .unwrap();
+    let dev = DevIssuer::new(ISS);
+    let jwk = |key: &EncodingKey, alg, kid: &str| {
+        let mut jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(key, alg).unwrap();
+        jwk.common.key_id = Some(kid.into());
+        serde_json::to_value(jwk).unwrap()
+    };
+    let mut all: serde_json::Value = serde_json::from_str(&dev.jwks()).unwrap();
+    let list = all["keys"].as_array_mut().unwrap();
+    list.push(jwk(&rsa, Algorithm::RS256, "rsa"));
+    list.push(jwk(&ec, Algorithm::ES256, "ec"));
+    Keys {
+        jwks: all.to_string(),
+        dev,
+        rsa,
+        ec,
+    }
+}
+
+fn sign(key: &EncodingKey, alg: Algorithm, kid: &str) -> String {
+    let mut header = Header::new(alg);
+    header.kid = Some(kid.into());
+    jsonwebtoken::encode(&header, &claims(), key).unwrap()
+}
+
+fn verify(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let keys = keys();
+    let server = |capacity| {
+        ResourceServer::builder(AUD)
+            .issuer(ISS, JwksSource::inline(keys.jwks.clone()))
+            .cache_capacity(capacity)
+            .build()
+            .unwrap()
+    };
+    let uncached = server(0);
+    let cached = server(10_000);
+    let mut group = c.benchmark_group("verify");
+    for (name, token) in [
+        ("fresh_eddsa", keys.dev.sign(&claims())),
+        ("fresh_rs256", sign(&keys.rsa, Algorithm::RS256, "rsa")),
+        ("fresh_es256", sign(&keys.ec, Algorithm::ES256, "ec")),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| runtime.block_on(uncached.verify(&token)).unwrap());
+        });
+    }
+    let token = sign(&keys.rsa, Algorithm::RS256, "rsa");
+    runtime.block_on(cached.verify(&token)).unwrap();
+    // A cached token needs no I/O: the future is ready on its first poll, so it is polled
+    // once here rather than through a runtime (whose own cost would be measured too).
+    group.bench_function("cached", |b| {
+        b.iter(|| {
+            futures::FutureExt::now_or_never(cached.verify(&token))
+                .expect("a cached verification completes at once")
+                .unwrap()
+        });
+    });
+    group.finish();
+
+    // The layer alone, in front of a service that answers at once: its whole cost per
+    // request (token from the cache, body read, `tools/call` inspected), without the network.
+    let auth = server(10_000);
+    let inner = tower_service_fn();
+    let mut service = tower_layer::Layer::layer(&auth, inner);
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": "hello"}}}).to_string();
+    let request = || {
+        http::Request::post("/mcp")
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(http_body_util::Full::new(bytes::Bytes::from(body.clone())))
+            .unwrap()
+    };
+    let mut group = c.benchmark_group("layer");
+    group.bench_function("tools_call", |b| {
+        b.iter_batched(
+            request,
+            |request| {
+                let response = runtime
+                    .block_on(tower_service::Service::call(&mut service, request))
+                    .unwrap();
+                assert_eq!(response.status(), 200);
+            },
+            criterion::BatchSize::SmallInput,
+        );
+    });
+    group.bench_function("baseline", |b| {
+        let mut inner = tower_service_fn();
+        b.iter_batched(
+            request,
+            |request| {
+                let response = runtime
+                    .block_on(tower_service::Service::call(&mut inner, request))
+                    .unwrap();
+                assert_eq!(response.status(), 200);
+            },
+            criterion::BatchSize::SmallInput,
+        );
+    });
+    group.finish();
+}
+
+#[derive(Clone)]
+struct Ok200;
+
+impl<B: Send + 'static> tower_service::Service<http::Request<B>> for Ok200 {
+    type Response = http::Response<http_body_util::Full<bytes::Bytes>>;
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        drop(request);
+        std::future::ready(Ok(http::Response::new(http_body_util::Full::new(
+            bytes::Bytes::from_static(b"{}"),
+        ))))
+    }
+}
+
+fn tower_service_fn() -> Ok200 {
+    Ok200
+}
+
+type Client = RunningService<RoleClient, ()>;
+
+/// Two servers on loopback, the same but for the layer, and a client of each.
+async fn clients(keys: &Keys) -> (Client, Client) {
+    let token = sign(&keys.rsa, Algorithm::RS256, "rsa");
+    let auth = ResourceServer::builder(AUD)
+        .issuer(ISS, JwksSource::inline(keys.jwks.clone()))
+        .build()
+        .unwrap();
+    let mut clients = Vec::new();
+    for with_layer in [false, true] {
+        let security = Security::default();
+        let service = StreamableHttpService::new(
+            move || {
+                Ok(Bench {
+                    security: security.clone(),
+                    tool_router: Bench::tool_router(),
+                })
+            },
+            Arc::new(LocalSessionManager::default()),
+            StreamableHttpServerConfig::default(),
+        );
+        let router = axum::Router::new().nest_service("/mcp", service);
+        let app = if with_layer {
+            router.layer(auth.clone())
+        } else {
+            router
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let config = StreamableHttpClientTransportConfig::with_uri(format!("http://{addr}/mcp"))
+            .auth_header(token.clone());
+        clients.push(
+            ().serve(StreamableHttpClientTransport::from_config(config))
+                .await
+                .unwrap(),
+        );
+    }
+    let auth = clients.pop().unwrap();
+    (clients.pop().unwrap(), auth)
+}
+
+async fn echo(client: &Client) {
+    let params = CallToolRequestParams::new("echo")
+        .with_arguments(json!({"text": "hello"}).as_object().cloned().unwrap());
+    let result = client.call_tool(params).await.unwrap();
+    assert_ne!(result.is_error, Some(true));
+}
+
+fn http(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let keys = keys();
+    let (bare, auth) = runtime.block_on(clients(&keys));
+    let mut group = c.benchmark_group("http_tools_call");
+    group.bench_function("bare", |b| b.to_async(&runtime).iter(|| echo(&bare)));
+    group.bench_function("auth", |b| b.to_async(&runtime).iter(|| echo(&auth)));
+    group.finish();
+}
+
+/// Median and quartiles of `after / before` over `rounds` alternating batches.
+fn ratio(
+    rounds: usize,
+    mut before: impl FnMut() -> f64,
+    mut after: impl FnMut() -> f64,
+) -> [f64; 3] {
+    before();
+    after();
+    let mut ratios: Vec<f64> = (0..rounds)
+        .map(|round| {
+            if round % 2 == 0 {
+                let b = before();
+                after() / b
+            } else {
+                let a = after();
+                a / before()
+            }
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let at = |q: f64| ratios[((ratios.len() - 1) as f64 * q).round() as usize];
+    [at(0.5), at(0.25), at(0.75)]
+}
+
+fn interleaved(rounds: usize, batch: usize) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let keys = keys();
+    let (bare, auth) = runtime.block_on(clients(&keys));
+    // A second server without the layer: bare against bare is the noise floor.
+    let (bare_too, _) = runtime.block_on(clients(&keys));
+    let time = |client: &Client| {
+        runtime.block_on(async {
+            let started = std::time::Instant::now();
+            for _ in 0..batch {
+                echo(client).await;
+            }
+            started.elapsed().as_secs_f64()
+        })
+    };
+    let [floor, floor_low, floor_high] = ratio(rounds, || time(&bare), || time(&bare_too));
+    let [median, low, high] = ratio(rounds, || time(&bare), || time(&auth));
+    println!(
+        "http_tools_call interleaved ({rounds} rounds of {batch} calls a side): auth/bare median {median:.3}x (quartiles {low:.3}x to {high:.3}x); bare/bare {floor:.3}x ({floor_low:.3}x to {floor_high:.3}x)"
+    );
+}
+
+criterion_group!(benches, verify, http);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    if !std::env::args().any(|a| a == "--list" || a == "--test") {
+        interleaved(41, 300);
+    }
+}
