@@ -409,3 +409,34 @@ async fn keys_that_never_loaded_fail_closed_with_503() {
     assert_eq!(response.status(), 503);
     assert!(response.headers().contains_key("retry-after"));
 }
+
+#[tokio::test]
+async fn a_key_replaced_under_the_same_kid_is_picked_up_from_the_file() {
+    let dir = auth_support::TempDir::new("same-kid");
+    let path = dir.0.join("jwks.json");
+    let (first, first_jwk) = auth_support::ed25519("k");
+    auth_support::write_jwks(&path, &json!({"keys": [first_jwk]}));
+    let aud = "https://mcp.test/mcp";
+    let server = ResourceServer::builder(aud)
+        .issuer(ISS, JwksSource::file(&path))
+        .build()
+        .unwrap();
+    let sign = |key, sub: &str| auth_support::sign_ed(key, "k", &claims(aud, sub, "x"));
+    assert!(server.verify(&sign(&first, "alice")).await.is_ok());
+
+    let (second, second_jwk) = auth_support::ed25519("k");
+    auth_support::write_jwks(&path, &json!({"keys": [second_jwk]}));
+    assert_eq!(
+        server.verify(&sign(&second, "bob")).await.unwrap().id(),
+        "bob"
+    );
+    // The replaced key verifies nothing any more, cached or not.
+    assert_eq!(
+        server.verify(&sign(&first, "carol")).await,
+        Err(TokenError::BadSignature)
+    );
+    assert_eq!(
+        server.verify(&sign(&first, "alice")).await,
+        Err(TokenError::BadSignature)
+    );
+}

@@ -347,3 +347,24 @@ impl HttpServer {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 }
+
+/// A fresh Ed25519 signing key (PKCS#8 around a random seed) and its public JWK under `kid`.
+pub fn ed25519(kid: &str) -> (EncodingKey, Value) {
+    let mut der = vec![
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).unwrap();
+    der.extend_from_slice(&seed);
+    let key = EncodingKey::from_ed_der(&der);
+    let mut jwk = Jwk::from_encoding_key(&key, Algorithm::EdDSA).unwrap();
+    jwk.common.key_id = Some(kid.into());
+    (key, serde_json::to_value(jwk).unwrap())
+}
+
+pub fn sign_ed(key: &EncodingKey, kid: &str, claims: &Value) -> String {
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some(kid.into());
+    jsonwebtoken::encode(&header, claims, key).unwrap()
+}

@@ -122,23 +122,6 @@ pub(crate) async fn verify(config: &Config, token: &str) -> Result<Principal, To
     let kid = header.kid.as_deref();
 
     // The key set the token names: refreshed once if it names a key we lack.
-    let mut set = issuer.keys.fresh().await;
-    let found = set
-        .as_deref()
-        .is_some_and(|s| matches!(s.find(kid, header.alg), Lookup::Found(_)));
-    if !found {
-        issuer.keys.refresh().await;
-        set = issuer.keys.current();
-    }
-    let Some(set) = set else {
-        return Err(TokenError::KeysUnavailable);
-    };
-    let generation = issuer.keys.generation.load(Ordering::Acquire);
-    let key = match set.find(kid, header.alg) {
-        Lookup::Found(key) => key,
-        other => return Err(lookup_error(&other)),
-    };
-
     let mut validation = Validation::new(header.alg);
     validation.algorithms = vec![header.alg];
     validation.leeway = config.leeway.as_secs();
@@ -153,9 +136,51 @@ pub(crate) async fn verify(config: &Config, token: &str) -> Result<Principal, To
     }
     validation.set_required_spec_claims(&required);
 
-    let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &validation)
-        .map_err(|e| token_error(e.kind()))?
-        .claims;
+    // The key set the token names. A key it lacks, or a signature its key does not verify
+    // (the issuer may have replaced the key under the same `kid`), makes the server look
+    // for a newer set once, within the refresh limits.
+    let mut refreshed = false;
+    let (generation, claims) = loop {
+        // Read before the set: a change in between only makes the cache entry stale sooner.
+        let generation = issuer.keys.generation.load(Ordering::Acquire);
+        let set = if refreshed {
+            issuer.keys.current()
+        } else {
+            issuer.keys.fresh().await
+        };
+        let found = set
+            .as_deref()
+            .is_some_and(|s| matches!(s.find(kid, header.alg), Lookup::Found(_)));
+        if !found && !refreshed {
+            issuer.keys.refresh().await;
+            refreshed = true;
+            continue;
+        }
+        let Some(set) = set else {
+            return Err(TokenError::KeysUnavailable);
+        };
+        let key = match set.find(kid, header.alg) {
+            Lookup::Found(key) => key,
+            other => return Err(lookup_error(&other)),
+        };
+        match jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &validation) {
+            Ok(data) => break (generation, data.claims),
+            Err(error)
+                if !refreshed
+                    && matches!(
+                        error.kind(),
+                        jsonwebtoken::errors::ErrorKind::InvalidSignature
+                    ) =>
+            {
+                issuer.keys.refresh().await;
+                refreshed = true;
+                if issuer.keys.generation.load(Ordering::Acquire) == generation {
+                    return Err(TokenError::BadSignature);
+                }
+            }
+            Err(error) => return Err(token_error(error.kind())),
+        }
+    };
 
     // A NumericDate may have a fraction (RFC 7519 section 2).
     let exp = claims
