@@ -440,3 +440,36 @@ async fn a_key_replaced_under_the_same_kid_is_picked_up_from_the_file() {
         Err(TokenError::BadSignature)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_are_keyed_by_the_verified_subject() {
+    use rmcp::ServiceExt;
+    use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+
+    let issuer = DevIssuer::new(ISS);
+    let aud = "https://mcp.test/mcp";
+    let auth = ResourceServer::builder(aud)
+        .issuer(ISS, JwksSource::inline(issuer.jwks()))
+        .build()
+        .unwrap();
+    let url = serve(auth).await;
+    let connect = |sub: &str| {
+        let config = StreamableHttpClientTransportConfig::with_uri(url.clone())
+            .auth_header(issuer.token(aud, sub, &[], 600));
+        ().serve(StreamableHttpClientTransport::from_config(config))
+    };
+    let limited = || rmcp::model::CallToolRequestParams::new("limited");
+    // Alice spends her budget across two sessions (two tokens, the same subject).
+    let alice = connect("alice").await.unwrap();
+    for _ in 0..2 {
+        common::ok_text(&alice.call_tool(limited()).await.unwrap());
+    }
+    let alice_again = connect("alice").await.unwrap();
+    common::ok_text(&alice_again.call_tool(limited()).await.unwrap());
+    let refused = common::error_text(&alice_again.call_tool(limited()).await.unwrap());
+    assert!(refused.starts_with("rate limit"), "{refused}");
+    // Bob's budget is his own.
+    let bob = connect("bob").await.unwrap();
+    common::ok_text(&bob.call_tool(limited()).await.unwrap());
+}
