@@ -38,6 +38,9 @@ async fn auth(mut request: Request, next: Next) -> axum::response::Response {
     let principal = match token.as_deref() {
         Some("alice-token") => Some(Principal::new("alice").with_scopes(["echo"])),
         Some("bob-token") => Some(Principal::new("bob")),
+        // Carol, before and after she is granted `echo`: one principal, one rate budget.
+        Some("carol-ungranted") => Some(Principal::new("carol")),
+        Some("carol-granted") => Some(Principal::new("carol").with_scopes(["echo"])),
         _ => None,
     };
     if let Some(principal) = principal {
@@ -124,6 +127,24 @@ async fn http_rate_limits_are_per_principal_and_survive_new_sessions() {
     // Bob has his own.
     let bob = http_client(&uri, Some("bob-token")).await;
     assert_eq!(ok_text(&call(&bob, "limited", json!({})).await), "ok");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_denied_call_spends_no_rate() {
+    let uri = http_server().await;
+    // Ten calls refused for lack of the scope...
+    let ungranted = http_client(&uri, Some("carol-ungranted")).await;
+    for _ in 0..10 {
+        let denied = error_text(&call(&ungranted, "scoped_limited", json!({})).await);
+        assert!(denied.contains("requires the `echo` scope"), "{denied}");
+    }
+    // ...leave carol's budget whole: two calls, then the limit.
+    let granted = http_client(&uri, Some("carol-granted")).await;
+    for _ in 0..2 {
+        assert_eq!(ok_text(&call(&granted, "scoped_limited", json!({})).await), "ok");
+    }
+    let limited = error_text(&call(&granted, "scoped_limited", json!({})).await);
+    assert!(limited.starts_with("rate limit"), "{limited}");
 }
 
 // Current-thread runtime: the capture is thread-local, and every task runs here.

@@ -112,6 +112,13 @@ impl TestServer {
         "ok".into()
     }
 
+    #[secure_tool(scope = "echo", rate = "2/hour")]
+    #[tool(description = "Needs `echo`; two calls an hour")]
+    async fn scoped_limited(&self) -> String {
+        self.ran();
+        "ok".into()
+    }
+
     #[secure_tool(public, rate = "1/hour", burst = 2)]
     #[tool(name = "burst", description = "Two calls, then one an hour")]
     fn bursty(&self) -> String {

@@ -1,5 +1,6 @@
-//! A secured server compiles clean under strict lints: generated code adds no warnings
-//! of its own (clippy with `-D warnings` runs over this file in CI too).
+//! A secured server compiles clean under strict rustc lints: generated code adds no
+//! warnings of its own. (Clippy with `-D warnings` covers generated code through every
+//! integration test, which all declare secured tools.)
 #![deny(
     missing_docs,
     unused_qualifications,
@@ -74,7 +75,6 @@ pub mod server {
     impl ServerHandler for Server {}
 }
 
-#[test]
-fn compiles_clean_under_strict_lints() {
+fn main() {
     let _ = server::Server::default();
 }
