@@ -1,4 +1,10 @@
 //! Checked model -> tokens. Nothing here can fail: every rule was checked in `check`.
+//!
+//! Spans: only a path whose trait bound reports a user's mistake (a missing derive, an
+//! unchecked field type, an unsupported return type) takes the user's span, so the error
+//! lands on what they wrote. Everything that names `self` or a generated local keeps the
+//! expansion's own span: an input or a server stamped out by `macro_rules!` gives its
+//! tokens that macro's hygiene, and a local named under it would not be found.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -49,9 +55,11 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
         match &params {
             Some((i, params_ty, input_ty)) if *i == index => {
                 let pat = &pt.pat;
-                bind_input = quote_spanned! {params_ty.span()=>
-                    let #pat: #params_ty =
-                        <#params_ty as ::secure_tool::__private::WrapParameters<#input_ty>>::wrap(__secure_tool_input);
+                let wrap = quote_spanned! {params_ty.span()=>
+                    <#params_ty as ::secure_tool::__private::WrapParameters<#input_ty>>::wrap
+                };
+                bind_input = quote! {
+                    let #pat: #params_ty = #wrap(__secure_tool_input);
                 };
             }
             _ => outer_inputs.push(pt),
@@ -102,8 +110,10 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
         // tool adds no coroutine of its own. The never-taken early `return` fixes the
         // future's output to the declared type before the body is checked (as
         // async-trait does), so a wrong `return` or `?` is reported where it is written.
-        quote_spanned! {input_span=>
-            ::secure_tool::__private::run_async::<#input_ty, _, _>(
+        let run =
+            quote_spanned! {input_span=> ::secure_tool::__private::run_async::<#input_ty, _, _> };
+        quote! {
+            #run(
                 #security,
                 #decl,
                 __secure_tool_scope,
@@ -123,8 +133,10 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
         }
     } else {
         // A closure with the declared return type: `return` in the body leaves the body.
-        quote_spanned! {input_span=>
-            ::secure_tool::__private::run_sync::<#input_ty, _, _>(
+        let run =
+            quote_spanned! {input_span=> ::secure_tool::__private::run_sync::<#input_ty, _, _> };
+        quote! {
+            #run(
                 #security,
                 #decl,
                 __secure_tool_scope,
@@ -368,9 +380,12 @@ pub fn secure_input(
                 )
             });
             // validator's rules (derived for structs only) run first, under this path.
-            let validate = quote_spanned! {ident.span()=>
+            let run_validate = quote_spanned! {ident.span()=>
+                <Self as ::secure_tool::__private::HasValidate>::run_validate
+            };
+            let validate = quote! {
                 ::secure_tool::__private::validated_at(
-                    <Self as ::secure_tool::__private::HasValidate>::run_validate(self),
+                    #run_validate(self),
                     __secure_tool_path,
                     __secure_tool_problems,
                 );
@@ -439,9 +454,10 @@ pub fn secure_input(
         .filter(|f| f.args.opaque.is_none() && !f.refused && !crate::check::holds_no_waivers(&f.ty))
         .map(|f| {
             let ty = &f.ty;
-            quote_spanned! {ty.span()=>
-                <#ty as ::secure_tool::InputField>::collect_opt_outs(__secure_tool_out, __secure_tool_seen);
-            }
+            let collect = quote_spanned! {ty.span()=>
+                <#ty as ::secure_tool::InputField>::collect_opt_outs
+            };
+            quote! { #collect(__secure_tool_out, __secure_tool_seen); }
         })
         .collect();
     let own_opt_outs = (!opt_outs.is_empty()).then(|| {
@@ -511,8 +527,9 @@ fn field_checks(f: &AuditedField, value: &TokenStream, path: &TokenStream) -> To
         } else {
             quote!(false)
         };
-        checks.push(quote_spanned! {ty.span()=>
-            <#ty as ::secure_tool::InputField>::check_field(#value, &__secure_tool_at, #scan, __secure_tool_problems);
+        let check = quote_spanned! {ty.span()=> <#ty as ::secure_tool::InputField>::check_field };
+        checks.push(quote! {
+            #check(#value, &__secure_tool_at, #scan, __secure_tool_problems);
         });
     }
     if f.url {
