@@ -141,7 +141,10 @@ async fn a_denied_call_spends_no_rate() {
     // ...leave carol's budget whole: two calls, then the limit.
     let granted = http_client(&uri, Some("carol-granted")).await;
     for _ in 0..2 {
-        assert_eq!(ok_text(&call(&granted, "scoped_limited", json!({})).await), "ok");
+        assert_eq!(
+            ok_text(&call(&granted, "scoped_limited", json!({})).await),
+            "ok"
+        );
     }
     let limited = error_text(&call(&granted, "scoped_limited", json!({})).await);
     assert!(limited.starts_with("rate limit"), "{limited}");

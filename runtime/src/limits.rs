@@ -42,8 +42,9 @@ impl Rate {
     }
 }
 
-/// Everything `#[secure_tool(...)]` declared about one tool, as a `static` in the
-/// generated code (no per-call construction).
+/// Everything `#[secure_tool(...)]` declared about one tool, built once from its
+/// declaration when the tool is first seen (see `manifest::entry`) and shared by every
+/// call after that.
 #[derive(Debug)]
 pub struct ToolPolicy {
     /// The tool's name, as listed in `tools/list` (for audit events and logs).

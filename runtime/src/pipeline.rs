@@ -1,7 +1,7 @@
 //! The call pipeline behind `#[secure_tool]`. Generated code calls [`run_async`] or
 //! [`run_sync`]; nothing here is public API (it is re-exported from `__private`).
 //!
-//! Order (DESIGN.md, "The call pipeline"): raw limits, identity, permission, rate and
+//! Order (ARCHITECTURE.md, "The call pipeline"): raw limits, identity, permission, rate and
 //! concurrency, deserialize + validate, body under timeout/cancellation/panic guard,
 //! result shaping (redaction, output cap, scrubbing), audit.
 
@@ -438,7 +438,7 @@ async fn drive(
 
 /// Run a sync secured tool. Generated code only.
 ///
-/// The body runs under [`run_blocking`], so a body that blocks (a file read, a database
+/// The body runs under `run_blocking`, so a body that blocks (a file read, a database
 /// query, a `sleep`) stalls only its own call, never the server. No timeout can
 /// interrupt sync code, so the macro refuses `timeout` on a sync tool.
 pub fn run_sync<T, F, R>(
