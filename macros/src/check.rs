@@ -452,8 +452,9 @@ fn holds_text(ty: &Type) -> bool {
     }
 }
 
-/// The threat-typed inputs and the field names that call for each.
-const NAMED_RULES: &[(&str, &[&str], &str)] = &[
+/// The threat-typed inputs, the field names that call for each, and the cargo feature of
+/// `secure-tool` that provides it (all on by default).
+const NAMED_RULES: &[(&str, &[&str], &str, &str)] = &[
     (
         "SafePath",
         &[
@@ -470,6 +471,7 @@ const NAMED_RULES: &[(&str, &[&str], &str)] = &[
             "dirname",
         ],
         "a path-like field",
+        "path",
     ),
     (
         "SafeUrl",
@@ -477,11 +479,13 @@ const NAMED_RULES: &[(&str, &[&str], &str)] = &[
             "url", "urls", "uri", "uris", "endpoint", "href", "link", "webhook", "callback",
         ],
         "a URL-like field",
+        "url",
     ),
     (
         "ReadOnlySql",
         &["sql", "query", "statement", "stmt"],
         "an SQL-like field",
+        "sql",
     ),
     (
         "CommandLine",
@@ -489,6 +493,7 @@ const NAMED_RULES: &[(&str, &[&str], &str)] = &[
             "cmd", "command", "commands", "shell", "exec", "program", "args", "argv", "script",
         ],
         "a command-like field",
+        "command",
     ),
 ];
 
@@ -505,11 +510,11 @@ fn name_needs_type(name: &str, ty: &Type, args: &FieldArgs, errors: &mut Errors)
     }
     let lower = name.to_ascii_lowercase();
     let words: Vec<&str> = lower.split('_').collect();
-    for (wanted, names, what) in NAMED_RULES {
+    for (wanted, names, what, feature) in NAMED_RULES {
         if words.iter().any(|w| names.contains(w)) {
             errors.at(
                 ty.span(),
-                format!("`{name}` is {what} typed as plain text: use `secure_tool::types::{wanted}`, or `#[secure(plain = \"why\")]` if it is not one"),
+                format!("`{name}` is {what} typed as plain text: use `secure_tool::types::{wanted}` (feature `{feature}`), or `#[secure(plain = \"why\")]` if it is not one"),
             );
             return;
         }
@@ -518,7 +523,7 @@ fn name_needs_type(name: &str, ty: &Type, args: &FieldArgs, errors: &mut Errors)
     if let Some(inner @ ("PathBuf" | "Path" | "OsString" | "OsStr")) = innermost(ty).as_deref() {
         errors.at(
             ty.span(),
-            format!("`{inner}` field `{name}`: a path the model wrote must be a `secure_tool::types::SafePath`, opened through a `Sandbox`"),
+            format!("`{inner}` field `{name}`: a path the model wrote must be a `secure_tool::types::SafePath`, opened through a `Sandbox` (feature `path`)"),
         );
     }
 }

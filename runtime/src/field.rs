@@ -12,7 +12,14 @@ use std::fmt;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use crate::types::{CommandLine, ReadOnlySql, SafePath, SafeUrl, SqlDialect, SqlIdent};
+#[cfg(feature = "command")]
+use crate::types::CommandLine;
+#[cfg(feature = "path")]
+use crate::types::SafePath;
+#[cfg(feature = "url")]
+use crate::types::SafeUrl;
+#[cfg(feature = "sql")]
+use crate::types::{ReadOnlySql, SqlDialect, SqlIdent};
 use crate::{OptOut, Problem};
 
 /// Where a value sits in a tool's arguments: `files[2].name`. Built on the stack as the
@@ -179,18 +186,24 @@ checked_by_type!(
     std::num::NonZeroI64,
     std::net::IpAddr,
     std::net::Ipv4Addr,
-    std::net::Ipv6Addr,
-    // The threat types check themselves when deserialized; their per-field allowlists
-    // are checked by code the derive generates next to this call.
-    SafePath,
-    SafeUrl,
-    SqlIdent,
-    CommandLine
+    std::net::Ipv6Addr
 );
+
+// The threat types check themselves when deserialized; their per-field allowlists are
+// checked by code the derive generates next to this call.
+#[cfg(feature = "path")]
+checked_by_type!(SafePath);
+#[cfg(feature = "url")]
+checked_by_type!(SafeUrl);
+#[cfg(feature = "sql")]
+checked_by_type!(SqlIdent);
+#[cfg(feature = "command")]
+checked_by_type!(CommandLine);
 
 /// The query's syntax was checked when it was deserialized; its functions are checked
 /// here, against its dialect's built-ins (a field with `sql(allow_functions = [..])` is
 /// checked by `check_sql_field` instead).
+#[cfg(feature = "sql")]
 impl<D: SqlDialect> InputField for ReadOnlySql<D> {
     #[inline]
     fn check_field(&self, path: &FieldPath<'_>, _: bool, problems: &mut Vec<Problem>) {

@@ -148,8 +148,11 @@ pub mod __private {
         run_sync,
     };
     pub use crate::scrub::{rule_ids as scrub_rule_ids, scrub_with_rule};
+    #[cfg(feature = "command")]
     pub use crate::types::command::check_command_field;
+    #[cfg(feature = "sql")]
     pub use crate::types::sql::{check_ident_field, check_sql_field};
+    #[cfg(feature = "url")]
     pub use crate::types::url::check_url_field;
     pub use ::core;
 

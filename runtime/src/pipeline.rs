@@ -217,11 +217,15 @@ fn admit<T: SecureInput>(
     scope: &mut CallScope,
 ) -> Result<Admitted<T>, Refusal> {
     let (arguments, permit) = admit_call(security, tool, scope)?;
-    let (input, all_checked) = crate::types::sql::deferring(|| {
+    let decode = || {
         let input: T = input::deserialize(arguments)?;
         input.validate_input()?;
         Ok::<T, InputError>(input)
-    });
+    };
+    #[cfg(feature = "sql")]
+    let (input, all_checked) = crate::types::sql::deferring(decode);
+    #[cfg(not(feature = "sql"))]
+    let (input, all_checked) = (decode(), true);
     let input = input?;
     if !all_checked {
         // A query inside a field nothing checks (`opaque`): its functions were never

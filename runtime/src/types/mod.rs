@@ -14,23 +14,32 @@
 //!   scanned for zero-width, bidi, tag and control characters unless waived with
 //!   `#[secure(hidden_text = "why")]`.
 
+#[cfg(feature = "command")]
 pub(crate) mod command;
+#[cfg(feature = "path")]
 mod path;
+#[cfg(feature = "sql")]
 pub(crate) mod sql;
+#[cfg(feature = "sql")]
 mod sql_functions;
 mod text;
+#[cfg(feature = "url")]
 pub(crate) mod url;
 
+#[cfg(feature = "command")]
 pub use command::{CommandLine, CommandRejection, MAX_ARG_BYTES, MAX_ARGS};
+#[cfg(feature = "path")]
 pub use path::{
     DirEntry, MAX_COMPONENT_BYTES, MAX_PATH_BYTES, MAX_PATH_DEPTH, Metadata, PathRejection,
     SafePath, Sandbox, SandboxError, SandboxErrorKind,
 };
+#[cfg(feature = "sql")]
 pub use sql::{
     Generic, MAX_IDENT_BYTES, MAX_SQL_BYTES, MySql, Postgres, ReadOnlySql, SqlDialect, SqlIdent,
     SqlRejection, Sqlite,
 };
 pub use text::{find_hidden, hidden_class};
+#[cfg(feature = "url")]
 pub use url::{MAX_URL_BYTES, SafeUrl, UrlRejection};
 
 /// The values a field holds: itself, or each item of an `Option` or `Vec` of it. The
@@ -72,6 +81,7 @@ impl<T> FieldValues<T> for Vec<T> {
 /// Deserialize a string and check it with `parse`: the shared `Deserialize` of the
 /// threat types. The refusal reaches the model as written (it is value-free by
 /// construction), marked so the input layer passes it through.
+#[cfg(any(feature = "path", feature = "url", feature = "sql"))]
 pub(crate) fn deserialize_checked<'de, D, T, E>(
     deserializer: D,
     parse: impl FnOnce(&str) -> Result<T, E>,
