@@ -529,7 +529,13 @@ fn require_or_skip(what: &str) {
         std::env::var_os("SECURE_TOOL_REQUIRE_OFFICIAL_CLIENTS").is_none(),
         "the official MCP {what} is required: run `scripts/test`, which installs it"
     );
-    eprintln!("skipped: no MCP {what} (run `scripts/test`)");
+    // Written to the process's stderr, not through `eprintln!`, which the test harness
+    // captures and hides for a passing test: a skip must be seen.
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "SKIPPED: no official MCP {what} (run `scripts/test`, which installs it)"
+    );
 }
 
 #[test]
