@@ -48,9 +48,9 @@ impl Error {
 
     #[cold]
     fn at_key(mut self, key: &str) -> Self {
-        self.0.steps.push(Step::Key(
-            crate::input::is_plain_key(key).then(|| key.into()),
-        ));
+        self.0
+            .steps
+            .push(Step::Key(is_plain_key(key).then(|| key.into())));
         self
     }
 
@@ -473,6 +473,15 @@ impl<'de> VariantAccess<'de> for Variant {
         }
         .map_err(|error| error.at_key(&self.name))
     }
+}
+
+/// Whether a map key is shown in a path: keys are attacker-chosen text, so only short
+/// identifier-like ones are.
+pub(crate) fn is_plain_key(key: &str) -> bool {
+    (1..=48).contains(&key.len())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 #[cfg(test)]

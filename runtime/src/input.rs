@@ -48,7 +48,7 @@ pub trait SecureInput:
     fn validate_input(&self) -> Result<(), InputError> {
         let mut problems = Vec::new();
         self.check_field(&crate::FieldPath::ROOT, true, &mut problems);
-        crate::__private::finish_validation(problems)
+        crate::support::finish_validation(problems)
     }
 
     /// Fields whose compile-time audit was waived, and the reason written for each.
@@ -229,15 +229,6 @@ pub fn deserialize<T: DeserializeOwned>(
         .map_err(|error| InputError::single(error.path(), describe_serde(error.message())))
 }
 
-/// Whether a map key is shown in a path: keys are attacker-chosen text, so only short
-/// identifier-like ones are.
-pub(crate) fn is_plain_key(key: &str) -> bool {
-    (1..=48).contains(&key.len())
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-}
-
 /// Map one serde error message to a value-free rule. serde's wording is stable; anything
 /// unrecognised becomes a generic `invalid value`, so nothing attacker-controlled leaks.
 pub(crate) fn describe_serde(message: &str) -> Cow<'static, str> {
@@ -250,13 +241,19 @@ pub(crate) fn describe_serde(message: &str) -> Cow<'static, str> {
             .filter(|e| e.len() <= 120 && !e.contains('`') && !e.contains('"'))
     };
     if let Some(rest) = message.strip_prefix("missing field `") {
-        if let Some(name) = rest.strip_suffix('`').filter(|n| is_plain_key(n)) {
+        if let Some(name) = rest
+            .strip_suffix('`')
+            .filter(|n| crate::de::is_plain_key(n))
+        {
             return format!("missing required field `{name}`").into();
         }
         return "missing required field".into();
     }
     if let Some(rest) = message.strip_prefix("duplicate field `") {
-        if let Some(name) = rest.strip_suffix('`').filter(|n| is_plain_key(n)) {
+        if let Some(name) = rest
+            .strip_suffix('`')
+            .filter(|n| crate::de::is_plain_key(n))
+        {
             return format!("duplicate field `{name}`").into();
         }
         return "duplicate field".into();

@@ -43,7 +43,7 @@ impl Rate {
 }
 
 /// Everything `#[secure_tool(...)]` declared about one tool, built once from its
-/// declaration when the tool is first seen (see `manifest::entry`) and shared by every
+/// declaration when the tool is first seen (see `decl::entry`) and shared by every
 /// call after that.
 #[derive(Debug)]
 pub struct ToolPolicy {

@@ -22,10 +22,11 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
 use crate::audit::{self, ERROR_TARGET, Outcome};
+use crate::decl::ToolDecl;
 use crate::input::{self, InputError};
 use crate::limits::{Limited, ToolPolicy, retry_secs};
-use crate::manifest::ToolDecl;
 use crate::security::Tool;
+use crate::support::ObjectInput;
 use crate::{ErrorRef, Principal, SecureInput, Security, ToolError, identity};
 
 /// The hidden first extractor of every secured tool: captures, before any other
@@ -92,7 +93,7 @@ impl crate::InputField for NoInput {
     fn check_field(&self, _: &crate::FieldPath<'_>, _: bool, _: &mut Vec<crate::Problem>) {}
 }
 
-impl crate::__private::ObjectInput for NoInput {}
+impl ObjectInput for NoInput {}
 
 /// Rebuilds the user's `Parameters<T>` around the validated `T`.
 pub trait WrapParameters<T> {
@@ -320,7 +321,7 @@ pub fn run_async<'a, T, R, F>(
     body: F,
 ) -> ToolFuture<'a>
 where
-    T: crate::__private::ObjectInput,
+    T: ObjectInput,
     R: 'a,
     F: FnOnce(T) -> BodyFuture<'a, R>,
 {
@@ -338,7 +339,7 @@ where
     clippy::result_large_err,
     reason = "the refusal is the tool's response, returned as is to rmcp; boxing it would only add an allocation"
 )]
-fn admit_async<'a, T: crate::__private::ObjectInput>(
+fn admit_async<'a, T: ObjectInput>(
     security: &'a Security,
     tool: &Tool,
     mut scope: CallScope,
@@ -453,7 +454,7 @@ pub fn run_sync<T, F, R>(
     returned: fn(R) -> Returned,
 ) -> CallToolResponse
 where
-    T: crate::__private::ObjectInput,
+    T: ObjectInput,
     F: FnOnce(T) -> R,
 {
     let tool = security.tool(&decl);

@@ -6,9 +6,9 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::Principal;
+use crate::decl::{ToolDecl, ToolEntry};
 use crate::input::RawLimits;
 use crate::limits::ToolState;
-use crate::manifest::{ToolDecl, ToolEntry};
 
 /// Connects an rmcp server to its [`Security`]; every `#[secure_tool]` method needs it.
 ///
@@ -159,7 +159,7 @@ impl Security {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         Arc::clone(tools.entry(*decl).or_insert_with(|| {
-            let entry = crate::manifest::entry(decl);
+            let entry = crate::decl::entry(decl);
             Arc::new(Tool {
                 entry,
                 state: ToolState::new(&entry.policy),

@@ -264,7 +264,7 @@ fn inspect(config: &Config, principal: &Principal, body: &[u8]) -> Inspection {
                 let Some(name) = message.params.as_ref().and_then(|p| p.name.as_deref()) else {
                     continue;
                 };
-                let Some(scopes) = crate::manifest::required_scopes(name) else {
+                let Some(scopes) = crate::decl::required_scopes(name) else {
                     continue;
                 };
                 if scopes.iter().all(|s| principal.has_scope(s)) {

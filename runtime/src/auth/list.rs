@@ -154,7 +154,7 @@ fn filter_json(json: &[u8], principal: &Principal) -> Option<Vec<u8>> {
 /// Whether the caller holds every scope of the tool (a tool secure-tool does not know is
 /// not its to hide).
 pub(crate) fn granted(name: &str, principal: &Principal) -> bool {
-    crate::manifest::required_scopes(name)
+    crate::decl::required_scopes(name)
         .is_none_or(|scopes| scopes.iter().all(|s| principal.has_scope(s)))
 }
 

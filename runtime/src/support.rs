@@ -1,0 +1,111 @@
+//! What generated code calls besides the pipeline: the derive's validation helpers, the
+//! manifest's view of a tool's input type, and the traits whose bounds report a user's
+//! mistake with a message that says what to do. Re-exported from `__private`; not API.
+
+/// Problems found by the generated field checks.
+pub type Problems = ::std::vec::Vec<crate::Problem>;
+
+/// The problems found, as the result of `validate_input`.
+pub fn finish_validation(mut problems: Problems) -> ::core::result::Result<(), crate::InputError> {
+    if problems.is_empty() {
+        return ::core::result::Result::Ok(());
+    }
+    problems.sort_by(|a, b| a.path().cmp(b.path()));
+    ::core::result::Result::Err(crate::InputError::new(problems))
+}
+
+/// Record validator's problems under `path`.
+pub fn validated_at(
+    result: ::core::result::Result<(), crate::InputError>,
+    path: &crate::FieldPath<'_>,
+    problems: &mut Problems,
+) {
+    let ::core::result::Result::Err(error) = result else {
+        return;
+    };
+    for problem in error.into_problems() {
+        let at = match (path.to_string(), problem.path()) {
+            (base, "") => base,
+            (base, inner) if base.is_empty() => inner.to_owned(),
+            (base, inner) => ::std::format!("{base}.{inner}"),
+        };
+        problems.push(crate::Problem::new(at, problem.rule().to_owned()));
+    }
+}
+
+/// The manifest's view of a tool's input type (autoref specialization: generated code
+/// calls `(&OptOutsOf::<T>::NEW).collector()`, which reaches `T`'s waivers when `T` is
+/// a tool input and does nothing otherwise, so a wrong input type is reported once, by
+/// the pipeline's bound, not again by the manifest).
+pub struct OptOutsOf<T>(::core::marker::PhantomData<T>);
+
+impl<T> OptOutsOf<T> {
+    /// The marker.
+    pub const NEW: Self = Self(::core::marker::PhantomData);
+}
+
+/// Collects the waivers of a tool's input and of every input nested in it.
+pub type CollectOptOuts =
+    fn(&mut ::std::vec::Vec<crate::OptOut>, &mut ::std::vec::Vec<&'static str>);
+
+/// Picked when `T` is a tool input.
+pub trait ViaToolInput {
+    /// `T`'s collector.
+    fn collector(&self) -> CollectOptOuts;
+}
+
+impl<T: ObjectInput> ViaToolInput for OptOutsOf<T> {
+    fn collector(&self) -> CollectOptOuts {
+        <T as crate::InputField>::collect_opt_outs
+    }
+}
+
+/// Picked otherwise (a compile error is reported elsewhere): nothing.
+pub trait ViaNoInput {
+    /// A collector that collects nothing.
+    fn collector(&self) -> CollectOptOuts {
+        |_, _| {}
+    }
+}
+
+impl<T> ViaNoInput for &OptOutsOf<T> {}
+
+/// Add the waivers of `T` and of the inputs it holds, once per type.
+pub fn collect_own_opt_outs<T: crate::SecureInput>(
+    out: &mut ::std::vec::Vec<crate::OptOut>,
+    seen: &mut ::std::vec::Vec<&'static str>,
+) -> bool {
+    let name = ::core::any::type_name::<T>();
+    if seen.contains(&name) {
+        return false;
+    }
+    seen.push(name);
+    out.extend_from_slice(T::opt_outs());
+    true
+}
+
+/// A `SecureInput` struct with named fields: the only input shape whose JSON Schema is
+/// an object, as MCP requires of a tool's `inputSchema`. The derive implements it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a secured tool input",
+    label = "`{Self}` is not a struct with named fields that derives `SecureInput`",
+    note = "add `#[derive(SecureInput)]` to `{Self}` (with `serde::Deserialize`, `schemars::JsonSchema` and `validator::Validate`); a tool's arguments are a JSON object, so an enum or a tuple struct goes in a field of such a struct"
+)]
+pub trait ObjectInput: crate::SecureInput {}
+
+/// `Self: validator::Validate`, with a message that says what to derive.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` derives `SecureInput` but not `validator::Validate`",
+    label = "`{Self}` needs `#[derive(validator::Validate)]`",
+    note = "`SecureInput` runs the `#[validate(...)]` rules through `validator::Validate`: add it to the derive list"
+)]
+pub trait HasValidate {
+    /// Run `validator::Validate::validate`, as an `InputError`.
+    fn run_validate(&self) -> ::core::result::Result<(), crate::InputError>;
+}
+
+impl<T: ::validator::Validate> HasValidate for T {
+    fn run_validate(&self) -> ::core::result::Result<(), crate::InputError> {
+        ::validator::Validate::validate(self).map_err(crate::InputError::from)
+    }
+}
