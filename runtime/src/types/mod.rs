@@ -18,6 +18,8 @@
 pub(crate) mod command;
 #[cfg(feature = "path")]
 mod path;
+#[cfg(feature = "path")]
+mod sandbox;
 #[cfg(feature = "sql")]
 pub(crate) mod sql;
 #[cfg(feature = "sql")]
@@ -29,10 +31,9 @@ pub(crate) mod url;
 #[cfg(feature = "command")]
 pub use command::{CommandLine, CommandRejection, MAX_ARG_BYTES, MAX_ARGS};
 #[cfg(feature = "path")]
-pub use path::{
-    DirEntry, MAX_COMPONENT_BYTES, MAX_PATH_BYTES, MAX_PATH_DEPTH, Metadata, PathRejection,
-    SafePath, Sandbox, SandboxError, SandboxErrorKind,
-};
+pub use path::{MAX_COMPONENT_BYTES, MAX_PATH_BYTES, MAX_PATH_DEPTH, PathRejection, SafePath};
+#[cfg(feature = "path")]
+pub use sandbox::{DirEntry, Metadata, Sandbox, SandboxError, SandboxErrorKind};
 #[cfg(feature = "sql")]
 pub use sql::{
     Generic, MAX_IDENT_BYTES, MAX_SQL_BYTES, MySql, Postgres, ReadOnlySql, SqlDialect, SqlIdent,
