@@ -495,7 +495,7 @@ mod tests {
     use serde::Deserialize;
     use serde_json::{Value, json};
 
-    use crate::input::describe_serde;
+    use crate::messages::describe_serde;
 
     #[derive(Debug, PartialEq, Deserialize)]
     #[serde(deny_unknown_fields)]

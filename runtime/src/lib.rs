@@ -63,9 +63,12 @@ mod identity;
 mod input;
 mod limits;
 mod manifest;
+mod messages;
 #[cfg(feature = "reqwest")]
 pub mod net;
 mod pipeline;
+mod problem;
+mod raw;
 pub mod rules;
 mod scrub;
 mod security;
@@ -76,9 +79,11 @@ pub use audit::{AUDIT_TARGET, ERROR_TARGET, Outcome};
 pub use error::{ErrorRef, ToolError};
 pub use field::{FieldPath, InputField};
 pub use identity::Principal;
-pub use input::{InputError, OptOut, Problem, RawLimits, SecureInput};
+pub use input::{OptOut, SecureInput};
 pub use limits::{Rate, ToolPolicy};
 pub use manifest::{Manifest, ToolManifest};
+pub use problem::{InputError, Problem};
+pub use raw::RawLimits;
 pub use scrub::{scrub_public, scrub_secrets};
 pub use security::{SecureServer, Security, SecurityBuilder};
 

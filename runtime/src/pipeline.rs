@@ -23,8 +23,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::audit::{self, ERROR_TARGET, Outcome};
 use crate::decl::ToolDecl;
-use crate::input::{self, InputError};
+use crate::input;
 use crate::limits::{Limited, ToolPolicy, retry_secs};
+use crate::problem::InputError;
 use crate::security::Tool;
 use crate::support::ObjectInput;
 use crate::{ErrorRef, Principal, SecureInput, Security, ToolError, identity};

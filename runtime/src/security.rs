@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use crate::Principal;
 use crate::decl::{ToolDecl, ToolEntry};
-use crate::input::RawLimits;
 use crate::limits::ToolState;
+use crate::raw::RawLimits;
 
 /// Connects an rmcp server to its [`Security`]; every `#[secure_tool]` method needs it.
 ///

@@ -151,7 +151,7 @@ impl<'de> serde::Deserialize<'de> for CommandLine {
         Self::new(&raw.program, raw.args).map_err(|why| {
             serde::de::Error::custom(format_args!(
                 "{}{why}",
-                crate::input::PUBLIC_REJECTION_PREFIX
+                crate::messages::PUBLIC_REJECTION_PREFIX
             ))
         })
     }

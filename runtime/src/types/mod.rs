@@ -95,7 +95,7 @@ where
     parse(&text).map_err(|why| {
         serde::de::Error::custom(format_args!(
             "{}{why}",
-            crate::input::PUBLIC_REJECTION_PREFIX
+            crate::messages::PUBLIC_REJECTION_PREFIX
         ))
     })
 }
