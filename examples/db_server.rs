@@ -25,6 +25,9 @@ use secure_tool::types::{ReadOnlySql, Sqlite};
 use secure_tool::{Principal, SecureInput, SecureServer, Security, ToolError, secure_tool};
 use serde_json::Value;
 
+#[path = "shared/logging.rs"]
+mod logging;
+
 const QUERY_TIME: Duration = Duration::from_secs(2);
 
 #[derive(serde::Deserialize, schemars::JsonSchema, validator::Validate, SecureInput)]
@@ -162,14 +165,7 @@ impl ServerHandler for DbServer {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "secure_tool=info,rmcp=warn".into()),
-        )
-        .init();
+    logging::init();
     const USAGE: &str = "usage: db_server --db FILE [--grant db.read]";
     let (mut db, mut grants) = (None, Vec::new());
     let mut args = std::env::args().skip(1);

@@ -16,6 +16,8 @@ use secure_tool::{Principal, Security};
 
 #[path = "shared/fs.rs"]
 mod fs;
+#[path = "shared/logging.rs"]
+mod logging;
 use fs::FsServer;
 
 struct Args {
@@ -50,14 +52,7 @@ fn parse_args() -> Result<Args, String> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "secure_tool=info,rmcp=warn".into()),
-        )
-        .init();
+    logging::init();
     let args = match parse_args() {
         Ok(args) => args,
         Err(message) => {

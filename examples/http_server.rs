@@ -32,6 +32,8 @@ use secure_tool::types::Sandbox;
 
 #[path = "shared/fs.rs"]
 mod fs;
+#[path = "shared/logging.rs"]
+mod logging;
 use fs::FsServer;
 
 const USAGE: &str =
@@ -251,14 +253,7 @@ async fn serve(args: Serve) -> anyhow::Result<()> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "secure_tool=info,rmcp=warn".into()),
-        )
-        .init();
+    logging::init();
     let command = match parse_args() {
         Ok(command) => command,
         Err(message) => {

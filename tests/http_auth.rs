@@ -58,16 +58,21 @@ fn tools_call(name: &str, args: Value) -> Value {
     })
 }
 
-async fn post(url: &str, token: Option<&str>, body: &Value) -> reqwest::Response {
-    let mut request = reqwest::Client::new()
+/// A JSON-RPC POST as an MCP client sends it, with a bearer token if given.
+fn mcp_post(url: &str, token: Option<&str>, body: String) -> reqwest::RequestBuilder {
+    let request = reqwest::Client::new()
         .post(url)
         .header("content-type", "application/json")
         .header("accept", "application/json, text/event-stream")
-        .body(body.to_string());
-    if let Some(token) = token {
-        request = request.header("authorization", format!("Bearer {token}"));
+        .body(body);
+    match token {
+        Some(token) => request.header("authorization", format!("Bearer {token}")),
+        None => request,
     }
-    request.send().await.unwrap()
+}
+
+async fn post(url: &str, token: Option<&str>, body: &Value) -> reqwest::Response {
+    mcp_post(url, token, body.to_string()).send().await.unwrap()
 }
 
 fn challenge(response: &reqwest::Response) -> String {
@@ -252,12 +257,7 @@ async fn a_call_without_the_tools_scope_is_a_403_naming_the_scope_before_dispatc
     assert!(text(&listed).contains("docs/"));
     // A name spelled with JSON escapes is the same tool.
     let escaped = r#"{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"write\u005ffile","arguments":{"path":"x.txt","content":"no"}}}"#;
-    let response = reqwest::Client::new()
-        .post(server.mcp())
-        .header("authorization", format!("Bearer {token}"))
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .body(escaped)
+    let response = mcp_post(&server.mcp(), Some(&token), escaped.to_owned())
         .send()
         .await
         .unwrap();
@@ -463,24 +463,14 @@ async fn the_host_header_is_checked_against_dns_rebinding() {
     let signer = Signer::new();
     let server = HttpServer::start(&signer, &[]);
     let token = signer.rs256(&claims(&server.mcp(), "alice", "fs.read"));
-    let response = reqwest::Client::new()
-        .post(server.mcp())
+    let response = mcp_post(&server.mcp(), Some(&token), initialize().to_string())
         .header("host", "attacker.example")
-        .header("authorization", format!("Bearer {token}"))
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .body(initialize().to_string())
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 403);
-    let response = reqwest::Client::new()
-        .post(server.mcp())
+    let response = mcp_post(&server.mcp(), Some(&token), initialize().to_string())
         .header("origin", "http://attacker.example")
-        .header("authorization", format!("Bearer {token}"))
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .body(initialize().to_string())
         .send()
         .await
         .unwrap();
@@ -515,33 +505,10 @@ fn client_config(signer: &Signer, dir: &std::path::Path) -> (Vec<HttpServer>, st
     (vec![all, tool_error, granted], path)
 }
 
-fn python() -> Option<std::path::PathBuf> {
-    let venv = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/py/bin/python");
-    let ok = std::process::Command::new(&venv)
-        .args(["-c", "import mcp"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    ok.then_some(venv)
-}
-
-fn require_or_skip(what: &str) {
-    assert!(
-        std::env::var_os("SECURE_TOOL_REQUIRE_OFFICIAL_CLIENTS").is_none(),
-        "the official MCP {what} is required: run `scripts/test`, which installs it"
-    );
-    // Written to the process's stderr, not through `eprintln!`, which the test harness
-    // captures and hides for a passing test: a skip must be seen.
-    use std::io::Write as _;
-    let _ = writeln!(
-        std::io::stderr().lock(),
-        "SKIPPED: no official MCP {what} (run `scripts/test`, which installs it)"
-    );
-}
-
 #[test]
 fn official_python_sdk_over_streamable_http() {
-    let Some(python) = python() else {
-        return require_or_skip("Python SDK");
+    let Some(python) = common::official_python() else {
+        return common::require_or_skip("Python SDK");
     };
     let signer = Signer::new();
     let dir = TempDir::new("py-http");
@@ -581,7 +548,7 @@ fn ts_dir() -> Option<std::path::PathBuf> {
 #[test]
 fn official_typescript_sdk_over_streamable_http() {
     let Some(dir) = ts_dir() else {
-        return require_or_skip("TypeScript SDK");
+        return common::require_or_skip("TypeScript SDK");
     };
     // The script runs beside the installed SDK, so that Node resolves it.
     let script = dir.join("http_client.mjs");

@@ -7,31 +7,10 @@ mod common;
 use std::path::PathBuf;
 use std::process::Command;
 
-fn python() -> Option<PathBuf> {
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/py/bin/python");
-    let candidate = std::env::var_os("SECURE_TOOL_PYTHON").map_or(venv, PathBuf::from);
-    let ok = Command::new(&candidate)
-        .args(["-c", "import mcp"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    ok.then_some(candidate)
-}
-
 #[test]
 fn official_python_sdk_drives_fs_server() {
-    let Some(python) = python() else {
-        assert!(
-            std::env::var_os("SECURE_TOOL_REQUIRE_OFFICIAL_CLIENTS").is_none(),
-            "the official MCP Python SDK is required: run `scripts/test` (it installs tests/python/requirements.txt into target/py)"
-        );
-        // Written to the process's stderr, not through `eprintln!`, which the test harness
-        // captures and hides for a passing test: a skip must be seen.
-        use std::io::Write as _;
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "SKIPPED: no official MCP Python SDK in target/py (run `scripts/test`, which installs it)"
-        );
-        return;
+    let Some(python) = common::official_python() else {
+        return common::require_or_skip("Python SDK in target/py");
     };
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/official_client.py");
     let output = Command::new(python)

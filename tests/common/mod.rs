@@ -455,3 +455,31 @@ impl tracing::Subscriber for AlwaysAsk {
     fn enter(&self, _: &tracing::span::Id) {}
     fn exit(&self, _: &tracing::span::Id) {}
 }
+
+/// An official MCP client (`what`) is not installed: a failure under the test command
+/// (`scripts/test` sets `SECURE_TOOL_REQUIRE_OFFICIAL_CLIENTS`), a visible skip elsewhere.
+/// The line is written to the process's stderr, not through `eprintln!`, which the test
+/// harness captures and hides for a passing test: a skip must be seen.
+pub fn require_or_skip(what: &str) {
+    assert!(
+        std::env::var_os("SECURE_TOOL_REQUIRE_OFFICIAL_CLIENTS").is_none(),
+        "the official MCP {what} is required: run `scripts/test`, which installs it"
+    );
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "SKIPPED: no official MCP {what} (run `scripts/test`, which installs it)"
+    );
+}
+
+/// The Python with the official MCP SDK: `target/py` (where `scripts/test` installs it),
+/// or `SECURE_TOOL_PYTHON`.
+pub fn official_python() -> Option<std::path::PathBuf> {
+    let venv = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/py/bin/python");
+    let candidate = std::env::var_os("SECURE_TOOL_PYTHON").map_or(venv, std::path::PathBuf::from);
+    let ok = std::process::Command::new(&candidate)
+        .args(["-c", "import mcp"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    ok.then_some(candidate)
+}
