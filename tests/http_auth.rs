@@ -505,31 +505,35 @@ fn client_config(signer: &Signer, dir: &std::path::Path) -> (Vec<HttpServer>, st
     (vec![all, tool_error, granted], path)
 }
 
+/// Run an official client's script (`command`, given the config file as its last
+/// argument) against three fresh servers, and check what it reports and what it wrote.
+fn drive(mut command: std::process::Command, tag: &str, written: &str, content: &str) {
+    let signer = Signer::new();
+    let dir = TempDir::new(tag);
+    let (servers, config) = client_config(&signer, &dir.0);
+    let output = command.arg(&config).output().expect("the client runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains(" passed, 0 failed"), "{stdout}\n{stderr}");
+    // Refused writes wrote nothing; the allowed one did.
+    assert!(!servers[0].root.join("x.txt").exists());
+    assert_eq!(
+        std::fs::read_to_string(servers[0].root.join(written)).unwrap(),
+        content
+    );
+}
+
 #[test]
 fn official_python_sdk_over_streamable_http() {
     let Some(python) = common::official_python() else {
         return common::require_or_skip("Python SDK");
     };
-    let signer = Signer::new();
-    let dir = TempDir::new("py-http");
-    let (servers, config) = client_config(&signer, &dir.0);
-    let output = std::process::Command::new(python)
-        .arg(
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("tests/python/http_client.py"),
-        )
-        .arg(&config)
-        .output()
-        .expect("python runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains(" passed, 0 failed"), "{stdout}\n{stderr}");
-    assert!(!servers[0].root.join("x.txt").exists());
-    assert_eq!(
-        std::fs::read_to_string(servers[0].root.join("py.txt")).unwrap(),
-        "from python"
+    let mut command = std::process::Command::new(python);
+    command.arg(
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/http_client.py"),
     );
+    drive(command, "py-http", "py.txt", "from python");
 }
 
 /// `target/ts`, where `scripts/test` installs the pinned TypeScript SDK.
@@ -557,21 +561,7 @@ fn official_typescript_sdk_over_streamable_http() {
         &script,
     )
     .unwrap();
-    let signer = Signer::new();
-    let tmp = TempDir::new("ts-http");
-    let (servers, config) = client_config(&signer, &tmp.0);
-    let output = std::process::Command::new("node")
-        .arg(&script)
-        .arg(&config)
-        .output()
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains(" passed, 0 failed"), "{stdout}\n{stderr}");
-    assert!(!servers[0].root.join("x.txt").exists());
-    assert_eq!(
-        std::fs::read_to_string(servers[0].root.join("ts.txt")).unwrap(),
-        "from typescript"
-    );
+    let mut command = std::process::Command::new("node");
+    command.arg(&script);
+    drive(command, "ts-http", "ts.txt", "from typescript");
 }
