@@ -4,10 +4,11 @@
 //! Order (ARCHITECTURE.md, "The call pipeline"): raw limits, identity, permission, rate and
 //! concurrency, deserialize + validate, body under timeout/cancellation/panic guard,
 //! result shaping (redaction, output cap, scrubbing), audit.
+//!
+//! This file holds what generated code names and the stage that runs the body;
+//! `admission.rs` holds stages 1 to 5, `shape.rs` stages 7 and 8.
 
 use std::any::Any;
-use std::borrow::Cow;
-use std::fmt::Write as _;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -17,18 +18,21 @@ use futures::FutureExt as _;
 use rmcp::ErrorData;
 use rmcp::handler::server::common::FromContextPart;
 use rmcp::handler::server::tool::{IntoCallToolResult, ToolCallContext};
-use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock, JsonObject};
+use rmcp::model::{CallToolResponse, JsonObject};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
-use crate::audit::{self, ERROR_TARGET, Outcome};
 use crate::decl::ToolDecl;
-use crate::input;
-use crate::limits::{Limited, ToolPolicy, retry_secs};
-use crate::problem::InputError;
+use crate::limits::ToolPolicy;
 use crate::security::Tool;
 use crate::support::ObjectInput;
-use crate::{ErrorRef, Principal, SecureInput, Security, ToolError, identity};
+use crate::{Principal, SecureInput, Security, ToolError, identity};
+
+mod admission;
+mod shape;
+
+use admission::{Admitted, admit};
+use shape::{finish_returned, refuse};
 
 /// The hidden first extractor of every secured tool: captures, before any other
 /// extractor runs, the raw arguments (taken, so nothing else can
@@ -187,110 +191,6 @@ impl<R: IntoCallToolResult> ToolReturn for ReturnsValue<R> {
     fn into_returned(self) -> Returned {
         Returned::Value(self.0.into_call_tool_result())
     }
-}
-
-/// A call that passed stages 1 to 5.
-struct Admitted<T> {
-    input: T,
-    _permit: Option<OwnedSemaphorePermit>,
-}
-
-/// A refusal before the body ran, with its audit outcome.
-struct Refusal {
-    outcome: Outcome,
-    message: String,
-}
-
-impl From<InputError> for Refusal {
-    fn from(error: InputError) -> Self {
-        Self {
-            outcome: Outcome::Invalid,
-            message: error.to_string(),
-        }
-    }
-}
-
-/// Stages 1 to 5: raw limits, permission, rate and concurrency, deserialize + validate.
-/// Only the last two depend on `T`; the rest lives in [`admit_call`], compiled once in
-/// this crate rather than once per tool.
-fn admit<T: SecureInput>(
-    security: &Security,
-    tool: &Tool,
-    scope: &mut CallScope,
-) -> Result<Admitted<T>, Refusal> {
-    let (arguments, permit) = admit_call(security, tool, scope)?;
-    let decode = || {
-        let input: T = input::deserialize(arguments)?;
-        input.validate_input()?;
-        Ok::<T, InputError>(input)
-    };
-    #[cfg(feature = "sql")]
-    let (input, all_checked) = crate::types::sql::deferring(decode);
-    #[cfg(not(feature = "sql"))]
-    let (input, all_checked) = (decode(), true);
-    let input = input?;
-    if !all_checked {
-        // A query inside a field nothing checks (`opaque`): its functions were never
-        // decided, so it fails closed.
-        return Err(InputError::single(
-            "",
-            "a query's functions could not be checked (it is inside a field waived with `opaque`)",
-        )
-        .into());
-    }
-    Ok(Admitted {
-        input,
-        _permit: permit,
-    })
-}
-
-/// Stages 1 to 4, the same for every tool.
-fn admit_call(
-    security: &Security,
-    tool: &Tool,
-    scope: &mut CallScope,
-) -> Result<(JsonObject, Option<OwnedSemaphorePermit>), Refusal> {
-    let policy = &tool.entry.policy;
-    scope.resolve(security);
-    let arguments = scope.arguments.take().unwrap_or_default();
-    match policy.max_input {
-        None => security.raw_limits().check(&arguments)?,
-        Some(max) => crate::RawLimits {
-            max_bytes: max,
-            max_string: max,
-            ..*security.raw_limits()
-        }
-        .check(&arguments)?,
-    }
-
-    if !policy.public
-        && let Some(missing) = scope.caller().missing_scope(policy.scopes)
-    {
-        return Err(Refusal {
-            outcome: Outcome::Denied,
-            message: format!(
-                "permission denied: this tool requires the `{missing}` scope, which the caller has not been granted"
-            ),
-        });
-    }
-
-    let permit = tool
-        .state
-        .admit(scope.caller().id_arc())
-        .map_err(|limited| Refusal {
-            outcome: Outcome::Limited,
-            message: match limited {
-                Limited::Rate(wait) => format!(
-                    "rate limit exceeded for this tool: retry after {}s",
-                    retry_secs(wait)
-                ),
-                Limited::Busy => format!(
-                    "too many concurrent calls of this tool (limit {}): retry when one has finished",
-                    policy.concurrency.map_or(0, |n| n.get())
-                ),
-            },
-        })?;
-    Ok((arguments, permit))
 }
 
 /// How the body ended.
@@ -488,192 +388,5 @@ fn run_blocking<R>(f: impl FnOnce() -> R) -> R {
             tokio::task::block_in_place(f)
         }
         _ => f(),
-    }
-}
-
-fn refuse(policy: &ToolPolicy, scope: &CallScope, refusal: Refusal) -> CallToolResponse {
-    audit::record(
-        policy.name,
-        scope.caller().id(),
-        refusal.outcome,
-        scope.started.elapsed(),
-        None,
-    );
-    error_result(refusal.message)
-}
-
-fn error_result(message: String) -> CallToolResponse {
-    CallToolResult::error(vec![ContentBlock::text(message)]).into()
-}
-
-/// Shape the result and emit the audit event.
-fn finish_returned(
-    security: &Security,
-    policy: &ToolPolicy,
-    scope: &CallScope,
-    ran: Ran<Returned>,
-) -> CallToolResponse {
-    let mut error_ref = None;
-    let mut redact = |what: &dyn std::fmt::Display, kind: &str| {
-        let r = ErrorRef::new();
-        error_ref = Some(r);
-        tracing::error!(
-            target: ERROR_TARGET,
-            error_ref = %r,
-            tool = policy.name,
-            principal = scope.caller().id(),
-            kind,
-            error = %log_text(security, what),
-            "tool call failed"
-        );
-        error_result(format!("internal error (ref {r})"))
-    };
-    let (response, outcome) = match ran {
-        Ran::Returned(returned) => match returned {
-            Returned::Value(Ok(CallToolResponse::Complete(result))) => {
-                shape_ok(security, policy, result)
-            }
-            Returned::Value(Ok(other)) => (other, Outcome::Ok),
-            Returned::Value(Err(error)) => (
-                redact(&error.message, "conversion of the tool's output failed"),
-                Outcome::Error,
-            ),
-            Returned::Error(error) => match error.public_message() {
-                Some(message) => (
-                    error_result(crate::scrub_public(message).into_owned()),
-                    Outcome::Error,
-                ),
-                None => (redact(&error.log_chain(), "error"), Outcome::Error),
-            },
-        },
-        Ran::Panicked(payload) => (redact(&panic_text(&*payload), "panic"), Outcome::Panic),
-        Ran::TimedOut(limit) => (
-            error_result(format!(
-                "the tool did not finish within its time limit of {}",
-                human_duration(limit)
-            )),
-            Outcome::Timeout,
-        ),
-        Ran::Cancelled => (
-            error_result("the request was cancelled".to_owned()),
-            Outcome::Cancelled,
-        ),
-    };
-    audit::record(
-        policy.name,
-        scope.caller().id(),
-        outcome,
-        scope.started.elapsed(),
-        error_ref,
-    );
-    response
-}
-
-/// A successful (or author-built error) result: output cap, then scrubbing.
-fn shape_ok(
-    security: &Security,
-    policy: &ToolPolicy,
-    mut result: CallToolResult,
-) -> (CallToolResponse, Outcome) {
-    let limit = policy.max_output.unwrap_or_else(|| security.max_output());
-    let size = output_size(&result);
-    if size > limit {
-        return (
-            error_result(format!(
-                "the tool's output was too large ({size} bytes, limit {limit} bytes)"
-            )),
-            Outcome::Error,
-        );
-    }
-    let is_error = result.is_error == Some(true);
-    // A result the author marked as an error is a message for the model: it gets the full
-    // public scrubbing. A success is data: secrets only, paths may be its very content.
-    let scrub: fn(&str) -> Cow<'_, str> = if is_error {
-        crate::scrub_public
-    } else {
-        crate::scrub_secrets
-    };
-    if is_error || security.scrub_output() {
-        crate::scrub::scrub_result(&mut result, scrub);
-    }
-    let outcome = if is_error {
-        Outcome::Error
-    } else {
-        Outcome::Ok
-    };
-    (result.into(), outcome)
-}
-
-/// Bytes of output the model would receive. Structured content is mirrored as text by
-/// rmcp, so the text blocks count it.
-fn output_size(result: &CallToolResult) -> usize {
-    result
-        .content
-        .iter()
-        .map(|block| match block {
-            ContentBlock::Text(t) => t.text.len(),
-            ContentBlock::Image(i) => i.data.len(),
-            ContentBlock::Audio(a) => a.data.len(),
-            // Resources and future block kinds: their size on the wire.
-            other => serde_json::to_string(other).map_or(0, |s| s.len()),
-        })
-        .sum()
-}
-
-/// What the server log keeps of a redacted error: all of it, credentials scrubbed unless
-/// the operator turned that off (CWE-532). Paths stay: the operator needs them.
-fn log_text(security: &Security, what: &dyn std::fmt::Display) -> String {
-    let text = what.to_string();
-    if !security.scrub_logs() {
-        return text;
-    }
-    match crate::scrub_secrets(&text) {
-        Cow::Borrowed(_) => text,
-        Cow::Owned(clean) => clean,
-    }
-}
-
-fn panic_text(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&'static str>() {
-        format!("panic: {s}")
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        format!("panic: {s}")
-    } else {
-        "panic with a non-string payload".to_owned()
-    }
-}
-
-/// `2s`, `500ms`, `1m30s`: how a limit is named to the model.
-pub(crate) fn human_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms == 0 || !ms.is_multiple_of(1000) {
-        return format!("{ms}ms");
-    }
-    let secs = ms / 1000;
-    let mut out = String::new();
-    if secs >= 3600 && secs.is_multiple_of(3600) {
-        let _ = write!(out, "{}h", secs / 3600);
-    } else if secs >= 60 {
-        let _ = write!(out, "{}m", secs / 60);
-        if !secs.is_multiple_of(60) {
-            let _ = write!(out, "{}s", secs % 60);
-        }
-    } else {
-        let _ = write!(out, "{secs}s");
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_like_the_attribute() {
-        assert_eq!(human_duration(Duration::from_millis(500)), "500ms");
-        assert_eq!(human_duration(Duration::from_secs(2)), "2s");
-        assert_eq!(human_duration(Duration::from_secs(60)), "1m");
-        assert_eq!(human_duration(Duration::from_secs(90)), "1m30s");
-        assert_eq!(human_duration(Duration::from_secs(7200)), "2h");
     }
 }

@@ -1,0 +1,118 @@
+//! Stages 1 to 5 of the pipeline: raw limits, identity, permission, rate and
+//! concurrency, then deserialization and validation.
+
+use rmcp::model::JsonObject;
+use tokio::sync::OwnedSemaphorePermit;
+
+use crate::audit::Outcome;
+use crate::input;
+use crate::limits::{Limited, retry_secs};
+use crate::problem::InputError;
+use crate::security::Tool;
+use crate::{SecureInput, Security};
+
+use super::CallScope;
+
+/// A call that passed stages 1 to 5.
+pub(super) struct Admitted<T> {
+    pub(super) input: T,
+    pub(super) _permit: Option<OwnedSemaphorePermit>,
+}
+
+/// A refusal before the body ran, with its audit outcome.
+pub(super) struct Refusal {
+    pub(super) outcome: Outcome,
+    pub(super) message: String,
+}
+
+impl From<InputError> for Refusal {
+    fn from(error: InputError) -> Self {
+        Self {
+            outcome: Outcome::Invalid,
+            message: error.to_string(),
+        }
+    }
+}
+
+/// Stages 1 to 5: raw limits, permission, rate and concurrency, deserialize + validate.
+/// Only the last two depend on `T`; the rest lives in [`admit_call`], compiled once in
+/// this crate rather than once per tool.
+pub(super) fn admit<T: SecureInput>(
+    security: &Security,
+    tool: &Tool,
+    scope: &mut CallScope,
+) -> Result<Admitted<T>, Refusal> {
+    let (arguments, permit) = admit_call(security, tool, scope)?;
+    let decode = || {
+        let input: T = input::deserialize(arguments)?;
+        input.validate_input()?;
+        Ok::<T, InputError>(input)
+    };
+    #[cfg(feature = "sql")]
+    let (input, all_checked) = crate::types::sql::deferring(decode);
+    #[cfg(not(feature = "sql"))]
+    let (input, all_checked) = (decode(), true);
+    let input = input?;
+    if !all_checked {
+        // A query inside a field nothing checks (`opaque`): its functions were never
+        // decided, so it fails closed.
+        return Err(InputError::single(
+            "",
+            "a query's functions could not be checked (it is inside a field waived with `opaque`)",
+        )
+        .into());
+    }
+    Ok(Admitted {
+        input,
+        _permit: permit,
+    })
+}
+
+/// Stages 1 to 4, the same for every tool.
+pub(super) fn admit_call(
+    security: &Security,
+    tool: &Tool,
+    scope: &mut CallScope,
+) -> Result<(JsonObject, Option<OwnedSemaphorePermit>), Refusal> {
+    let policy = &tool.entry.policy;
+    scope.resolve(security);
+    let arguments = scope.arguments.take().unwrap_or_default();
+    match policy.max_input {
+        None => security.raw_limits().check(&arguments)?,
+        Some(max) => crate::RawLimits {
+            max_bytes: max,
+            max_string: max,
+            ..*security.raw_limits()
+        }
+        .check(&arguments)?,
+    }
+
+    if !policy.public
+        && let Some(missing) = scope.caller().missing_scope(policy.scopes)
+    {
+        return Err(Refusal {
+            outcome: Outcome::Denied,
+            message: format!(
+                "permission denied: this tool requires the `{missing}` scope, which the caller has not been granted"
+            ),
+        });
+    }
+
+    let permit = tool
+        .state
+        .admit(scope.caller().id_arc())
+        .map_err(|limited| Refusal {
+            outcome: Outcome::Limited,
+            message: match limited {
+                Limited::Rate(wait) => format!(
+                    "rate limit exceeded for this tool: retry after {}s",
+                    retry_secs(wait)
+                ),
+                Limited::Busy => format!(
+                    "too many concurrent calls of this tool (limit {}): retry when one has finished",
+                    policy.concurrency.map_or(0, |n| n.get())
+                ),
+            },
+        })?;
+    Ok((arguments, permit))
+}

@@ -1,0 +1,203 @@
+//! Stages 7 and 8 of the pipeline: shaping what the body returned (redaction, output
+//! cap, secret scrubbing) or a refusal into the tool result, and the audit event.
+
+use std::any::Any;
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock};
+
+use crate::audit::{self, ERROR_TARGET, Outcome};
+use crate::limits::ToolPolicy;
+use crate::{ErrorRef, Security};
+
+use super::admission::Refusal;
+use super::{CallScope, Ran, Returned};
+
+pub(super) fn refuse(policy: &ToolPolicy, scope: &CallScope, refusal: Refusal) -> CallToolResponse {
+    audit::record(
+        policy.name,
+        scope.caller().id(),
+        refusal.outcome,
+        scope.started.elapsed(),
+        None,
+    );
+    error_result(refusal.message)
+}
+
+pub(super) fn error_result(message: String) -> CallToolResponse {
+    CallToolResult::error(vec![ContentBlock::text(message)]).into()
+}
+
+/// Shape the result and emit the audit event.
+pub(super) fn finish_returned(
+    security: &Security,
+    policy: &ToolPolicy,
+    scope: &CallScope,
+    ran: Ran<Returned>,
+) -> CallToolResponse {
+    let mut error_ref = None;
+    let mut redact = |what: &dyn std::fmt::Display, kind: &str| {
+        let r = ErrorRef::new();
+        error_ref = Some(r);
+        tracing::error!(
+            target: ERROR_TARGET,
+            error_ref = %r,
+            tool = policy.name,
+            principal = scope.caller().id(),
+            kind,
+            error = %log_text(security, what),
+            "tool call failed"
+        );
+        error_result(format!("internal error (ref {r})"))
+    };
+    let (response, outcome) = match ran {
+        Ran::Returned(returned) => match returned {
+            Returned::Value(Ok(CallToolResponse::Complete(result))) => {
+                shape_ok(security, policy, result)
+            }
+            Returned::Value(Ok(other)) => (other, Outcome::Ok),
+            Returned::Value(Err(error)) => (
+                redact(&error.message, "conversion of the tool's output failed"),
+                Outcome::Error,
+            ),
+            Returned::Error(error) => match error.public_message() {
+                Some(message) => (
+                    error_result(crate::scrub_public(message).into_owned()),
+                    Outcome::Error,
+                ),
+                None => (redact(&error.log_chain(), "error"), Outcome::Error),
+            },
+        },
+        Ran::Panicked(payload) => (redact(&panic_text(&*payload), "panic"), Outcome::Panic),
+        Ran::TimedOut(limit) => (
+            error_result(format!(
+                "the tool did not finish within its time limit of {}",
+                human_duration(limit)
+            )),
+            Outcome::Timeout,
+        ),
+        Ran::Cancelled => (
+            error_result("the request was cancelled".to_owned()),
+            Outcome::Cancelled,
+        ),
+    };
+    audit::record(
+        policy.name,
+        scope.caller().id(),
+        outcome,
+        scope.started.elapsed(),
+        error_ref,
+    );
+    response
+}
+
+/// A successful (or author-built error) result: output cap, then scrubbing.
+pub(super) fn shape_ok(
+    security: &Security,
+    policy: &ToolPolicy,
+    mut result: CallToolResult,
+) -> (CallToolResponse, Outcome) {
+    let limit = policy.max_output.unwrap_or_else(|| security.max_output());
+    let size = output_size(&result);
+    if size > limit {
+        return (
+            error_result(format!(
+                "the tool's output was too large ({size} bytes, limit {limit} bytes)"
+            )),
+            Outcome::Error,
+        );
+    }
+    let is_error = result.is_error == Some(true);
+    // A result the author marked as an error is a message for the model: it gets the full
+    // public scrubbing. A success is data: secrets only, paths may be its very content.
+    let scrub: fn(&str) -> Cow<'_, str> = if is_error {
+        crate::scrub_public
+    } else {
+        crate::scrub_secrets
+    };
+    if is_error || security.scrub_output() {
+        crate::scrub::scrub_result(&mut result, scrub);
+    }
+    let outcome = if is_error {
+        Outcome::Error
+    } else {
+        Outcome::Ok
+    };
+    (result.into(), outcome)
+}
+
+/// Bytes of output the model would receive. Structured content is mirrored as text by
+/// rmcp, so the text blocks count it.
+pub(super) fn output_size(result: &CallToolResult) -> usize {
+    result
+        .content
+        .iter()
+        .map(|block| match block {
+            ContentBlock::Text(t) => t.text.len(),
+            ContentBlock::Image(i) => i.data.len(),
+            ContentBlock::Audio(a) => a.data.len(),
+            // Resources and future block kinds: their size on the wire.
+            other => serde_json::to_string(other).map_or(0, |s| s.len()),
+        })
+        .sum()
+}
+
+/// What the server log keeps of a redacted error: all of it, credentials scrubbed unless
+/// the operator turned that off (CWE-532). Paths stay: the operator needs them.
+pub(super) fn log_text(security: &Security, what: &dyn std::fmt::Display) -> String {
+    let text = what.to_string();
+    if !security.scrub_logs() {
+        return text;
+    }
+    match crate::scrub_secrets(&text) {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(clean) => clean,
+    }
+}
+
+pub(super) fn panic_text(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        format!("panic: {s}")
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        format!("panic: {s}")
+    } else {
+        "panic with a non-string payload".to_owned()
+    }
+}
+
+/// `2s`, `500ms`, `1m30s`: how a limit is named to the model.
+fn human_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms == 0 || !ms.is_multiple_of(1000) {
+        return format!("{ms}ms");
+    }
+    let secs = ms / 1000;
+    let mut out = String::new();
+    if secs >= 3600 && secs.is_multiple_of(3600) {
+        let _ = write!(out, "{}h", secs / 3600);
+    } else if secs >= 60 {
+        let _ = write!(out, "{}m", secs / 60);
+        if !secs.is_multiple_of(60) {
+            let _ = write!(out, "{}s", secs % 60);
+        }
+    } else {
+        let _ = write!(out, "{secs}s");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_the_attribute() {
+        assert_eq!(human_duration(Duration::from_millis(500)), "500ms");
+        assert_eq!(human_duration(Duration::from_secs(2)), "2s");
+        assert_eq!(human_duration(Duration::from_secs(60)), "1m");
+        assert_eq!(human_duration(Duration::from_secs(90)), "1m30s");
+        assert_eq!(human_duration(Duration::from_secs(7200)), "2h");
+    }
+}
