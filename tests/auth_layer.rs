@@ -18,6 +18,14 @@ use secure_tool::auth::{
 use secure_tool::{Principal, Security};
 use serde_json::{Value, json};
 
+/// The resource every test here protects.
+const AUD: &str = "https://mcp.test/mcp";
+
+/// A resource server for `AUD` that trusts `issuer` (its keys inline).
+fn trusting(issuer: &DevIssuer) -> secure_tool::auth::ResourceServerBuilder {
+    ResourceServer::builder(AUD).issuer(ISS, JwksSource::inline(issuer.jwks()))
+}
+
 /// Serve `TestServer` behind `auth` on a free port; returns the MCP URL.
 async fn serve(auth: ResourceServer) -> String {
     let security = Security::default();
@@ -55,11 +63,8 @@ fn call(name: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_challenge_names_every_scope_the_tool_needs() {
     let issuer = DevIssuer::new(ISS);
-    let aud = "https://mcp.test/mcp";
-    let auth = ResourceServer::builder(aud)
-        .issuer(ISS, JwksSource::inline(issuer.jwks()))
-        .build()
-        .unwrap();
+    let aud = AUD;
+    let auth = trusting(&issuer).build().unwrap();
     let url = serve(auth).await;
     let token = issuer.token(aud, "alice", &["a"], 600);
     let response = post(&url, &token, &call("needs_two")).await;
@@ -85,12 +90,8 @@ async fn the_challenge_names_every_scope_the_tool_needs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_bodies_are_refused_before_they_are_read_whole() {
     let issuer = DevIssuer::new(ISS);
-    let aud = "https://mcp.test/mcp";
-    let auth = ResourceServer::builder(aud)
-        .issuer(ISS, JwksSource::inline(issuer.jwks()))
-        .max_body_bytes(1024)
-        .build()
-        .unwrap();
+    let aud = AUD;
+    let auth = trusting(&issuer).max_body_bytes(1024).build().unwrap();
     let url = serve(auth).await;
     let token = issuer.token(aud, "alice", &["echo"], 600);
     let big = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": "x".repeat(4096)}}});
@@ -100,12 +101,8 @@ async fn oversized_bodies_are_refused_before_they_are_read_whole() {
 #[tokio::test]
 async fn tokens_are_cached_only_until_they_expire() {
     let issuer = DevIssuer::new(ISS);
-    let aud = "https://mcp.test/mcp";
-    let server = ResourceServer::builder(aud)
-        .issuer(ISS, JwksSource::inline(issuer.jwks()))
-        .leeway(Duration::ZERO)
-        .build()
-        .unwrap();
+    let aud = AUD;
+    let server = trusting(&issuer).leeway(Duration::ZERO).build().unwrap();
     let now = auth_support::now();
     let token = issuer.sign(&json!({"iss": ISS, "aud": aud, "sub": "alice", "exp": now + 2}));
     assert_eq!(server.verify(&token).await.unwrap().id(), "alice");
@@ -118,7 +115,7 @@ async fn tokens_are_cached_only_until_they_expire() {
 async fn several_issuers_keep_their_subjects_apart() {
     let first = DevIssuer::new("https://one.test");
     let second = DevIssuer::new("https://two.test");
-    let aud = "https://mcp.test/mcp";
+    let aud = AUD;
     let server = ResourceServer::builder(aud)
         .issuer("https://one.test", JwksSource::inline(first.jwks()))
         .issuer("https://two.test", JwksSource::inline(second.jwks()))
@@ -152,9 +149,8 @@ async fn several_issuers_keep_their_subjects_apart() {
 #[tokio::test]
 async fn the_principal_can_come_from_another_claim() {
     let issuer = DevIssuer::new(ISS);
-    let aud = "https://mcp.test/mcp";
-    let server = ResourceServer::builder(aud)
-        .issuer(ISS, JwksSource::inline(issuer.jwks()))
+    let aud = AUD;
+    let server = trusting(&issuer)
         .principal_claim("client_id")
         .build()
         .unwrap();
@@ -207,7 +203,7 @@ fn configurations_that_cannot_be_safe_are_refused() {
 #[tokio::test]
 async fn keys_that_must_not_verify_are_skipped_not_trusted() {
     let signer = Signer::new();
-    let aud = "https://mcp.test/mcp";
+    let aud = AUD;
     let good = claims(aud, "alice", "x");
     let rsa = signer.rsa_jwk();
     let mut declared_es = rsa.clone();
@@ -309,7 +305,7 @@ async fn jwks_endpoint(jwks: String) -> Issuer {
 async fn a_jwks_url_is_fetched_once_and_a_kid_flood_cannot_hammer_it() {
     let dev = DevIssuer::new(ISS);
     let issuer = jwks_endpoint(dev.jwks()).await;
-    let aud = "https://mcp.test/mcp";
+    let aud = AUD;
     let server = ResourceServer::builder(aud)
         .issuer(ISS, JwksSource::url(&issuer.url).unwrap())
         .refresh_interval(Duration::from_secs(60))
@@ -347,7 +343,7 @@ async fn a_jwks_url_is_fetched_once_and_a_kid_flood_cannot_hammer_it() {
 async fn a_new_kid_at_the_url_is_fetched_and_a_failing_url_keeps_the_last_good_keys() {
     let dev = DevIssuer::new(ISS);
     let issuer = jwks_endpoint(dev.jwks()).await;
-    let aud = "https://mcp.test/mcp";
+    let aud = AUD;
     let server = ResourceServer::builder(aud)
         .issuer(ISS, JwksSource::url(&issuer.url).unwrap())
         .refresh_interval(Duration::ZERO)
@@ -393,7 +389,7 @@ async fn keys_that_never_loaded_fail_closed_with_503() {
     let dev = DevIssuer::new(ISS);
     let issuer = jwks_endpoint(dev.jwks()).await;
     issuer.down.store(true, Ordering::SeqCst);
-    let aud = "https://mcp.test/mcp";
+    let aud = AUD;
     let auth = ResourceServer::builder(aud)
         .issuer(ISS, JwksSource::url(&issuer.url).unwrap())
         .build()
@@ -416,7 +412,7 @@ async fn a_key_replaced_under_the_same_kid_is_picked_up_from_the_file() {
     let path = dir.0.join("jwks.json");
     let (first, first_jwk) = auth_support::ed25519("k");
     auth_support::write_jwks(&path, &json!({"keys": [first_jwk]}));
-    let aud = "https://mcp.test/mcp";
+    let aud = AUD;
     let server = ResourceServer::builder(aud)
         .issuer(ISS, JwksSource::file(&path))
         .build()
@@ -448,11 +444,8 @@ async fn rate_limits_are_keyed_by_the_verified_subject() {
     use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 
     let issuer = DevIssuer::new(ISS);
-    let aud = "https://mcp.test/mcp";
-    let auth = ResourceServer::builder(aud)
-        .issuer(ISS, JwksSource::inline(issuer.jwks()))
-        .build()
-        .unwrap();
+    let aud = AUD;
+    let auth = trusting(&issuer).build().unwrap();
     let url = serve(auth).await;
     let connect = |sub: &str| {
         let config = StreamableHttpClientTransportConfig::with_uri(url.clone())

@@ -32,6 +32,19 @@ async fn call(
     client.call_tool(params).await
 }
 
+/// The names `tools/list` shows this client, sorted.
+async fn tool_names(client: &Client) -> Vec<String> {
+    let mut names: Vec<String> = client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    names.sort();
+    names
+}
+
 fn text(result: &rmcp::model::CallToolResult) -> String {
     result
         .content
@@ -299,27 +312,13 @@ async fn tools_list_shows_every_tool_or_only_the_granted_ones() {
     let all = HttpServer::start(&signer, &[]);
     let token = signer.rs256(&claims(&all.mcp(), "reader", "fs.read"));
     let client = connect(&all.mcp(), &token).await.unwrap();
-    let mut names: Vec<String> = client
-        .list_all_tools()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|t| t.name.to_string())
-        .collect();
-    names.sort();
+    let names = tool_names(&client).await;
     assert_eq!(names, ["list_dir", "read_file", "write_file"]);
 
     let granted = HttpServer::start(&signer, &["--tools-list", "granted"]);
     let token = signer.rs256(&claims(&granted.mcp(), "reader", "fs.read"));
     let client = connect(&granted.mcp(), &token).await.unwrap();
-    let mut names: Vec<String> = client
-        .list_all_tools()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|t| t.name.to_string())
-        .collect();
-    names.sort();
+    let names = tool_names(&client).await;
     assert_eq!(names, ["list_dir", "read_file"]);
     // A withheld tool answers exactly as a tool that does not exist.
     let withheld = call(

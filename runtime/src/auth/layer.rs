@@ -100,16 +100,20 @@ where
     if is_metadata_path(&config, request.uri().path()) {
         return Ok(metadata_response(&config, request.method()));
     }
-    let resource_metadata = resource_metadata_url(&config, &request);
+    // Where the metadata is: only a refusal needs it, so it is written only then.
+    let metadata =
+        |headers: &http::HeaderMap, uri: &http::Uri| resource_metadata_url(&config, headers, uri);
 
     let principal = match bearer(request.headers()) {
         Bearer::None => {
             audit_refusal("anonymous", None, "unauthenticated", "no bearer token");
-            return Ok(unauthorized(&resource_metadata, None));
+            let url = metadata(request.headers(), request.uri());
+            return Ok(unauthorized(&url, None));
         }
         Bearer::Several => {
             audit_refusal("anonymous", None, "unauthenticated", "several credentials");
-            return Ok(invalid_request(&resource_metadata));
+            let url = metadata(request.headers(), request.uri());
+            return Ok(invalid_request(&url));
         }
         Bearer::Token(token) => match super::verify::verify(&config, token).await {
             Ok(principal) => principal,
@@ -119,7 +123,8 @@ where
             }
             Err(error) => {
                 audit_refusal("anonymous", None, "unauthenticated", &error.to_string());
-                return Ok(unauthorized(&resource_metadata, Some(&error)));
+                let url = metadata(request.headers(), request.uri());
+                return Ok(unauthorized(&url, Some(&error)));
             }
         },
     };
@@ -149,7 +154,8 @@ where
             Inspection::ListTools => filter_list = true,
             Inspection::Challenge { id, tool, scopes } => {
                 audit_refusal(principal.id(), Some(&tool), "denied", "insufficient_scope");
-                return Ok(insufficient_scope(&resource_metadata, id, &tool, &scopes));
+                let url = metadata(&parts.headers, &parts.uri);
+                return Ok(insufficient_scope(&url, id, &tool, &scopes));
             }
             Inspection::Withhold { tools } => {
                 for tool in &tools {
@@ -363,18 +369,17 @@ fn is_metadata_path(config: &Config, path: &str) -> bool {
     }
 }
 
-fn resource_metadata_url<B>(config: &Config, request: &Request<B>) -> String {
+fn resource_metadata_url(config: &Config, headers: &http::HeaderMap, uri: &http::Uri) -> String {
     if let Some(url) = &config.metadata_url {
         return url.clone();
     }
     // Only an authority that parses is echoed; it cannot hold a quote or a space.
-    let host = request
-        .headers()
+    let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .and_then(|h| h.parse::<http::uri::Authority>().ok());
     match host {
-        Some(host) => format!("http://{host}{WELL_KNOWN}{}", request.uri().path()),
+        Some(host) => format!("http://{host}{WELL_KNOWN}{}", uri.path()),
         None => WELL_KNOWN.to_owned(),
     }
 }
