@@ -466,3 +466,164 @@ async fn rate_limits_are_keyed_by_the_verified_subject() {
     let bob = connect("bob").await.unwrap();
     common::ok_text(&bob.call_tool(limited()).await.unwrap());
 }
+
+/// The benign corpus of the token check: every shape a real issuer writes must pass.
+#[tokio::test]
+async fn tokens_as_real_issuers_write_them_are_accepted() {
+    let signer = Signer::new();
+    // Ed25519 alone: a token without `kid` finds the issuer's one key of its algorithm.
+    let (ed, ed_jwk) = auth_support::ed25519("ed");
+    // The RSA key as many issuers publish it: no `alg`, so any RSA algorithm may use it.
+    let mut jwks = signer.jwks();
+    jwks["keys"][0].as_object_mut().unwrap().remove("alg");
+    let server = ResourceServer::builder(AUD)
+        .issuer(ISS, JwksSource::inline(jwks.to_string()))
+        .build()
+        .unwrap();
+    let lone = ResourceServer::builder(AUD)
+        .issuer(
+            ISS,
+            JwksSource::inline(json!({"keys": [ed_jwk]}).to_string()),
+        )
+        .build()
+        .unwrap();
+    let now = auth_support::now();
+    let with = |patch: Value| {
+        let mut c = claims(AUD, "alice", "fs.read");
+        for (k, v) in patch.as_object().unwrap() {
+            if v.is_null() {
+                c.as_object_mut().unwrap().remove(k);
+            } else {
+                c[k] = v.clone();
+            }
+        }
+        c
+    };
+    let typed = |typ: Option<&str>, c: &Value| {
+        let mut header = jsonwebtoken::Header::new(Algorithm::RS256);
+        header.kid = Some("rsa-1".into());
+        header.typ = typ.map(str::to_owned);
+        jsonwebtoken::encode(&header, c, &signer.rsa).unwrap()
+    };
+    let corpus = [
+        ("plain", signer.rs256(&with(json!({})))),
+        ("typ JWT", typed(Some("JWT"), &with(json!({})))),
+        (
+            "typ at+jwt (RFC 9068)",
+            typed(Some("at+jwt"), &with(json!({}))),
+        ),
+        (
+            "typ application/at+jwt",
+            typed(Some("application/at+jwt"), &with(json!({}))),
+        ),
+        ("no typ", typed(None, &with(json!({})))),
+        (
+            "no nbf, no iat",
+            signer.rs256(&with(json!({"nbf": null, "iat": null}))),
+        ),
+        (
+            "fractional exp",
+            signer.rs256(&with(json!({"exp": now as f64 + 600.5}))),
+        ),
+        (
+            "nbf just inside the leeway",
+            signer.rs256(&with(json!({"nbf": now + 5}))),
+        ),
+        (
+            "audience array",
+            signer.rs256(&with(json!({"aud": ["https://other.test", AUD]}))),
+        ),
+        (
+            "scope as an array",
+            signer.rs256(&with(json!({"scope": ["fs.read", "fs.write"]}))),
+        ),
+        (
+            "scp as a string",
+            signer.rs256(&with(json!({"scope": null, "scp": "fs.read fs.write"}))),
+        ),
+        (
+            "no scope at all",
+            signer.rs256(&with(json!({"scope": null}))),
+        ),
+        (
+            "an email subject",
+            signer.rs256(&with(json!({"sub": "alice@example.com"}))),
+        ),
+        (
+            "a Persian subject",
+            signer.rs256(&with(json!({"sub": "کاربر-۱"}))),
+        ),
+        (
+            "an emoji subject",
+            signer.rs256(&with(json!({"sub": "🦀 crab"}))),
+        ),
+        (
+            "unknown claims",
+            signer.rs256(&with(
+                json!({"tenant": {"id": 7}, "roles": ["a"], "azp": "cli"}),
+            )),
+        ),
+        (
+            "ES256",
+            signer.sign(Algorithm::ES256, Some("ec-1"), &with(json!({}))),
+        ),
+        (
+            "EdDSA",
+            signer.sign(Algorithm::EdDSA, None, &with(json!({}))),
+        ),
+        (
+            "PS256 under an RSA key without alg",
+            signer.sign(Algorithm::PS256, Some("rsa-1"), &with(json!({}))),
+        ),
+    ];
+    for (name, token) in &corpus {
+        let caller = server.verify(token).await;
+        assert!(caller.is_ok(), "{name}: {caller:?}");
+    }
+    let caller = server.verify(&corpus[9].1).await.unwrap();
+    assert!(caller.has_scope("fs.write"), "scope arrays are read");
+    assert_eq!(server.verify(&corpus[13].1).await.unwrap().id(), "کاربر-۱");
+    // No `kid`: the set's one Ed25519 key.
+    let mut header = jsonwebtoken::Header::new(Algorithm::EdDSA);
+    header.kid = None;
+    let token = jsonwebtoken::encode(&header, &with(json!({})), &ed).unwrap();
+    assert!(lone.verify(&token).await.is_ok());
+}
+
+/// The benign corpus of the layer: requests it must pass to the server untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_layer_passes_what_the_token_allows() {
+    let issuer = DevIssuer::new(ISS);
+    let url = serve(trusting(&issuer).build().unwrap()).await;
+    let token = issuer.token(AUD, "alice", &["echo", "a", "b"], 600);
+    let messages = [
+        json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
+        call("needs_two"),
+        call("echo"),
+        call("sync_echo"),
+        // Unknown or malformed calls are the server's to answer, not the layer's.
+        call("no_such_tool"),
+        json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call"}),
+        json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": 7}}),
+        json!([call("needs_two"), call("echo")]),
+    ];
+    for message in &messages {
+        let status = post(&url, &token, message).await.status();
+        assert!(
+            status != 401 && status != 403 && status != 413,
+            "{message}: {status}"
+        );
+    }
+    // And a body that is not JSON at all reaches the server, which refuses it itself.
+    let response = reqwest::Client::new()
+        .post(&url)
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body("{ not json")
+        .send()
+        .await
+        .unwrap();
+    assert!(![401, 403, 413].contains(&response.status().as_u16()));
+}
