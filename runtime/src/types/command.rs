@@ -36,20 +36,9 @@ pub struct CommandLine {
 }
 
 /// Why a command was refused. Names the rule, never the command.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommandRejection(Cow<'static, str>);
+pub type CommandRejection = super::Rejection;
 
-impl fmt::Display for CommandRejection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for CommandRejection {}
-
-fn reject<T>(why: &'static str) -> Result<T, CommandRejection> {
-    Err(CommandRejection(Cow::Borrowed(why)))
-}
+use super::checked::reject;
 
 impl CommandLine {
     /// Check the shape of a program and its arguments (the allowlist is the field's).
@@ -94,20 +83,24 @@ impl CommandLine {
     /// Whether the program is on `programs` and every option-like argument on `options`.
     pub fn check(&self, programs: &[&str], options: &[&str]) -> Result<(), CommandRejection> {
         if !programs.contains(&self.program.as_str()) {
-            return Err(CommandRejection(
-                format!("only these programs may run: {}", programs.join(", ")).into(),
-            ));
+            return Err(CommandRejection::owned(format!(
+                "only these programs may run: {}",
+                programs.join(", ")
+            )));
         }
         for arg in self.args.iter().filter(|a| a.starts_with('-')) {
             let allowed = options.iter().any(|o| {
                 arg == o || (o.ends_with('=') && arg.starts_with(o) && arg.len() > o.len())
             });
             if !allowed {
-                return Err(CommandRejection(if options.is_empty() {
-                    "options (arguments starting with `-`) are not allowed".into()
+                return Err(if options.is_empty() {
+                    CommandRejection::new("options (arguments starting with `-`) are not allowed")
                 } else {
-                    format!("only these options are allowed: {}", options.join(", ")).into()
-                }));
+                    CommandRejection::owned(format!(
+                        "only these options are allowed: {}",
+                        options.join(", ")
+                    ))
+                });
             }
         }
         Ok(())
@@ -138,31 +131,27 @@ impl fmt::Debug for CommandLine {
     }
 }
 
-impl<'de> serde::Deserialize<'de> for CommandLine {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(serde::Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Raw {
-            program: String,
-            #[serde(default)]
-            args: Vec<String>,
-        }
-        let raw = Raw::deserialize(deserializer)?;
-        Self::new(&raw.program, raw.args).map_err(|why| {
-            serde::de::Error::custom(format_args!(
-                "{}{why}",
-                crate::messages::PUBLIC_REJECTION_PREFIX
-            ))
-        })
-    }
+/// What serde reads for a `CommandLine`: the program and its arguments, nothing else.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCommand {
+    program: String,
+    #[serde(default)]
+    args: Vec<String>,
 }
 
-impl schemars::JsonSchema for CommandLine {
+impl super::checked::Checked for CommandLine {
+    type Raw<'de> = RawCommand;
+
+    fn check(raw: RawCommand) -> Result<Self, CommandRejection> {
+        Self::new(&raw.program, raw.args)
+    }
+
     fn schema_name() -> Cow<'static, str> {
         "CommandLine".into()
     }
 
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    fn schema() -> schemars::Schema {
         schemars::json_schema!({
             "type": "object",
             "properties": {
@@ -178,6 +167,8 @@ impl schemars::JsonSchema for CommandLine {
     }
 }
 
+super::checked::threat_type!([] CommandLine, serialize = derive);
+
 /// Check a `CommandLine` field (or `Option`/`Vec` of them) against
 /// `#[secure(command(programs = [..], options = [..]))]`. Called by generated code.
 pub fn check_command_field<F: super::FieldValues<CommandLine> + ?Sized>(
@@ -191,6 +182,6 @@ pub fn check_command_field<F: super::FieldValues<CommandLine> + ?Sized>(
         .values()
         .find_map(|c| c.check(programs, options).err())
     {
-        path.problem(why.0, problems);
+        path.problem(why.into_rule(), problems);
     }
 }

@@ -14,6 +14,13 @@
 //!   scanned for zero-width, bidi, tag and control characters unless waived with
 //!   `#[secure(hidden_text = "why")]`.
 
+#[cfg(any(
+    feature = "path",
+    feature = "url",
+    feature = "sql",
+    feature = "command"
+))]
+pub(crate) mod checked;
 #[cfg(feature = "command")]
 pub(crate) mod command;
 #[cfg(feature = "path")]
@@ -28,6 +35,13 @@ mod text;
 #[cfg(feature = "url")]
 pub(crate) mod url;
 
+#[cfg(any(
+    feature = "path",
+    feature = "url",
+    feature = "sql",
+    feature = "command"
+))]
+pub use checked::Rejection;
 #[cfg(feature = "command")]
 pub use command::{CommandLine, CommandRejection, MAX_ARG_BYTES, MAX_ARGS};
 #[cfg(feature = "path")]
@@ -77,25 +91,4 @@ impl<T> FieldValues<T> for Vec<T> {
     {
         self.iter()
     }
-}
-
-/// Deserialize a string and check it with `parse`: the shared `Deserialize` of the
-/// threat types. The refusal reaches the model as written (it is value-free by
-/// construction), marked so the input layer passes it through.
-#[cfg(any(feature = "path", feature = "url", feature = "sql"))]
-pub(crate) fn deserialize_checked<'de, D, T, E>(
-    deserializer: D,
-    parse: impl FnOnce(&str) -> Result<T, E>,
-) -> Result<T, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    E: std::fmt::Display,
-{
-    let text: std::borrow::Cow<'de, str> = serde::Deserialize::deserialize(deserializer)?;
-    parse(&text).map_err(|why| {
-        serde::de::Error::custom(format_args!(
-            "{}{why}",
-            crate::messages::PUBLIC_REJECTION_PREFIX
-        ))
-    })
 }

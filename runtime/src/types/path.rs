@@ -37,16 +37,7 @@ pub const MAX_PATH_DEPTH: usize = 64;
 pub struct SafePath(String);
 
 /// Why a path was refused. Its text names the rule, never the path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PathRejection(&'static str);
-
-impl fmt::Display for PathRejection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)
-    }
-}
-
-impl std::error::Error for PathRejection {}
+pub type PathRejection = super::Rejection;
 
 /// Look-alikes of the separators and dots that have no compatibility decomposition, so
 /// NFKC alone would not catch them.
@@ -72,7 +63,7 @@ const WINDOWS_DEVICES: &[&str] = &[
 impl SafePath {
     /// Check and normalise `text`.
     pub fn parse(text: &str) -> Result<Self, PathRejection> {
-        let reject = |why| Err(PathRejection(why));
+        let reject = super::checked::reject;
         if text.is_empty() {
             return reject("the path is empty");
         }
@@ -199,24 +190,18 @@ impl AsRef<Path> for SafePath {
     }
 }
 
-impl<'de> serde::Deserialize<'de> for SafePath {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        super::deserialize_checked(deserializer, Self::parse)
-    }
-}
+impl super::checked::Checked for SafePath {
+    type Raw<'de> = Cow<'de, str>;
 
-impl serde::Serialize for SafePath {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
+    fn check(raw: Cow<'_, str>) -> Result<Self, PathRejection> {
+        Self::parse(&raw)
     }
-}
 
-impl schemars::JsonSchema for SafePath {
     fn schema_name() -> Cow<'static, str> {
         "SafePath".into()
     }
 
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    fn schema() -> schemars::Schema {
         schemars::json_schema!({
             "type": "string",
             "minLength": 1,
@@ -225,11 +210,9 @@ impl schemars::JsonSchema for SafePath {
             "description": "A path relative to the tool's root directory, with `/` separators: no leading `/`, no `..`, no `\\`, no drive letter, no percent-encoding."
         })
     }
-
-    fn inline_schema() -> bool {
-        true
-    }
 }
+
+super::checked::threat_type!([] SafePath);
 
 #[cfg(test)]
 mod tests {

@@ -124,20 +124,9 @@ dialects! {
 }
 
 /// Why a query was refused. Names the rule, never the query.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SqlRejection(Cow<'static, str>);
+pub type SqlRejection = super::Rejection;
 
-impl fmt::Display for SqlRejection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for SqlRejection {}
-
-fn reject<T>(why: &'static str) -> Result<T, SqlRejection> {
-    Err(SqlRejection(Cow::Borrowed(why)))
-}
+use super::checked::reject;
 
 /// One read-only query, checked in dialect `D` when it is deserialized.
 ///
@@ -251,20 +240,17 @@ fn not_allowed<D: SqlDialect>(name: &str) -> SqlRejection {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.');
-    SqlRejection(
-        if plain {
-            format!(
-                "the query calls `{name}`, which is not one of the side-effect-free {} functions this tool allows",
-                D::NAME
-            )
-        } else {
-            format!(
-                "the query calls a function that is not one of the side-effect-free {} functions this tool allows",
-                D::NAME
-            )
-        }
-        .into(),
-    )
+    SqlRejection::owned(if plain {
+        format!(
+            "the query calls `{name}`, which is not one of the side-effect-free {} functions this tool allows",
+            D::NAME
+        )
+    } else {
+        format!(
+            "the query calls a function that is not one of the side-effect-free {} functions this tool allows",
+            D::NAME
+        )
+    })
 }
 
 thread_local! {
@@ -329,7 +315,7 @@ fn analyse<D: SqlDialect>(text: &str) -> Result<Vec<String>, SqlRejection> {
     if super::find_hidden(text).is_some() {
         return reject("the query contains hidden or control characters");
     }
-    let invalid = || SqlRejection(format!("the query is not valid {} SQL", D::NAME).into());
+    let invalid = || SqlRejection::owned(format!("the query is not valid {} SQL", D::NAME));
     // MySQL runs the code in `/*! ... */`, which sqlparser reads as code too; MariaDB also
     // runs `/*M! ... */`, which it does not: read both as the server does.
     let text: Cow<'_, str> =
@@ -593,24 +579,18 @@ impl<D> fmt::Display for ReadOnlySql<D> {
     }
 }
 
-impl<'de, D: SqlDialect> serde::Deserialize<'de> for ReadOnlySql<D> {
-    fn deserialize<De: serde::Deserializer<'de>>(deserializer: De) -> Result<Self, De::Error> {
-        super::deserialize_checked(deserializer, Self::parse_for_field)
-    }
-}
+impl<D: SqlDialect> super::checked::Checked for ReadOnlySql<D> {
+    type Raw<'de> = Cow<'de, str>;
 
-impl<D> serde::Serialize for ReadOnlySql<D> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.text)
+    fn check(raw: Cow<'_, str>) -> Result<Self, SqlRejection> {
+        Self::parse_for_field(&raw)
     }
-}
 
-impl<D: SqlDialect> schemars::JsonSchema for ReadOnlySql<D> {
     fn schema_name() -> Cow<'static, str> {
         format!("ReadOnlySql_{}", D::NAME).into()
     }
 
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    fn schema() -> schemars::Schema {
         schemars::json_schema!({
             "type": "string",
             "minLength": 1,
@@ -621,11 +601,9 @@ impl<D: SqlDialect> schemars::JsonSchema for ReadOnlySql<D> {
             ),
         })
     }
-
-    fn inline_schema() -> bool {
-        true
-    }
 }
+
+super::checked::threat_type!([D: SqlDialect] ReadOnlySql<D>);
 
 /// Longest accepted identifier.
 pub const MAX_IDENT_BYTES: usize = 63;
@@ -687,24 +665,18 @@ impl fmt::Display for SqlIdent {
     }
 }
 
-impl<'de> serde::Deserialize<'de> for SqlIdent {
-    fn deserialize<De: serde::Deserializer<'de>>(deserializer: De) -> Result<Self, De::Error> {
-        super::deserialize_checked(deserializer, Self::parse)
-    }
-}
+impl super::checked::Checked for SqlIdent {
+    type Raw<'de> = Cow<'de, str>;
 
-impl serde::Serialize for SqlIdent {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
+    fn check(raw: Cow<'_, str>) -> Result<Self, SqlRejection> {
+        Self::parse(&raw)
     }
-}
 
-impl schemars::JsonSchema for SqlIdent {
     fn schema_name() -> Cow<'static, str> {
         "SqlIdent".into()
     }
 
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    fn schema() -> schemars::Schema {
         schemars::json_schema!({
             "type": "string",
             "minLength": 1,
@@ -712,11 +684,9 @@ impl schemars::JsonSchema for SqlIdent {
             "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
         })
     }
-
-    fn inline_schema() -> bool {
-        true
-    }
 }
+
+super::checked::threat_type!([] SqlIdent);
 
 /// Check a `SqlIdent` field (or `Option`/`Vec` of them) against
 /// `#[secure(ident(allow = [..]))]`. Called by generated code.
@@ -746,7 +716,7 @@ pub fn check_sql_field<D: SqlDialect, F: super::FieldValues<ReadOnlySql<D>> + ?S
 ) {
     for query in value.values() {
         if let Err(why) = query.check_functions(allow_functions) {
-            path.problem(why.to_string(), problems);
+            path.problem(why.into_rule(), problems);
         }
     }
 }

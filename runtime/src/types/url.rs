@@ -43,20 +43,9 @@ pub const MAX_URL_BYTES: usize = 2048;
 pub struct SafeUrl(url::Url);
 
 /// Why a URL was refused. Names the rule, never the URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UrlRejection(Cow<'static, str>);
+pub type UrlRejection = super::Rejection;
 
-impl fmt::Display for UrlRejection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UrlRejection {}
-
-fn reject<T>(why: &'static str) -> Result<T, UrlRejection> {
-    Err(UrlRejection(Cow::Borrowed(why)))
-}
+use super::checked::reject;
 
 /// Names that always mean this machine or its cloud's internals.
 const BLOCKED_NAMES: &[&str] = &[
@@ -105,7 +94,7 @@ impl SafeUrl {
         {
             return reject("the URL contains whitespace, backslashes or hidden characters");
         }
-        let url = url::Url::parse(text).map_err(|_| UrlRejection("the URL is not valid".into()))?;
+        let url = url::Url::parse(text).map_err(|_| UrlRejection::new("the URL is not valid"))?;
         if !matches!(url.scheme(), "http" | "https" | "ws" | "wss") {
             return reject("only http and https URLs are allowed");
         }
@@ -155,7 +144,7 @@ impl SafeUrl {
             Some(url::Host::Ipv6(ip)) => vec![IpAddr::V6(ip)],
             _ => tokio::net::lookup_host((self.host(), port))
                 .await
-                .map_err(|_| UrlRejection("the host name could not be resolved".into()))?
+                .map_err(|_| UrlRejection::new("the host name could not be resolved"))?
                 .map(|a| a.ip())
                 .collect(),
         };
@@ -172,7 +161,7 @@ impl SafeUrl {
         let mut pinned = Vec::new();
         for ip in addrs {
             check_ip(ip).map_err(|_| {
-                UrlRejection("the host resolves to a private, local or reserved address".into())
+                UrlRejection::new("the host resolves to a private, local or reserved address")
             })?;
             pinned.push(SocketAddr::new(ip, port));
         }
@@ -382,24 +371,18 @@ impl fmt::Display for SafeUrl {
     }
 }
 
-impl<'de> serde::Deserialize<'de> for SafeUrl {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        super::deserialize_checked(deserializer, Self::parse)
-    }
-}
+impl super::checked::Checked for SafeUrl {
+    type Raw<'de> = Cow<'de, str>;
 
-impl serde::Serialize for SafeUrl {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.0.as_str())
+    fn check(raw: Cow<'_, str>) -> Result<Self, UrlRejection> {
+        Self::parse(&raw)
     }
-}
 
-impl schemars::JsonSchema for SafeUrl {
     fn schema_name() -> Cow<'static, str> {
         "SafeUrl".into()
     }
 
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    fn schema() -> schemars::Schema {
         schemars::json_schema!({
             "type": "string",
             "format": "uri",
@@ -408,11 +391,9 @@ impl schemars::JsonSchema for SafeUrl {
             "description": "An absolute http(s) URL on the public internet: no user info, no private, local or metadata hosts. A #fragment is dropped (it is never sent to a server)."
         })
     }
-
-    fn inline_schema() -> bool {
-        true
-    }
 }
+
+super::checked::threat_type!([] SafeUrl);
 
 /// Check a `SafeUrl` field (or `Option`/`Vec` of them) against its annotation's host lists
 /// and schemes (default: http and https). Called by generated code.
