@@ -17,7 +17,11 @@ use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolRequestParams;
 use rmcp::service::RunningService;
 use rmcp::{RoleClient, ServerHandler, ServiceExt, tool, tool_handler, tool_router};
-use secure_tool::__private::{CallScope, NoInput, ToolDecl, returns_value, run_async, run_sync};
+use std::any::TypeId;
+
+use secure_tool::__private::{
+    CallScope, Limits, NoInput, Rate, Site, ToolDecl, returns_value, run_async, run_sync,
+};
 use secure_tool::{Principal, SecureInput, SecureServer, Security, secure_tool};
 use serde_json::{Value, json};
 
@@ -170,17 +174,29 @@ fn tools_call(c: &mut Criterion) {
 }
 
 /// Declared as `#[secure_tool]` declares a tool: `rate = "4000000000/sec"`, nothing else.
-const PROLOGUE: ToolDecl = ToolDecl::new(
-    "place",
-    "orders.write",
-    false,
-    [4_000_000_000, 1000, 0, 0, 0, 0, 0],
-    "Order",
-    true,
-    module_path!(),
-    file!(),
-    line!(),
-);
+const PROLOGUE: &ToolDecl = &ToolDecl {
+    name: "place",
+    scopes: &["orders.write"],
+    public: false,
+    limits: Limits {
+        rate: Some(Rate {
+            count: 4_000_000_000,
+            period_ms: 1000,
+        }),
+        ..Limits::NONE
+    },
+    input: "Order",
+    asynchronous: true,
+    site: Site {
+        module: module_path!(),
+        file: file!(),
+        line: line!(),
+        column: column!(),
+    },
+};
+
+/// The server type the declaration belongs to.
+struct Bench;
 
 fn pipeline(c: &mut Criterion) {
     let security = security();
@@ -190,13 +206,27 @@ fn pipeline(c: &mut Criterion) {
     group.bench_function("prologue_no_input", |b| {
         b.iter(|| {
             let scope = CallScope::new(None, principal.clone());
-            run_sync::<NoInput, _, _>(&security, PROLOGUE, scope, |_| (), returns_value)
+            run_sync::<NoInput, _, _>(
+                &security,
+                TypeId::of::<Bench>(),
+                PROLOGUE,
+                scope,
+                |_| (),
+                returns_value,
+            )
         });
     });
     group.bench_function("full_6_field_input", |b| {
         b.iter(|| {
             let scope = CallScope::new(Some(args.clone()), principal.clone());
-            run_sync::<Order, _, _>(&security, PROLOGUE, scope, |o| o.sku, returns_value)
+            run_sync::<Order, _, _>(
+                &security,
+                TypeId::of::<Bench>(),
+                PROLOGUE,
+                scope,
+                |o| o.sku,
+                returns_value,
+            )
         });
     });
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -207,9 +237,14 @@ fn pipeline(c: &mut Criterion) {
         b.to_async(&runtime).iter(|| async {
             let scope = CallScope::new(Some(args.clone()), principal.clone());
             // What `#[secure_tool]` generates for an async tool.
-            run_async::<Order, _, _>(&security, PROLOGUE, scope, returns_value, |order| {
-                Box::pin(async move { order.sku })
-            })
+            run_async::<Order, _, _>(
+                &security,
+                TypeId::of::<Bench>(),
+                PROLOGUE,
+                scope,
+                returns_value,
+                |order| Box::pin(async move { order.sku }),
+            )
             .await
         });
     });

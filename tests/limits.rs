@@ -120,6 +120,94 @@ mod stamped {
 
     server!(Strict, "strict.search", "1/min");
     server!(Loose, "loose.search", "50/min");
+    // Identical declarations: only the server type tells them apart.
+    server!(Left, "twin.search", "2/min");
+    server!(Right, "twin.search", "2/min");
+
+    /// Two tools stamped by one `macro_rules!` into one server, each in its own
+    /// `#[tool_router]` impl: identical declarations but for the name rmcp routes.
+    #[derive(Clone)]
+    pub struct Twins {
+        security: Security,
+        tool_router: ToolRouter<Self>,
+    }
+
+    impl SecureServer for Twins {
+        fn security(&self) -> &Security {
+            &self.security
+        }
+    }
+
+    macro_rules! twin_tool {
+        ($router:ident, $method:ident) => {
+            #[tool_router(router = $router)]
+            impl Twins {
+                #[secure_tool(scope = "twin.search", rate = "2/min")]
+                #[tool(description = "Search")]
+                async fn $method(&self) -> String {
+                    stringify!($method).to_owned()
+                }
+            }
+        };
+    }
+
+    twin_tool!(first_router, first);
+    twin_tool!(second_router, second);
+
+    impl Twins {
+        pub fn new(security: Security) -> Self {
+            Self {
+                security,
+                tool_router: Self::first_router() + Self::second_router(),
+            }
+        }
+    }
+
+    #[tool_handler(router = self.tool_router)]
+    impl ServerHandler for Twins {}
+}
+
+/// What identifies a tool, for its limiter state: its server type and the name rmcp
+/// routes it by. Identical declarations stamped by one `macro_rules!` never share a
+/// budget by accident; two instances of one server on one `Security` are one tool.
+#[tokio::test]
+async fn a_tool_is_its_server_type_and_its_name() {
+    use secure_tool::{Principal, Security};
+    let security = Security::builder()
+        .local_principal(Principal::new("p").with_scopes(["twin.search"]))
+        .build();
+    let spend = |client| async move {
+        let mut admitted = 0;
+        for _ in 0..4 {
+            if call(&client, "search", json!({})).await.is_error != Some(true) {
+                admitted += 1;
+            }
+        }
+        admitted
+    };
+    // Two server types, one `Security`, identical declarations: a budget each.
+    assert_eq!(
+        spend(connect(stamped::Left::new(security.clone())).await).await,
+        2
+    );
+    assert_eq!(
+        spend(connect(stamped::Right::new(security.clone())).await).await,
+        2
+    );
+    // A second instance of `Left` on the same `Security` is the same tool: spent.
+    assert_eq!(
+        spend(connect(stamped::Left::new(security.clone())).await).await,
+        0
+    );
+
+    // Two tools stamped into one server: a budget each.
+    let twins = connect(stamped::Twins::new(security.clone())).await;
+    for name in ["first", "second"] {
+        for _ in 0..2 {
+            assert_eq!(ok_text(&call(&twins, name, json!({})).await), name);
+        }
+        assert!(error_text(&call(&twins, name, json!({})).await).starts_with("rate limit"));
+    }
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::{tool, tool_router};
-use secure_tool::{SecureInput, SecureServer, Security, secure_tool};
+use secure_tool::{Bytes, Millis, SecureInput, SecureServer, Security, secure_tool};
 
 #[derive(serde::Deserialize, schemars::JsonSchema, validator::Validate, SecureInput)]
 #[serde(deny_unknown_fields)]
@@ -113,12 +113,17 @@ fn every_served_tool_is_listed_with_its_declared_and_effective_limits() {
     let upload = manifest.tool("upload").unwrap();
     assert_eq!(upload.scopes, ["repo.read", "repo.write"]);
     assert!(!upload.public);
-    assert_eq!(upload.rate.as_deref(), Some("30/min"));
-    assert_eq!(upload.burst, Some(5));
-    assert_eq!(upload.timeout_ms, Some(2000));
-    assert_eq!(upload.concurrency, Some(2));
-    assert_eq!(upload.max_output, 64 * 1024);
-    assert_eq!(upload.max_input, 1 << 20);
+    let limits = &upload.limits;
+    assert_eq!(
+        limits.rate.map(|r| r.to_string()).as_deref(),
+        Some("30/min")
+    );
+    assert_eq!(limits.burst, Some(5));
+    assert_eq!(limits.timeout, Some(Millis(2000)));
+    assert_eq!(limits.concurrency, Some(2));
+    assert_eq!(limits.max_output, Some(Bytes(64 * 1024)));
+    assert_eq!(limits.max_input, Some(Bytes(1 << 20)));
+    assert_eq!(upload.server, "manifest::Repo");
     assert_eq!(upload.input, "Upload");
     assert_eq!(upload.module, "manifest");
     assert!(
@@ -130,13 +135,14 @@ fn every_served_tool_is_listed_with_its_declared_and_effective_limits() {
     // Undeclared limits are the server's: its default timeout, output cap and raw limit.
     let status = manifest.tool("status_v2").unwrap();
     assert!(status.public && status.scopes.is_empty());
-    assert_eq!((status.rate.as_deref(), status.burst), (None, None));
-    assert_eq!(status.timeout_ms, Some(7000));
-    assert_eq!(status.max_output, 4096);
-    assert_eq!(status.max_input, 256 * 1024);
+    let limits = &status.limits;
+    assert_eq!((limits.rate, limits.burst), (None, None));
+    assert_eq!(limits.timeout, Some(Millis(7000)));
+    assert_eq!(limits.max_output, Some(Bytes(4096)));
+    assert_eq!(limits.max_input, Some(Bytes(256 * 1024)));
     assert_eq!(status.input, "-");
     // A sync tool cannot be interrupted, so it has no timeout whatever the default.
-    assert_eq!(manifest.tool("count").unwrap().timeout_ms, None);
+    assert_eq!(manifest.tool("count").unwrap().limits.timeout, None);
 }
 
 #[test]

@@ -39,33 +39,69 @@ pub struct ToolArgs {
     pub scope: Option<(Span, Vec<LitStr>)>,
     pub scopes: Option<(Span, Vec<LitStr>)>,
     pub public: Option<Span>,
-    pub rate: Option<Keyed<(u32, u64)>>,
-    pub burst: Option<Keyed<u32>>,
-    pub timeout: Option<Keyed<u64>>,
-    pub concurrency: Option<Keyed<u32>>,
-    pub max_output: Option<Keyed<u64>>,
-    pub max_input: Option<Keyed<u64>>,
+    /// The limits declared, each once, in the order written.
+    pub limits: Vec<Limit>,
 }
 
-/// A parsed value and the span of the key that set it.
-pub struct Keyed<T> {
+/// One declared limit: a key of [`LIMITS`], its value, and the span of the key.
+pub struct Limit {
     pub key: Span,
-    pub value: T,
+    pub name: &'static str,
+    pub value: LimitValue,
 }
 
-pub const TOOL_KEYS: &[&str] = &[
-    "scope",
-    "scopes",
-    "public",
-    "rate",
-    "burst",
-    "timeout",
-    "concurrency",
-    "max_output",
-    "max_input",
+/// A limit's value, as its kind parses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitValue {
+    /// `"60/min"`: calls and period in milliseconds.
+    Rate(u32, u64),
+    /// `5`: a whole number, at least 1.
+    Count(u32),
+    /// `"2s"`: milliseconds.
+    Millis(u64),
+    /// `"64KiB"`: bytes.
+    Bytes(u64),
+}
+
+/// How a limit key's value is written.
+#[derive(Clone, Copy)]
+pub enum LimitKind {
+    Rate,
+    Count,
+    Duration,
+    Size,
+}
+
+/// Every limit key of `#[secure_tool]`. Each is the name of a field of the runtime's
+/// `secure_tool::Limits` (the generated declaration names them all), so a new limit is a
+/// row here, a field there, and the stage that enforces it.
+pub const LIMITS: &[(&str, LimitKind)] = &[
+    ("rate", LimitKind::Rate),
+    ("burst", LimitKind::Count),
+    ("timeout", LimitKind::Duration),
+    ("concurrency", LimitKind::Count),
+    ("max_output", LimitKind::Size),
+    ("max_input", LimitKind::Size),
 ];
 
+/// The keys that say who may call the tool.
+const ACCESS_KEYS: &[&str] = &["scope", "scopes", "public"];
+
+/// Every key of `#[secure_tool]`, for suggestions.
+pub fn tool_keys() -> Vec<&'static str> {
+    ACCESS_KEYS
+        .iter()
+        .copied()
+        .chain(LIMITS.iter().map(|(key, _)| *key))
+        .collect()
+}
+
 impl ToolArgs {
+    /// The declared limit `name`, if any.
+    pub fn limit(&self, name: &str) -> Option<&Limit> {
+        self.limits.iter().find(|l| l.name == name)
+    }
+
     pub fn parse(tokens: TokenStream, errors: &mut Errors) -> Self {
         let mut args = Self::default();
         let parser = syn::meta::parser(|meta| {
@@ -75,24 +111,20 @@ impl ToolArgs {
                 .get_ident()
                 .map(ToString::to_string)
                 .unwrap_or_default();
+            let limit = LIMITS.iter().find(|(k, _)| *k == name);
             let duplicate = match name.as_str() {
                 "scope" => args.scope.is_some(),
                 "scopes" => args.scopes.is_some(),
                 "public" => args.public.is_some(),
-                "rate" => args.rate.is_some(),
-                "burst" => args.burst.is_some(),
-                "timeout" => args.timeout.is_some(),
-                "concurrency" => args.concurrency.is_some(),
-                "max_output" => args.max_output.is_some(),
-                "max_input" => args.max_input.is_some(),
+                _ if limit.is_some() => args.limit(&name).is_some(),
                 _ => {
-                    let hint = suggest(&name, TOOL_KEYS)
+                    let keys = tool_keys();
+                    let hint = suggest(&name, &keys)
                         .map(|s| format!(": did you mean `{s}`?"))
                         .unwrap_or_else(|| {
                             format!(
                                 "; expected one of {}",
-                                TOOL_KEYS
-                                    .iter()
+                                keys.iter()
                                     .map(|k| format!("`{k}`"))
                                     .collect::<Vec<_>>()
                                     .join(", ")
@@ -114,6 +146,16 @@ impl ToolArgs {
                 skip_value(&meta)?;
                 return Ok(());
             }
+            if let Some((field, kind)) = limit {
+                if let Some(value) = parse_limit(&meta, &name, *kind, errors)? {
+                    args.limits.push(Limit {
+                        key,
+                        name: field,
+                        value,
+                    });
+                }
+                return Ok(());
+            }
             match name.as_str() {
                 "public" => {
                     if meta.input.peek(syn::Token![=]) {
@@ -129,7 +171,7 @@ impl ToolArgs {
                     check_scope(&lit, errors);
                     args.scope = Some((key, vec![lit]));
                 }
-                "scopes" => {
+                _ => {
                     let array: ExprArray = meta.value()?.parse()?;
                     let mut list = Vec::new();
                     for element in &array.elems {
@@ -154,49 +196,6 @@ impl ToolArgs {
                     }
                     args.scopes = Some((key, list));
                 }
-                "rate" => {
-                    let lit: LitStr = meta.value()?.parse()?;
-                    match parse_rate(&lit.value()) {
-                        Ok(value) => args.rate = Some(Keyed { key, value }),
-                        Err(why) => errors.at(lit.span(), format!("invalid `rate`: {why}")),
-                    }
-                }
-                "timeout" => {
-                    let lit: LitStr = meta.value()?.parse()?;
-                    match parse_duration_ms(&lit.value()) {
-                        Ok(value) => args.timeout = Some(Keyed { key, value }),
-                        Err(why) => errors.at(lit.span(), format!("invalid `timeout`: {why}")),
-                    }
-                }
-                "max_output" | "max_input" => {
-                    let lit: LitStr = meta.value()?.parse()?;
-                    match parse_size(&lit.value()) {
-                        Ok(value) if name == "max_output" => {
-                            args.max_output = Some(Keyed { key, value });
-                        }
-                        Ok(value) => args.max_input = Some(Keyed { key, value }),
-                        Err(why) => errors.at(lit.span(), format!("invalid `{name}`: {why}")),
-                    }
-                }
-                "burst" | "concurrency" => {
-                    let lit: LitInt = meta.value()?.parse()?;
-                    match lit.base10_parse::<u32>() {
-                        Ok(0) => errors.at(lit.span(), format!("`{name}` must be at least 1")),
-                        Ok(value) => {
-                            let slot = Some(Keyed { key, value });
-                            if name == "burst" {
-                                args.burst = slot;
-                            } else {
-                                args.concurrency = slot;
-                            }
-                        }
-                        Err(_) => errors.at(
-                            lit.span(),
-                            format!("`{name}` must be a whole number from 1 to {}", u32::MAX),
-                        ),
-                    }
-                }
-                _ => unreachable!("every key is matched above"),
             }
             Ok(())
         });
@@ -204,6 +203,48 @@ impl ToolArgs {
             errors.push(error);
         }
         args
+    }
+}
+
+/// The value of limit `name`, parsed as its kind: `None` (and the error recorded) when
+/// it is not a valid one.
+fn parse_limit(
+    meta: &syn::meta::ParseNestedMeta<'_>,
+    name: &str,
+    kind: LimitKind,
+    errors: &mut Errors,
+) -> syn::Result<Option<LimitValue>> {
+    let parsed = match kind {
+        LimitKind::Count => {
+            let lit: LitInt = meta.value()?.parse()?;
+            let value = match lit.base10_parse::<u32>() {
+                Ok(0) => Err(format!("`{name}` must be at least 1")),
+                Ok(value) => Ok(LimitValue::Count(value)),
+                Err(_) => Err(format!(
+                    "`{name}` must be a whole number from 1 to {}",
+                    u32::MAX
+                )),
+            };
+            (lit.span(), value)
+        }
+        LimitKind::Rate | LimitKind::Duration | LimitKind::Size => {
+            let lit: LitStr = meta.value()?.parse()?;
+            let text = lit.value();
+            let value = match kind {
+                LimitKind::Rate => parse_rate(&text).map(|(n, ms)| LimitValue::Rate(n, ms)),
+                LimitKind::Duration => parse_duration_ms(&text).map(LimitValue::Millis),
+                _ => parse_size(&text).map(LimitValue::Bytes),
+            }
+            .map_err(|why| format!("invalid `{name}`: {why}"));
+            (lit.span(), value)
+        }
+    };
+    match parsed {
+        (_, Ok(value)) => Ok(Some(value)),
+        (span, Err(message)) => {
+            errors.at(span, message);
+            Ok(None)
+        }
     }
 }
 
@@ -580,153 +621,9 @@ fn bound_in(tokens: TokenStream) -> bool {
     false
 }
 
-/// Whether the container has `#[serde(deny_unknown_fields)]`.
-pub fn denies_unknown_fields(attrs: &[syn::Attribute]) -> bool {
-    serde_word(attrs, "deny_unknown_fields")
-}
-
-/// Whether a `#[serde(..)]` attribute in `attrs` says `word` (`flatten`, `untagged`,
-/// `tag = ".."`...).
-pub fn serde_word(attrs: &[syn::Attribute], word: &str) -> bool {
-    attrs
-        .iter()
-        .filter(|a| a.path().is_ident("serde"))
-        .filter_map(|a| a.meta.require_list().ok())
-        .any(|list| {
-            list.tokens
-                .clone()
-                .into_iter()
-                .any(|t| matches!(&t, TokenTree::Ident(i) if i == word))
-        })
-}
-
-/// The string value of `#[serde(key = "..")]` in `attrs` (`rename`, `rename_all`). A
-/// `rename(deserialize = "..")` pair gives its `deserialize` side, which is what the model
-/// writes.
-pub fn serde_value(attrs: &[syn::Attribute], key: &str) -> Option<String> {
-    let mut found = None;
-    for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
-        // Other crates' keys are serde's business: ignore what does not parse here.
-        let _ = attr.parse_nested_meta(|meta| {
-            if meta.path.is_ident(key) {
-                if meta.input.peek(syn::Token![=]) {
-                    found = Some(meta.value()?.parse::<LitStr>()?.value());
-                } else {
-                    meta.parse_nested_meta(|side| {
-                        let value = side.value()?.parse::<LitStr>()?.value();
-                        if side.path.is_ident("deserialize") {
-                            found = Some(value);
-                        }
-                        Ok(())
-                    })?;
-                }
-            } else if meta.input.peek(syn::Token![=]) {
-                meta.value()?.parse::<Expr>()?;
-            } else if meta.input.peek(syn::token::Paren) {
-                meta.parse_nested_meta(|inner| {
-                    if inner.input.peek(syn::Token![=]) {
-                        inner.value()?.parse::<Expr>()?;
-                    }
-                    Ok(())
-                })?;
-            }
-            Ok(())
-        });
-    }
-    found
-}
-
-/// The name serde reads for a field or variant written `ident`: its `rename`, else its
-/// container's `rename_all` rule applied, as serde applies it.
-pub fn serde_name(
-    ident: &str,
-    attrs: &[syn::Attribute],
-    rename_all: Option<&str>,
-    variant: bool,
-) -> String {
-    if let Some(name) = serde_value(attrs, "rename") {
-        return name;
-    }
-    let ident = ident.strip_prefix("r#").unwrap_or(ident);
-    let Some(rule) = rename_all else {
-        return ident.to_owned();
-    };
-    // Variants are written in PascalCase and fields in snake_case: split accordingly.
-    let words: Vec<String> = if variant {
-        let mut words = Vec::new();
-        for c in ident.chars() {
-            if c.is_uppercase() || words.is_empty() {
-                words.push(String::new());
-            }
-            words.last_mut().expect("pushed above").push(c);
-        }
-        words.into_iter().map(|w| w.to_lowercase()).collect()
-    } else {
-        ident.split('_').map(str::to_lowercase).collect()
-    };
-    let capital = |w: &String| {
-        let mut chars = w.chars();
-        chars
-            .next()
-            .map(|c| c.to_uppercase().chain(chars).collect::<String>())
-            .unwrap_or_default()
-    };
-    match rule {
-        "lowercase" => words.concat(),
-        "UPPERCASE" => words.concat().to_uppercase(),
-        "PascalCase" => words.iter().map(capital).collect(),
-        "camelCase" => words
-            .iter()
-            .enumerate()
-            .map(|(i, w)| if i == 0 { w.clone() } else { capital(w) })
-            .collect(),
-        "snake_case" => words.join("_"),
-        "SCREAMING_SNAKE_CASE" => words.join("_").to_uppercase(),
-        "kebab-case" => words.join("-"),
-        "SCREAMING-KEBAB-CASE" => words.join("-").to_uppercase(),
-        _ => ident.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_follow_serde_renames() {
-        let none: Vec<syn::Attribute> = Vec::new();
-        assert_eq!(
-            serde_name("ByAge", &none, Some("snake_case"), true),
-            "by_age"
-        );
-        assert_eq!(
-            serde_name("ByAge", &none, Some("kebab-case"), true),
-            "by-age"
-        );
-        assert_eq!(serde_name("ByAge", &none, Some("camelCase"), true), "byAge");
-        assert_eq!(serde_name("ByAge", &none, None, true), "ByAge");
-        assert_eq!(
-            serde_name("max_days", &none, Some("camelCase"), false),
-            "maxDays"
-        );
-        assert_eq!(
-            serde_name("max_days", &none, Some("PascalCase"), false),
-            "MaxDays"
-        );
-        assert_eq!(
-            serde_name("max_days", &none, Some("SCREAMING-KEBAB-CASE"), false),
-            "MAX-DAYS"
-        );
-        let renamed: Vec<syn::Attribute> =
-            vec![syn::parse_quote!(#[serde(default, rename = "days")])];
-        assert_eq!(
-            serde_name("max_days", &renamed, Some("camelCase"), false),
-            "days"
-        );
-        let sides: Vec<syn::Attribute> =
-            vec![syn::parse_quote!(#[serde(rename(serialize = "out", deserialize = "in"))])];
-        assert_eq!(serde_name("x", &sides, None, false), "in");
-    }
 
     #[test]
     fn parses_rates_durations_sizes() {
@@ -747,8 +644,9 @@ mod tests {
 
     #[test]
     fn suggests_close_keys_only() {
-        assert_eq!(suggest("timout", TOOL_KEYS), Some("timeout"));
-        assert_eq!(suggest("scop", TOOL_KEYS), Some("scope"));
-        assert_eq!(suggest("frobnicate", TOOL_KEYS), None);
+        let keys = tool_keys();
+        assert_eq!(suggest("timout", &keys), Some("timeout"));
+        assert_eq!(suggest("scop", &keys), Some("scope"));
+        assert_eq!(suggest("frobnicate", &keys), None);
     }
 }

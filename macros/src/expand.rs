@@ -1,4 +1,6 @@
-//! Checked model -> tokens. Nothing here can fail: every rule was checked in `check`.
+//! Phase 3: checked model -> tokens. Nothing here can fail: every rule was checked in
+//! `valid`, and everything it needs from the compiler (where the attribute is) comes in
+//! as an argument, so each function is tested on its own below.
 //!
 //! Spans: only a path whose trait bound reports a user's mistake (a missing derive, an
 //! unchecked field type, an unsupported return type) takes the user's span, so the error
@@ -9,21 +11,31 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{FnArg, LitStr, Meta, Token, punctuated::Punctuated};
+use syn::{FnArg, LitStr};
 
-use crate::attr::ToolArgs;
-use crate::check::{AuditedField, DataAt, Shape, Style, ToolFn};
+use crate::ast::{DataAt, Field, Input, Shape, Style};
+use crate::attr::{LIMITS, LimitValue, ToolArgs};
+use crate::valid::{Params, SecuredTool};
+
+/// Where the attribute being expanded is written, as the compiler tells it.
+pub struct Site {
+    pub file: String,
+    pub line: u32,
+    pub column: u32,
+}
 
 /// The secured method: same name, keeps `#[tool]`, runs the pipeline around the user's
 /// body, which it holds inline. Nothing else: no hidden item per tool.
-pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
-    let ToolFn {
-        item,
+pub fn secure_tool(tool: &SecuredTool, site: &Site) -> TokenStream {
+    let SecuredTool {
+        args,
+        method: item,
         tool_attr,
         params,
         json_output,
         returns_result,
     } = tool;
+    let returns_result = *returns_result;
     let ident = &item.sig.ident;
     let is_async = item.sig.asyncness.is_some();
 
@@ -33,14 +45,15 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
         .attrs
         .iter()
         .enumerate()
-        .filter(|(i, _)| *i != tool_attr)
+        .filter(|(i, _)| *i != tool_attr.index)
         .map(|(_, attr)| attr);
-    let (tool_attr, decl) = rebuild_tool_attr(
-        &item.attrs[tool_attr],
-        ident,
+    let decl = declaration(args, &tool_attr.name, params.as_ref(), is_async, site);
+    let tool_attr = rebuild_tool_attr(
+        &item.attrs[tool_attr.index],
+        tool_attr,
+        &decl,
         params.as_ref(),
         json_output.as_ref(),
-        &|name: &str| declaration(args, name, params.as_ref(), is_async),
     );
 
     // Arguments: our guard first, then every extractor but `Parameters<T>`, as written.
@@ -52,8 +65,12 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
         FnArg::Receiver(_) => None,
     });
     for (index, pt) in typed.enumerate() {
-        match &params {
-            Some((i, params_ty, input_ty)) if *i == index => {
+        match params {
+            Some(Params {
+                index: i,
+                ty: params_ty,
+                input: input_ty,
+            }) if *i == index => {
                 let pat = &pt.pat;
                 let wrap = quote_spanned! {params_ty.span()=>
                     <#params_ty as ::secure_tool::__private::WrapParameters<#input_ty>>::wrap
@@ -66,15 +83,18 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
         }
     }
 
-    let input_ty = match &params {
-        Some((_, _, input_ty)) => quote!(#input_ty),
+    let input_ty = match params {
+        Some(params) => {
+            let input = &params.input;
+            quote!(#input)
+        }
         None => quote!(::secure_tool::__private::NoInput),
     };
     // The run function's `T: SecureInput` bound is what reports a missing derive: its
     // path is spanned on the user's input type, so the error lands there, once.
     let input_span = params
         .as_ref()
-        .map_or_else(Span::call_site, |(_, _, t)| t.span());
+        .map_or_else(Span::call_site, |p| p.input.span());
     let output = match &item.sig.output {
         syn::ReturnType::Type(_, ty) => quote!(#ty),
         syn::ReturnType::Default => quote!(()),
@@ -115,6 +135,7 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
         quote! {
             #run(
                 #security,
+                ::core::any::TypeId::of::<Self>(),
                 #decl,
                 __secure_tool_scope,
                 #returns,
@@ -138,6 +159,7 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
         quote! {
             #run(
                 #security,
+                ::core::any::TypeId::of::<Self>(),
                 #decl,
                 __secure_tool_scope,
                 move |__secure_tool_input: #input_ty| -> #output {
@@ -170,177 +192,127 @@ pub fn secure_tool(args: &ToolArgs, tool: ToolFn) -> TokenStream {
     }
 }
 
-/// What a refused method becomes: a stub rmcp can route (so the router adds no errors of
-/// its own to ours), and the user's method, without `#[tool]`, under a hidden name (so
-/// errors inside its body are still reported). If it does not even parse, it is re-emitted
-/// as written. In a trait (`keep_tool` false), where `#[tool]` cannot expand, the method is
-/// re-emitted without it.
-pub fn fallback(original: &TokenStream, keep_tool: bool) -> TokenStream {
-    let Ok(mut item) = syn::parse2::<syn::ImplItemFn>(original.clone()) else {
-        return original.clone();
-    };
-    if !keep_tool {
-        item.attrs.retain(|a| !crate::check::is_tool_attr(a));
-        return quote!(#[allow(dead_code)] #item);
-    }
-    let tool_attr = match item.attrs.iter().position(crate::check::is_tool_attr) {
-        Some(index) => Some(item.attrs.remove(index)),
-        // Below `#[tool]`: rmcp already generated the route; the stub must still serve it.
-        None if crate::check::expanded_by_rmcp(&item.sig) => None,
-        // Not a tool at all: rmcp's router does not know the method; keep it as written.
-        None => return original.clone(),
-    };
-    let ident = item.sig.ident.clone();
-    let vis = item.vis.clone();
-    item.sig.ident = format_ident!("__secure_tool_refused_{}", ident);
-    item.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
-    quote! {
-        #tool_attr
-        #vis fn #ident(&self) -> ::secure_tool::__private::CallToolResponse {
-            ::core::unreachable!("refused by #[secure_tool] at compile time")
-        }
-
-        #item
-    }
-}
-
 /// `#[tool(...)]` with `input_schema` / `output_schema` added unless the user gave them,
 /// and the input schema's expression wrapped to register the tool for
 /// `Security::manifest()` when rmcp's `<name>_tool_attr()` runs, i.e. when the server's
-/// `#[tool_router]` is built. Returns the attribute and the tool's declaration (built by
-/// `declaration` from the name rmcp lists the tool under).
+/// `#[tool_router]` is built.
 fn rebuild_tool_attr(
     attr: &syn::Attribute,
-    ident: &syn::Ident,
-    params: Option<&(usize, syn::Type, syn::Type)>,
+    parsed: &crate::ast::ToolAttr,
+    decl: &TokenStream,
+    params: Option<&Params>,
     json_output: Option<&syn::Type>,
-    declaration: &dyn Fn(&str) -> TokenStream,
-) -> (TokenStream, TokenStream) {
-    let path = attr.path();
-    let Ok(items) = (match &attr.meta {
-        Meta::List(list) => list.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated),
-        _ => Ok(Punctuated::new()),
-    }) else {
+) -> TokenStream {
+    let Some(kept) = &parsed.kept else {
         // Not metas: rmcp reports its own error on these tokens.
-        return (quote!(#attr), declaration(&ident.to_string()));
+        return quote!(#attr);
     };
-    // The name rmcp lists the tool under: `name = ".."` (a string literal, as rmcp
-    // requires), else the method's name.
-    let name = items
-        .iter()
-        .find_map(|item| match item {
-            Meta::NameValue(nv) if nv.path.is_ident("name") => match &nv.value {
-                syn::Expr::Lit(syn::ExprLit {
-                    lit: syn::Lit::Str(lit),
-                    ..
-                }) => Some(lit.value()),
-                _ => None,
-            },
-            _ => None,
-        })
-        .unwrap_or_else(|| ident.to_string());
-    let decl = declaration(&name);
+    let path = attr.path();
     let input_ty = match params {
-        Some((_, _, input_ty)) => quote!(#input_ty),
+        Some(params) => {
+            let input = &params.input;
+            quote!(#input)
+        }
         None => quote!(::secure_tool::__private::NoInput),
     };
     let register = |schema: &dyn quote::ToTokens| {
         quote!(::secure_tool::__private::register!(#decl, #input_ty, #schema))
     };
-    let mut kept = Vec::new();
-    let mut input_schema = None;
-    let mut has_output_schema = false;
-    for item in &items {
-        match item {
-            Meta::NameValue(nv) if nv.path.is_ident("input_schema") => {
-                input_schema = Some(register(&nv.value));
-                continue;
-            }
-            _ if item.path().is_ident("output_schema") => has_output_schema = true,
-            _ => {}
-        }
-        kept.push(item);
-    }
-    let input_schema = input_schema.unwrap_or_else(|| match params {
-        Some((_, _, input_ty)) => {
-            register(&quote!(::secure_tool::__private::input_schema::<#input_ty>()))
+    let input_schema = match (&parsed.input_schema, params) {
+        (Some(schema), _) => register(schema),
+        (None, Some(params)) => {
+            let input = &params.input;
+            register(&quote!(::secure_tool::__private::input_schema::<#input>()))
         }
         // What rmcp lists for a tool without `Parameters`.
-        None => register(&quote!(
+        (None, None) => register(&quote!(
             ::secure_tool::__private::rmcp::handler::server::common::schema_for_empty_input()
         )),
-    });
-    let output_schema = json_output.filter(|_| !has_output_schema).map(|output_ty| {
-        quote!(, output_schema = ::secure_tool::__private::output_schema::<#output_ty>())
-    });
-    let pound = attr.pound_token;
-    let attr = quote! {
-        #pound [#path(#(#kept,)* input_schema = #input_schema #output_schema)]
     };
-    (attr, decl)
+    let output_schema = json_output
+        .filter(|_| !parsed.has_output_schema)
+        .map(|output_ty| {
+            quote!(, output_schema = ::secure_tool::__private::output_schema::<#output_ty>())
+        });
+    let pound = attr.pound_token;
+    quote! {
+        #pound [#path(#(#kept,)* input_schema = #input_schema #output_schema)]
+    }
 }
 
-/// The tool's declaration, `ToolDecl::new(..)`, written out in full at both places that
-/// need it (the call and the registration) rather than held in a per-tool item: literal
-/// values only, and the attribute's own file and line, which identify the tool.
+/// The tool's declaration: `&ToolDecl { .. }`, a constant expression the compiler
+/// promotes to a `'static`, written out at both places that need it (the call and the
+/// registration) rather than held in a per-tool item.
 fn declaration(
     args: &ToolArgs,
     name: &str,
-    params: Option<&(usize, syn::Type, syn::Type)>,
+    params: Option<&Params>,
     is_async: bool,
+    site: &Site,
 ) -> TokenStream {
     let scopes = args
         .scope
         .iter()
         .chain(args.scopes.iter())
-        .flat_map(|(_, list)| list)
-        .map(LitStr::value)
-        .collect::<Vec<_>>()
-        .join(",");
+        .flat_map(|(_, list)| list);
     let public = args.public.is_some();
-    let limits = limits(args);
-    let input_text = match params {
-        Some((_, _, input_ty)) => quote!(#input_ty).to_string().replace(' ', ""),
+    let limits = LIMITS.iter().map(|(key, _)| {
+        let field = format_ident!("{}", key);
+        let value = match args.limit(key).map(|l| l.value) {
+            None => quote!(::core::option::Option::None),
+            Some(LimitValue::Rate(count, period_ms)) => quote! {
+                ::core::option::Option::Some(::secure_tool::__private::Rate {
+                    count: #count, period_ms: #period_ms,
+                })
+            },
+            Some(LimitValue::Count(n)) => quote!(::core::option::Option::Some(#n)),
+            Some(LimitValue::Millis(ms)) => {
+                quote!(::core::option::Option::Some(::secure_tool::__private::Millis(#ms)))
+            }
+            Some(LimitValue::Bytes(n)) => {
+                quote!(::core::option::Option::Some(::secure_tool::__private::Bytes(#n)))
+            }
+        };
+        quote!(#field: #value)
+    });
+    let input = match params {
+        Some(params) => {
+            let input = &params.input;
+            quote!(#input).to_string().replace(' ', "")
+        }
         None => "-".to_owned(),
     };
-    let site = proc_macro::Span::call_site();
-    let (file, line) = (site.file(), u32::try_from(site.line()).unwrap_or(u32::MAX));
+    let Site { file, line, column } = site;
     quote! {
-        ::secure_tool::__private::ToolDecl::new(
-            #name, #scopes, #public, [#(#limits),*], #input_text, #is_async,
-            ::core::module_path!(), #file, #line,
-        )
+        &::secure_tool::__private::ToolDecl {
+            name: #name,
+            scopes: &[#(#scopes),*],
+            public: #public,
+            limits: ::secure_tool::__private::Limits { #(#limits),* },
+            input: #input,
+            asynchronous: #is_async,
+            site: ::secure_tool::__private::Site {
+                module: ::core::module_path!(),
+                file: #file,
+                line: #line,
+                column: #column,
+            },
+        }
     }
 }
 
-/// The declared limits as `ToolDecl::new` takes them: 0 for "not declared" (a declared
-/// 0 was refused by `attr`).
-fn limits(args: &ToolArgs) -> [u64; 7] {
-    let (rate_count, rate_ms) = args.rate.as_ref().map_or((0, 0), |r| r.value);
-    [
-        u64::from(rate_count),
-        rate_ms,
-        args.burst.as_ref().map_or(0, |b| u64::from(b.value)),
-        args.timeout.as_ref().map_or(0, |t| t.value),
-        args.concurrency.as_ref().map_or(0, |c| u64::from(c.value)),
-        args.max_output.as_ref().map_or(0, |m| m.value),
-        args.max_input.as_ref().map_or(0, |m| m.value),
-    ]
-}
-
 /// `impl SecureInput` and `impl InputField` for an audited type.
-pub fn secure_input(
-    input: &syn::DeriveInput,
-    shape: &Shape,
-    allow_unknown: Option<&LitStr>,
-) -> TokenStream {
+pub fn secure_input(input: &Input<'_>) -> TokenStream {
+    let shape = &input.shape;
+    let allow_unknown: Option<&LitStr> = input.args.allow_unknown_fields.as_ref();
+    let input = input.item;
     let ident = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     let type_name = ident.to_string();
 
     // The waivers, each with its author's reason, for `opt_outs()` and the manifest.
     let mut opt_outs = Vec::new();
-    let mut push_opt_outs = |owner: String, fields: &[AuditedField]| {
+    let mut push_opt_outs = |owner: String, fields: &[Field]| {
         for f in fields {
             let field = format!("{owner}.{}", f.name);
             for (rule, reason) in f.args.waivers() {
@@ -350,17 +322,18 @@ pub fn secure_input(
             }
         }
     };
-    let all_fields: Vec<&AuditedField> = match shape {
+    let all_fields: Vec<&Field> = match shape {
         Shape::Struct { fields, .. } => {
             push_opt_outs(type_name.clone(), fields);
             fields.iter().collect()
         }
-        Shape::Enum { variants, .. } => {
+        Shape::Enum(variants) => {
             for v in variants {
                 push_opt_outs(format!("{type_name}::{}", v.ident), &v.fields);
             }
             variants.iter().flat_map(|v| &v.fields).collect()
         }
+        Shape::Union(_) => Vec::new(),
     };
     if let Some(reason) = allow_unknown {
         opt_outs.push(quote! {
@@ -370,14 +343,32 @@ pub fn secure_input(
 
     let checks = match shape {
         Shape::Struct { fields, .. } => {
-            let fields = fields.iter().map(|f| {
+            let checks = fields.iter().map(|f| {
                 let member = &f.member;
-                let name = &f.wire;
                 field_checks(
                     f,
                     &quote!(&self.#member),
-                    &quote!(__secure_tool_path.field(#name)),
+                    &field_path(f, &quote!(__secure_tool_path)),
                 )
+            });
+            // validator names fields as Rust does: each whose serde name differs (or that
+            // is flattened, and so has none) is renamed in validator's problem paths, and
+            // problems inside a type that validates itself are left to it.
+            let renames = fields.iter().filter(|f| !f.skipped).filter_map(|f| {
+                let (name, wire) = (&f.name, if f.flatten { "" } else { &f.wire });
+                let nested = f.args.opaque.is_none()
+                    && !f.audit.refused
+                    && !crate::valid::holds_no_waivers(&f.ty);
+                if !nested && name == wire {
+                    return None;
+                }
+                let ty = &f.ty;
+                let validates_itself = if nested {
+                    quote!(<#ty as ::secure_tool::InputField>::VALIDATES_ITSELF)
+                } else {
+                    quote!(false)
+                };
+                Some(quote!((#name, #wire, #validates_itself)))
             });
             // validator's rules (derived for structs only) run first, under this path.
             let run_validate = quote_spanned! {ident.span()=>
@@ -387,15 +378,16 @@ pub fn secure_input(
                 ::secure_tool::__private::validated_at(
                     #run_validate(self),
                     __secure_tool_path,
+                    &[#(#renames),*],
                     __secure_tool_problems,
                 );
             };
-            quote!(#validate #(#fields)*)
+            quote!(#validate #(#checks)*)
         }
-        Shape::Enum { variants, data_at } => {
+        Shape::Union(_) => TokenStream::new(),
+        Shape::Enum(variants) => {
             let arms = variants.iter().map(|v| {
                 let variant = &v.ident;
-                let variant_name = &v.wire;
                 let bindings: Vec<_> = (0..v.fields.len())
                     .map(|i| format_ident!("__secure_tool_b{}", i))
                     .collect();
@@ -407,10 +399,7 @@ pub fn secure_input(
                         quote!(Self::#variant { #(#members: #bindings),* })
                     }
                 };
-                let at_variant = match data_at {
-                    DataAt::VariantName => {
-                        quote!(let __secure_tool_variant = __secure_tool_path.field(#variant_name);)
-                    }
+                let at_variant = match &v.data_at {
                     DataAt::Key(key) => {
                         quote!(let __secure_tool_variant = __secure_tool_path.field(#key);)
                     }
@@ -427,8 +416,7 @@ pub fn secure_input(
                             quote!(__secure_tool_variant.index(#index))
                         }
                         (syn::Member::Named(_), false) => {
-                            let name = &f.wire;
-                            quote!(__secure_tool_variant.field(#name))
+                            field_path(f, &quote!(__secure_tool_variant))
                         }
                     };
                     field_checks(f, &quote!(#binding), &path)
@@ -451,7 +439,9 @@ pub fn secure_input(
     // one) is left out: less code for the compiler in every user's build.
     let nested_opt_outs: Vec<_> = all_fields
         .iter()
-        .filter(|f| f.args.opaque.is_none() && !f.refused && !crate::check::holds_no_waivers(&f.ty))
+        .filter(|f| {
+            f.args.opaque.is_none() && !f.audit.refused && !crate::valid::holds_no_waivers(&f.ty)
+        })
         .map(|f| {
             let ty = &f.ty;
             let collect = quote_spanned! {ty.span()=>
@@ -479,6 +469,12 @@ pub fn secure_input(
             }
         }
     });
+    // A struct runs its own validator rules in `check_field` (an enum has none).
+    let validates_itself = matches!(shape, Shape::Struct { .. }).then(|| {
+        quote!(
+            const VALIDATES_ITSELF: bool = true;
+        )
+    });
     // Only a struct with named fields has an object schema, as a tool's input needs.
     let object_input = matches!(shape, Shape::Struct { named: true, .. }).then(|| {
         quote! {
@@ -494,6 +490,8 @@ pub fn secure_input(
 
         #[automatically_derived]
         impl #impl_generics ::secure_tool::InputField for #ident #ty_generics #where_clause {
+            #validates_itself
+
             fn check_field(
                 &self,
                 __secure_tool_path: &::secure_tool::FieldPath<'_>,
@@ -510,19 +508,31 @@ pub fn secure_input(
     }
 }
 
+/// Where a named field's value sits, under `parent`: under its serde name, or beside its
+/// siblings when flattened.
+fn field_path(f: &Field, parent: &TokenStream) -> TokenStream {
+    if f.flatten {
+        quote!(*#parent)
+    } else {
+        let name = &f.wire;
+        quote!(#parent.field(#name))
+    }
+}
+
 /// The run-time checks of one field: what its type checks (spanned on the type, so a
 /// type secure-tool cannot check is reported there), then its annotation's allowlists.
-fn field_checks(f: &AuditedField, value: &TokenStream, path: &TokenStream) -> TokenStream {
+fn field_checks(f: &Field, value: &TokenStream, path: &TokenStream) -> TokenStream {
     let mut checks = Vec::new();
     // A `sql(allow_functions)` field is checked by `check_sql_field` below, in place of
     // the type's own check (which allows the dialect's built-ins only).
     if f.args.opaque.is_none()
         && f.args.sql.is_none()
-        && !f.refused
-        && !crate::check::is_plain_scalar(&f.ty)
+        && !f.audit.refused
+        && !f.skipped
+        && !crate::valid::is_plain_scalar(&f.ty)
     {
         let ty = &f.ty;
-        let scan = if f.scan_text {
+        let scan = if f.audit.scan_text {
             quote!(__secure_tool_scan)
         } else {
             quote!(false)
@@ -532,7 +542,7 @@ fn field_checks(f: &AuditedField, value: &TokenStream, path: &TokenStream) -> To
             #check(#value, &__secure_tool_at, #scan, __secure_tool_problems);
         });
     }
-    if f.url {
+    if f.audit.url {
         let lists = f
             .args
             .url
@@ -547,7 +557,7 @@ fn field_checks(f: &AuditedField, value: &TokenStream, path: &TokenStream) -> To
             );
         });
     }
-    if f.ident
+    if f.audit.ident
         && let Some((_, lists)) = &f.args.ident
     {
         let allow = &lists[0];
@@ -558,7 +568,7 @@ fn field_checks(f: &AuditedField, value: &TokenStream, path: &TokenStream) -> To
         });
     }
     if let Some((_, lists)) = &f.args.sql
-        && !f.refused
+        && !f.audit.refused
     {
         let allow = &lists[0];
         checks.push(quote! {
@@ -567,7 +577,7 @@ fn field_checks(f: &AuditedField, value: &TokenStream, path: &TokenStream) -> To
             );
         });
     }
-    if f.command
+    if f.audit.command
         && let Some((_, lists)) = &f.args.command
     {
         let (programs, options) = (&lists[0], &lists[1]);
@@ -585,5 +595,163 @@ fn field_checks(f: &AuditedField, value: &TokenStream, path: &TokenStream) -> To
             let __secure_tool_at = #path;
             #(#checks)*
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    use super::Site;
+    use crate::attr::Errors;
+
+    /// What `#[secure_tool(args)]` on `item` expands to, as text without spaces.
+    fn tool(args: proc_macro2::TokenStream, item: proc_macro2::TokenStream) -> String {
+        let mut errors = Errors::default();
+        let tool = crate::ast::Tool::parse(args, item, &mut errors).unwrap();
+        let Ok(tool) = crate::valid::tool(tool, &mut errors) else {
+            panic!("refused: {}", errors.finish().unwrap_err());
+        };
+        let site = Site {
+            file: "src/files.rs".into(),
+            line: 12,
+            column: 5,
+        };
+        let text = super::secure_tool(&tool, &site).to_string();
+        text.split_whitespace().collect()
+    }
+
+    /// What `#[derive(SecureInput)]` on `item` expands to, as text without spaces.
+    fn input(item: proc_macro2::TokenStream) -> String {
+        let item: syn::DeriveInput = syn::parse2(item).unwrap();
+        let mut errors = Errors::default();
+        let mut input = crate::ast::Input::parse(&item, &mut errors);
+        crate::valid::input(&mut input, &mut errors);
+        if let Err(error) = errors.finish() {
+            panic!("refused: {error}");
+        }
+        let text = super::secure_input(&input).to_string();
+        text.split_whitespace().collect()
+    }
+
+    #[test]
+    fn a_declaration_names_every_field_and_every_limit() {
+        let text = tool(
+            quote!(
+                scopes = ["fs.read", "fs.list"],
+                rate = "60/min",
+                timeout = "2s",
+                max_output = "1KiB"
+            ),
+            quote! {
+                #[tool(description = "Read")]
+                async fn read_file(&self, Parameters(args): Parameters<ReadFile>) -> String { args.path }
+            },
+        );
+        for part in [
+            "&::secure_tool::__private::ToolDecl{name:\"read_file\",scopes:&[\"fs.read\",\"fs.list\"],public:false,",
+            "rate:::core::option::Option::Some(::secure_tool::__private::Rate{count:60u32,period_ms:60000u64,})",
+            "burst:::core::option::Option::None",
+            "timeout:::core::option::Option::Some(::secure_tool::__private::Millis(2000u64))",
+            "max_output:::core::option::Option::Some(::secure_tool::__private::Bytes(1024u64))",
+            "input:\"ReadFile\",asynchronous:true,",
+            "site:::secure_tool::__private::Site{module:::core::module_path!(),file:\"src/files.rs\",line:12u32,column:5u32,}",
+            // Its server type is part of what identifies it.
+            "::core::any::TypeId::of::<Self>()",
+        ] {
+            assert!(text.contains(part), "{part}\nnot in\n{text}");
+        }
+        // Every limit key is written, declared or not: the runtime's `Limits` has no other.
+        for (key, _) in crate::attr::LIMITS {
+            assert!(
+                text.contains(&format!("{key}:::core::option::Option::")),
+                "{key}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_tool_attribute_is_rebuilt_from_its_parsed_items() {
+        let text = tool(
+            quote!(public),
+            quote! {
+                #[doc = "Ping"]
+                #[tool(name = "ping_v2", description = "Ping")]
+                fn ping(&self) -> Json<Pong> { todo!() }
+            },
+        );
+        // The name rmcp lists is the declaration's; the schemas rmcp can no longer infer
+        // are given; other attributes stay.
+        assert!(text.contains("name:\"ping_v2\""), "{text}");
+        assert!(text.contains("#[tool(name=\"ping_v2\",description=\"Ping\",input_schema=::secure_tool::__private::register!("), "{text}");
+        assert!(
+            text.contains("output_schema=::secure_tool::__private::output_schema::<Pong>()"),
+            "{text}"
+        );
+        assert!(text.contains("#[doc=\"Ping\"]"), "{text}");
+        assert!(text.contains("asynchronous:false"), "{text}");
+        assert!(
+            text.contains(
+                "::secure_tool::__private::run_sync::<::secure_tool::__private::NoInput,_,_>"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn problem_paths_are_the_names_serde_reads() {
+        let text = input(quote! {
+            #[serde(deny_unknown_fields, rename_all = "camelCase")]
+            struct Search {
+                #[validate(length(max = 10))]
+                max_days: String,
+                #[serde(rename = "q")]
+                #[validate(length(max = 10))]
+                search_text: String,
+                #[serde(flatten)]
+                paging: Paging,
+            }
+        });
+        // validator's Rust names are renamed; the flattened field has no name of its own.
+        assert!(
+            text.contains("(\"max_days\",\"maxDays\",false),(\"search_text\",\"q\",false),(\"paging\",\"\",<Pagingas::secure_tool::InputField>::VALIDATES_ITSELF)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("__secure_tool_path.field(\"maxDays\")"),
+            "{text}"
+        );
+        assert!(
+            text.contains("let__secure_tool_at=*__secure_tool_path;"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn each_variant_is_checked_where_its_tagging_puts_it() {
+        let text = input(quote! {
+            #[serde(tag = "kind", content = "data", rename_all = "kebab-case")]
+            enum Step {
+                Wait(Delay),
+                #[serde(untagged)]
+                Raw(Delay),
+            }
+        });
+        assert!(
+            text.contains("let__secure_tool_variant=__secure_tool_path.field(\"data\");"),
+            "{text}"
+        );
+        assert!(
+            text.contains("let__secure_tool_variant=*__secure_tool_path;"),
+            "{text}"
+        );
+        let external = input(quote! {
+            #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+            enum Step { WaitFor(Delay) }
+        });
+        assert!(
+            external.contains("__secure_tool_path.field(\"WAIT_FOR\")"),
+            "{external}"
+        );
     }
 }

@@ -1,115 +1,77 @@
-//! The compile-time safety net: one function per rule, each saying which threat it stops.
-//! Checks read the parsed model and the user's syn nodes and only report; `expand` runs
-//! only when every check passed.
+//! Phase 2: the compile-time safety net, one function per rule, each saying which threat
+//! it stops. Rules read the parsed model (`ast`) and only report; a tool that passes
+//! every rule becomes a [`SecuredTool`], the only thing `expand` accepts.
 
 use proc_macro2::Span;
-use syn::parse::ParseStream;
 use syn::spanned::Spanned;
 use syn::{FnArg, GenericArgument, PathArguments, ReturnType, Type};
 
-use crate::attr::{ContainerArgs, Errors, FieldArgs, ToolArgs};
+use crate::ast::{self, Method, ToolAttr, first_generic, generics, last_ident};
+use crate::attr::{Errors, FieldArgs, ToolArgs};
 
-/// A method as `#[secure_tool]` needs it: attributes, visibility and signature parsed,
-/// the body kept as written. The body is never parsed (it can be long, and nothing in it
-/// matters to the rules), only moved, verbatim, into the secured method.
-pub struct Method {
-    pub attrs: Vec<syn::Attribute>,
-    pub vis: syn::Visibility,
-    pub sig: syn::Signature,
-    pub block: proc_macro2::Group,
-}
-
-impl Method {
-    /// Split the method at its body, which is set aside as one token (a handle to the
-    /// compiler's tokens: never walked, so a long body costs nothing), and parse the rest.
-    pub fn parse(item: proc_macro2::TokenStream) -> syn::Result<Self> {
-        let mut head: Vec<proc_macro2::TokenTree> = item.into_iter().collect();
-        let block = match head.pop() {
-            Some(proc_macro2::TokenTree::Group(g))
-                if g.delimiter() == proc_macro2::Delimiter::Brace =>
-            {
-                g
-            }
-            other => {
-                let span = other.map_or_else(Span::call_site, |t| t.span());
-                return Err(syn::Error::new(
-                    span,
-                    "`#[secure_tool]` goes on a method with a body",
-                ));
-            }
-        };
-        let head: proc_macro2::TokenStream = head.into_iter().collect();
-        syn::parse::Parser::parse2(
-            |input: ParseStream<'_>| {
-                Ok(Self {
-                    attrs: input.call(syn::Attribute::parse_outer)?,
-                    vis: input.parse()?,
-                    sig: input.parse()?,
-                    block: block.clone(),
-                })
-            },
-            head,
-        )
-    }
-}
-
-/// A secured tool method, understood.
-pub struct ToolFn {
-    pub item: Method,
-    /// Index in `item.attrs` of the `#[tool]` attribute.
-    pub tool_attr: usize,
-    /// The `Parameters<T>` argument: its position among typed arguments, its type, `T`.
-    pub params: Option<(usize, Type, Type)>,
+/// A tool that passed every rule.
+pub struct SecuredTool {
+    pub args: ToolArgs,
+    pub method: Method,
+    pub tool_attr: ToolAttr,
+    /// The `Parameters<T>` argument.
+    pub params: Option<Params>,
     /// `Json<U>` in the return type: `U`, for the output schema.
     pub json_output: Option<Type>,
     /// The return type's last segment is `Result`.
     pub returns_result: bool,
 }
 
-/// Whether `attr` is rmcp's `#[tool]` (found by its last path segment, as rmcp's
-/// `#[tool_router]` finds it).
-pub fn is_tool_attr(attr: &syn::Attribute) -> bool {
-    attr.path()
-        .segments
-        .last()
-        .is_some_and(|s| s.ident == "tool")
+/// The tool's `Parameters<T>` argument.
+pub struct Params {
+    /// Position among the method's typed arguments.
+    pub index: usize,
+    /// `Parameters<T>` as written.
+    pub ty: Type,
+    /// `T`.
+    pub input: Type,
 }
 
-/// Understand the method and check every signature rule.
-pub fn tool_fn(item: Method, args: &ToolArgs, errors: &mut Errors) -> Option<ToolFn> {
+/// Check every rule of `#[secure_tool]`: the tool, or (with every error recorded) the
+/// model as parsed, for the fallback.
+#[allow(
+    clippy::result_large_err,
+    reason = "both sides are the one model, moved once per expansion"
+)]
+pub fn tool(tool: ast::Tool, errors: &mut Errors) -> Result<SecuredTool, ast::Tool> {
+    let args = &tool.args;
+    let method = &tool.method;
     access_declared(args, errors);
-    let tool_attr = tool_attr_below(&item, errors);
-    receiver_is_shared_ref(&item, errors);
-    not_const(&item, errors);
-    not_unsafe(&item, errors);
-    timeout_needs_async(&item, args, errors);
-    no_untyped_arguments(&item, errors);
-    error_type_is_redacted(&item.sig.output, errors);
-    let params = parameters(&item, errors);
-    let (returns_result, json_output) = return_shape(&item.sig.output);
-    Some(ToolFn {
-        tool_attr: tool_attr?,
-        item,
+    tool_attr_below(&tool, errors);
+    receiver_is_shared_ref(method, errors);
+    not_const(method, errors);
+    not_unsafe(method, errors);
+    timeout_needs_async(method, args, errors);
+    no_untyped_arguments(method, errors);
+    error_type_is_redacted(&method.sig.output, errors);
+    let params = one_parameters(&tool, errors);
+    if errors.len() > 0 {
+        return Err(tool);
+    }
+    let ast::Tool {
+        args,
+        method,
+        tool_attr,
+        json_output,
+        returns_result,
+        ..
+    } = tool;
+    let Some(tool_attr) = tool_attr else {
+        unreachable!("`tool_attr_below` reported a missing `#[tool]`")
+    };
+    Ok(SecuredTool {
+        args,
+        method,
+        tool_attr,
         params,
         json_output,
         returns_result,
     })
-}
-
-/// rmcp serves only what `#[tool_router]` found on the impl: a secured tool elsewhere
-/// compiles and is never served, so its author believes in a tool that does not exist.
-pub fn served_by_a_router(placement: crate::placement::Placement, errors: &mut Errors) {
-    use crate::placement::Placement;
-    let message = match placement {
-        Placement::Served => return,
-        Placement::ImplWithoutRouter => {
-            "this impl has no `#[tool_router]`, so rmcp would never serve this tool: add `#[tool_router]` above the `impl`"
-        }
-        Placement::Trait => {
-            "`#[secure_tool]` goes on a method of a `#[tool_router]` impl, not in a trait"
-        }
-    };
-    errors.at(Span::call_site(), message);
 }
 
 /// Deny by default: a tool that declares neither scopes nor `public` would be callable by
@@ -143,17 +105,17 @@ fn access_declared(args: &ToolArgs, errors: &mut Errors) {
 /// rmcp's `#[tool_router]` finds tools by their `#[tool]` attribute before any method
 /// attribute expands, and attributes expand top to bottom: only above `#[tool]` can this
 /// attribute rewrite the method before rmcp turns it into a handler.
-fn tool_attr_below(item: &Method, errors: &mut Errors) -> Option<usize> {
-    if let Some(index) = item.attrs.iter().position(is_tool_attr) {
-        return Some(index);
+fn tool_attr_below(tool: &ast::Tool, errors: &mut Errors) {
+    if tool.tool_attr.is_some() {
+        return;
     }
+    let item = &tool.method;
     let message = if expanded_by_rmcp(&item.sig) {
         "`#[secure_tool]` is below `#[tool]`: move it above, so it wraps the method before rmcp's `#[tool]` does"
     } else {
         "`#[secure_tool]` goes on an rmcp tool method: add `#[tool(...)]` below it (and keep the method in a `#[tool_router]` impl)"
     };
     errors.at(item.sig.fn_token.span, message);
-    None
 }
 
 /// Whether rmcp's `#[tool]` already rewrote this method (it turns `async fn` into a fn
@@ -172,8 +134,16 @@ pub fn expanded_by_rmcp(sig: &syn::Signature) -> bool {
 /// and `self` by value would consume it.
 fn receiver_is_shared_ref(item: &Method, errors: &mut Errors) {
     match item.sig.receiver() {
-        Some(r) if r.reference.is_some() && r.mutability.is_none() => {}
-        Some(r) if r.mutability.is_some() => errors.at(
+        Some(syn::Receiver {
+            kind: syn::ReceiverKind::Reference(_, _, None),
+            ..
+        }) => {}
+        Some(
+            r @ syn::Receiver {
+                kind: syn::ReceiverKind::Reference(_, _, Some(_)),
+                ..
+            },
+        ) => errors.at(
             r.span(),
             "a secured tool takes `&self`, not `&mut self`: keep mutable state behind a `Mutex` or an atomic",
         ),
@@ -194,7 +164,7 @@ fn not_const(item: &Method, errors: &mut Errors) {
 /// A tool's caller is the model: nobody upholds an `unsafe fn`'s contract for it. Unsafe
 /// operations belong in `unsafe` blocks inside the body, each with its own argument.
 fn not_unsafe(item: &Method, errors: &mut Errors) {
-    if let Some(u) = &item.sig.unsafety {
+    if let syn::Safety::Unsafe(u) = &item.sig.safety {
         errors.at(
             u.span,
             "a tool cannot be an `unsafe fn`: its caller is the model, which cannot uphold a safety contract; remove `unsafe` and put unsafe operations in `unsafe` blocks",
@@ -204,7 +174,7 @@ fn not_unsafe(item: &Method, errors: &mut Errors) {
 
 /// A sync body cannot be interrupted, so a timeout on it would be a promise not kept.
 fn timeout_needs_async(item: &Method, args: &ToolArgs, errors: &mut Errors) {
-    if let (Some(timeout), None) = (&args.timeout, &item.sig.asyncness) {
+    if let (Some(timeout), None) = (args.limit("timeout"), &item.sig.asyncness) {
         errors.at(
             timeout.key,
             "`timeout` cannot be enforced on a sync tool: make the method `async`, or remove `timeout`",
@@ -247,83 +217,31 @@ fn error_type_is_redacted(output: &ReturnType, errors: &mut Errors) {
     }
 }
 
-/// The `Parameters<T>` argument, if any (found as rmcp finds it: last segment
-/// `Parameters`).
-fn parameters(item: &Method, errors: &mut Errors) -> Option<(usize, Type, Type)> {
+/// One `Parameters<T>`, with its `T`: rmcp deserializes the arguments into it.
+fn one_parameters(tool: &ast::Tool, errors: &mut Errors) -> Option<Params> {
     let mut found = None;
-    let typed = item.sig.inputs.iter().filter_map(|a| match a {
-        FnArg::Typed(pt) => Some(pt),
-        FnArg::Receiver(_) => None,
-    });
-    for (index, pt) in typed.enumerate() {
-        if last_ident(&pt.ty).as_deref() != Some("Parameters") {
-            continue;
-        }
-        let Some(inner) = first_generic(&pt.ty) else {
+    for parameters in &tool.parameters {
+        let Some(input) = &parameters.input else {
             errors.at(
-                pt.ty.span(),
+                parameters.ty.span(),
                 "`Parameters` needs its input type: `Parameters<T>`",
             );
             continue;
         };
         if found.is_some() {
             errors.at(
-                pt.ty.span(),
+                parameters.ty.span(),
                 "a tool takes one `Parameters<T>`: merge the inputs into one struct",
             );
             continue;
         }
-        found = Some((index, (*pt.ty).clone(), inner.clone()));
+        found = Some(Params {
+            index: parameters.index,
+            ty: parameters.ty.clone(),
+            input: input.clone(),
+        });
     }
     found
-}
-
-/// `(returns Result, Json<U> payload)` of the return type, read as rmcp reads it.
-fn return_shape(output: &ReturnType) -> (bool, Option<Type>) {
-    let ReturnType::Type(_, ty) = output else {
-        return (false, None);
-    };
-    if let Some(u) = json_inner(ty) {
-        return (false, Some(u.clone()));
-    }
-    if last_ident(ty).as_deref() == Some("Result") {
-        let json = first_generic(ty).and_then(json_inner).cloned();
-        return (true, json);
-    }
-    (false, None)
-}
-
-fn json_inner(ty: &Type) -> Option<&Type> {
-    (last_ident(ty).as_deref() == Some("Json"))
-        .then(|| first_generic(ty))
-        .flatten()
-}
-
-pub fn last_ident(ty: &Type) -> Option<String> {
-    match ty {
-        Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
-        Type::Group(g) => last_ident(&g.elem),
-        Type::Paren(p) => last_ident(&p.elem),
-        _ => None,
-    }
-}
-
-pub fn first_generic(ty: &Type) -> Option<&Type> {
-    generics(ty).next()
-}
-
-fn generics(ty: &Type) -> impl Iterator<Item = &Type> {
-    let args = match ty {
-        Type::Path(p) => p.path.segments.last().and_then(|s| match &s.arguments {
-            PathArguments::AngleBracketed(a) => Some(&a.args),
-            _ => None,
-        }),
-        _ => None,
-    };
-    args.into_iter().flatten().filter_map(|a| match a {
-        GenericArgument::Type(t) => Some(t),
-        _ => None,
-    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -360,73 +278,42 @@ fn kind(ty: &Type) -> Kind {
     }
 }
 
-/// What `#[derive(SecureInput)]` was written on.
-pub enum Shape {
-    Struct {
-        fields: Vec<AuditedField>,
-        /// Named fields (not a tuple or unit struct): the shape a tool's input must have.
-        named: bool,
-    },
-    Enum {
-        variants: Vec<Variant>,
-        /// Where each variant's data sits in the JSON, for problem paths.
-        data_at: DataAt,
-    },
-}
-
-/// Where an enum variant's data sits, as serde's tagging puts it.
-pub enum DataAt {
-    /// Under the variant's name (external tagging, serde's default).
-    VariantName,
-    /// Under a fixed key (adjacent tagging's `content`).
-    Key(String),
-    /// Where the enum is (internal tagging, untagged).
-    Here,
-}
-
-impl Shape {
-    /// Whether serde would meet field names, so unknown ones matter.
-    pub fn has_named_fields(&self) -> bool {
-        match self {
-            Self::Struct { named, .. } => *named,
-            Self::Enum { variants, .. } => variants.iter().any(|v| v.style == Style::Named),
-        }
-    }
-}
-
-/// One enum variant, audited.
-pub struct Variant {
-    pub ident: syn::Ident,
-    /// The name serde reads (after `rename` / `rename_all`), for problem paths.
-    pub wire: String,
-    pub style: Style,
-    pub fields: Vec<AuditedField>,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Style {
-    Unit,
-    Tuple,
-    Named,
-}
-
-/// A field as the derive sees it.
-pub struct AuditedField {
-    pub name: String,
-    /// The name serde reads (after `rename` / `rename_all`), for problem paths.
-    pub wire: String,
-    /// The audit reported an error on this field.
+/// What the audit found of one field, for `expand`.
+#[derive(Default)]
+pub struct Audit {
+    /// The audit reported an error on this field: it gets no type checks (one error per
+    /// mistake).
     pub refused: bool,
-    /// `self.<member>`
-    pub member: syn::Member,
-    pub ty: Type,
-    pub args: FieldArgs,
     /// Scan the field's text for hidden characters at run time (unless waived).
     pub scan_text: bool,
-    /// The field's `SafeUrl` / `CommandLine` rules apply.
+    /// The field's `SafeUrl` / `CommandLine` / `SqlIdent` rules apply.
     pub url: bool,
     pub command: bool,
     pub ident: bool,
+}
+
+/// Check every rule of `#[derive(SecureInput)]`, recording on each field what its audit
+/// found. A field serde never reads (`#[serde(skip)]`) holds nothing the model wrote:
+/// no rule applies to it.
+pub fn input(input: &mut ast::Input<'_>, errors: &mut Errors) {
+    match &mut input.shape {
+        ast::Shape::Struct { fields, .. } => {
+            for f in fields.iter_mut().filter(|f| !f.skipped) {
+                f.audit = field(f, errors);
+            }
+        }
+        ast::Shape::Enum(variants) => {
+            let fields = variants.iter_mut().flat_map(|v| &mut v.fields);
+            for f in fields.filter(|f| !f.skipped) {
+                f.audit = field(f, errors);
+            }
+        }
+        ast::Shape::Union(span) => errors.at(
+            *span,
+            "`SecureInput` cannot be derived for a union: use a struct or an enum",
+        ),
+    }
+    container(input, errors);
 }
 
 /// Whether the type holds text the model wrote: a string somewhere in it. Walks the
@@ -564,20 +451,15 @@ fn innermost(ty: &Type) -> Option<String> {
     }
 }
 
-/// Audit one field; return its parsed `#[secure]` arguments (for the opt-out manifest).
-pub fn field(
-    name: String,
-    member: syn::Member,
-    ty: &Type,
-    attrs: &[syn::Attribute],
-    variant: Option<&syn::Ident>,
-    errors: &mut Errors,
-) -> AuditedField {
-    let args = FieldArgs::parse(attrs, errors);
+/// Audit one field.
+fn field(f: &ast::Field, errors: &mut Errors) -> Audit {
+    let before = errors.len();
+    let (name, ty, args, attrs) = (&f.name, &f.ty, &f.args, &f.attrs[..]);
+    let variant = f.variant.as_ref();
     if let Some(variant) = variant {
-        variant_field_rules(&name, variant, attrs, errors);
+        variant_field_rules(name, variant, attrs, errors);
     }
-    name_needs_type(&name, ty, &args, errors);
+    name_needs_type(name, ty, args, errors);
     let inner = innermost(ty);
     let url = inner.as_deref() == Some("SafeUrl");
     let command = inner.as_deref() == Some("CommandLine");
@@ -637,7 +519,7 @@ pub fn field(
         // A model can send a megabyte string or a million-item array in a loop; every
         // such field needs a declared bound the schema shows and validation enforces.
         Kind::Sized => {
-            if crate::attr::serde_word(attrs, "flatten") && args.unbounded.is_none() {
+            if f.flatten && args.unbounded.is_none() {
                 errors.at(
                     ty.span(),
                     format!("`#[serde(flatten)]` field `{name}` gathers every unknown argument into an unbounded collection: flatten a struct instead, or add `#[secure(unbounded = \"why\")]`"),
@@ -692,15 +574,9 @@ pub fn field(
             format!("`opaque` on field `{name}`, which holds text secure-tool checks: remove it (`hidden_text = \"why\"` waives the hidden-character scan)"),
         );
     }
-    let scan_text = args.hidden_text.is_none();
-    AuditedField {
-        wire: name.clone(),
-        refused: false,
-        name,
-        member,
-        ty: ty.clone(),
-        args,
-        scan_text,
+    Audit {
+        refused: errors.len() > before,
+        scan_text: args.hidden_text.is_none(),
         url,
         command,
         ident,
@@ -736,23 +612,17 @@ fn type_text(ty: &Type) -> String {
 
 /// Without `deny_unknown_fields`, serde silently drops arguments the schema does not
 /// list: a model (or an injection) learns nothing, and a misspelt safety flag is ignored.
-pub fn container(
-    ident: &syn::Ident,
-    attrs: &[syn::Attribute],
-    has_fields: bool,
-    errors: &mut Errors,
-) -> ContainerArgs {
-    let args = ContainerArgs::parse(attrs, errors);
-    if has_fields
-        && !crate::attr::denies_unknown_fields(attrs)
-        && args.allow_unknown_fields.is_none()
+fn container(input: &ast::Input<'_>, errors: &mut Errors) {
+    let ident = &input.item.ident;
+    if input.shape.has_named_fields()
+        && !input.denies_unknown_fields
+        && input.args.allow_unknown_fields.is_none()
     {
         errors.at(
             ident.span(),
             format!("`{ident}` accepts unknown fields: add `#[serde(deny_unknown_fields)]`, or `#[secure(allow_unknown_fields = \"why\")]` to accept them"),
         );
     }
-    args
 }
 
 #[cfg(test)]
@@ -771,14 +641,15 @@ mod tests {
 
     #[test]
     fn recognises_a_method_rmcp_already_expanded() {
-        let item = super::Method::parse(quote::quote! {
+        let item = crate::ast::Method::parse(quote::quote! {
             fn run(&self) -> ::std::pin::Pin<Box<dyn ::std::future::Future<Output = u8> + Send + '_>> {
                 Box::pin(async move { 1 })
             }
         })
         .unwrap();
         assert!(super::expanded_by_rmcp(&item.sig));
-        let item = super::Method::parse(quote::quote! { async fn run(&self) -> u8 { 1 } }).unwrap();
+        let item =
+            crate::ast::Method::parse(quote::quote! { async fn run(&self) -> u8 { 1 } }).unwrap();
         assert!(!super::expanded_by_rmcp(&item.sig));
     }
 }

@@ -1,174 +1,110 @@
-//! A tool's declaration as generated code writes it ([`ToolDecl`]), what the runtime
-//! makes of it once ([`ToolEntry`]), and the registry of the tools this program serves.
+//! A tool's declaration as generated code writes it ([`ToolDecl`]), what identifies a
+//! tool ([`ToolKey`]), and the registry of the tools this program serves.
 
-use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex, PoisonError, RwLock};
-use std::time::Duration;
+use std::any::TypeId;
+use std::sync::{Mutex, PoisonError};
 
-use foldhash::fast::FixedState;
-
-use crate::limits::ToolPolicy;
+use crate::limits::Limits;
 use crate::support::CollectOptOuts;
 
-/// What one `#[secure_tool]` declares, as generated code writes it: plain values, passed
-/// at each call and at registration. No item per tool (a `const` or `static` per tool was
-/// the largest part of what a secured tool cost its crate's incremental build); the
-/// runtime turns each declaration into its [`ToolEntry`] once, see [`entry`].
+/// What one `#[secure_tool]` declares: the one value the macro writes for a tool, with
+/// named fields, and the only form the runtime keeps of it.
 ///
-/// A declaration is its own identity: the whole of it is the key, so two tools that
-/// differ in anything (two servers' `search` tools stamped out by one `macro_rules!` share
-/// a file, a line and a name, not their limits) never share an entry or a limiter.
+/// Generated code writes it as a constant expression and passes `&` of it, so the
+/// compiler promotes it to a `'static` and a call passes a pointer: no item per tool (a
+/// `const` or `static` per tool was the largest part of what a secured tool cost its
+/// crate's incremental build), nothing built at run time.
 #[doc(hidden)]
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ToolDecl {
-    name: &'static str,
-    /// Comma-separated (`"files.read,files.list"`): a literal, not a slice to promote.
-    scopes: &'static str,
-    public: bool,
-    limits: [u64; 7],
-    input: &'static str,
-    asynchronous: bool,
-    module: &'static str,
-    file: &'static str,
-    line: u32,
-}
-
-impl ToolDecl {
-    /// A declaration, as `#[secure_tool]` writes it; see `ToolEntry::from_decl` for `limits`.
-    #[allow(clippy::too_many_arguments, reason = "called by generated code only")]
-    #[inline]
-    pub const fn new(
-        name: &'static str,
-        scopes: &'static str,
-        public: bool,
-        limits: [u64; 7],
-        input: &'static str,
-        asynchronous: bool,
-        module: &'static str,
-        file: &'static str,
-        line: u32,
-    ) -> Self {
-        Self {
-            name,
-            scopes,
-            public,
-            limits,
-            input,
-            asynchronous,
-            module,
-            file,
-            line,
-        }
-    }
-}
-
-/// Every declaration seen so far, with its entry (leaked: one per declared tool, for the
-/// life of the program).
-static ENTRIES: LazyLock<RwLock<HashMap<ToolDecl, &'static ToolEntry, FixedState>>> =
-    LazyLock::new(RwLock::default);
-
-/// The entry of a declaration: built on first sight, the same `&'static` every time
-/// after, so its address identifies the tool (its limiter state, its manifest line).
-#[doc(hidden)]
-pub fn entry(decl: &ToolDecl) -> &'static ToolEntry {
-    if let Some(entry) = ENTRIES
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
-        .get(decl)
-    {
-        return entry;
-    }
-    let mut entries = ENTRIES.write().unwrap_or_else(PoisonError::into_inner);
-    entries
-        .entry(*decl)
-        .or_insert_with(|| Box::leak(Box::new(ToolEntry::from_decl(decl))))
-}
-
-/// What one `#[secure_tool]` declares, with its limits parsed into a [`ToolPolicy`].
-#[doc(hidden)]
-pub struct ToolEntry {
-    pub policy: ToolPolicy,
-    /// The input type as written (`Parameters<ReadFile>` gives `ReadFile`).
+    /// The name clients call it by (`#[tool(name = "..")]`, else the method's).
+    pub name: &'static str,
+    /// Scopes a caller must all hold; empty when `public`.
+    pub scopes: &'static [&'static str],
+    /// Anyone may call it.
+    pub public: bool,
+    /// The limits it declares.
+    pub limits: Limits,
+    /// The input type as written (`Parameters<ReadFile>` gives `ReadFile`; `-` for none).
     pub input: &'static str,
+    /// An `async fn` (only those can be timed out).
     pub asynchronous: bool,
-    pub module: &'static str,
-    pub file: &'static str,
-    pub line: u32,
+    /// Where the attribute is.
+    pub site: Site,
 }
 
-impl ToolEntry {
-    /// A declaration, its limits parsed. `limits` holds `[rate count, rate period ms,
-    /// burst, timeout ms, concurrency, max_output, max_input]` with 0 for "not declared"
-    /// (the macro refuses a declared 0).
-    fn from_decl(decl: &ToolDecl) -> Self {
-        const fn count(n: u64) -> Option<std::num::NonZeroU32> {
-            if n > u32::MAX as u64 {
-                return None;
-            }
-            std::num::NonZeroU32::new(n as u32)
-        }
-        const fn millis(ms: u64) -> Option<Duration> {
-            if ms == 0 {
-                None
-            } else {
-                Some(Duration::from_millis(ms))
-            }
-        }
-        // Saturate on 32-bit targets: a cap above the address space is no cap.
-        const fn bytes(n: u64) -> Option<usize> {
-            match n {
-                0 => None,
-                n if n > usize::MAX as u64 => Some(usize::MAX),
-                n => Some(n as usize),
-            }
-        }
-        let [
-            rate_count,
-            rate_ms,
-            burst,
-            timeout,
-            concurrency,
-            max_output,
-            max_input,
-        ] = decl.limits;
-        let scopes: Vec<&'static str> = decl.scopes.split(',').filter(|s| !s.is_empty()).collect();
-        let rate = match (count(rate_count), millis(rate_ms)) {
-            (Some(count), Some(period)) => Some(crate::Rate::new(count, period)),
-            _ => None,
-        };
+/// Where a `#[secure_tool]` is written.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Site {
+    /// `module_path!()` of the tool.
+    pub module: &'static str,
+    /// The source file, as the compiler names it.
+    pub file: &'static str,
+    /// Line of the attribute, from 1.
+    pub line: u32,
+    /// Column of the attribute, from 1.
+    pub column: u32,
+}
+
+/// What identifies a tool: the server type it is a method of and the name rmcp routes it
+/// by, which one server type serves once. The attribute's line and column tell apart the
+/// (unserved) second declaration of a name, so two declarations never share limiter state.
+///
+/// So two servers stamped out by one `macro_rules!` (one file, one line, one name, one
+/// declaration) have separate limits even when they share a `Security`, and a tool keeps
+/// its limits whichever of its declarations (the call's, the registration's) is at hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct ToolKey {
+    server: TypeId,
+    name: &'static str,
+    line: u32,
+    column: u32,
+}
+
+impl ToolKey {
+    pub(crate) fn new(server: TypeId, decl: &ToolDecl) -> Self {
         Self {
-            policy: ToolPolicy {
-                name: decl.name,
-                scopes: Box::leak(scopes.into_boxed_slice()),
-                public: decl.public,
-                rate,
-                burst: count(burst),
-                timeout: millis(timeout),
-                concurrency: count(concurrency),
-                max_output: bytes(max_output),
-                max_input: bytes(max_input),
-            },
-            input: decl.input,
-            asynchronous: decl.asynchronous,
-            module: decl.module,
-            file: decl.file,
-            line: decl.line,
+            server,
+            name: decl.name,
+            line: decl.site.line,
+            column: decl.site.column,
         }
     }
+}
+
+/// One tool as its server's tool router registered it.
+#[derive(Clone, Copy)]
+pub(crate) struct Registered {
+    pub(crate) key: ToolKey,
+    /// The server type's name, for the manifest.
+    pub(crate) server: &'static str,
+    pub(crate) decl: &'static ToolDecl,
+    pub(crate) opt_outs: CollectOptOuts,
 }
 
 /// Every tool registered so far, in registration order.
-static SERVED: Mutex<Vec<(&'static ToolEntry, CollectOptOuts)>> = Mutex::new(Vec::new());
+static SERVED: Mutex<Vec<Registered>> = Mutex::new(Vec::new());
 
-/// Register a tool for the manifest and hand back its input schema. Generated code calls
-/// it inside rmcp's `<tool>_tool_attr()`, which runs whenever the server's tool router is
-/// built (per server, or per session on HTTP), so it is idempotent.
+/// Register a tool of server type `S` for the manifest and hand back its input schema.
+/// Generated code calls it inside rmcp's `<tool>_tool_attr()`, which runs whenever the
+/// server's tool router is built (per server, or per session on HTTP), so it is
+/// idempotent.
 #[doc(hidden)]
-pub fn registered<S>(decl: &ToolDecl, opt_outs: CollectOptOuts, schema: S) -> S {
-    let interned = entry(decl);
+pub fn registered<S: 'static, Schema>(
+    decl: &'static ToolDecl,
+    opt_outs: CollectOptOuts,
+    schema: Schema,
+) -> Schema {
+    let key = ToolKey::new(TypeId::of::<S>(), decl);
     let mut served = SERVED.lock().unwrap_or_else(PoisonError::into_inner);
-    if !served.iter().any(|(e, _)| std::ptr::eq(*e, interned)) {
-        served.push((interned, opt_outs));
+    if !served.iter().any(|r| r.key == key) {
+        served.push(Registered {
+            key,
+            server: std::any::type_name::<S>(),
+            decl,
+            opt_outs,
+        });
     }
     schema
 }
@@ -181,9 +117,9 @@ pub(crate) fn required_scopes(name: &str) -> Option<Vec<&'static str>> {
     let served = SERVED.lock().unwrap_or_else(PoisonError::into_inner);
     let mut found = false;
     let mut scopes: Vec<&'static str> = Vec::new();
-    for (entry, _) in served.iter().filter(|(e, _)| e.policy.name == name) {
+    for registered in served.iter().filter(|r| r.decl.name == name) {
         found = true;
-        for scope in entry.policy.scopes {
+        for scope in registered.decl.scopes {
             if !scopes.contains(scope) {
                 scopes.push(scope);
             }
@@ -192,8 +128,8 @@ pub(crate) fn required_scopes(name: &str) -> Option<Vec<&'static str>> {
     found.then_some(scopes)
 }
 
-/// Every tool registered so far, with the collector of its inputs' waivers.
-pub(crate) fn served() -> Vec<(&'static ToolEntry, CollectOptOuts)> {
+/// Every tool registered so far.
+pub(crate) fn served() -> Vec<Registered> {
     SERVED
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
@@ -204,29 +140,66 @@ pub(crate) fn served() -> Vec<(&'static ToolEntry, CollectOptOuts)> {
 mod tests {
     use super::*;
 
+    const fn decl(name: &'static str, line: u32, rate: u32) -> ToolDecl {
+        ToolDecl {
+            name,
+            scopes: &["a", "b"],
+            public: false,
+            limits: Limits {
+                rate: Some(crate::Rate {
+                    count: rate,
+                    period_ms: 1000,
+                }),
+                ..Limits::NONE
+            },
+            input: "In",
+            asynchronous: true,
+            site: Site {
+                module: "m",
+                file: "src/x.rs",
+                line,
+                column: 5,
+            },
+        }
+    }
+
+    struct ServerA;
+    struct ServerB;
+
     #[test]
-    fn a_declaration_is_one_entry_wherever_it_is_written() {
-        let decl = |name, line, limits| {
-            ToolDecl::new(
-                name, "a,b", false, limits, "In", true, "m", "src/x.rs", line,
-            )
+    fn a_tool_is_its_server_and_its_name() {
+        static FIRST: ToolDecl = decl("search", 10, 5);
+        // The same declaration written out again (the call's and the registration's).
+        static AGAIN: ToolDecl = decl("search", 10, 5);
+        let a = TypeId::of::<ServerA>();
+        assert_eq!(ToolKey::new(a, &FIRST), ToolKey::new(a, &AGAIN));
+        // Another server type stamped out by the same `macro_rules!`: its own tool.
+        let b = TypeId::of::<ServerB>();
+        assert_ne!(ToolKey::new(a, &FIRST), ToolKey::new(b, &FIRST));
+        // Another name, or a second declaration of the name elsewhere: another tool.
+        assert_ne!(
+            ToolKey::new(a, &FIRST),
+            ToolKey::new(a, &decl("find", 10, 5))
+        );
+        assert_ne!(
+            ToolKey::new(a, &FIRST),
+            ToolKey::new(a, &decl("search", 40, 5))
+        );
+    }
+
+    #[test]
+    fn registration_is_idempotent_per_tool() {
+        static TOOL: ToolDecl = decl("registered_once", 7, 1);
+        let count = || {
+            served()
+                .iter()
+                .filter(|r| r.decl.name == "registered_once")
+                .count()
         };
-        let first = entry(&decl("search", 10, [5, 1000, 0, 0, 0, 0, 0]));
-        // The call and the registration write the declaration out twice: one entry.
-        assert!(std::ptr::eq(
-            first,
-            entry(&decl("search", 10, [5, 1000, 0, 0, 0, 0, 0]))
-        ));
-        assert_eq!(first.policy.scopes, ["a", "b"]);
-        assert_eq!(first.policy.rate.map(|r| r.count().get()), Some(5));
-        // Another server's tool of the same name, declared elsewhere, has its own.
-        let other = entry(&decl("search", 40, [0; 7]));
-        assert!(!std::ptr::eq(first, other));
-        assert_eq!(other.policy.rate, None);
-        // So does one stamped out by the same `macro_rules!` (same file, line and name)
-        // with other limits.
-        let stamped = entry(&decl("search", 10, [500, 1000, 0, 0, 0, 0, 0]));
-        assert!(!std::ptr::eq(first, stamped));
-        assert_eq!(stamped.policy.rate.map(|r| r.count().get()), Some(500));
+        registered::<ServerA, ()>(&TOOL, |_, _| {}, ());
+        registered::<ServerA, ()>(&TOOL, |_, _| {}, ());
+        assert_eq!(count(), 1);
+        registered::<ServerB, ()>(&TOOL, |_, _| {}, ());
+        assert_eq!(count(), 2);
     }
 }

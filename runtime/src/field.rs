@@ -116,6 +116,13 @@ pub trait InputField {
     /// value). `scan_text` is false below a field waived with `hidden_text`.
     fn check_field(&self, path: &FieldPath<'_>, scan_text: bool, problems: &mut Vec<Problem>);
 
+    /// Whether `check_field` runs the type's own `validator` rules, under the names serde
+    /// reads (a struct deriving `SecureInput`, or a container of one). A parent's
+    /// `#[validate(nested)]` problems inside such a type are then left to it: validator
+    /// names fields as Rust does, and would report each problem a second time.
+    #[doc(hidden)]
+    const VALIDATES_ITSELF: bool = false;
+
     /// Append the waivers of the inputs this type holds (nested `SecureInput` types),
     /// skipping types already in `seen`.
     fn collect_opt_outs(out: &mut Vec<OptOut>, seen: &mut Vec<&'static str>) {
@@ -214,6 +221,8 @@ impl<D: SqlDialect> InputField for ReadOnlySql<D> {
 macro_rules! forward {
     ($($ty:ident),*) => {$(
         impl<T: InputField + ?Sized> InputField for $ty<T> {
+            const VALIDATES_ITSELF: bool = T::VALIDATES_ITSELF;
+
             fn check_field(&self, path: &FieldPath<'_>, scan_text: bool, problems: &mut Vec<Problem>) {
                 (**self).check_field(path, scan_text, problems);
             }
@@ -227,6 +236,8 @@ macro_rules! forward {
 forward!(Box, Arc, Rc);
 
 impl<T: InputField> InputField for Option<T> {
+    const VALIDATES_ITSELF: bool = T::VALIDATES_ITSELF;
+
     fn check_field(&self, path: &FieldPath<'_>, scan_text: bool, problems: &mut Vec<Problem>) {
         if let Some(value) = self {
             value.check_field(path, scan_text, problems);
@@ -258,6 +269,8 @@ fn check_items<'v, T: InputField + 'v>(
 macro_rules! sequence {
     ($($ty:ident),*) => {$(
         impl<T: InputField> InputField for $ty<T> {
+            const VALIDATES_ITSELF: bool = T::VALIDATES_ITSELF;
+
             fn check_field(&self, path: &FieldPath<'_>, scan_text: bool, problems: &mut Vec<Problem>) {
                 check_items(self, path, scan_text, problems);
             }
@@ -271,6 +284,8 @@ macro_rules! sequence {
 sequence!(Vec, VecDeque, BTreeSet);
 
 impl<T: InputField, const N: usize> InputField for [T; N] {
+    const VALIDATES_ITSELF: bool = T::VALIDATES_ITSELF;
+
     fn check_field(&self, path: &FieldPath<'_>, scan_text: bool, problems: &mut Vec<Problem>) {
         check_items(self, path, scan_text, problems);
     }
@@ -281,6 +296,8 @@ impl<T: InputField, const N: usize> InputField for [T; N] {
 }
 
 impl<T: InputField, S> InputField for HashSet<T, S> {
+    const VALIDATES_ITSELF: bool = T::VALIDATES_ITSELF;
+
     fn check_field(&self, path: &FieldPath<'_>, scan_text: bool, problems: &mut Vec<Problem>) {
         // Set order is arbitrary, so an index would name nothing: report the field.
         let before = problems.len();
@@ -316,6 +333,8 @@ fn check_entries<'v, K: InputField + 'v, V: InputField + 'v>(
 }
 
 impl<K: InputField, V: InputField> InputField for BTreeMap<K, V> {
+    const VALIDATES_ITSELF: bool = V::VALIDATES_ITSELF;
+
     fn check_field(&self, path: &FieldPath<'_>, scan_text: bool, problems: &mut Vec<Problem>) {
         check_entries(self, path, scan_text, problems);
     }
@@ -327,6 +346,8 @@ impl<K: InputField, V: InputField> InputField for BTreeMap<K, V> {
 }
 
 impl<K: InputField, V: InputField, S> InputField for HashMap<K, V, S> {
+    const VALIDATES_ITSELF: bool = V::VALIDATES_ITSELF;
+
     fn check_field(&self, path: &FieldPath<'_>, scan_text: bool, problems: &mut Vec<Problem>) {
         check_entries(self, path, scan_text, problems);
     }

@@ -80,7 +80,7 @@ pub use error::{ErrorRef, ToolError};
 pub use field::{FieldPath, InputField};
 pub use identity::Principal;
 pub use input::{OptOut, SecureInput};
-pub use limits::{Rate, ToolPolicy};
+pub use limits::{Bytes, Limits, Millis, Rate};
 pub use manifest::{Manifest, ToolManifest};
 pub use problem::{InputError, Problem};
 pub use raw::RawLimits;
@@ -130,8 +130,8 @@ macro_rules! __secure_tool_verbatim {
 #[macro_export]
 macro_rules! __secure_tool_register {
     ($decl:expr, $input:ty, $schema:expr) => {
-        $crate::__private::registered(
-            &$decl,
+        $crate::__private::registered::<Self, _>(
+            $decl,
             {
                 #[allow(unused_imports)]
                 use $crate::__private::{ViaNoInput as _, ViaToolInput as _};
@@ -147,8 +147,8 @@ macro_rules! __secure_tool_register {
 pub mod __private {
     pub use crate::__secure_tool_register as register;
     pub use crate::__secure_tool_verbatim as verbatim;
-    pub use crate::decl::{ToolDecl, ToolEntry, registered};
-    pub use crate::limits::{Rate, ToolPolicy};
+    pub use crate::decl::{Site, ToolDecl, registered};
+    pub use crate::limits::{Bytes, Limits, Millis, Rate};
     pub use crate::pipeline::{
         CallScope, IntoToolError, NoInput, ReturnsResult, ReturnsValue, ToolFuture, ToolReturn,
         WrapParameters, input_schema, output_schema, returns_result, returns_value, run_async,

@@ -1,5 +1,6 @@
 //! How much a tool may run: rate (per tool and principal), concurrency, time and output.
 
+use std::fmt;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -7,65 +8,168 @@ use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use serde::Serialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
-/// A sustained rate: `count` calls per `period` (`#[secure_tool(rate = "60/min")]`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A sustained rate: `count` calls per `period_ms` milliseconds (`rate = "60/min"`).
+/// Both are at least 1: the macro (and the policy file's parser) refuse 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Rate {
-    count: NonZeroU32,
-    period: Duration,
+    /// Calls allowed per period.
+    pub count: u32,
+    /// The period, in milliseconds.
+    pub period_ms: u64,
 }
 
 impl Rate {
-    /// `count` calls per `period`. Used by generated code; both are checked non-zero at
-    /// compile time.
-    pub const fn new(count: NonZeroU32, period: Duration) -> Self {
-        Self { count, period }
-    }
-
-    /// Calls allowed per period.
-    pub const fn count(&self) -> NonZeroU32 {
-        self.count
-    }
-
     /// The period.
     pub const fn period(&self) -> Duration {
-        self.period
+        Duration::from_millis(self.period_ms)
     }
 
-    fn quota(&self, burst: Option<NonZeroU32>) -> Quota {
+    fn quota(&self, burst: Option<u32>) -> Option<Quota> {
+        let count = NonZeroU32::new(self.count)?;
         // `period / count` is at least 1ns because count <= u32::MAX and period >= 1ms.
-        let replenish = (self.period / self.count.get()).max(Duration::from_nanos(1));
-        Quota::with_period(replenish)
-            .expect("non-zero replenish interval")
-            .allow_burst(burst.unwrap_or(self.count))
+        let replenish = (self.period() / count.get()).max(Duration::from_nanos(1));
+        let burst = burst.and_then(NonZeroU32::new).unwrap_or(count);
+        Some(Quota::with_period(replenish)?.allow_burst(burst))
     }
 }
 
-/// Everything `#[secure_tool(...)]` declared about one tool, built once from its
-/// declaration when the tool is first seen (see `decl::entry`) and shared by every
-/// call after that.
-#[derive(Debug)]
-pub struct ToolPolicy {
-    /// The tool's name, as listed in `tools/list` (for audit events and logs).
-    pub name: &'static str,
-    /// Scopes the caller must all hold. Empty only when `public`.
-    pub scopes: &'static [&'static str],
-    /// `public`: no scope check.
-    pub public: bool,
-    /// Sustained rate per principal.
+/// As written in `#[secure_tool(rate = "..")]`: `60/min`, `5/sec`, `2/hour`, `2/1500ms`.
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.period_ms {
+            1_000 => write!(f, "{}/sec", self.count),
+            60_000 => write!(f, "{}/min", self.count),
+            3_600_000 => write!(f, "{}/hour", self.count),
+            ms => write!(f, "{}/{ms}ms", self.count),
+        }
+    }
+}
+
+impl Serialize for Rate {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// A duration in milliseconds, as a tool's `timeout` declares it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Millis(pub u64);
+
+impl Millis {
+    /// As a [`Duration`].
+    pub const fn duration(self) -> Duration {
+        Duration::from_millis(self.0)
+    }
+}
+
+/// A size in bytes, as a tool's `max_output` and `max_input` declare it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Bytes(pub u64);
+
+impl Bytes {
+    /// As a `usize`, saturating on 32-bit targets (a cap above the address space is no cap).
+    pub fn get(self) -> usize {
+        usize::try_from(self.0).unwrap_or(usize::MAX)
+    }
+}
+
+/// How much one tool may run. `#[secure_tool(..)]` writes one of these for each tool, with
+/// a field per limit key (`None`: not declared); [`Security::manifest`](crate::Security::manifest)
+/// shows the effective ones, the server's defaults filled in.
+///
+/// A new limit is a field here, a row in the macro's table of keys (`macros/src/attr.rs`)
+/// and the pipeline stage that enforces it. Generated code writes every field, so the
+/// struct cannot be `#[non_exhaustive]`: build one with `..Limits::NONE`, which keeps
+/// compiling when a limit is added.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct Limits {
+    /// Sustained rate per caller.
     pub rate: Option<Rate>,
-    /// Burst size (defaults to the rate's count).
-    pub burst: Option<NonZeroU32>,
+    /// Calls a caller may make at once before the rate applies (default: the rate's count).
+    pub burst: Option<u32>,
     /// Longest a call may run (async tools only).
-    pub timeout: Option<Duration>,
-    /// Calls of this tool that may run at once, across principals.
-    pub concurrency: Option<NonZeroU32>,
-    /// Largest output in bytes.
-    pub max_output: Option<usize>,
-    /// Largest raw arguments in bytes (overrides `Security`'s raw size limit; any one
-    /// string may then be as long as this too).
-    pub max_input: Option<usize>,
+    #[serde(rename = "timeout_ms")]
+    pub timeout: Option<Millis>,
+    /// Calls of this tool that may run at once, across callers.
+    pub concurrency: Option<u32>,
+    /// Largest output.
+    pub max_output: Option<Bytes>,
+    /// Largest raw arguments (overrides the server's raw size limit; any one string may
+    /// then be as long as this too).
+    pub max_input: Option<Bytes>,
+}
+
+impl Limits {
+    /// No limit declared.
+    pub const NONE: Self = Self {
+        rate: None,
+        burst: None,
+        timeout: None,
+        concurrency: None,
+        max_output: None,
+        max_input: None,
+    };
+
+    /// These limits with `security`'s defaults where nothing was declared: what a call of
+    /// the tool runs under. A sync tool has no timeout (nothing can interrupt it).
+    pub(crate) fn effective(self, security: &crate::Security, asynchronous: bool) -> Self {
+        let millis = |d: Duration| Millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let bytes = |n: usize| Bytes(u64::try_from(n).unwrap_or(u64::MAX));
+        Self {
+            rate: self.rate,
+            burst: self.burst.or(self.rate.map(|r| r.count)),
+            timeout: if asynchronous {
+                self.timeout.or(security.default_timeout().map(millis))
+            } else {
+                None
+            },
+            concurrency: self.concurrency,
+            max_output: Some(self.max_output.unwrap_or(bytes(security.max_output()))),
+            max_input: Some(
+                self.max_input
+                    .unwrap_or(bytes(security.raw_limits().max_bytes)),
+            ),
+        }
+    }
+}
+
+/// The manifest's words: `rate 60/min (burst 60)  timeout 2s  concurrency 2  output <= 1 MiB  input <= 256 KiB`.
+impl fmt::Display for Limits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.rate, self.burst) {
+            (Some(rate), Some(burst)) => write!(f, "rate {rate} (burst {burst})")?,
+            (Some(rate), None) => write!(f, "rate {rate}")?,
+            (None, _) => f.write_str("rate unlimited")?,
+        }
+        match self.timeout {
+            Some(Millis(ms)) if ms % 1000 == 0 => write!(f, "  timeout {}s", ms / 1000)?,
+            Some(Millis(ms)) => write!(f, "  timeout {ms}ms")?,
+            None => f.write_str("  no timeout")?,
+        }
+        if let Some(concurrency) = self.concurrency {
+            write!(f, "  concurrency {concurrency}")?;
+        }
+        if let Some(Bytes(n)) = self.max_output {
+            write!(f, "  output <= {}", size_text(n))?;
+        }
+        if let Some(Bytes(n)) = self.max_input {
+            write!(f, "  input <= {}", size_text(n))?;
+        }
+        Ok(())
+    }
+}
+
+fn size_text(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 20 && b % (1 << 20) == 0 => format!("{} MiB", b >> 20),
+        b if b >= 1 << 10 && b % (1 << 10) == 0 => format!("{} KiB", b >> 10),
+        b => format!("{b} B"),
+    }
 }
 
 /// The live limiter state of one tool inside one [`Security`](crate::Security).
@@ -88,14 +192,16 @@ pub(crate) enum Limited {
 const SWEEP_EVERY: u32 = 4096;
 
 impl ToolState {
-    pub(crate) fn new(policy: &ToolPolicy) -> Self {
+    pub(crate) fn new(limits: &Limits) -> Self {
         Self {
-            limiter: policy
+            limiter: limits
                 .rate
-                .map(|rate| RateLimiter::keyed(rate.quota(policy.burst))),
-            semaphore: policy
+                .and_then(|rate| rate.quota(limits.burst))
+                .map(RateLimiter::keyed),
+            semaphore: limits
                 .concurrency
-                .map(|n| Arc::new(Semaphore::new(n.get() as usize))),
+                .filter(|n| *n > 0)
+                .map(|n| Arc::new(Semaphore::new(n as usize))),
             calls: AtomicU32::new(0),
         }
     }
@@ -135,27 +241,16 @@ pub(crate) fn retry_secs(wait: Duration) -> u64 {
 mod tests {
     use super::*;
 
-    const fn nz(n: u32) -> NonZeroU32 {
-        match NonZeroU32::new(n) {
-            Some(n) => n,
-            None => panic!("zero"),
-        }
-    }
-
     #[test]
     fn burst_then_refuse_per_principal() {
-        let policy = ToolPolicy {
-            name: "t",
-            scopes: &[],
-            public: true,
-            rate: Some(Rate::new(nz(3), Duration::from_secs(60))),
-            burst: None,
-            timeout: None,
-            concurrency: None,
-            max_output: None,
-            max_input: None,
+        let limits = Limits {
+            rate: Some(Rate {
+                count: 3,
+                period_ms: 60_000,
+            }),
+            ..Limits::NONE
         };
-        let state = ToolState::new(&policy);
+        let state = ToolState::new(&limits);
         let alice: Arc<str> = "alice".into();
         let bob: Arc<str> = "bob".into();
         for _ in 0..3 {
@@ -172,19 +267,24 @@ mod tests {
     }
 
     #[test]
+    fn limits_read_as_they_were_written() {
+        let rate = |count, period_ms| Rate { count, period_ms }.to_string();
+        assert_eq!(rate(60, 60_000), "60/min");
+        assert_eq!(rate(5, 1_000), "5/sec");
+        assert_eq!(rate(2, 3_600_000), "2/hour");
+        assert_eq!(rate(2, 1_500), "2/1500ms");
+        assert_eq!(size_text(1 << 20), "1 MiB");
+        assert_eq!(size_text(64 * 1024), "64 KiB");
+        assert_eq!(size_text(1000), "1000 B");
+    }
+
+    #[test]
     fn concurrency_cap_refuses_instead_of_queueing() {
-        let policy = ToolPolicy {
-            name: "t",
-            scopes: &[],
-            public: true,
-            rate: None,
-            burst: None,
-            timeout: None,
-            concurrency: Some(nz(1)),
-            max_output: None,
-            max_input: None,
+        let limits = Limits {
+            concurrency: Some(1),
+            ..Limits::NONE
         };
-        let state = ToolState::new(&policy);
+        let state = ToolState::new(&limits);
         let who: Arc<str> = "x".into();
         let permit = state.admit(&who).ok().flatten().expect("first slot");
         assert!(matches!(state.admit(&who), Err(Limited::Busy)));

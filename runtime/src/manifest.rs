@@ -8,13 +8,11 @@
 //! the server's configuration.
 
 use std::fmt;
-use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::decl::ToolEntry;
-use crate::support::CollectOptOuts;
-use crate::{OptOut, Security};
+use crate::decl::Registered;
+use crate::{Limits, OptOut, Security};
 
 /// Every secured tool this program serves, as declared and as configured.
 ///
@@ -60,8 +58,8 @@ use crate::{OptOut, Security};
 /// let manifest = Security::default().manifest();
 /// let tool = manifest.tool("save_note").unwrap();
 /// assert_eq!(tool.scopes, ["notes.write"]);
-/// assert_eq!(tool.rate.as_deref(), Some("30/min"));
-/// assert_eq!(tool.timeout_ms, Some(30_000)); // the server's default
+/// assert_eq!(tool.limits.rate.unwrap().to_string(), "30/min");
+/// assert_eq!(tool.limits.timeout.unwrap().0, 30_000); // the server's default
 /// assert_eq!(tool.opt_outs[0].field, "Note.text");
 /// assert!(manifest.to_string().contains("unbounded"));
 /// ```
@@ -70,8 +68,7 @@ pub struct Manifest {
     tools: Vec<ToolManifest>,
 }
 
-/// One secured tool in a [`Manifest`]. Limits are the effective ones: the tool's own, else
-/// its server's default.
+/// One secured tool in a [`Manifest`].
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct ToolManifest {
@@ -81,23 +78,18 @@ pub struct ToolManifest {
     pub scopes: &'static [&'static str],
     /// Anyone may call it.
     pub public: bool,
-    /// Sustained rate per caller (`60/min`), if limited.
-    pub rate: Option<String>,
-    /// Calls a caller may make at once before the rate applies.
-    pub burst: Option<u32>,
-    /// Longest a call may run, in milliseconds (`None`: a sync tool, or no timeout).
-    pub timeout_ms: Option<u64>,
-    /// Calls that may run at once, across callers.
-    pub concurrency: Option<u32>,
-    /// Largest output, in bytes.
-    pub max_output: usize,
-    /// Largest raw arguments, in bytes.
-    pub max_input: usize,
+    /// The limits its calls run under: its own, else its server's default (`timeout` is
+    /// `None` for a sync tool, which nothing can interrupt, or when there is none).
+    /// Serialized beside the other fields: `"rate": "30/min"`, `"timeout_ms": 2000`...
+    #[serde(flatten)]
+    pub limits: Limits,
     /// The input type, as written at the tool (`-` for a tool without arguments).
     pub input: &'static str,
     /// Every compile-time rule waived by the input or an input nested in it.
     pub opt_outs: Vec<OptOut>,
-    /// Where the tool is declared: `module::path`, `file:line`.
+    /// The server type the tool is a method of.
+    pub server: &'static str,
+    /// The module the tool is declared in.
     pub module: &'static str,
     /// Source file and line of the tool.
     pub location: String,
@@ -105,10 +97,9 @@ pub struct ToolManifest {
 
 impl Manifest {
     pub(crate) fn new(security: &Security) -> Self {
-        let served = crate::decl::served();
-        let mut tools: Vec<ToolManifest> = served
-            .into_iter()
-            .map(|(entry, opt_outs)| ToolManifest::new(entry, opt_outs, security))
+        let mut tools: Vec<ToolManifest> = crate::decl::served()
+            .iter()
+            .map(|registered| ToolManifest::new(registered, security))
             .collect();
         tools.sort_by(|a, b| (a.module, a.name).cmp(&(b.module, b.name)));
         Self { tools }
@@ -133,50 +124,21 @@ impl Manifest {
 }
 
 impl ToolManifest {
-    fn new(entry: &'static ToolEntry, collect: CollectOptOuts, security: &Security) -> Self {
-        let policy = &entry.policy;
+    fn new(registered: &Registered, security: &Security) -> Self {
+        let decl = registered.decl;
         let mut opt_outs = Vec::new();
-        collect(&mut opt_outs, &mut Vec::new());
-        let timeout = if entry.asynchronous {
-            policy.timeout.or(security.default_timeout())
-        } else {
-            None
-        };
+        (registered.opt_outs)(&mut opt_outs, &mut Vec::new());
         Self {
-            name: policy.name,
-            scopes: policy.scopes,
-            public: policy.public,
-            rate: policy.rate.map(|r| rate_text(r.count().get(), r.period())),
-            burst: policy
-                .burst
-                .or(policy.rate.map(|r| r.count()))
-                .map(|b| b.get()),
-            timeout_ms: timeout.map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX)),
-            concurrency: policy.concurrency.map(|c| c.get()),
-            max_output: policy.max_output.unwrap_or(security.max_output()),
-            max_input: policy.max_input.unwrap_or(security.raw_limits().max_bytes),
-            input: entry.input,
+            name: decl.name,
+            scopes: decl.scopes,
+            public: decl.public,
+            limits: decl.limits.effective(security, decl.asynchronous),
+            input: decl.input,
             opt_outs,
-            module: entry.module,
-            location: format!("{}:{}", entry.file, entry.line),
+            server: registered.server,
+            module: decl.site.module,
+            location: format!("{}:{}", decl.site.file, decl.site.line),
         }
-    }
-}
-
-fn rate_text(count: u32, period: Duration) -> String {
-    match period.as_millis() {
-        1_000 => format!("{count}/sec"),
-        60_000 => format!("{count}/min"),
-        3_600_000 => format!("{count}/hour"),
-        ms => format!("{count}/{ms}ms"),
-    }
-}
-
-fn size_text(bytes: usize) -> String {
-    match bytes {
-        b if b >= 1 << 20 && b % (1 << 20) == 0 => format!("{} MiB", b >> 20),
-        b if b >= 1 << 10 && b % (1 << 10) == 0 => format!("{} KiB", b >> 10),
-        b => format!("{b} B"),
     }
 }
 
@@ -202,47 +164,11 @@ impl fmt::Display for Manifest {
             } else {
                 write!(f, "scope {}", tool.scopes.join(" + "))?;
             }
-            match (&tool.rate, tool.burst) {
-                (Some(rate), Some(burst)) => write!(f, "  rate {rate} (burst {burst})")?,
-                (Some(rate), None) => write!(f, "  rate {rate}")?,
-                (None, _) => f.write_str("  rate unlimited")?,
-            }
-            match tool.timeout_ms {
-                Some(ms) if ms % 1000 == 0 => write!(f, "  timeout {}s", ms / 1000)?,
-                Some(ms) => write!(f, "  timeout {ms}ms")?,
-                None => f.write_str("  no timeout")?,
-            }
-            if let Some(concurrency) = tool.concurrency {
-                write!(f, "  concurrency {concurrency}")?;
-            }
-            writeln!(
-                f,
-                "  output <= {}  input <= {}  [{}, {}]",
-                size_text(tool.max_output),
-                size_text(tool.max_input),
-                tool.module,
-                tool.location
-            )?;
+            writeln!(f, "  {}  [{}, {}]", tool.limits, tool.module, tool.location)?;
             for o in &tool.opt_outs {
                 writeln!(f, "    waiver {}: {} ({:?})", o.field, o.rule, o.reason)?;
             }
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn limits_read_as_they_were_written() {
-        assert_eq!(rate_text(60, Duration::from_secs(60)), "60/min");
-        assert_eq!(rate_text(5, Duration::from_secs(1)), "5/sec");
-        assert_eq!(rate_text(2, Duration::from_secs(3600)), "2/hour");
-        assert_eq!(rate_text(2, Duration::from_millis(1500)), "2/1500ms");
-        assert_eq!(size_text(1 << 20), "1 MiB");
-        assert_eq!(size_text(64 * 1024), "64 KiB");
-        assert_eq!(size_text(1000), "1000 B");
     }
 }

@@ -23,7 +23,6 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
 use crate::decl::ToolDecl;
-use crate::limits::ToolPolicy;
 use crate::security::Tool;
 use crate::support::ObjectInput;
 use crate::{Principal, SecureInput, Security, ToolError, identity};
@@ -205,7 +204,7 @@ enum Ran<R> {
 /// only.
 pub struct Guard<'a> {
     security: &'a Security,
-    policy: &'static ToolPolicy,
+    tool: Arc<Tool>,
     scope: CallScope,
     permit: Option<OwnedSemaphorePermit>,
 }
@@ -216,7 +215,8 @@ pub struct Guard<'a> {
 /// one call.
 pub fn run_async<'a, T, R, F>(
     security: &'a Security,
-    decl: ToolDecl,
+    server: std::any::TypeId,
+    decl: &'static ToolDecl,
     scope: CallScope,
     returned: fn(R) -> Returned,
     body: F,
@@ -226,7 +226,7 @@ where
     R: 'a,
     F: FnOnce(T) -> BodyFuture<'a, R>,
 {
-    match admit_async::<T>(security, &security.tool(&decl), scope) {
+    match admit_async::<T>(security, security.tool(server, decl), scope) {
         Ok((input, guard)) => guard.run(body(input), returned),
         Err(response) => refused(response),
     }
@@ -242,21 +242,20 @@ where
 )]
 fn admit_async<'a, T: ObjectInput>(
     security: &'a Security,
-    tool: &Tool,
+    tool: Arc<Tool>,
     mut scope: CallScope,
 ) -> Result<(T, Guard<'a>), CallToolResponse> {
-    let policy = &tool.entry.policy;
-    match admit::<T>(security, tool, &mut scope) {
+    match admit::<T>(security, &tool, &mut scope) {
         Ok(Admitted { input, _permit }) => Ok((
             input,
             Guard {
                 security,
-                policy,
+                tool,
                 scope,
                 permit: _permit,
             },
         )),
-        Err(refusal) => Err(refuse(policy, &scope, refusal)),
+        Err(refusal) => Err(refuse(&tool, &scope, refusal)),
     }
 }
 
@@ -277,7 +276,7 @@ impl<'a> Guard<'a> {
     ) -> ToolFuture<'a> {
         Box::pin(async move {
             let body = std::pin::pin!(body.map(returned));
-            drive(self.security, self.policy, self.scope, self.permit, body).await
+            drive(self.security, &self.tool, self.scope, self.permit, body).await
         })
     }
 }
@@ -307,7 +306,7 @@ where
 /// Stages 6 to 8 of an async tool, the same for every tool.
 async fn drive(
     security: &Security,
-    policy: &'static ToolPolicy,
+    tool: &Tool,
     scope: CallScope,
     permit: Option<OwnedSemaphorePermit>,
     body: std::pin::Pin<&mut (dyn Future<Output = Returned> + Send + '_)>,
@@ -319,7 +318,12 @@ async fn drive(
         std::task::Poll::Ready(result) => result.map_or_else(Ran::Panicked, Ran::Returned),
         std::task::Poll::Pending => {
             let timed = async {
-                match policy.timeout.or(security.default_timeout()) {
+                match tool
+                    .limits
+                    .timeout
+                    .map(crate::limits::Millis::duration)
+                    .or(security.default_timeout())
+                {
                     Some(limit) => match tokio::time::timeout(limit, &mut guarded).await {
                         Ok(result) => result.map_or_else(Ran::Panicked, Ran::Returned),
                         Err(_) => Ran::TimedOut(limit),
@@ -339,7 +343,7 @@ async fn drive(
         }
     };
     drop(permit);
-    finish_returned(security, policy, &scope, ran)
+    finish_returned(security, tool, &scope, ran)
 }
 
 /// Run a sync secured tool. Generated code only.
@@ -349,7 +353,8 @@ async fn drive(
 /// interrupt sync code, so the macro refuses `timeout` on a sync tool.
 pub fn run_sync<T, F, R>(
     security: &Security,
-    decl: ToolDecl,
+    server: std::any::TypeId,
+    decl: &'static ToolDecl,
     mut scope: CallScope,
     body: F,
     returned: fn(R) -> Returned,
@@ -358,11 +363,10 @@ where
     T: ObjectInput,
     F: FnOnce(T) -> R,
 {
-    let tool = security.tool(&decl);
-    let policy = &tool.entry.policy;
+    let tool = security.tool(server, decl);
     let admitted = match admit::<T>(security, &tool, &mut scope) {
         Ok(admitted) => admitted,
-        Err(refusal) => return refuse(policy, &scope, refusal),
+        Err(refusal) => return refuse(&tool, &scope, refusal),
     };
     let Admitted { input, _permit } = admitted;
     let ran = run_blocking(move || {
@@ -370,7 +374,7 @@ where
     })
     .map_or_else(Ran::Panicked, Ran::Returned);
     drop(_permit);
-    finish_returned(security, policy, &scope, ran)
+    finish_returned(security, &tool, &scope, ran)
 }
 
 /// Run `f`, which may block, without stalling the runtime that called it.

@@ -6,8 +6,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::Principal;
-use crate::decl::{ToolDecl, ToolEntry};
-use crate::limits::ToolState;
+use crate::decl::{ToolDecl, ToolKey};
+use crate::limits::{Limits, ToolState};
 use crate::raw::RawLimits;
 
 /// Connects an rmcp server to its [`Security`]; every `#[secure_tool]` method needs it.
@@ -70,12 +70,15 @@ struct Inner {
     max_output: usize,
     scrub_output: bool,
     scrub_logs: bool,
-    tools: RwLock<HashMap<ToolDecl, Arc<Tool>, foldhash::fast::FixedState>>,
+    tools: RwLock<HashMap<ToolKey, Arc<Tool>, foldhash::fast::FixedState>>,
 }
 
-/// One tool as this `Security` runs it: its declaration and its live limiter state.
+/// One tool as this `Security` runs it: its declaration, the limits its calls run under,
+/// and their live state.
 pub(crate) struct Tool {
-    pub(crate) entry: &'static ToolEntry,
+    pub(crate) decl: &'static ToolDecl,
+    /// The declared limits (the server's defaults apply where one is `None`).
+    pub(crate) limits: Limits,
     pub(crate) state: ToolState,
 }
 
@@ -141,15 +144,17 @@ impl Security {
         crate::Manifest::new(self)
     }
 
-    /// One tool's entry and live state, created on its first call. Keyed by the tool's
-    /// declaration: compile-time values, never a caller's, so a fast fixed hash is enough.
-    pub(crate) fn tool(&self, decl: &ToolDecl) -> Arc<Tool> {
+    /// One tool's live state, created on its first call. Keyed by what identifies a tool
+    /// (see `ToolKey`): compile-time values, never a caller's, so a fast fixed hash is
+    /// enough, and a short one (a type id, a name and two numbers).
+    pub(crate) fn tool(&self, server: std::any::TypeId, decl: &'static ToolDecl) -> Arc<Tool> {
+        let key = ToolKey::new(server, decl);
         if let Some(tool) = self
             .inner
             .tools
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(decl)
+            .get(&key)
         {
             return Arc::clone(tool);
         }
@@ -158,11 +163,11 @@ impl Security {
             .tools
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        Arc::clone(tools.entry(*decl).or_insert_with(|| {
-            let entry = crate::decl::entry(decl);
+        Arc::clone(tools.entry(key).or_insert_with(|| {
             Arc::new(Tool {
-                entry,
-                state: ToolState::new(&entry.policy),
+                decl,
+                limits: decl.limits,
+                state: ToolState::new(&decl.limits),
             })
         }))
     }

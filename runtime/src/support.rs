@@ -14,17 +14,37 @@ pub fn finish_validation(mut problems: Problems) -> ::core::result::Result<(), c
     ::core::result::Result::Err(crate::InputError::new(problems))
 }
 
-/// Record validator's problems under `path`.
+/// Record validator's problems under `path`. validator names a field as Rust does;
+/// `fields` gives, for each field whose serde name differs or whose type checks its own
+/// rules, that name (`""` for a flattened field, whose own fields sit beside its
+/// siblings) and whether its type validates itself: validator's `nested` problems inside
+/// such a type are that type's to report (once, under serde's names), so every path is
+/// one the model wrote.
 pub fn validated_at(
     result: ::core::result::Result<(), crate::InputError>,
     path: &crate::FieldPath<'_>,
+    fields: &[(&str, &str, bool)],
     problems: &mut Problems,
 ) {
     let ::core::result::Result::Err(error) = result else {
         return;
     };
     for problem in error.into_problems() {
-        let at = match (path.to_string(), problem.path()) {
+        let inner = problem.path();
+        // The first segment is one of this struct's fields: `max_days`, `tags[2]`, `a.b`.
+        let end = inner.find(['.', '[']).unwrap_or(inner.len());
+        let (first, rest) = inner.split_at(end);
+        let field = fields.iter().find(|(rust, ..)| *rust == first);
+        if field.is_some_and(|(_, _, validates_itself)| *validates_itself) && !rest.is_empty() {
+            continue;
+        }
+        let renamed = field.map_or(first, |(_, wire, _)| *wire);
+        let rest = match (renamed, rest.strip_prefix('.')) {
+            ("", Some(after)) => after,
+            _ => rest,
+        };
+        let inner = ::std::format!("{renamed}{rest}");
+        let at = match (path.to_string(), inner.as_str()) {
             (base, "") => base,
             (base, inner) if base.is_empty() => inner.to_owned(),
             (base, inner) => ::std::format!("{base}.{inner}"),

@@ -74,10 +74,10 @@ pub(super) fn admit_call(
     tool: &Tool,
     scope: &mut CallScope,
 ) -> Result<(JsonObject, Option<OwnedSemaphorePermit>), Refusal> {
-    let policy = &tool.entry.policy;
+    let (decl, limits) = (tool.decl, &tool.limits);
     scope.resolve(security);
     let arguments = scope.arguments.take().unwrap_or_default();
-    match policy.max_input {
+    match limits.max_input.map(crate::limits::Bytes::get) {
         None => security.raw_limits().check(&arguments)?,
         Some(max) => crate::RawLimits {
             max_bytes: max,
@@ -87,8 +87,8 @@ pub(super) fn admit_call(
         .check(&arguments)?,
     }
 
-    if !policy.public
-        && let Some(missing) = scope.caller().missing_scope(policy.scopes)
+    if !decl.public
+        && let Some(missing) = scope.caller().missing_scope(decl.scopes)
     {
         return Err(Refusal {
             outcome: Outcome::Denied,
@@ -110,7 +110,7 @@ pub(super) fn admit_call(
                 ),
                 Limited::Busy => format!(
                     "too many concurrent calls of this tool (limit {}): retry when one has finished",
-                    policy.concurrency.map_or(0, |n| n.get())
+                    limits.concurrency.unwrap_or(0)
                 ),
             },
         })?;

@@ -9,15 +9,15 @@ use std::time::Duration;
 use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock};
 
 use crate::audit::{self, ERROR_TARGET, Outcome};
-use crate::limits::ToolPolicy;
+use crate::security::Tool;
 use crate::{ErrorRef, Security};
 
 use super::admission::Refusal;
 use super::{CallScope, Ran, Returned};
 
-pub(super) fn refuse(policy: &ToolPolicy, scope: &CallScope, refusal: Refusal) -> CallToolResponse {
+pub(super) fn refuse(tool: &Tool, scope: &CallScope, refusal: Refusal) -> CallToolResponse {
     audit::record(
-        policy.name,
+        tool.decl.name,
         scope.caller().id(),
         refusal.outcome,
         scope.started.elapsed(),
@@ -33,7 +33,7 @@ pub(super) fn error_result(message: String) -> CallToolResponse {
 /// Shape the result and emit the audit event.
 pub(super) fn finish_returned(
     security: &Security,
-    policy: &ToolPolicy,
+    tool: &Tool,
     scope: &CallScope,
     ran: Ran<Returned>,
 ) -> CallToolResponse {
@@ -44,7 +44,7 @@ pub(super) fn finish_returned(
         tracing::error!(
             target: ERROR_TARGET,
             error_ref = %r,
-            tool = policy.name,
+            tool = tool.decl.name,
             principal = scope.caller().id(),
             kind,
             error = %log_text(security, what),
@@ -55,7 +55,7 @@ pub(super) fn finish_returned(
     let (response, outcome) = match ran {
         Ran::Returned(returned) => match returned {
             Returned::Value(Ok(CallToolResponse::Complete(result))) => {
-                shape_ok(security, policy, result)
+                shape_ok(security, tool, result)
             }
             Returned::Value(Ok(other)) => (other, Outcome::Ok),
             Returned::Value(Err(error)) => (
@@ -84,7 +84,7 @@ pub(super) fn finish_returned(
         ),
     };
     audit::record(
-        policy.name,
+        tool.decl.name,
         scope.caller().id(),
         outcome,
         scope.started.elapsed(),
@@ -96,10 +96,13 @@ pub(super) fn finish_returned(
 /// A successful (or author-built error) result: output cap, then scrubbing.
 pub(super) fn shape_ok(
     security: &Security,
-    policy: &ToolPolicy,
+    tool: &Tool,
     mut result: CallToolResult,
 ) -> (CallToolResponse, Outcome) {
-    let limit = policy.max_output.unwrap_or_else(|| security.max_output());
+    let limit = tool
+        .limits
+        .max_output
+        .map_or_else(|| security.max_output(), crate::limits::Bytes::get);
     let size = output_size(&result);
     if size > limit {
         return (
