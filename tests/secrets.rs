@@ -172,7 +172,7 @@ fn row(id: &str) -> (String, String) {
 
 /// The rule `id` alone removes the secret, and so does the whole scrubber.
 fn check_rule(id: &str, (text, secret): (String, String)) {
-    let alone = secure_tool::__private::scrub_with_rule(id, &text)
+    let alone = secure_tool::__test_support::scrub_with_rule(id, &text)
         .unwrap_or_else(|| panic!("no rule {id}"));
     assert!(
         !alone.contains(&secret),
@@ -318,7 +318,7 @@ rule_tests! {
 
 #[test]
 fn every_rule_has_its_test() {
-    let rules: Vec<_> = secure_tool::__private::scrub_rule_ids().collect();
+    let rules: Vec<_> = secure_tool::__test_support::scrub_rule_ids().collect();
     for id in &rules {
         assert!(TESTED_RULES.contains(id), "rule {id} has no test");
     }

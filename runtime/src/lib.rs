@@ -142,31 +142,36 @@ macro_rules! __secure_tool_register {
     };
 }
 
-/// Not public API: what generated code needs. May change in any release.
+/// Not public API: what generated code names, and nothing else. May change in any release.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::__secure_tool_register as register;
     pub use crate::__secure_tool_verbatim as verbatim;
     pub use crate::decl::{Site, ToolDecl, registered};
     pub use crate::limits::{Bytes, Limits, Millis, Rate};
+    // `ReturnsResult`, `ReturnsValue` and `ToolReturn` are named by the compiler's message
+    // for an unsupported return type.
     pub use crate::pipeline::{
-        CallScope, IntoToolError, NoInput, ReturnsResult, ReturnsValue, ToolFuture, ToolReturn,
-        WrapParameters, input_schema, output_schema, returns_result, returns_value, run_async,
-        run_sync,
+        CallScope, NoInput, ReturnsResult, ReturnsValue, ToolFuture, ToolReturn, WrapParameters,
+        input_schema, output_schema, returns_result, returns_value, run_async, run_sync,
     };
-    pub use crate::scrub::{rule_ids as scrub_rule_ids, scrub_with_rule};
     #[cfg(feature = "command")]
     pub use crate::types::command::check_command_field;
     #[cfg(feature = "sql")]
     pub use crate::types::sql::{check_ident_field, check_sql_field};
     #[cfg(feature = "url")]
     pub use crate::types::url::check_url_field;
-    pub use ::core;
 
     pub use crate::support::{
-        CollectOptOuts, HasValidate, ObjectInput, OptOutsOf, Problems, ViaNoInput, ViaToolInput,
-        collect_own_opt_outs, finish_validation, validated_at,
+        HasValidate, ObjectInput, OptOutsOf, ViaNoInput, ViaToolInput, collect_own_opt_outs,
+        validated_at,
     };
     pub use ::rmcp;
     pub use ::rmcp::model::CallToolResponse;
+}
+
+/// Not public API: hooks for this repository's own tests (one secret rule at a time).
+#[doc(hidden)]
+pub mod __test_support {
+    pub use crate::scrub::{rule_ids as scrub_rule_ids, scrub_with_rule};
 }
