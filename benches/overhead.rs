@@ -305,7 +305,38 @@ fn interleaved(rounds: usize, batch: usize) {
     }
 }
 
+/// `OVERHEAD_LOOP=bare|secured|none OVERHEAD_CALLS=N`: only connect both clients and make
+/// N calls on one of them, for `benches/instructions.sh` to count instructions under
+/// callgrind (deterministic, unlike time on a shared machine).
+fn instruction_loop(mode: &str) {
+    let calls: usize = std::env::var("OVERHEAD_CALLS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2000);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (bare, secured) = clients().await;
+        let client = match mode {
+            "bare" => &bare,
+            "secured" => &secured,
+            _ => return,
+        };
+        let args = order().as_object().cloned().unwrap();
+        for _ in 0..calls {
+            let params = CallToolRequestParams::new("place").with_arguments(args.clone());
+            let result = client.call_tool(params).await.unwrap();
+            assert_ne!(result.is_error, Some(true));
+        }
+    });
+}
+
 fn main() {
+    if let Ok(mode) = std::env::var("OVERHEAD_LOOP") {
+        return instruction_loop(&mode);
+    }
     benches();
     Criterion::default().configure_from_args().final_summary();
     // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this once, briefly.
