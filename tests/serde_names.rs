@@ -191,74 +191,18 @@ fn resolve<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
 const LONG: &str = "longer than three";
 const HIDDEN: &str = "a\u{202E}b";
 
-#[tokio::test]
-async fn every_problem_path_is_a_name_serde_reads_and_the_model_sent() {
-    let server = Server {
+async fn client() -> common::Client {
+    connect(Server {
         security: Security::default(),
         tool_router: Server::tool_router(),
-    };
-    let client = connect(server).await;
-    let rules = [
-        // serde's `lowercase` leaves a snake_case field as it is, and `UPPERCASE` keeps
-        // its underscores (the hand-written rules this replaced got both wrong).
-        ("lower", "max_days", "note_text"),
-        ("upper", "MAX_DAYS", "NOTE_TEXT"),
-        ("pascal", "MaxDays", "NoteText"),
-        ("camel", "maxDays", "noteText"),
-        ("snake", "max_days", "note_text"),
-        ("screaming_snake", "MAX_DAYS", "NOTE_TEXT"),
-        ("kebab", "max-days", "note-text"),
-        ("screaming_kebab", "MAX-DAYS", "NOTE-TEXT"),
-        ("explicit", "days", "noteIn"),
-    ];
-    let mut cases: Vec<(Value, Vec<String>)> = Vec::new();
-    for (field, days, note) in rules {
-        cases.push((
-            json!({ field: { days: LONG, note: HIDDEN } }),
-            vec![format!("{field}.{days}"), format!("{field}.{note}")],
-        ));
-    }
-    for (arguments, path) in [
-        (
-            json!({"external": {"long-wait": {"noteText": HIDDEN}}}),
-            "external.long-wait.noteText",
-        ),
-        (
-            json!({"internal": {"kind": "long-wait", "noteText": HIDDEN}}),
-            "internal.noteText",
-        ),
-        (
-            json!({"adjacent": {"kind": "long-wait", "data": {"noteText": HIDDEN}}}),
-            "adjacent.data.noteText",
-        ),
-        (
-            json!({"untagged": {"noteText": HIDDEN}}),
-            "untagged.noteText",
-        ),
-        (
-            json!({"mixed": {"tagged": {"NoteText": HIDDEN}}}),
-            "mixed.tagged.NoteText",
-        ),
-        (json!({"mixed": {"NoteText": HIDDEN}}), "mixed.NoteText"),
-    ] {
-        cases.push((arguments, vec![path.to_owned()]));
-    }
-    cases.push((
-        json!({"flat": {"pageSize": LONG, "CURSOR_ID": LONG, "SORT_NOTE": HIDDEN}}),
-        vec![
-            "flat.CURSOR_ID".to_owned(),
-            "flat.SORT_NOTE".to_owned(),
-            "flat.pageSize".to_owned(),
-        ],
-    ));
-    cases.push((
-        json!({"outer": {"innerPart": {"maxDays": LONG, "noteText": HIDDEN}}}),
-        vec![
-            "outer.innerPart.maxDays".to_owned(),
-            "outer.innerPart.noteText".to_owned(),
-        ],
-    ));
+    })
+    .await
+}
 
+/// Each case: serde reads the JSON, the call is refused, and the error names exactly
+/// `paths`, once each, every one of them a path in the JSON sent.
+async fn check(cases: Vec<(Value, Vec<String>)>) {
+    let client = client().await;
     for (arguments, paths) in cases {
         // serde itself reads this JSON: the shape is right, only the values are refused.
         let parsed: Result<Names, _> = serde_json::from_value(arguments.clone());
@@ -279,4 +223,88 @@ async fn every_problem_path_is_a_name_serde_reads_and_the_model_sent() {
         let named = text.split('`').skip(1).step_by(2).count();
         assert_eq!(named, paths.len(), "{arguments}: {text}");
     }
+}
+
+#[tokio::test]
+async fn every_rename_rule_names_fields_as_serde_reads_them() {
+    let rules = [
+        // serde's `lowercase` leaves a snake_case field as it is, and `UPPERCASE` keeps
+        // its underscores (the hand-written rules this replaced got both wrong).
+        ("lower", "max_days", "note_text"),
+        ("upper", "MAX_DAYS", "NOTE_TEXT"),
+        ("pascal", "MaxDays", "NoteText"),
+        ("camel", "maxDays", "noteText"),
+        ("snake", "max_days", "note_text"),
+        ("screaming_snake", "MAX_DAYS", "NOTE_TEXT"),
+        ("kebab", "max-days", "note-text"),
+        ("screaming_kebab", "MAX-DAYS", "NOTE-TEXT"),
+        ("explicit", "days", "noteIn"),
+    ];
+    check(
+        rules
+            .into_iter()
+            .map(|(field, days, note)| {
+                (
+                    json!({ field: { days: LONG, note: HIDDEN } }),
+                    vec![format!("{field}.{days}"), format!("{field}.{note}")],
+                )
+            })
+            .collect(),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn every_tag_style_puts_variant_data_where_serde_reads_it() {
+    check(
+        [
+            (
+                json!({"external": {"long-wait": {"noteText": HIDDEN}}}),
+                "external.long-wait.noteText",
+            ),
+            (
+                json!({"internal": {"kind": "long-wait", "noteText": HIDDEN}}),
+                "internal.noteText",
+            ),
+            (
+                json!({"adjacent": {"kind": "long-wait", "data": {"noteText": HIDDEN}}}),
+                "adjacent.data.noteText",
+            ),
+            (
+                json!({"untagged": {"noteText": HIDDEN}}),
+                "untagged.noteText",
+            ),
+            (
+                json!({"mixed": {"tagged": {"NoteText": HIDDEN}}}),
+                "mixed.tagged.NoteText",
+            ),
+            (json!({"mixed": {"NoteText": HIDDEN}}), "mixed.NoteText"),
+        ]
+        .into_iter()
+        .map(|(arguments, path)| (arguments, vec![path.to_owned()]))
+        .collect(),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn flattened_and_nested_fields_are_named_once_as_serde_reads_them() {
+    check(vec![
+        (
+            json!({"flat": {"pageSize": LONG, "CURSOR_ID": LONG, "SORT_NOTE": HIDDEN}}),
+            vec![
+                "flat.CURSOR_ID".to_owned(),
+                "flat.SORT_NOTE".to_owned(),
+                "flat.pageSize".to_owned(),
+            ],
+        ),
+        (
+            json!({"outer": {"innerPart": {"maxDays": LONG, "noteText": HIDDEN}}}),
+            vec![
+                "outer.innerPart.maxDays".to_owned(),
+                "outer.innerPart.noteText".to_owned(),
+            ],
+        ),
+    ])
+    .await;
 }

@@ -115,27 +115,31 @@ impl Limits {
         max_input: None,
     };
 
-    /// These limits with `security`'s defaults where nothing was declared: what a call of
-    /// the tool runs under. A sync tool has no timeout (nothing can interrupt it).
-    pub(crate) fn effective(self, security: &crate::Security, asynchronous: bool) -> Self {
+    /// These limits with the server's `defaults` where nothing was declared: what a call
+    /// of the tool runs under. A sync tool has no timeout (nothing can interrupt it).
+    pub(crate) fn effective(self, defaults: &Defaults, asynchronous: bool) -> Self {
         let millis = |d: Duration| Millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
         let bytes = |n: usize| Bytes(u64::try_from(n).unwrap_or(u64::MAX));
         Self {
             rate: self.rate,
             burst: self.burst.or(self.rate.map(|r| r.count)),
             timeout: if asynchronous {
-                self.timeout.or(security.default_timeout().map(millis))
+                self.timeout.or(defaults.timeout.map(millis))
             } else {
                 None
             },
             concurrency: self.concurrency,
-            max_output: Some(self.max_output.unwrap_or(bytes(security.max_output()))),
-            max_input: Some(
-                self.max_input
-                    .unwrap_or(bytes(security.raw_limits().max_bytes)),
-            ),
+            max_output: Some(self.max_output.unwrap_or(bytes(defaults.max_output))),
+            max_input: Some(self.max_input.unwrap_or(bytes(defaults.max_input))),
         }
     }
+}
+
+/// A server's limits for tools that declare none (from its `Security`).
+pub(crate) struct Defaults {
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) max_output: usize,
+    pub(crate) max_input: usize,
 }
 
 /// The manifest's words: `rate 60/min (burst 60)  timeout 2s  concurrency 2  output <= 1 MiB  input <= 256 KiB`.

@@ -11,8 +11,9 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::OptOut;
 use crate::decl::Registered;
-use crate::{Limits, OptOut, Security};
+use crate::limits::{Defaults, Limits};
 
 /// Every secured tool this program serves, as declared and as configured.
 ///
@@ -96,10 +97,10 @@ pub struct ToolManifest {
 }
 
 impl Manifest {
-    pub(crate) fn new(security: &Security) -> Self {
+    pub(crate) fn new(defaults: &Defaults) -> Self {
         let mut tools: Vec<ToolManifest> = crate::decl::served()
             .iter()
-            .map(|registered| ToolManifest::new(registered, security))
+            .map(|registered| ToolManifest::new(registered, defaults))
             .collect();
         tools.sort_by(|a, b| (a.module, a.name).cmp(&(b.module, b.name)));
         Self { tools }
@@ -124,7 +125,7 @@ impl Manifest {
 }
 
 impl ToolManifest {
-    fn new(registered: &Registered, security: &Security) -> Self {
+    fn new(registered: &Registered, defaults: &Defaults) -> Self {
         let decl = registered.decl;
         let mut opt_outs = Vec::new();
         (registered.opt_outs)(&mut opt_outs, &mut Vec::new());
@@ -132,7 +133,7 @@ impl ToolManifest {
             name: decl.name,
             scopes: decl.scopes,
             public: decl.public,
-            limits: decl.limits.effective(security, decl.asynchronous),
+            limits: decl.limits.effective(defaults, decl.asynchronous),
             input: decl.input,
             opt_outs,
             server: registered.server,

@@ -141,7 +141,11 @@ impl Security {
     /// Every secured tool in the program, with this server's effective limits and every
     /// waiver its inputs carry. See [`Manifest`](crate::Manifest).
     pub fn manifest(&self) -> crate::Manifest {
-        crate::Manifest::new(self)
+        crate::Manifest::new(&crate::limits::Defaults {
+            timeout: self.default_timeout(),
+            max_output: self.max_output(),
+            max_input: self.raw_limits().max_bytes,
+        })
     }
 
     /// One tool's live state, created on its first call. Keyed by what identifies a tool
