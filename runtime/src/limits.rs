@@ -12,7 +12,8 @@ use serde::Serialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 /// A sustained rate: `count` calls per `period_ms` milliseconds (`rate = "60/min"`).
-/// Both are at least 1: the macro (and the policy file's parser) refuse 0.
+/// Both are at least 1 when the macro writes one (it refuses 0); a `Rate` built by hand
+/// with a count of 0 admits no call at all, never every call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Rate {
     /// Calls allowed per period.
@@ -179,6 +180,8 @@ fn size_text(bytes: u64) -> String {
 /// The live limiter state of one tool inside one [`Security`](crate::Security).
 pub(crate) struct ToolState {
     limiter: Option<DefaultKeyedRateLimiter<Arc<str>>>,
+    /// A rate of 0 calls: every call is refused (fail closed, not unlimited).
+    closed: Option<Duration>,
     semaphore: Option<Arc<Semaphore>>,
     calls: AtomicU32,
 }
@@ -202,6 +205,10 @@ impl ToolState {
                 .rate
                 .and_then(|rate| rate.quota(limits.burst))
                 .map(RateLimiter::keyed),
+            closed: limits
+                .rate
+                .filter(|rate| rate.count == 0)
+                .map(|rate| rate.period().max(Duration::from_secs(1))),
             semaphore: limits
                 .concurrency
                 .filter(|n| *n > 0)
@@ -215,6 +222,9 @@ impl ToolState {
         &self,
         principal: &Arc<str>,
     ) -> Result<Option<OwnedSemaphorePermit>, Limited> {
+        if let Some(period) = self.closed {
+            return Err(Limited::Rate(period));
+        }
         if let Some(limiter) = &self.limiter {
             if let Err(not_until) = limiter.check_key(principal) {
                 return Err(Limited::Rate(
@@ -268,6 +278,20 @@ mod tests {
             state.admit(&bob).is_ok(),
             "principals have separate buckets"
         );
+    }
+
+    #[test]
+    fn a_rate_of_zero_admits_nothing() {
+        let limits = Limits {
+            rate: Some(Rate {
+                count: 0,
+                period_ms: 60_000,
+            }),
+            ..Limits::NONE
+        };
+        let state = ToolState::new(&limits);
+        let who: Arc<str> = "x".into();
+        assert!(matches!(state.admit(&who), Err(Limited::Rate(_))));
     }
 
     #[test]
