@@ -146,6 +146,12 @@ pub struct Names {
     pub mixed: Option<MixedTags>,
     pub flat: Option<Flat>,
     pub outer: Option<Outer>,
+    /// Never read from the arguments: no rule applies (neither a length bound nor a
+    /// type secure-tool checks).
+    #[serde(skip)]
+    pub scratch: String,
+    #[serde(skip)]
+    pub seen_at: Option<std::time::Instant>,
 }
 
 struct Server {

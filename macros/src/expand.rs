@@ -440,7 +440,10 @@ pub fn secure_input(input: &Input<'_>) -> TokenStream {
     let nested_opt_outs: Vec<_> = all_fields
         .iter()
         .filter(|f| {
-            f.args.opaque.is_none() && !f.audit.refused && !crate::valid::holds_no_waivers(&f.ty)
+            f.args.opaque.is_none()
+                && !f.audit.refused
+                && !f.skipped
+                && !crate::valid::holds_no_waivers(&f.ty)
         })
         .map(|f| {
             let ty = &f.ty;
