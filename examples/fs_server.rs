@@ -26,23 +26,35 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    const USAGE: &str = "usage: fs_server --root DIR [--grant SCOPE]... (scopes: fs.read, fs.write)\n       fs_server --manifest   (print every tool's scopes, limits and waivers, and exit)";
+    const USAGE: &str = "usage: fs_server --root DIR [--grant SCOPE]... (scopes: fs.read, fs.write)\n       fs_server --manifest [--json]   (print every tool's scopes, limits and waivers, and exit)";
     let mut root = None;
     let mut grants = Vec::new();
+    let (mut manifest, mut json) = (false, false);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--root" => root = Some(args.next().ok_or(USAGE)?.into()),
             "--grant" => grants.push(args.next().ok_or(USAGE)?),
-            "--manifest" => {
-                // Tools register when their router is built, as serving does.
-                FsServer::register();
-                print!("{}", Security::default().manifest());
-                std::process::exit(0);
-            }
+            "--manifest" => manifest = true,
+            "--json" => json = true,
             "--help" | "-h" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
         }
+    }
+    if manifest {
+        // Tools register when their router is built, as serving does.
+        FsServer::register();
+        let manifest = Security::default().manifest();
+        if json {
+            let text = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())?;
+            println!("{text}");
+        } else {
+            print!("{manifest}");
+        }
+        std::process::exit(0);
+    }
+    if json {
+        return Err(format!("`--json` goes with `--manifest`\n{USAGE}"));
     }
     Ok(Args {
         root: root.ok_or(USAGE)?,

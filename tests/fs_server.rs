@@ -187,6 +187,34 @@ async fn escapes_are_refused_and_nothing_outside_leaks() {
     client.cancel().await.unwrap();
 }
 
+/// The manifest as a reviewed artifact: a change to any tool's scopes, limits or waivers
+/// (or a tool that stops being served) fails this test until `tests/manifest/fs_server.json`
+/// changes with it, where review sees it as a diff. Where each tool is declared moves with
+/// every edit above it, so `location` is left out. To accept a change:
+/// `SECURE_TOOL_UPDATE_MANIFEST=1 cargo test --test fs_server`.
+#[test]
+fn the_manifest_is_the_reviewed_copy() {
+    let output = std::process::Command::new(fs_server_binary())
+        .args(["--manifest", "--json"])
+        .output()
+        .expect("fs_server runs");
+    assert!(output.status.success());
+    let mut actual: Value = serde_json::from_slice(&output.stdout).unwrap();
+    for tool in actual["tools"].as_array_mut().unwrap() {
+        tool.as_object_mut().unwrap().remove("location");
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/manifest/fs_server.json");
+    if std::env::var_os("SECURE_TOOL_UPDATE_MANIFEST").is_some() {
+        let text = serde_json::to_string_pretty(&actual).unwrap() + "\n";
+        std::fs::write(&path, text).unwrap();
+    }
+    let reviewed: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(
+        actual, reviewed,
+        "fs_server's manifest changed: review the difference, then accept it with `SECURE_TOOL_UPDATE_MANIFEST=1 cargo test --test fs_server`"
+    );
+}
+
 /// The operator can review every tool's access rule and limits before granting anything.
 #[test]
 fn manifest_flag_lists_every_tool_with_its_scope_and_limits() {
