@@ -233,19 +233,21 @@ pub fn first_generic(ty: &Type) -> Option<&Type> {
 }
 
 /// The type arguments of a path type's last segment.
-pub fn generics(ty: &Type) -> impl Iterator<Item = &Type> {
+pub fn generics(mut ty: &Type) -> impl Iterator<Item = &Type> {
+    while let Type::Group(g) = ty {
+        ty = &g.elem;
+    }
     let args = match ty {
         Type::Path(p) => p.path.segments.last().and_then(|s| match &s.arguments {
             syn::PathArguments::AngleBracketed(a) => Some(&a.args),
             _ => None,
         }),
-        Type::Group(g) => return Box::new(generics(&g.elem)) as Box<dyn Iterator<Item = &Type>>,
         _ => None,
     };
-    Box::new(args.into_iter().flatten().filter_map(|a| match a {
+    args.into_iter().flatten().filter_map(|a| match a {
         syn::GenericArgument::Type(t) => Some(t),
         _ => None,
-    }))
+    })
 }
 
 // ---------------------------------------------------------------------------------------

@@ -179,11 +179,18 @@ fn size_text(bytes: u64) -> String {
 
 /// The live limiter state of one tool inside one [`Security`](crate::Security).
 pub(crate) struct ToolState {
-    limiter: Option<DefaultKeyedRateLimiter<Arc<str>>>,
-    /// A rate of 0 calls: every call is refused (fail closed, not unlimited).
-    closed: Option<Duration>,
+    rate: RateState,
     semaphore: Option<Arc<Semaphore>>,
     calls: AtomicU32,
+}
+
+/// A tool's rate limit, as its limits declare it.
+enum RateState {
+    Unlimited,
+    /// A rate of 0 calls: every call is refused (fail closed, never unlimited); retry
+    /// after a period.
+    Closed(Duration),
+    Limited(DefaultKeyedRateLimiter<Arc<str>>),
 }
 
 /// Why a call was not admitted by the limits.
@@ -201,14 +208,14 @@ const SWEEP_EVERY: u32 = 4096;
 impl ToolState {
     pub(crate) fn new(limits: &Limits) -> Self {
         Self {
-            limiter: limits
-                .rate
-                .and_then(|rate| rate.quota(limits.burst))
-                .map(RateLimiter::keyed),
-            closed: limits
-                .rate
-                .filter(|rate| rate.count == 0)
-                .map(|rate| rate.period().max(Duration::from_secs(1))),
+            // A rate no quota can express (0 calls) refuses every call.
+            rate: match limits.rate {
+                None => RateState::Unlimited,
+                Some(rate) => match rate.quota(limits.burst) {
+                    Some(quota) => RateState::Limited(RateLimiter::keyed(quota)),
+                    None => RateState::Closed(rate.period().max(Duration::from_secs(1))),
+                },
+            },
             semaphore: limits
                 .concurrency
                 .filter(|n| *n > 0)
@@ -222,17 +229,18 @@ impl ToolState {
         &self,
         principal: &Arc<str>,
     ) -> Result<Option<OwnedSemaphorePermit>, Limited> {
-        if let Some(period) = self.closed {
-            return Err(Limited::Rate(period));
-        }
-        if let Some(limiter) = &self.limiter {
-            if let Err(not_until) = limiter.check_key(principal) {
-                return Err(Limited::Rate(
-                    not_until.wait_time_from(DefaultClock::default().now()),
-                ));
-            }
-            if self.calls.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
-                limiter.retain_recent();
+        match &self.rate {
+            RateState::Unlimited => {}
+            RateState::Closed(period) => return Err(Limited::Rate(*period)),
+            RateState::Limited(limiter) => {
+                if let Err(not_until) = limiter.check_key(principal) {
+                    return Err(Limited::Rate(
+                        not_until.wait_time_from(DefaultClock::default().now()),
+                    ));
+                }
+                if self.calls.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
+                    limiter.retain_recent();
+                }
             }
         }
         match &self.semaphore {

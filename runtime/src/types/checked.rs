@@ -93,7 +93,7 @@ pub(crate) fn deserialize<'de, T: Checked, D: serde::Deserializer<'de>>(
 /// impl's generics.
 macro_rules! threat_type {
     ([$($generics:tt)*] $ty:ty) => {
-        $crate::types::checked::threat_type!([$($generics)*] $ty, serialize = display);
+        $crate::types::checked::threat_type!(@read [$($generics)*] $ty);
 
         impl<$($generics)*> ::serde::Serialize for $ty {
             fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -101,7 +101,10 @@ macro_rules! threat_type {
             }
         }
     };
-    ([$($generics:tt)*] $ty:ty, serialize = $how:ident) => {
+    ([$($generics:tt)*] $ty:ty, serialize = derive) => {
+        $crate::types::checked::threat_type!(@read [$($generics)*] $ty);
+    };
+    (@read [$($generics:tt)*] $ty:ty) => {
         impl<'de, $($generics)*> ::serde::Deserialize<'de> for $ty {
             fn deserialize<De: ::serde::Deserializer<'de>>(deserializer: De) -> Result<Self, De::Error> {
                 $crate::types::checked::deserialize(deserializer)
