@@ -5,7 +5,12 @@
 //! ```
 //!
 //! Tools: `read_file` and `list_dir` need `fs.read`; `write_file` needs `fs.write`. With no
-//! `--grant`, the caller holds no scopes and every tool is denied. Every path is resolved
+//! `--grant` and no `--policy`, the caller holds no scopes and every tool is denied.
+//!
+//! `--policy FILE` reads the operator's `secure-tool.toml` (roles, grants to the local
+//! principal `local`, per-tool limits, `enabled = false`); it is reloaded on SIGHUP and
+//! when the file changes, and a broken file is refused (at start-up, the server does not
+//! start). `--audit-log FILE` appends one JSON line per call. Every path is resolved
 //! inside `--root`: `SafePath` refuses traversal in any spelling, and `Sandbox`
 //! (`cap-std`) refuses symlinks out and rename races. Logs go to
 //! stderr (stdout is the protocol); set `RUST_LOG` to change what is logged.
@@ -23,18 +28,23 @@ use fs::FsServer;
 struct Args {
     root: std::path::PathBuf,
     grants: Vec<String>,
+    policy: Option<std::path::PathBuf>,
+    audit_log: Option<std::path::PathBuf>,
 }
 
 fn parse_args() -> Result<Args, String> {
-    const USAGE: &str = "usage: fs_server --root DIR [--grant SCOPE]... (scopes: fs.read, fs.write)\n       fs_server --manifest [--json]   (print every tool's scopes, limits and waivers, and exit)";
+    const USAGE: &str = "usage: fs_server --root DIR [--grant SCOPE]... [--policy FILE] [--audit-log FILE]   (scopes: fs.read, fs.write)\n       fs_server --manifest [--json] [--policy FILE]   (print every tool's scopes, limits and waivers, and exit)";
     let mut root = None;
     let mut grants = Vec::new();
+    let (mut policy, mut audit_log) = (None, None);
     let (mut manifest, mut json) = (false, false);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--root" => root = Some(args.next().ok_or(USAGE)?.into()),
             "--grant" => grants.push(args.next().ok_or(USAGE)?),
+            "--policy" => policy = Some(args.next().ok_or(USAGE)?.into()),
+            "--audit-log" => audit_log = Some(args.next().ok_or(USAGE)?.into()),
             "--manifest" => manifest = true,
             "--json" => json = true,
             "--help" | "-h" => return Err(USAGE.into()),
@@ -44,7 +54,11 @@ fn parse_args() -> Result<Args, String> {
     if manifest {
         // Tools register when their router is built, as serving does.
         FsServer::register();
-        let manifest = Security::default().manifest();
+        let mut security = Security::builder();
+        if let Some(path) = &policy {
+            security = security.policy_file(path).map_err(|e| e.to_string())?;
+        }
+        let manifest = security.build().manifest();
         if json {
             let text = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())?;
             println!("{text}");
@@ -59,6 +73,8 @@ fn parse_args() -> Result<Args, String> {
     Ok(Args {
         root: root.ok_or(USAGE)?,
         grants,
+        policy,
+        audit_log,
     })
 }
 
@@ -72,17 +88,38 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(2);
         }
     };
-    let has_write = args.grants.iter().any(|g| g == "fs.write");
-    // Least privilege: without `fs.write`, the directory is opened read-only as well.
-    let sandbox = if has_write {
+    // The policy's tool names are checked against the tools this program serves.
+    FsServer::register();
+    let mut security =
+        Security::builder().local_principal(Principal::new("local").with_scopes(args.grants));
+    if let Some(path) = &args.policy {
+        security = match security.policy_file(path) {
+            Ok(security) => security,
+            Err(error) => {
+                eprintln!("{error}");
+                std::process::exit(2);
+            }
+        };
+    }
+    if let Some(path) = &args.audit_log {
+        security = security
+            .audit_log(path)
+            .map_err(|e| anyhow::anyhow!("cannot open --audit-log {}: {e}", path.display()))?;
+    }
+    let security = security.build();
+    // Least privilege: unless `fs.write` can be granted (on the command line, or by a
+    // policy, now or after a reload), the directory is opened read-only as well.
+    let may_write = security.local_principal().has_scope("fs.write") || args.policy.is_some();
+    let sandbox = if may_write {
         Sandbox::open(&args.root)
     } else {
         Sandbox::open_read_only(&args.root)
     }
     .map_err(|e| anyhow::anyhow!("cannot open --root {}: {e}", args.root.display()))?;
-    let security = Security::builder()
-        .local_principal(Principal::new("local").with_scopes(args.grants))
-        .build();
+    let _watch = match args.policy {
+        Some(_) => Some(security.watch_policy()?),
+        None => None,
+    };
     let server = FsServer::new(security, sandbox);
     let running = server.serve(rmcp::transport::stdio()).await?;
     running.waiting().await?;

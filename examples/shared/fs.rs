@@ -3,8 +3,11 @@
 
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
-use rmcp::{ServerHandler, tool, tool_handler, tool_router};
+use rmcp::model::{
+    Implementation, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
 use secure_tool::types::{SafePath, Sandbox};
 use secure_tool::{SecureInput, SecureServer, Security, ToolError, secure_tool};
 
@@ -59,13 +62,13 @@ impl SecureServer for FsServer {
 
 #[tool_router]
 impl FsServer {
-    #[secure_tool(scope = "fs.read", rate = "120/min", timeout = "5s")]
+    #[secure_tool(scope = "fs.read", rate = "120/min", timeout = "5s", read_only)]
     #[tool(description = "Read a UTF-8 text file (at most 1 MiB) from the served directory")]
     async fn read_file(&self, Parameters(args): Parameters<PathArg>) -> Result<String, ToolError> {
         Ok(self.sandbox.read_to_string(&args.path, MAX_READ)?)
     }
 
-    #[secure_tool(scope = "fs.read", rate = "120/min", timeout = "5s")]
+    #[secure_tool(scope = "fs.read", rate = "120/min", timeout = "5s", read_only)]
     #[tool(description = "List a directory of the served directory ('.' for the top)")]
     async fn list_dir(&self, Parameters(args): Parameters<PathArg>) -> Result<String, ToolError> {
         let entries = self.sandbox.list(&args.path, 1000)?;
@@ -82,7 +85,13 @@ impl FsServer {
         Ok(names.join("\n"))
     }
 
-    #[secure_tool(scope = "fs.write", rate = "30/min", timeout = "5s")]
+    #[secure_tool(
+        scope = "fs.write",
+        rate = "30/min",
+        timeout = "5s",
+        destructive,
+        idempotent
+    )]
     #[tool(description = "Create or replace a UTF-8 text file in the served directory")]
     async fn write_file(
         &self,
@@ -95,6 +104,22 @@ impl FsServer {
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for FsServer {
+    // The tools the operator's policy disables are not listed (and refused if called).
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let tools = self.security.visible_tools(self.tool_router.list_all());
+        Ok(ListToolsResult::with_all_items(tools))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<rmcp::model::Tool> {
+        self.security
+            .visible_tools(self.tool_router.get(name).cloned().into_iter().collect())
+            .pop()
+    }
+
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(Implementation::new(

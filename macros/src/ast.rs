@@ -94,6 +94,10 @@ pub struct ToolAttr {
     pub input_schema: Option<syn::Expr>,
     /// `output_schema` is given.
     pub has_output_schema: bool,
+    /// `annotations(..)` is given: the author's hints stand.
+    pub has_annotations: bool,
+    /// `meta = ..`, when given (the required scopes are added to it).
+    pub meta: Option<syn::Expr>,
 }
 
 impl Tool {
@@ -150,18 +154,27 @@ impl ToolAttr {
                 kept: None,
                 input_schema: None,
                 has_output_schema: false,
+                has_annotations: false,
+                meta: None,
             };
         };
         let mut name = None;
         let mut kept = Vec::new();
         let mut input_schema = None;
         let mut has_output_schema = false;
+        let mut has_annotations = false;
+        let mut meta = None;
         for item in items {
             match &item {
                 Meta::NameValue(nv) if nv.path.is_ident("input_schema") => {
                     input_schema = Some(nv.value.clone());
                     continue;
                 }
+                Meta::NameValue(nv) if nv.path.is_ident("meta") => {
+                    meta = Some(nv.value.clone());
+                    continue;
+                }
+                _ if item.path().is_ident("annotations") => has_annotations = true,
                 // A string literal, as rmcp requires.
                 Meta::NameValue(nv) if nv.path.is_ident("name") => {
                     if let syn::Expr::Lit(syn::ExprLit {
@@ -183,6 +196,8 @@ impl ToolAttr {
             kept: Some(kept),
             input_schema,
             has_output_schema,
+            has_annotations,
+            meta,
         }
     }
 }

@@ -6,6 +6,9 @@ use syn::parse::Parser;
 use syn::spanned::Spanned;
 use syn::{Expr, ExprArray, Lit, LitInt, LitStr};
 
+pub use crate::words::suggest;
+use crate::words::{is_scope_name, parse_duration_ms, parse_rate, parse_size};
+
 /// Collects errors; `finish` combines them into one.
 #[derive(Default)]
 pub struct Errors(Option<syn::Error>, usize);
@@ -41,7 +44,20 @@ pub struct ToolArgs {
     pub public: Option<Span>,
     /// The limits declared, each once, in the order written.
     pub limits: Vec<Limit>,
+    /// `authorize = path::to::function`.
+    pub authorize: Option<syn::Path>,
+    /// The hints for clients, each a flag: `read_only`, `destructive`, `idempotent`,
+    /// `open_world` (in the order of [`HINTS`]).
+    pub hints: [Option<Span>; 4],
 }
+
+/// The flags that become rmcp's `ToolAnnotations`, with the hint each sets.
+pub const HINTS: [(&str, &str); 4] = [
+    ("read_only", "read_only_hint"),
+    ("destructive", "destructive_hint"),
+    ("idempotent", "idempotent_hint"),
+    ("open_world", "open_world_hint"),
+];
 
 /// One declared limit: a key of [`LIMITS`], its value, and the span of the key.
 pub struct Limit {
@@ -93,6 +109,8 @@ pub fn tool_keys() -> Vec<&'static str> {
         .iter()
         .copied()
         .chain(LIMITS.iter().map(|(key, _)| *key))
+        .chain(["authorize"])
+        .chain(HINTS.iter().map(|(key, _)| *key))
         .collect()
 }
 
@@ -112,11 +130,14 @@ impl ToolArgs {
                 .map(ToString::to_string)
                 .unwrap_or_default();
             let limit = LIMITS.iter().find(|(k, _)| *k == name);
+            let hint = HINTS.iter().position(|(k, _)| *k == name);
             let duplicate = match name.as_str() {
                 "scope" => args.scope.is_some(),
                 "scopes" => args.scopes.is_some(),
                 "public" => args.public.is_some(),
+                "authorize" => args.authorize.is_some(),
                 _ if limit.is_some() => args.limit(&name).is_some(),
+                _ if hint.is_some() => hint.is_some_and(|i| args.hints[i].is_some()),
                 _ => {
                     let keys = tool_keys();
                     let hint = suggest(&name, &keys)
@@ -156,6 +177,15 @@ impl ToolArgs {
                 }
                 return Ok(());
             }
+            if let Some(index) = hint {
+                if meta.input.peek(syn::Token![=]) || meta.input.peek(syn::token::Paren) {
+                    errors.at(key, format!("`{name}` takes no value: write `{name}`"));
+                    skip_value(&meta)?;
+                } else {
+                    args.hints[index] = Some(key);
+                }
+                return Ok(());
+            }
             match name.as_str() {
                 "public" => {
                     if meta.input.peek(syn::Token![=]) {
@@ -165,6 +195,13 @@ impl ToolArgs {
                         args.public = Some(key);
                     }
                 }
+                "authorize" => match meta.value()?.parse::<Expr>()? {
+                    Expr::Path(path) if path.qself.is_none() => args.authorize = Some(path.path),
+                    other => errors.at(
+                        other.span(),
+                        "`authorize` takes the path of a function, e.g. `authorize = crate::auth::own_records`",
+                    ),
+                },
                 "scope" => {
                     let lit: LitStr = meta.value()?.parse()?;
                     // Recorded even when invalid: the scope was declared, just badly.
@@ -262,113 +299,12 @@ pub fn skip_value(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<()> {
 
 /// A scope is a non-empty word of letters, digits and `. _ : / -`.
 fn check_scope(lit: &LitStr, errors: &mut Errors) {
-    let value = lit.value();
-    let ok = !value.is_empty()
-        && value.len() <= 128
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b".:_/-".contains(&b));
-    if !ok {
+    if !is_scope_name(&lit.value()) {
         errors.at(
             lit.span(),
             "invalid scope: use a non-empty name of letters, digits and `.` `:` `_` `/` `-`, e.g. `\"fs.read\"`",
         );
     }
-}
-
-/// `"60/min"` -> (60, 60_000 ms).
-pub fn parse_rate(text: &str) -> Result<(u32, u64), String> {
-    const FORM: &str = "write it as `N/sec`, `N/min` or `N/hour`, e.g. `\"60/min\"`";
-    let (count, unit) = text.split_once('/').ok_or_else(|| FORM.to_owned())?;
-    let count: u32 = count
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{}` is not a whole number; {FORM}", count.trim()))?;
-    if count == 0 {
-        return Err("a rate of 0 would refuse every call; remove the tool instead, or give a rate of at least 1".into());
-    }
-    let period_ms = match unit.trim() {
-        "s" | "sec" | "second" => 1_000,
-        "m" | "min" | "minute" => 60_000,
-        "h" | "hour" => 3_600_000,
-        other => return Err(format!("unknown unit `{other}`; {FORM}")),
-    };
-    Ok((count, period_ms))
-}
-
-/// `"500ms"`, `"2s"`, `"1m"`, `"1h"` -> milliseconds.
-pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
-    const FORM: &str = "write it as a whole number and a unit: `500ms`, `2s`, `1m` or `1h`";
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| FORM.to_owned())?;
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().map_err(|_| FORM.to_owned())?;
-    let factor = match unit {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" | "min" => 60_000,
-        "h" => 3_600_000,
-        _ => return Err(FORM.to_owned()),
-    };
-    let ms = number
-        .checked_mul(factor)
-        .ok_or_else(|| "the duration is too long".to_owned())?;
-    if ms == 0 {
-        return Err("a zero duration would stop every call at once; give at least `1ms`".into());
-    }
-    Ok(ms)
-}
-
-/// `"64KiB"`, `"1MiB"`, `"4096B"` -> bytes.
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    const FORM: &str = "write it as a whole number and a unit: `4096B`, `64KiB` or `1MiB`";
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| FORM.to_owned())?;
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().map_err(|_| FORM.to_owned())?;
-    let factor = match unit.trim() {
-        "B" => 1,
-        "KiB" | "KB" | "kB" => 1024,
-        "MiB" | "MB" => 1024 * 1024,
-        "GiB" | "GB" => 1024 * 1024 * 1024,
-        _ => return Err(FORM.to_owned()),
-    };
-    let bytes = number
-        .checked_mul(factor)
-        .ok_or_else(|| "the size is too large".to_owned())?;
-    if bytes == 0 {
-        return Err("a zero size would refuse every call; give at least `1B`".into());
-    }
-    Ok(bytes)
-}
-
-/// The closest of `candidates` to `word`, if it is close enough to be a typo.
-pub fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    candidates
-        .iter()
-        .map(|c| (levenshtein(word, c), *c))
-        .filter(|(d, c)| *d <= (c.len() / 3).max(1))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 /// `#[secure(...)]` on a field of a `SecureInput` type.
@@ -388,6 +324,10 @@ pub struct FieldArgs {
     pub ident: Option<(Span, Vec<Vec<LitStr>>)>,
     /// `sql(allow_functions = [..])`
     pub sql: Option<(Span, Vec<Vec<LitStr>>)>,
+    /// `audit`: the value goes into the audit trail (truncated).
+    pub audit: Option<Span>,
+    /// `sensitive`: the value is never written anywhere.
+    pub sensitive: Option<Span>,
 }
 
 pub const FIELD_KEYS: &[&str] = &[
@@ -400,6 +340,8 @@ pub const FIELD_KEYS: &[&str] = &[
     "command",
     "ident",
     "sql",
+    "audit",
+    "sensitive",
 ];
 
 /// `name = ["a", "b"]` inside a nested list.
@@ -534,6 +476,27 @@ impl FieldArgs {
                 *slot = Some(named_lists(meta, keys, errors)?);
                 return Ok(());
             }
+            // Flags: what the audit trail may keep of the value.
+            let flag = match name {
+                "audit" => Some(&mut args.audit),
+                "sensitive" => Some(&mut args.sensitive),
+                _ => None,
+            };
+            if let Some(slot) = flag {
+                let span = meta.path.span();
+                if meta.input.peek(syn::Token![=]) || meta.input.peek(syn::token::Paren) {
+                    errors.at(
+                        span,
+                        format!("`{name}` takes no value: write `#[secure({name})]`"),
+                    );
+                    skip_value(meta)?;
+                } else if slot.is_some() {
+                    errors.at(span, format!("duplicate `{name}`"));
+                } else {
+                    *slot = Some(span);
+                }
+                return Ok(());
+            }
             let Some(reason) = waiver(meta, name, FIELD_KEYS, errors)? else {
                 return Ok(());
             };
@@ -624,23 +587,6 @@ fn bound_in(tokens: TokenStream) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_rates_durations_sizes() {
-        assert_eq!(parse_rate("60/min"), Ok((60, 60_000)));
-        assert_eq!(parse_rate("5 / sec"), Ok((5, 1_000)));
-        assert!(parse_rate("0/min").is_err());
-        assert!(parse_rate("60/week").is_err());
-        assert!(parse_rate("lots").is_err());
-        assert_eq!(parse_duration_ms("500ms"), Ok(500));
-        assert_eq!(parse_duration_ms("2s"), Ok(2_000));
-        assert_eq!(parse_duration_ms("1m"), Ok(60_000));
-        assert!(parse_duration_ms("0s").is_err());
-        assert!(parse_duration_ms("2 seconds").is_err());
-        assert!(parse_duration_ms("1.5s").is_err());
-        assert_eq!(parse_size("64KiB"), Ok(65_536));
-        assert!(parse_size("0B").is_err());
-    }
 
     #[test]
     fn suggests_close_keys_only() {

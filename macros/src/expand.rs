@@ -14,7 +14,7 @@ use syn::spanned::Spanned;
 use syn::{FnArg, LitStr};
 
 use crate::ast::{DataAt, Field, Input, Shape, Style};
-use crate::attr::{LIMITS, LimitValue, ToolArgs};
+use crate::attr::{HINTS, LIMITS, LimitValue, ToolArgs};
 use crate::valid::{Params, SecuredTool};
 
 /// Where the attribute being expanded is written, as the compiler tells it.
@@ -51,6 +51,7 @@ pub fn secure_tool(tool: &SecuredTool, site: &Site) -> TokenStream {
     let tool_attr = rebuild_tool_attr(
         &item.attrs[tool_attr.index],
         tool_attr,
+        args,
         &decl,
         params.as_ref(),
         json_output.as_ref(),
@@ -125,19 +126,52 @@ pub fn secure_tool(tool: &SecuredTool, site: &Site) -> TokenStream {
     // The user's block, verbatim: spans, `?`, `return` and type errors point at what
     // the user wrote. It is never parsed, only moved.
     let block = &item.block;
+    // With `authorize = path`: the author's function, wrapped in an item of its own
+    // whose signature is what the pipeline calls, and the run function that calls it.
+    // The call is spanned on the path, so a wrong signature is reported there.
+    let authorize = args.authorize.as_ref().map(|path| {
+        let span = path.span();
+        let (verdict, output) = if is_async {
+            (
+                quote_spanned! {span=> ::secure_tool::__private::verdict },
+                quote!(::secure_tool::__private::AuthFuture<'__a>),
+            )
+        } else {
+            (
+                quote_spanned! {span=> ::secure_tool::__private::verdict_now },
+                quote!(::core::result::Result<(), ::secure_tool::Denied>),
+            )
+        };
+        let call = quote_spanned! {span=> #path(__secure_tool_caller, __secure_tool_input) };
+        quote! {
+            {
+                fn __secure_tool_authorize<'__a>(
+                    __secure_tool_input: &'__a #input_ty,
+                    __secure_tool_caller: &'__a ::secure_tool::Principal,
+                ) -> #output {
+                    #verdict(#call)
+                }
+                __secure_tool_authorize
+            },
+        }
+    });
     let call = if is_async {
         // The body becomes a boxed future, as rmcp's `#[tool]` makes of a bare tool, so a
         // tool adds no coroutine of its own. The never-taken early `return` fixes the
         // future's output to the declared type before the body is checked (as
         // async-trait does), so a wrong `return` or `?` is reported where it is written.
-        let run =
-            quote_spanned! {input_span=> ::secure_tool::__private::run_async::<#input_ty, _, _> };
+        let run = if authorize.is_some() {
+            quote_spanned! {input_span=> ::secure_tool::__private::run_async_authorized::<#input_ty, _, _> }
+        } else {
+            quote_spanned! {input_span=> ::secure_tool::__private::run_async::<#input_ty, _, _> }
+        };
         quote! {
             #run(
                 #security,
                 ::core::any::TypeId::of::<Self>(),
                 #decl,
                 __secure_tool_scope,
+                #authorize
                 #returns,
                 move |__secure_tool_input: #input_ty| {
                     #bind_input
@@ -154,14 +188,18 @@ pub fn secure_tool(tool: &SecuredTool, site: &Site) -> TokenStream {
         }
     } else {
         // A closure with the declared return type: `return` in the body leaves the body.
-        let run =
-            quote_spanned! {input_span=> ::secure_tool::__private::run_sync::<#input_ty, _, _> };
+        let run = if authorize.is_some() {
+            quote_spanned! {input_span=> ::secure_tool::__private::run_sync_authorized::<#input_ty, _, _> }
+        } else {
+            quote_spanned! {input_span=> ::secure_tool::__private::run_sync::<#input_ty, _, _> }
+        };
         quote! {
             #run(
                 #security,
                 ::core::any::TypeId::of::<Self>(),
                 #decl,
                 __secure_tool_scope,
+                #authorize
                 move |__secure_tool_input: #input_ty| -> #output {
                     #bind_input
                     #block
@@ -199,6 +237,7 @@ pub fn secure_tool(tool: &SecuredTool, site: &Site) -> TokenStream {
 fn rebuild_tool_attr(
     attr: &syn::Attribute,
     parsed: &crate::ast::ToolAttr,
+    args: &ToolArgs,
     decl: &TokenStream,
     params: Option<&Params>,
     json_output: Option<&syn::Type>,
@@ -234,9 +273,34 @@ fn rebuild_tool_attr(
         .map(|output_ty| {
             quote!(, output_schema = ::secure_tool::__private::output_schema::<#output_ty>())
         });
+    // The hints clients use to ask a human first, unless the author wrote their own.
+    let hints: Vec<TokenStream> = HINTS
+        .iter()
+        .zip(&args.hints)
+        .filter(|(_, given)| given.is_some())
+        .map(|((key, hint), _)| {
+            let hint = format_ident!("{}", hint);
+            // Destructive means "not read-only" too: MCP reads `destructiveHint` only then.
+            if *key == "destructive" {
+                quote!(read_only_hint = false, #hint = true)
+            } else {
+                quote!(#hint = true)
+            }
+        })
+        .collect();
+    let annotations =
+        (!hints.is_empty() && !parsed.has_annotations).then(|| quote!(, annotations(#(#hints),*)));
+    let meta = match &parsed.meta {
+        Some(base) => quote!(::core::option::Option::Some(#base)),
+        None => quote!(::core::option::Option::None),
+    };
     let pound = attr.pound_token;
     quote! {
-        #pound [#path(#(#kept,)* input_schema = #input_schema #output_schema)]
+        #pound [#path(
+            #(#kept,)*
+            input_schema = #input_schema #output_schema #annotations,
+            meta = ::secure_tool::__private::tool_meta(#decl, #meta)
+        )]
     }
 }
 
@@ -472,6 +536,9 @@ pub fn secure_input(input: &Input<'_>) -> TokenStream {
             }
         }
     });
+    // What the audit trail keeps (`audit`) and what nothing may keep (`sensitive`): only
+    // struct fields carry either (`valid` refuses them on a variant's).
+    let (audit_values, sensitive_values) = trail(shape);
     // A struct runs its own validator rules in `check_field` (an enum has none).
     let validates_itself = matches!(shape, Shape::Struct { .. }).then(|| {
         quote!(
@@ -489,6 +556,7 @@ pub fn secure_input(input: &Input<'_>) -> TokenStream {
         #[automatically_derived]
         impl #impl_generics ::secure_tool::SecureInput for #ident #ty_generics #where_clause {
             #own_opt_outs
+            #audit_values
         }
 
         #[automatically_derived]
@@ -505,10 +573,61 @@ pub fn secure_input(input: &Input<'_>) -> TokenStream {
             }
 
             #collect_opt_outs
+            #sensitive_values
         }
 
         #object_input
     }
+}
+
+/// `SecureInput::audit_values` and `InputField::sensitive_values` of a struct, each only
+/// when it has something to do (the traits' defaults do nothing).
+fn trail(shape: &Shape) -> (Option<TokenStream>, Option<TokenStream>) {
+    let Shape::Struct { fields, .. } = shape else {
+        return (None, None);
+    };
+    let live = || fields.iter().filter(|f| !f.skipped && !f.audit.refused);
+    let audited: Vec<_> = live()
+        .filter(|f| f.args.audit.is_some() && f.args.sensitive.is_none())
+        .map(|f| {
+            let (member, wire, ty) = (&f.member, &f.wire, &f.ty);
+            let value = quote_spanned! {ty.span()=> ::secure_tool::__private::audit_value };
+            quote!(__secure_tool_out.push((#wire, #value(&self.#member)));)
+        })
+        .collect();
+    let sensitive: Vec<_> = live()
+        .filter_map(|f| {
+            let (member, ty) = (&f.member, &f.ty);
+            if f.args.sensitive.is_some() {
+                let strings =
+                    quote_spanned! {ty.span()=> ::secure_tool::__private::sensitive_strings };
+                Some(quote!(#strings(&self.#member, __secure_tool_out);))
+            } else if f.args.opaque.is_none() && !crate::valid::is_leaf(ty) {
+                // A nested input may hold sensitive fields of its own.
+                Some(quote!(::secure_tool::InputField::sensitive_values(&self.#member, __secure_tool_out);))
+            } else {
+                None
+            }
+        })
+        .collect();
+    let audit_values = (!audited.is_empty()).then(|| {
+        quote! {
+            fn audit_values(
+                &self,
+                __secure_tool_out: &mut ::std::vec::Vec<(&'static str, ::secure_tool::__private::serde_json::Value)>,
+            ) {
+                #(#audited)*
+            }
+        }
+    });
+    let sensitive_values = (!sensitive.is_empty()).then(|| {
+        quote! {
+            fn sensitive_values(&self, __secure_tool_out: &mut ::std::vec::Vec<::std::string::String>) {
+                #(#sensitive)*
+            }
+        }
+    });
+    (audit_values, sensitive_values)
 }
 
 /// Where a named field's value sits, under `parent`: under its serde name, or beside its

@@ -42,6 +42,7 @@ pub fn tool(tool: ast::Tool, errors: &mut Errors) -> Result<SecuredTool, ast::To
     let args = &tool.args;
     let method = &tool.method;
     access_declared(args, errors);
+    hints_agree(args, errors);
     tool_attr_below(&tool, errors);
     receiver_is_shared_ref(method, errors);
     not_const(method, errors);
@@ -72,6 +73,26 @@ pub fn tool(tool: ast::Tool, errors: &mut Errors) -> Result<SecuredTool, ast::To
         json_output,
         returns_result,
     })
+}
+
+/// A destructive tool must be behind a scope, and a tool cannot be both read-only and
+/// destructive.
+fn hints_agree(args: &ToolArgs, errors: &mut Errors) {
+    let [read_only, destructive, ..] = args.hints;
+    if let Some(destructive) = destructive {
+        if let Some(public) = args.public {
+            errors.at(
+                public,
+                "a `destructive` tool cannot be `public`: put it behind a scope, e.g. `scope = \"fs.delete\"`, so only callers granted it can destroy anything",
+            );
+        }
+        if read_only.is_some() {
+            errors.at(
+                destructive,
+                "a tool cannot be both `read_only` and `destructive`: keep the one that is true",
+            );
+        }
+    }
 }
 
 /// Deny by default: a tool that declares neither scopes nor `public` would be callable by
@@ -441,6 +462,16 @@ pub fn holds_no_waivers(ty: &Type) -> bool {
     }
 }
 
+/// A type that cannot hold another input: [`holds_no_waivers`], or a threat type (in
+/// any container). Nothing nested in it can be `sensitive`.
+pub fn is_leaf(ty: &Type) -> bool {
+    holds_no_waivers(ty)
+        || matches!(
+            innermost(ty).as_deref(),
+            Some("SafePath" | "SafeUrl" | "ReadOnlySql" | "CommandLine" | "SqlIdent")
+        )
+}
+
 /// The last identifier inside `Option<..>`, `Vec<..>`, `Box<..>`...
 fn innermost(ty: &Type) -> Option<String> {
     match last_ident(ty).as_deref() {
@@ -460,6 +491,7 @@ fn field(f: &ast::Field, errors: &mut Errors) -> Audit {
         variant_field_rules(name, variant, attrs, errors);
     }
     name_needs_type(name, ty, args, errors);
+    trail_rules(name, variant, args, errors);
     let inner = innermost(ty);
     let url = inner.as_deref() == Some("SafeUrl");
     let command = inner.as_deref() == Some("CommandLine");
@@ -580,6 +612,24 @@ fn field(f: &ast::Field, errors: &mut Errors) -> Audit {
         url,
         command,
         ident,
+    }
+}
+
+/// `#[secure(audit)]` and `#[secure(sensitive)]`: what the audit trail may keep.
+fn trail_rules(name: &str, variant: Option<&syn::Ident>, args: &FieldArgs, errors: &mut Errors) {
+    if let (Some(_), Some(sensitive)) = (args.audit, args.sensitive) {
+        errors.at(
+            sensitive,
+            format!("field `{name}` is both `audit` and `sensitive`: a sensitive value is never written anywhere, the audit trail included; keep one of the two"),
+        );
+    }
+    if let Some(variant) = variant {
+        for span in args.audit.iter().chain(&args.sensitive) {
+            errors.at(
+                *span,
+                format!("`audit` and `sensitive` apply to the fields of a struct: move field `{name}` of variant `{variant}` into a struct that derives `SecureInput` and hold it in the variant"),
+            );
+        }
     }
 }
 

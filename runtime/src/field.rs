@@ -128,6 +128,13 @@ pub trait InputField {
     fn collect_opt_outs(out: &mut Vec<OptOut>, seen: &mut Vec<&'static str>) {
         let _ = (out, seen);
     }
+
+    /// Append the text of every `#[secure(sensitive)]` field this value holds, so the
+    /// pipeline can keep it out of every message and log.
+    #[doc(hidden)]
+    fn sensitive_values(&self, out: &mut Vec<String>) {
+        let _ = out;
+    }
 }
 
 fn scan(text: &str, path: &FieldPath<'_>, scan_text: bool, problems: &mut Vec<Problem>) {
@@ -227,6 +234,10 @@ macro_rules! forward {
                 (**self).check_field(path, scan_text, problems);
             }
 
+            fn sensitive_values(&self, out: &mut Vec<String>) {
+                (**self).sensitive_values(out);
+            }
+
             fn collect_opt_outs(out: &mut Vec<OptOut>, seen: &mut Vec<&'static str>) {
                 T::collect_opt_outs(out, seen);
             }
@@ -241,6 +252,12 @@ impl<T: InputField> InputField for Option<T> {
     fn check_field(&self, path: &FieldPath<'_>, scan_text: bool, problems: &mut Vec<Problem>) {
         if let Some(value) = self {
             value.check_field(path, scan_text, problems);
+        }
+    }
+
+    fn sensitive_values(&self, out: &mut Vec<String>) {
+        if let Some(value) = self {
+            value.sensitive_values(out);
         }
     }
 
@@ -273,6 +290,10 @@ macro_rules! sequence {
 
             fn check_field(&self, path: &FieldPath<'_>, scan_text: bool, problems: &mut Vec<Problem>) {
                 check_items(self, path, scan_text, problems);
+            }
+
+            fn sensitive_values(&self, out: &mut Vec<String>) {
+                self.iter().for_each(|item| item.sensitive_values(out));
             }
 
             fn collect_opt_outs(out: &mut Vec<OptOut>, seen: &mut Vec<&'static str>) {

@@ -24,6 +24,7 @@ use std::sync::Arc;
 pub struct Principal {
     id: Arc<str>,
     scopes: Arc<BTreeSet<Box<str>>>,
+    issuer: Option<Arc<str>>,
 }
 
 impl Principal {
@@ -35,6 +36,7 @@ impl Principal {
         Self {
             id: id.into(),
             scopes: Arc::default(),
+            issuer: None,
         }
     }
 
@@ -54,6 +56,30 @@ impl Principal {
         self
     }
 
+    /// This principal, vouched for by `issuer` (a token's `iss`): audited with it.
+    pub fn with_issuer(mut self, issuer: impl Into<Arc<str>>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// Who vouched for this principal (a token's issuer), when known.
+    pub fn issuer(&self) -> Option<&str> {
+        self.issuer.as_deref()
+    }
+
+    /// This principal with `grant` added to its scopes and then `deny` taken away: an
+    /// operator's explicit denial wins over every grant, the token's own included.
+    pub(crate) fn with_policy(&self, grant: &[&str], deny: &[&str]) -> Self {
+        let mut scopes: BTreeSet<Box<str>> = (*self.scopes).clone();
+        scopes.extend(grant.iter().map(|s| Box::from(*s)));
+        scopes.retain(|s| !deny.contains(&&**s));
+        Self {
+            id: Arc::clone(&self.id),
+            scopes: Arc::new(scopes),
+            issuer: self.issuer.clone(),
+        }
+    }
+
     /// The principal's id, as it appears in audit events and rate-limit keys.
     pub fn id(&self) -> &str {
         &self.id
@@ -62,6 +88,11 @@ impl Principal {
     /// The shared id (cheap to clone into keys).
     pub(crate) fn id_arc(&self) -> &Arc<str> {
         &self.id
+    }
+
+    /// The shared issuer.
+    pub(crate) fn issuer_arc(&self) -> Option<&Arc<str>> {
+        self.issuer.as_ref()
     }
 
     /// The scopes granted, in sorted order.
@@ -91,6 +122,7 @@ impl fmt::Debug for Principal {
         f.debug_struct("Principal")
             .field("id", &self.id)
             .field("scopes", &self.scopes)
+            .field("issuer", &self.issuer)
             .finish()
     }
 }

@@ -55,6 +55,13 @@ pub trait SecureInput:
     fn opt_outs() -> &'static [OptOut] {
         &[]
     }
+
+    /// Append the name and (truncated) value of every `#[secure(audit)]` field, for the
+    /// audit trail.
+    #[doc(hidden)]
+    fn audit_values(&self, out: &mut Vec<(&'static str, Value)>) {
+        let _ = out;
+    }
 }
 
 /// A waived compile-time rule on one field, with the reason its author wrote.

@@ -67,6 +67,7 @@ mod messages;
 #[cfg(feature = "reqwest")]
 pub mod net;
 mod pipeline;
+mod policy;
 mod problem;
 mod raw;
 pub mod rules;
@@ -74,14 +75,20 @@ mod scrub;
 mod security;
 mod support;
 pub mod types;
+#[cfg(feature = "policy")]
+mod words;
 
-pub use audit::{AUDIT_TARGET, ERROR_TARGET, Outcome};
+pub use audit::{AUDIT_TARGET, AUDIT_VALUE_CHARS, AuditLog, ERROR_TARGET, Outcome};
 pub use error::{ErrorRef, ToolError};
 pub use field::{FieldPath, InputField};
 pub use identity::Principal;
 pub use input::{OptOut, SecureInput};
 pub use limits::{Bytes, Limits, Millis, Rate};
 pub use manifest::{Manifest, ToolManifest};
+pub use pipeline::Denied;
+pub use policy::Policy;
+#[cfg(feature = "policy")]
+pub use policy::{PolicyError, PolicyWatch};
 pub use problem::{InputError, Problem};
 pub use raw::RawLimits;
 pub use scrub::{scrub_public, scrub_secrets};
@@ -152,8 +159,9 @@ pub mod __private {
     // `ReturnsResult`, `ReturnsValue` and `ToolReturn` are named by the compiler's message
     // for an unsupported return type.
     pub use crate::pipeline::{
-        CallScope, NoInput, ReturnsResult, ReturnsValue, ToolFuture, ToolReturn, WrapParameters,
-        input_schema, output_schema, returns_result, returns_value, run_async, run_sync,
+        AuthFuture, CallScope, NoInput, ReturnsResult, ReturnsValue, ToolFuture, ToolReturn,
+        WrapParameters, input_schema, output_schema, returns_result, returns_value, run_async,
+        run_async_authorized, run_sync, run_sync_authorized, tool_meta, verdict, verdict_now,
     };
     #[cfg(feature = "command")]
     pub use crate::types::command::check_command_field;
@@ -163,11 +171,12 @@ pub mod __private {
     pub use crate::types::url::check_url_field;
 
     pub use crate::support::{
-        HasValidate, ObjectInput, OptOutsOf, ViaNoInput, ViaToolInput, collect_own_opt_outs,
-        validated_at,
+        HasValidate, ObjectInput, OptOutsOf, ViaNoInput, ViaToolInput, audit_value,
+        collect_own_opt_outs, sensitive_strings, validated_at,
     };
     pub use ::rmcp;
     pub use ::rmcp::model::CallToolResponse;
+    pub use ::serde_json;
 }
 
 /// Not public API: hooks for this repository's own tests (one secret rule at a time).

@@ -179,7 +179,7 @@ fn size_text(bytes: u64) -> String {
 
 /// The live limiter state of one tool inside one [`Security`](crate::Security).
 pub(crate) struct ToolState {
-    rate: RateState,
+    rate: Arc<RateState>,
     semaphore: Option<Arc<Semaphore>>,
     calls: AtomicU32,
 }
@@ -191,6 +191,19 @@ enum RateState {
     /// after a period.
     Closed(Duration),
     Limited(DefaultKeyedRateLimiter<Arc<str>>),
+}
+
+impl RateState {
+    fn new(limits: &Limits) -> Self {
+        // A rate no quota can express (0 calls) refuses every call.
+        match limits.rate {
+            None => Self::Unlimited,
+            Some(rate) => match rate.quota(limits.burst) {
+                Some(quota) => Self::Limited(RateLimiter::keyed(quota)),
+                None => Self::Closed(rate.period().max(Duration::from_secs(1))),
+            },
+        }
+    }
 }
 
 /// Why a call was not admitted by the limits.
@@ -208,18 +221,34 @@ const SWEEP_EVERY: u32 = 4096;
 impl ToolState {
     pub(crate) fn new(limits: &Limits) -> Self {
         Self {
-            // A rate no quota can express (0 calls) refuses every call.
-            rate: match limits.rate {
-                None => RateState::Unlimited,
-                Some(rate) => match rate.quota(limits.burst) {
-                    Some(quota) => RateState::Limited(RateLimiter::keyed(quota)),
-                    None => RateState::Closed(rate.period().max(Duration::from_secs(1))),
-                },
+            rate: Arc::new(RateState::new(limits)),
+            semaphore: Self::semaphore(limits),
+            calls: AtomicU32::new(0),
+        }
+    }
+
+    fn semaphore(limits: &Limits) -> Option<Arc<Semaphore>> {
+        limits
+            .concurrency
+            .filter(|n| *n > 0)
+            .map(|n| Arc::new(Semaphore::new(n as usize)))
+    }
+
+    /// The state for `new` limits, taking over this state (built for `old`) wherever a
+    /// limit is unchanged: a caller's spent budget survives a policy reload that did not
+    /// touch its rate, and calls running hold their concurrency slots.
+    pub(crate) fn carry(&self, old: &Limits, new: &Limits) -> Self {
+        Self {
+            rate: if (old.rate, old.burst) == (new.rate, new.burst) {
+                Arc::clone(&self.rate)
+            } else {
+                Arc::new(RateState::new(new))
             },
-            semaphore: limits
-                .concurrency
-                .filter(|n| *n > 0)
-                .map(|n| Arc::new(Semaphore::new(n as usize))),
+            semaphore: if old.concurrency == new.concurrency {
+                self.semaphore.clone()
+            } else {
+                Self::semaphore(new)
+            },
             calls: AtomicU32::new(0),
         }
     }
@@ -229,7 +258,7 @@ impl ToolState {
         &self,
         principal: &Arc<str>,
     ) -> Result<Option<OwnedSemaphorePermit>, Limited> {
-        match &self.rate {
+        match &*self.rate {
             RateState::Unlimited => {}
             RateState::Closed(period) => return Err(Limited::Rate(*period)),
             RateState::Limited(limiter) => {

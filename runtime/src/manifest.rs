@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::OptOut;
 use crate::decl::Registered;
 use crate::limits::{Defaults, Limits};
+use crate::policy::Policy;
 
 /// Every secured tool this program serves, as declared and as configured.
 ///
@@ -66,6 +67,9 @@ use crate::limits::{Defaults, Limits};
 /// ```
 #[derive(Debug, Clone, Serialize)]
 pub struct Manifest {
+    /// The digest of the operator's policy file in force, if one was loaded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    policy: Option<String>,
     tools: Vec<ToolManifest>,
 }
 
@@ -84,6 +88,12 @@ pub struct ToolManifest {
     /// Serialized beside the other fields: `"rate": "30/min"`, `"timeout_ms": 2000`...
     #[serde(flatten)]
     pub limits: Limits,
+    /// Served: `false` when the operator's policy says `enabled = false`.
+    pub enabled: bool,
+    /// What the operator's policy changed of the code's declaration: the limit keys it
+    /// overrides (`rate`, `timeout`...) and `enabled`. Empty without a policy.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub policy: Vec<&'static str>,
     /// The input type, as written at the tool (`-` for a tool without arguments).
     pub input: &'static str,
     /// Every compile-time rule waived by the input or an input nested in it.
@@ -97,13 +107,21 @@ pub struct ToolManifest {
 }
 
 impl Manifest {
-    pub(crate) fn new(defaults: &Defaults) -> Self {
+    pub(crate) fn new(defaults: &Defaults, policy: &Policy) -> Self {
         let mut tools: Vec<ToolManifest> = crate::decl::served()
             .iter()
-            .map(|registered| ToolManifest::new(registered, defaults))
+            .map(|registered| ToolManifest::new(registered, defaults, policy))
             .collect();
         tools.sort_by(|a, b| (a.module, a.name).cmp(&(b.module, b.name)));
-        Self { tools }
+        Self {
+            policy: policy.digest().map(str::to_owned),
+            tools,
+        }
+    }
+
+    /// The digest (`sha256:..`) of the operator's policy file in force, if any.
+    pub fn policy_digest(&self) -> Option<&str> {
+        self.policy.as_deref()
     }
 
     /// Every secured tool, by module then name.
@@ -125,15 +143,24 @@ impl Manifest {
 }
 
 impl ToolManifest {
-    fn new(registered: &Registered, defaults: &Defaults) -> Self {
+    fn new(registered: &Registered, defaults: &Defaults, policy: &Policy) -> Self {
         let decl = registered.decl;
         let mut opt_outs = Vec::new();
         (registered.opt_outs)(&mut opt_outs, &mut Vec::new());
+        let enabled = policy.is_enabled(decl.name);
+        let mut changed = policy.changed(decl.name);
+        if !enabled {
+            changed.push("enabled");
+        }
         Self {
             name: decl.name,
             scopes: decl.scopes,
             public: decl.public,
-            limits: decl.limits.effective(defaults, decl.asynchronous),
+            limits: policy
+                .limits(decl.name, decl.limits)
+                .effective(defaults, decl.asynchronous),
+            enabled,
+            policy: changed,
             input: decl.input,
             opt_outs,
             server: registered.server,
@@ -152,11 +179,15 @@ impl ToolManifest {
 impl fmt::Display for Manifest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let waivers = self.opt_outs().count();
-        writeln!(
+        write!(
             f,
             "{} secured tool(s), {waivers} waiver(s)",
             self.tools.len()
         )?;
+        match &self.policy {
+            Some(digest) => writeln!(f, ", policy {digest}")?,
+            None => writeln!(f)?,
+        }
         let width = self.tools.iter().map(|t| t.name.len()).max().unwrap_or(0);
         for tool in &self.tools {
             write!(f, "{:width$}  ", tool.name)?;
@@ -165,7 +196,14 @@ impl fmt::Display for Manifest {
             } else {
                 write!(f, "scope {}", tool.scopes.join(" + "))?;
             }
-            writeln!(f, "  {}  [{}, {}]", tool.limits, tool.module, tool.location)?;
+            write!(f, "  {}", tool.limits)?;
+            if !tool.enabled {
+                f.write_str("  DISABLED")?;
+            }
+            if !tool.policy.is_empty() {
+                write!(f, "  (policy sets {})", tool.policy.join(", "))?;
+            }
+            writeln!(f, "  [{}, {}]", tool.module, tool.location)?;
             for o in &tool.opt_outs {
                 writeln!(f, "    waiver {}: {} ({:?})", o.field, o.rule, o.reason)?;
             }

@@ -28,7 +28,12 @@ use crate::support::ObjectInput;
 use crate::{Principal, SecureInput, Security, ToolError, identity};
 
 mod admission;
+mod authorize;
 mod shape;
+
+pub use authorize::{
+    AuthFuture, Denied, run_async_authorized, run_sync_authorized, verdict, verdict_now,
+};
 
 use admission::{Admitted, admit};
 use shape::{finish_returned, refuse};
@@ -44,7 +49,14 @@ pub struct CallScope {
     arguments: Option<JsonObject>,
     /// The transport's caller; `None` until the local principal is filled in.
     principal: Option<Principal>,
+    /// The caller is the `Security`'s local principal (stdio, in-process).
+    local: bool,
     cancel: CancellationToken,
+    /// What the input's `#[secure(audit)]` fields hold, for the audit trail.
+    audited: Vec<(&'static str, serde_json::Value)>,
+    /// What the input's `#[secure(sensitive)]` fields hold: taken out of every error text
+    /// before it is shown or logged.
+    sensitive: Vec<String>,
 }
 
 // No `S: SecureServer` bound here: a server missing the impl gets one error, at the
@@ -55,7 +67,10 @@ impl<S> FromContextPart<ToolCallContext<'_, S>> for CallScope {
             started: Instant::now(),
             arguments: context.arguments.take(),
             principal: identity::from_extensions(&context.request_context.extensions),
+            local: false,
             cancel: context.request_context.ct.clone(),
+            audited: Vec::new(),
+            sensitive: Vec::new(),
         })
     }
 }
@@ -65,6 +80,7 @@ impl CallScope {
     fn resolve(&mut self, security: &Security) {
         if self.principal.is_none() {
             self.principal = Some(security.local_principal().clone());
+            self.local = true;
         }
     }
 
@@ -81,7 +97,10 @@ impl CallScope {
             started: Instant::now(),
             arguments,
             principal: Some(principal),
+            local: false,
             cancel: CancellationToken::new(),
+            audited: Vec::new(),
+            sensitive: Vec::new(),
         }
     }
 }
@@ -127,6 +146,27 @@ pub fn input_schema<T: schemars::JsonSchema + 'static>() -> Arc<JsonObject> {
 #[cold]
 fn invalid_input_schema(type_name: &str, error: &dyn std::fmt::Display) -> ! {
     panic!("Invalid input schema for `{type_name}`: {error}")
+}
+
+/// The key of a tool's `_meta` that lists the scopes a call needs, so a client can ask
+/// for them (an OAuth client, in its authorization request) before it calls.
+pub const SCOPES_META_KEY: &str = "secure-tool/scopes";
+
+/// A tool's `_meta` in `tools/list`: the author's (`#[tool(meta = ..)]`), with the scopes
+/// a call needs under [`SCOPES_META_KEY`] (empty for a public tool).
+pub fn tool_meta(
+    decl: &'static ToolDecl,
+    base: Option<rmcp::model::MetaObject>,
+) -> rmcp::model::MetaObject {
+    let mut meta = base.unwrap_or_default();
+    let scopes = decl
+        .scopes
+        .iter()
+        .map(|s| serde_json::Value::from(*s))
+        .collect();
+    meta.0
+        .insert(SCOPES_META_KEY.to_owned(), serde_json::Value::Array(scopes));
+    meta
 }
 
 /// The `outputSchema` rmcp computes for a `Json<T>` return type.
@@ -255,7 +295,7 @@ fn admit_async<'a, T: ObjectInput>(
                 permit: _permit,
             },
         )),
-        Err(refusal) => Err(refuse(&tool, &scope, refusal)),
+        Err(refusal) => Err(refuse(security, &tool, &mut scope, refusal)),
     }
 }
 
@@ -343,7 +383,7 @@ async fn drive(
         }
     };
     drop(permit);
-    finish_returned(security, tool, &scope, ran)
+    finish_returned(security, tool, scope, ran)
 }
 
 /// Run a sync secured tool. Generated code only.
@@ -364,17 +404,32 @@ where
     F: FnOnce(T) -> R,
 {
     let tool = security.tool(server, decl);
-    let admitted = match admit::<T>(security, &tool, &mut scope) {
-        Ok(admitted) => admitted,
-        Err(refusal) => return refuse(&tool, &scope, refusal),
-    };
+    match admit::<T>(security, &tool, &mut scope) {
+        Ok(admitted) => run_sync_body(security, &tool, scope, admitted, body, returned),
+        Err(refusal) => refuse(security, &tool, &mut scope, refusal),
+    }
+}
+
+/// Stages 6 to 8 of a sync tool: the body (off the runtime's workers), then shaping and
+/// audit.
+fn run_sync_body<T, F, R>(
+    security: &Security,
+    tool: &Tool,
+    scope: CallScope,
+    admitted: Admitted<T>,
+    body: F,
+    returned: fn(R) -> Returned,
+) -> CallToolResponse
+where
+    F: FnOnce(T) -> R,
+{
     let Admitted { input, _permit } = admitted;
     let ran = run_blocking(move || {
         std::panic::catch_unwind(AssertUnwindSafe(move || returned(body(input))))
     })
     .map_or_else(Ran::Panicked, Ran::Returned);
     drop(_permit);
-    finish_returned(security, &tool, &scope, ran)
+    finish_returned(security, tool, scope, ran)
 }
 
 /// Run `f`, which may block, without stalling the runtime that called it.

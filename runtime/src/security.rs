@@ -6,8 +6,10 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::Principal;
+use crate::audit::AuditLog;
 use crate::decl::{ToolDecl, ToolKey};
-use crate::limits::{Limits, ToolState};
+use crate::limits::{Defaults, Limits, ToolState};
+use crate::policy::Policy;
 use crate::raw::RawLimits;
 
 /// Connects an rmcp server to its [`Security`]; every `#[secure_tool]` method needs it.
@@ -70,16 +72,49 @@ struct Inner {
     max_output: usize,
     scrub_output: bool,
     scrub_logs: bool,
-    tools: RwLock<HashMap<ToolKey, Arc<Tool>, foldhash::fast::FixedState>>,
+    audit: Option<AuditLog>,
+    live: RwLock<Live>,
 }
 
-/// One tool as this `Security` runs it: its declaration, the limits its calls run under,
-/// and their live state.
+/// The policy in force and each tool as it runs under it. Replaced whole, under the
+/// write lock, when the policy is reloaded; a call holds the `Arc<Tool>` it started with.
+#[derive(Default)]
+struct Live {
+    policy: Arc<Policy>,
+    tools: HashMap<ToolKey, Arc<Tool>, foldhash::fast::FixedState>,
+}
+
+/// One tool as this `Security` runs it: its declaration, the limits its calls run under
+/// (the code's, with the policy's overrides), whether the policy serves it, and the live
+/// limiter state.
 pub(crate) struct Tool {
     pub(crate) decl: &'static ToolDecl,
-    /// The declared limits (the server's defaults apply where one is `None`).
+    /// The limits in force (the server's defaults apply where one is `None`).
     pub(crate) limits: Limits,
     pub(crate) state: ToolState,
+    /// `false`: the policy says `enabled = false`.
+    pub(crate) enabled: bool,
+    /// The policy this tool's calls run under.
+    pub(crate) policy: Arc<Policy>,
+}
+
+impl Tool {
+    /// `decl` under `policy`. The limiter state of `previous` (the same tool under the
+    /// policy before) is kept for every limit that did not change.
+    fn new(decl: &'static ToolDecl, policy: &Arc<Policy>, previous: Option<&Tool>) -> Self {
+        let limits = policy.limits(decl.name, decl.limits);
+        let state = match previous {
+            Some(previous) => previous.state.carry(&previous.limits, &limits),
+            None => ToolState::new(&limits),
+        };
+        Self {
+            decl,
+            limits,
+            state,
+            enabled: policy.is_enabled(decl.name),
+            policy: Arc::clone(policy),
+        }
+    }
 }
 
 impl Default for Inner {
@@ -97,6 +132,8 @@ impl std::fmt::Debug for Security {
             .field("max_output", &self.inner.max_output)
             .field("scrub_output", &self.inner.scrub_output)
             .field("scrub_logs", &self.inner.scrub_logs)
+            .field("audit_log", &self.inner.audit)
+            .field("policy", &self.policy().digest())
             .finish_non_exhaustive()
     }
 }
@@ -138,14 +175,74 @@ impl Security {
         self.inner.scrub_logs
     }
 
-    /// Every secured tool in the program, with this server's effective limits and every
-    /// waiver its inputs carry. See [`Manifest`](crate::Manifest).
+    /// Every secured tool in the program, with this server's effective limits (its
+    /// policy's overrides marked), and every waiver its inputs carry. See
+    /// [`Manifest`](crate::Manifest).
     pub fn manifest(&self) -> crate::Manifest {
-        crate::Manifest::new(&crate::limits::Defaults {
+        crate::Manifest::new(&self.defaults(), &self.policy())
+    }
+
+    /// The operator's policy in force (empty when none was loaded).
+    pub fn policy(&self) -> Arc<Policy> {
+        Arc::clone(&self.live().policy)
+    }
+
+    /// `tools` (a server's `tools/list`) without those the policy disables. A server
+    /// serving a policy with `enabled = false` lists its tools through this:
+    ///
+    /// ```ignore
+    /// async fn list_tools(&self, _: Option<PaginatedRequestParams>, _: RequestContext<RoleServer>)
+    ///     -> Result<ListToolsResult, ErrorData> {
+    ///     Ok(ListToolsResult::with_all_items(self.security.visible_tools(self.tool_router.list_all())))
+    /// }
+    /// ```
+    pub fn visible_tools(&self, tools: Vec<rmcp::model::Tool>) -> Vec<rmcp::model::Tool> {
+        let policy = self.policy();
+        tools
+            .into_iter()
+            .filter(|tool| policy.is_enabled(&tool.name))
+            .collect()
+    }
+
+    /// The server's limits for tools that declare none.
+    pub(crate) fn defaults(&self) -> Defaults {
+        Defaults {
             timeout: self.default_timeout(),
             max_output: self.max_output(),
             max_input: self.raw_limits().max_bytes,
-        })
+        }
+    }
+
+    /// The JSON-lines audit trail, when one was configured.
+    pub(crate) fn audit_log(&self) -> Option<&AuditLog> {
+        self.inner.audit.as_ref()
+    }
+
+    fn live(&self) -> std::sync::RwLockReadGuard<'_, Live> {
+        self.inner
+            .live
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn live_mut(&self) -> std::sync::RwLockWriteGuard<'_, Live> {
+        self.inner
+            .live
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Put `policy` in force: every tool is rebuilt under it at once (keeping the limiter
+    /// state of each limit that did not change); calls in flight finish under the old.
+    pub(crate) fn install(&self, policy: Policy) {
+        let policy = Arc::new(policy);
+        let mut live = self.live_mut();
+        let tools = live
+            .tools
+            .iter()
+            .map(|(key, tool)| (*key, Arc::new(Tool::new(tool.decl, &policy, Some(tool)))))
+            .collect();
+        *live = Live { policy, tools };
     }
 
     /// One tool's live state, created on its first call. Keyed by what identifies a tool
@@ -153,27 +250,16 @@ impl Security {
     /// enough, and a short one (a type id, a name and two numbers).
     pub(crate) fn tool(&self, server: std::any::TypeId, decl: &'static ToolDecl) -> Arc<Tool> {
         let key = ToolKey::new(server, decl);
-        if let Some(tool) = self
-            .inner
-            .tools
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&key)
-        {
+        if let Some(tool) = self.live().tools.get(&key) {
             return Arc::clone(tool);
         }
-        let mut tools = self
-            .inner
-            .tools
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        Arc::clone(tools.entry(key).or_insert_with(|| {
-            Arc::new(Tool {
-                decl,
-                limits: decl.limits,
-                state: ToolState::new(&decl.limits),
-            })
-        }))
+        let mut live = self.live_mut();
+        let Live { policy, tools } = &mut *live;
+        Arc::clone(
+            tools
+                .entry(key)
+                .or_insert_with(|| Arc::new(Tool::new(decl, policy, None))),
+        )
     }
 }
 
@@ -186,6 +272,8 @@ pub struct SecurityBuilder {
     max_output: usize,
     scrub_output: bool,
     scrub_logs: bool,
+    audit: Option<AuditLog>,
+    policy: Policy,
 }
 
 impl Default for SecurityBuilder {
@@ -197,6 +285,8 @@ impl Default for SecurityBuilder {
             max_output: 1024 * 1024,
             scrub_output: true,
             scrub_logs: true,
+            audit: None,
+            policy: Policy::default(),
         }
     }
 }
@@ -241,6 +331,36 @@ impl SecurityBuilder {
         self
     }
 
+    /// Also write the audit trail as JSON lines to `log` (a path, or an
+    /// [`AuditLog`] with its rotation size): one line per call, off the call path. Fails
+    /// when the file cannot be opened for appending.
+    pub fn audit_log(mut self, log: impl Into<AuditLog>) -> std::io::Result<Self> {
+        let mut log = log.into();
+        log.open()?;
+        self.audit = Some(log);
+        Ok(self)
+    }
+
+    /// Load the operator's policy from `path` (a `secure-tool.toml`; see
+    /// [`Policy`]), checked completely against the tools this program serves: build
+    /// the server's tool router first (`Server::tool_router()`), so its tools are known.
+    /// An unknown tool, role or key, a bad value, or a limit looser than the code's
+    /// without `allow_loosen` is an error naming the file and line. Set the server's
+    /// defaults and local principal before this: a loosened limit is judged against them.
+    #[cfg(feature = "policy")]
+    pub fn policy_file(
+        mut self,
+        path: impl AsRef<std::path::Path>,
+    ) -> Result<Self, crate::policy::PolicyError> {
+        let defaults = Defaults {
+            timeout: self.default_timeout,
+            max_output: self.max_output,
+            max_input: self.raw_limits.max_bytes,
+        };
+        self.policy = crate::policy::load(path.as_ref(), &defaults, self.local.id())?;
+        Ok(self)
+    }
+
     /// Finish. Also compiles the secret-scrubbing patterns, so no call pays for that.
     pub fn build(self) -> Security {
         crate::scrub::warm_up();
@@ -257,7 +377,11 @@ impl SecurityBuilder {
             max_output: self.max_output,
             scrub_output: self.scrub_output,
             scrub_logs: self.scrub_logs,
-            tools: RwLock::default(),
+            audit: self.audit,
+            live: RwLock::new(Live {
+                policy: Arc::new(self.policy),
+                tools: HashMap::default(),
+            }),
         }
     }
 }

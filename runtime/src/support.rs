@@ -129,3 +129,47 @@ impl<T: ::validator::Validate> HasValidate for T {
         ::validator::Validate::validate(self).map_err(crate::InputError::from)
     }
 }
+
+/// A `#[secure(audit)]` field's value for the audit trail: as JSON, each string cut to
+/// [`AUDIT_VALUE_CHARS`](crate::AUDIT_VALUE_CHARS) characters (marked with `…`), and
+/// scrubbed of credentials. A value that cannot be serialized is recorded as `null`.
+pub fn audit_value<T: serde::Serialize + ?Sized>(value: &T) -> serde_json::Value {
+    fn cut(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::String(text) => {
+                let clean = crate::scrub_secrets(text).into_owned();
+                *text = match clean.char_indices().nth(crate::AUDIT_VALUE_CHARS) {
+                    Some((end, _)) => format!("{}…", &clean[..end]),
+                    None => clean,
+                };
+            }
+            serde_json::Value::Array(items) => {
+                items.truncate(crate::AUDIT_VALUE_CHARS);
+                items.iter_mut().for_each(cut);
+            }
+            serde_json::Value::Object(map) => map.values_mut().for_each(cut),
+            _ => {}
+        }
+    }
+    let mut json = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
+    cut(&mut json);
+    json
+}
+
+/// Append the text a `#[secure(sensitive)]` field holds: every string in it, and every
+/// number of four digits or more (a PIN, an account number), as the value would appear
+/// in a message.
+pub fn sensitive_strings<T: serde::Serialize + ?Sized>(value: &T, out: &mut Vec<String>) {
+    fn walk(value: &serde_json::Value, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::String(text) if !text.is_empty() => out.push(text.clone()),
+            serde_json::Value::Number(n) if n.to_string().len() >= 4 => out.push(n.to_string()),
+            serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+            serde_json::Value::Object(map) => map.values().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    if let Ok(json) = serde_json::to_value(value) {
+        walk(&json, out);
+    }
+}

@@ -205,7 +205,9 @@ pub(crate) async fn verify(config: &Config, token: &str) -> Result<Principal, To
     } else {
         subject.to_owned()
     };
-    let principal = Principal::new(id).with_scopes(scopes(&claims));
+    let principal = Principal::new(id)
+        .with_scopes(scopes(&claims))
+        .with_issuer(issuer.name.as_str());
 
     config.cache.insert(
         digest,

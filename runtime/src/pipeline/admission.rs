@@ -53,6 +53,12 @@ pub(super) fn admit<T: SecureInput>(
     #[cfg(not(feature = "sql"))]
     let (input, all_checked) = (decode(), true);
     let input = input?;
+    input.audit_values(&mut scope.audited);
+    input.sensitive_values(&mut scope.sensitive);
+    // Longest first: a value inside another is cut after the one that holds it.
+    scope
+        .sensitive
+        .sort_unstable_by_key(|value| std::cmp::Reverse(value.len()));
     if !all_checked {
         // A query inside a field nothing checks (`opaque`): its functions were never
         // decided, so it fails closed.
@@ -76,6 +82,17 @@ pub(super) fn admit_call(
 ) -> Result<(JsonObject, Option<OwnedSemaphorePermit>), Refusal> {
     let (decl, limits) = (tool.decl, &tool.limits);
     scope.resolve(security);
+    if !tool.enabled {
+        return Err(Refusal {
+            outcome: Outcome::Denied,
+            message: "this tool is disabled by the server's policy".to_owned(),
+        });
+    }
+    // The operator's grants and denials (denials win): the caller as the policy sees it
+    // is who the permission check, `authorize` and the audit trail see.
+    if let Some(resolved) = tool.policy.resolve(scope.caller(), scope.local) {
+        scope.principal = Some(resolved);
+    }
     let arguments = scope.arguments.take().unwrap_or_default();
     match limits.max_input.map(crate::limits::Bytes::get) {
         None => security.raw_limits().check(&arguments)?,

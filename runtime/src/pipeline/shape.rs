@@ -15,15 +15,49 @@ use crate::{ErrorRef, Security};
 use super::admission::Refusal;
 use super::{CallScope, Ran, Returned};
 
-pub(super) fn refuse(tool: &Tool, scope: &CallScope, refusal: Refusal) -> CallToolResponse {
+pub(super) fn refuse(
+    security: &Security,
+    tool: &Tool,
+    scope: &mut CallScope,
+    refusal: Refusal,
+) -> CallToolResponse {
+    let message = without_sensitive(refusal.message, &scope.sensitive);
+    record(security, tool, scope, refusal.outcome, None);
+    error_result(message)
+}
+
+/// The audit event of a call that ended with `outcome`.
+fn record(
+    security: &Security,
+    tool: &Tool,
+    scope: &mut CallScope,
+    outcome: Outcome,
+    error_ref: Option<ErrorRef>,
+) {
+    let fields = std::mem::take(&mut scope.audited);
     audit::record(
-        tool.decl.name,
-        scope.caller().id(),
-        refusal.outcome,
-        scope.started.elapsed(),
-        None,
+        security.audit_log(),
+        audit::Call {
+            tool: tool.decl.name,
+            principal: scope.caller(),
+            outcome,
+            duration: scope.started.elapsed(),
+            error_ref,
+            policy: tool.policy.digest.as_ref(),
+            fields,
+        },
     );
-    error_result(refusal.message)
+}
+
+/// `text` with every value of a `#[secure(sensitive)]` field cut out: such a value is
+/// never shown or written anywhere, even inside the tool's own error message.
+pub(super) fn without_sensitive(text: String, sensitive: &[String]) -> String {
+    if sensitive.iter().all(|value| !text.contains(value.as_str())) {
+        return text;
+    }
+    sensitive.iter().fold(text, |text, value| {
+        text.replace(value.as_str(), "[sensitive]")
+    })
 }
 
 pub(super) fn error_result(message: String) -> CallToolResponse {
@@ -34,10 +68,11 @@ pub(super) fn error_result(message: String) -> CallToolResponse {
 pub(super) fn finish_returned(
     security: &Security,
     tool: &Tool,
-    scope: &CallScope,
+    mut scope: CallScope,
     ran: Ran<Returned>,
 ) -> CallToolResponse {
     let mut error_ref = None;
+    let sensitive = std::mem::take(&mut scope.sensitive);
     let mut redact = |what: &dyn std::fmt::Display, kind: &str| {
         let r = ErrorRef::new();
         error_ref = Some(r);
@@ -47,7 +82,7 @@ pub(super) fn finish_returned(
             tool = tool.decl.name,
             principal = scope.caller().id(),
             kind,
-            error = %log_text(security, what),
+            error = %without_sensitive(log_text(security, what), &sensitive),
             "tool call failed"
         );
         error_result(format!("internal error (ref {r})"))
@@ -64,7 +99,10 @@ pub(super) fn finish_returned(
             ),
             Returned::Error(error) => match error.public_message() {
                 Some(message) => (
-                    error_result(crate::scrub_public(message).into_owned()),
+                    error_result(without_sensitive(
+                        crate::scrub_public(message).into_owned(),
+                        &sensitive,
+                    )),
                     Outcome::Error,
                 ),
                 None => (redact(&error.log_chain(), "error"), Outcome::Error),
@@ -83,13 +121,7 @@ pub(super) fn finish_returned(
             Outcome::Cancelled,
         ),
     };
-    audit::record(
-        tool.decl.name,
-        scope.caller().id(),
-        outcome,
-        scope.started.elapsed(),
-        error_ref,
-    );
+    record(security, tool, &mut scope, outcome, error_ref);
     response
 }
 

@@ -1,0 +1,398 @@
+//! Reading a `secure-tool.toml`: parsed with the `toml` crate's spans, so every error
+//! names the file, line and column, then checked completely against the tools this
+//! program serves before anything of it takes effect.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+use sha2::Digest as _;
+use toml::Spanned;
+
+use super::{Access, Policy, ToolRule};
+use crate::decl::Registered;
+use crate::limits::{Bytes, Defaults, Limits, Millis, Rate};
+use crate::words::{is_scope_name, parse_duration_ms, parse_rate, parse_size, suggest};
+
+/// A policy that cannot be used: where, and why. Its `Display` is
+/// `FILE:LINE:COLUMN: message`, the form editors and terminals link to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyError {
+    /// The file, when the policy came from one.
+    pub path: Option<PathBuf>,
+    /// Line of the offending text, from 1 (0 when the error is about the whole file).
+    pub line: usize,
+    /// Column of the offending text, from 1 (0 when the error is about the whole file).
+    pub column: usize,
+    /// What is wrong, and how to write it instead.
+    pub message: String,
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = self
+            .path
+            .as_deref()
+            .map_or_else(|| "policy".into(), |p| p.display().to_string());
+        if self.line == 0 {
+            write!(f, "{path}: {}", self.message)
+        } else {
+            write!(f, "{path}:{}:{}: {}", self.line, self.column, self.message)
+        }
+    }
+}
+
+impl std::error::Error for PolicyError {}
+
+/// The file as written. Every table refuses keys it does not know.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileText {
+    #[serde(default)]
+    roles: BTreeMap<Spanned<String>, Vec<Spanned<String>>>,
+    #[serde(default)]
+    principals: BTreeMap<Spanned<String>, AccessText>,
+    #[serde(default)]
+    token_scopes: BTreeMap<Spanned<String>, AccessText>,
+    #[serde(default)]
+    tools: BTreeMap<Spanned<String>, ToolText>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccessText {
+    #[serde(default)]
+    roles: Vec<Spanned<String>>,
+    #[serde(default)]
+    scopes: Vec<Spanned<String>>,
+    #[serde(default)]
+    deny: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ToolText {
+    rate: Option<Spanned<String>>,
+    burst: Option<Spanned<i64>>,
+    timeout: Option<Spanned<String>>,
+    concurrency: Option<Spanned<i64>>,
+    max_output: Option<Spanned<String>>,
+    max_input: Option<Spanned<String>>,
+    enabled: Option<bool>,
+    #[serde(default)]
+    allow_loosen: bool,
+}
+
+/// What the check needs of the program it checks the file against.
+pub(crate) struct Context<'a> {
+    /// The tools the program serves.
+    pub(crate) tools: &'a [Registered],
+    /// The server's defaults, against which a limit the code left to them is compared.
+    pub(crate) defaults: &'a Defaults,
+    /// The id of the local (stdio) principal.
+    pub(crate) local_id: &'a str,
+}
+
+/// Read, parse and check the file at `path`.
+pub(crate) fn load(path: &Path, context: &Context<'_>) -> Result<Policy, PolicyError> {
+    let bytes = std::fs::read(path).map_err(|error| PolicyError {
+        path: Some(path.to_owned()),
+        line: 0,
+        column: 0,
+        message: format!("cannot read the policy file: {error}"),
+    })?;
+    let text = String::from_utf8(bytes).map_err(|_| PolicyError {
+        path: Some(path.to_owned()),
+        line: 0,
+        column: 0,
+        message: "the policy file is not UTF-8 text".into(),
+    })?;
+    parse(&text, Some(path), context)
+}
+
+/// Parse and check `text`, a policy file's contents.
+pub(crate) fn parse(
+    text: &str,
+    path: Option<&Path>,
+    context: &Context<'_>,
+) -> Result<Policy, PolicyError> {
+    let at = |span: std::ops::Range<usize>, message: String| {
+        let (line, column) = line_column(text, span.start);
+        PolicyError {
+            path: path.map(Path::to_owned),
+            line,
+            column,
+            message,
+        }
+    };
+    let file: FileText = toml::from_str(text).map_err(|error| {
+        let message = error.message().trim_end().to_owned();
+        match error.span() {
+            Some(span) => at(span, message),
+            None => at(0..0, message),
+        }
+    })?;
+
+    let mut roles: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (name, scopes) in &file.roles {
+        check_name(name, "role").map_err(|m| at(name.span(), m))?;
+        let mut list = Vec::new();
+        for scope in scopes {
+            check_name(scope, "scope").map_err(|m| at(scope.span(), m))?;
+            list.push(scope.get_ref().as_str());
+        }
+        roles.insert(name.get_ref(), list);
+    }
+    let access = |entry: &AccessText| -> Result<Access, PolicyError> {
+        let mut grant = BTreeSet::new();
+        for role in &entry.roles {
+            let scopes = roles.get(role.get_ref().as_str()).ok_or_else(|| {
+                let known: Vec<&str> = roles.keys().copied().collect();
+                at(role.span(), unknown("role", role.get_ref(), &known))
+            })?;
+            grant.extend(scopes.iter().map(|s| Box::from(*s)));
+        }
+        let mut deny = BTreeSet::new();
+        for (list, into) in [(&entry.scopes, &mut grant), (&entry.deny, &mut deny)] {
+            for scope in list {
+                check_name(scope, "scope").map_err(|m| at(scope.span(), m))?;
+                into.insert(Box::from(scope.get_ref().as_str()));
+            }
+        }
+        Ok(Access { grant, deny })
+    };
+    let mut principals = HashMap::new();
+    for (id, entry) in &file.principals {
+        check_principal(id).map_err(|m| at(id.span(), m))?;
+        principals.insert(Box::from(id.get_ref().as_str()), access(entry)?);
+    }
+    let mut token_scopes = HashMap::new();
+    for (scope, entry) in &file.token_scopes {
+        check_name(scope, "scope").map_err(|m| at(scope.span(), m))?;
+        token_scopes.insert(Box::from(scope.get_ref().as_str()), access(entry)?);
+    }
+
+    let mut tools = HashMap::new();
+    for (name, text) in &file.tools {
+        let declared: Vec<&Registered> = context
+            .tools
+            .iter()
+            .filter(|r| r.decl.name == name.get_ref())
+            .collect();
+        if declared.is_empty() {
+            let mut known: Vec<&str> = context.tools.iter().map(|r| r.decl.name).collect();
+            known.sort_unstable();
+            known.dedup();
+            return Err(at(name.span(), unknown("tool", name.get_ref(), &known)));
+        }
+        let rule = tool_rule(text, &at)?;
+        for registered in declared {
+            check_loosening(registered, &rule.limits, text, context.defaults, &at)?;
+        }
+        tools.insert(Box::from(name.get_ref().as_str()), rule);
+    }
+
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(Policy {
+        digest: Some(Arc::from(format!("sha256:{hex}"))),
+        origin: path.map(Path::to_owned),
+        principals,
+        token_scopes,
+        tools,
+        local_id: Some(Box::from(context.local_id)),
+    })
+}
+
+/// One `[tools.NAME]` table, its values parsed as `#[secure_tool]` reads them.
+fn tool_rule(
+    text: &ToolText,
+    at: &impl Fn(std::ops::Range<usize>, String) -> PolicyError,
+) -> Result<ToolRule, PolicyError> {
+    let string = |value: &Option<Spanned<String>>,
+                  parse: fn(&str) -> Result<u64, String>,
+                  key: &str| {
+        value
+            .as_ref()
+            .map(|v| {
+                parse(v.get_ref()).map_err(|why| at(v.span(), format!("invalid `{key}`: {why}")))
+            })
+            .transpose()
+    };
+    let count = |value: &Option<Spanned<i64>>, key: &str| {
+        value
+            .as_ref()
+            .map(|v| match u32::try_from(*v.get_ref()) {
+                Ok(n) if n > 0 => Ok(n),
+                _ => Err(at(
+                    v.span(),
+                    format!("`{key}` must be a whole number from 1 to {}", u32::MAX),
+                )),
+            })
+            .transpose()
+    };
+    let rate = text
+        .rate
+        .as_ref()
+        .map(|v| {
+            parse_rate(v.get_ref())
+                .map(|(count, period_ms)| Rate { count, period_ms })
+                .map_err(|why| at(v.span(), format!("invalid `rate`: {why}")))
+        })
+        .transpose()?;
+    Ok(ToolRule {
+        limits: Limits {
+            rate,
+            burst: count(&text.burst, "burst")?,
+            timeout: string(&text.timeout, parse_duration_ms, "timeout")?.map(Millis),
+            concurrency: count(&text.concurrency, "concurrency")?,
+            max_output: string(&text.max_output, parse_size, "max_output")?.map(Bytes),
+            max_input: string(&text.max_input, parse_size, "max_input")?.map(Bytes),
+        },
+        enabled: text.enabled.unwrap_or(true),
+    })
+}
+
+/// Refuse a limit that gives more than the code declared (or, where the code declared
+/// none, than the server's default), unless the table says `allow_loosen = true`.
+fn check_loosening(
+    registered: &Registered,
+    set: &Limits,
+    text: &ToolText,
+    defaults: &Defaults,
+    at: &impl Fn(std::ops::Range<usize>, String) -> PolicyError,
+) -> Result<(), PolicyError> {
+    if text.allow_loosen {
+        return Ok(());
+    }
+    let decl = registered.decl;
+    let code = decl.limits.effective(defaults, decl.asynchronous);
+    let looser = |key: &str, span: std::ops::Range<usize>, was: String| {
+        at(
+            span,
+            format!(
+                "`{key}` loosens what the code of `{}` declares ({was}); the code's author set it for a reason: tighten it, or add `allow_loosen = true` to this table",
+                decl.name
+            ),
+        )
+    };
+    if let (Some(new), Some(span)) = (set.rate, text.rate.as_ref().map(Spanned::span)) {
+        match code.rate {
+            // More calls per unit of time: count / period compared without division.
+            Some(old)
+                if u128::from(new.count) * u128::from(old.period_ms)
+                    > u128::from(old.count) * u128::from(new.period_ms) =>
+            {
+                return Err(looser("rate", span, format!("rate {old}")));
+            }
+            _ => {}
+        }
+    }
+    let more =
+        |new: Option<u64>, old: Option<u64>| matches!((new, old), (Some(n), Some(o)) if n > o);
+    let checks: [(
+        &str,
+        Option<u64>,
+        Option<u64>,
+        Option<std::ops::Range<usize>>,
+    ); 5] = [
+        (
+            "burst",
+            set.burst.map(u64::from),
+            code.burst.map(u64::from),
+            text.burst.as_ref().map(Spanned::span),
+        ),
+        (
+            "timeout",
+            set.timeout.map(|m| m.0),
+            code.timeout.map(|m| m.0),
+            text.timeout.as_ref().map(Spanned::span),
+        ),
+        (
+            "concurrency",
+            set.concurrency.map(u64::from),
+            code.concurrency.map(u64::from),
+            text.concurrency.as_ref().map(Spanned::span),
+        ),
+        (
+            "max_output",
+            set.max_output.map(|b| b.0),
+            code.max_output.map(|b| b.0),
+            text.max_output.as_ref().map(Spanned::span),
+        ),
+        (
+            "max_input",
+            set.max_input.map(|b| b.0),
+            code.max_input.map(|b| b.0),
+            text.max_input.as_ref().map(Spanned::span),
+        ),
+    ];
+    for (key, new, old, span) in checks {
+        if let (true, Some(span), Some(old)) = (more(new, old), span, old) {
+            return Err(looser(key, span, format!("{key} {old}")));
+        }
+    }
+    if set.timeout.is_some() && !decl.asynchronous {
+        let span = text.timeout.as_ref().map(Spanned::span).unwrap_or(0..0);
+        return Err(at(
+            span,
+            format!(
+                "`timeout` on `{}`, a sync tool: nothing can interrupt sync code, so a timeout would never be enforced",
+                decl.name
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn unknown(what: &str, name: &str, known: &[&str]) -> String {
+    match suggest(name, known) {
+        Some(k) => format!("unknown {what} `{name}`: did you mean `{k}`?"),
+        None if known.is_empty() => format!("unknown {what} `{name}`: none is defined"),
+        None => format!(
+            "unknown {what} `{name}`; known: {}",
+            known
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// A role or scope name: as `#[secure_tool(scope = ..)]` accepts one.
+fn check_name(name: &Spanned<String>, what: &str) -> Result<(), String> {
+    let value = name.get_ref();
+    if is_scope_name(value) {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid {what} `{}`: use a non-empty name of letters, digits and `.` `:` `_` `/` `-`",
+            value.escape_debug()
+        ))
+    }
+}
+
+/// A principal id: any non-empty text without control characters (token subjects are
+/// URLs, emails, UUIDs...).
+fn check_principal(id: &Spanned<String>) -> Result<(), String> {
+    let value = id.get_ref();
+    if value.is_empty() || value.len() > 256 || value.chars().any(char::is_control) {
+        return Err("invalid principal id: use non-empty text of at most 256 bytes, without control characters".into());
+    }
+    Ok(())
+}
+
+/// 1-based line and column (in characters) of byte `offset` in `text`.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}

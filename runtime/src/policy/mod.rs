@@ -1,0 +1,190 @@
+//! [`Policy`]: what an operator decides without recompiling: who holds which scopes, and
+//! per tool, tighter limits or `enabled = false`.
+//!
+//! This module is the policy as the pipeline uses it, checked and resolved (roles
+//! expanded to scopes). Reading it from a `secure-tool.toml` (`file`) and reloading it
+//! live (`watch`) are the cargo feature `policy`.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use crate::Principal;
+use crate::limits::Limits;
+
+#[cfg(feature = "policy")]
+mod file;
+#[cfg(feature = "policy")]
+pub(crate) mod watch;
+
+#[cfg(feature = "policy")]
+pub use file::PolicyError;
+#[cfg(feature = "policy")]
+pub use watch::PolicyWatch;
+
+/// Read and check the policy file at `path` against every tool this program serves.
+#[cfg(feature = "policy")]
+pub(crate) fn load(
+    path: &std::path::Path,
+    defaults: &crate::limits::Defaults,
+    local_id: &str,
+) -> Result<Policy, PolicyError> {
+    let tools = crate::decl::served();
+    if tools.is_empty() {
+        return Err(PolicyError {
+            path: Some(path.to_owned()),
+            line: 0,
+            column: 0,
+            message: "no secured tool is registered yet, so the policy's tool names cannot be checked: build the server's tool router (`Server::tool_router()`) before loading the policy".into(),
+        });
+    }
+    file::load(
+        path,
+        &file::Context {
+            tools: &tools,
+            defaults,
+            local_id,
+        },
+    )
+}
+
+/// An operator's policy, checked: grants and denials of scopes per principal and per
+/// token scope, and per-tool overrides of the code's limits.
+///
+/// Read one from a file with
+/// [`SecurityBuilder::policy_file`](crate::SecurityBuilder::policy_file) (feature
+/// `policy`); a `Security` without one runs the code's declarations as they are.
+#[derive(Debug, Default, Clone)]
+pub struct Policy {
+    /// `sha256:<hex>` of the file's bytes, for the audit trail and the manifest.
+    pub(crate) digest: Option<Arc<str>>,
+    /// Where it was read from.
+    pub(crate) origin: Option<std::path::PathBuf>,
+    /// Grants and denials by principal id.
+    pub(crate) principals: HashMap<Box<str>, Access>,
+    /// Grants and denials for a caller whose token holds the scope (HTTP).
+    pub(crate) token_scopes: HashMap<Box<str>, Access>,
+    /// Overrides by tool name.
+    pub(crate) tools: HashMap<Box<str>, ToolRule>,
+    /// The principal id that only the local (stdio) caller may match.
+    pub(crate) local_id: Option<Box<str>>,
+}
+
+/// What the policy grants or denies one principal (or the holders of one token scope).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Access {
+    pub(crate) grant: BTreeSet<Box<str>>,
+    pub(crate) deny: BTreeSet<Box<str>>,
+}
+
+/// The policy's word on one tool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ToolRule {
+    /// Limits that replace the code's (`None`: the code's stands).
+    pub(crate) limits: Limits,
+    /// `false`: the tool is hidden from `tools/list` and every call is refused.
+    pub(crate) enabled: bool,
+}
+
+impl Default for ToolRule {
+    fn default() -> Self {
+        Self {
+            limits: Limits::NONE,
+            enabled: true,
+        }
+    }
+}
+
+impl Policy {
+    /// `sha256:<hex>` of the policy file, `None` for a policy not read from a file.
+    pub fn digest(&self) -> Option<&str> {
+        self.digest.as_deref()
+    }
+
+    /// The file it was read from.
+    pub fn origin(&self) -> Option<&std::path::Path> {
+        self.origin.as_deref()
+    }
+
+    /// The rule for tool `name`, if the policy names it.
+    pub(crate) fn tool(&self, name: &str) -> Option<&ToolRule> {
+        self.tools.get(name)
+    }
+
+    /// Whether tool `name` is served (not `enabled = false`).
+    pub fn is_enabled(&self, name: &str) -> bool {
+        self.tool(name).is_none_or(|rule| rule.enabled)
+    }
+
+    /// The limits a tool declaring `declared` runs under: each limit the policy sets
+    /// replaces the code's.
+    pub(crate) fn limits(&self, name: &str, declared: Limits) -> Limits {
+        let Some(rule) = self.tool(name) else {
+            return declared;
+        };
+        let set = rule.limits;
+        Limits {
+            rate: set.rate.or(declared.rate),
+            burst: set.burst.or(declared.burst),
+            timeout: set.timeout.or(declared.timeout),
+            concurrency: set.concurrency.or(declared.concurrency),
+            max_output: set.max_output.or(declared.max_output),
+            max_input: set.max_input.or(declared.max_input),
+        }
+    }
+
+    /// The limit keys the policy sets for tool `name`, as the manifest marks them.
+    pub(crate) fn changed(&self, name: &str) -> Vec<&'static str> {
+        let Some(rule) = self.tool(name) else {
+            return Vec::new();
+        };
+        let set = &rule.limits;
+        [
+            ("rate", set.rate.is_some()),
+            ("burst", set.burst.is_some()),
+            ("timeout", set.timeout.is_some()),
+            ("concurrency", set.concurrency.is_some()),
+            ("max_output", set.max_output.is_some()),
+            ("max_input", set.max_input.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(key, set)| set.then_some(key))
+        .collect()
+    }
+
+    /// Every entry that applies to `caller`: its own (by id), then one per scope its
+    /// token holds. `local` says the caller is the `Security`'s local principal: the
+    /// local principal's entry applies to nobody else, so a token whose subject happens
+    /// to be `local` gets nothing from it.
+    fn entries<'a>(
+        &'a self,
+        caller: &'a Principal,
+        local: bool,
+    ) -> impl Iterator<Item = &'a Access> {
+        let own = self
+            .principals
+            .get(caller.id())
+            .filter(|_| local || self.local_id.as_deref() != Some(caller.id()));
+        let by_scope = (!self.token_scopes.is_empty() && !local)
+            .then(|| caller.scopes().filter_map(|s| self.token_scopes.get(s)))
+            .into_iter()
+            .flatten();
+        own.into_iter().chain(by_scope)
+    }
+
+    /// `caller` with what this policy grants it added and what it denies removed
+    /// (denials win). The same principal, not a copy, when the policy names it nowhere.
+    pub(crate) fn resolve(&self, caller: &Principal, local: bool) -> Option<Principal> {
+        if self.principals.is_empty() && self.token_scopes.is_empty() {
+            return None;
+        }
+        let mut grant: Vec<&str> = Vec::new();
+        let mut deny: Vec<&str> = Vec::new();
+        let mut any = false;
+        for access in self.entries(caller, local) {
+            any = true;
+            grant.extend(access.grant.iter().map(|s| &**s));
+            deny.extend(access.deny.iter().map(|s| &**s));
+        }
+        any.then(|| caller.with_policy(&grant, &deny))
+    }
+}
