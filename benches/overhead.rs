@@ -216,6 +216,47 @@ fn pipeline(c: &mut Criterion) {
             )
         });
     });
+    // The same prologue with an operator policy loaded (the caller's scope comes from a
+    // role the policy grants it: the resolve path runs on every call), and with the
+    // JSON-lines audit trail on (one queued line per call).
+    let dir = std::env::temp_dir().join(format!("secure-tool-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let policy = dir.join("secure-tool.toml");
+    std::fs::write(
+        &policy,
+        "[roles]\nwriter = [\"orders.write\"]\n\n[principals]\nbench = { roles = [\"writer\"] }\n\n[tools.place]\nrate = \"4000000000/sec\"\n",
+    )
+    .unwrap();
+    let _ = Secured::tool_router();
+    let with_policy = Security::builder().policy_file(&policy).unwrap().build();
+    let with_audit = Security::builder()
+        .local_principal(Principal::new("bench").with_scopes(["orders.write"]))
+        .audit_log(
+            secure_tool::AuditLog::new(dir.join("audit.jsonl"))
+                .max_bytes(64 << 20)
+                .keep(0),
+        )
+        .unwrap()
+        .build();
+    let bare_principal = Principal::new("bench");
+    for (name, security, principal) in [
+        ("prologue_no_input_policy", &with_policy, &bare_principal),
+        ("prologue_no_input_audit_log", &with_audit, &principal),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let scope = CallScope::new(None, principal.clone());
+                run_sync::<NoInput, _, _>(
+                    security,
+                    TypeId::of::<Bench>(),
+                    PROLOGUE,
+                    scope,
+                    |_| (),
+                    returns_value,
+                )
+            });
+        });
+    }
     group.bench_function("full_6_field_input", |b| {
         b.iter(|| {
             let scope = CallScope::new(Some(args.clone()), principal.clone());

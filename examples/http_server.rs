@@ -39,7 +39,7 @@ use fs::FsServer;
 const USAGE: &str =
     "usage: http_server --root DIR --bind HOST:PORT --issuer ISS --audience AUD --jwks FILE
                    [--tools-list all|granted] [--scope-denial challenge|tool-error]
-                   [--allow-host HOST]... [--leeway SECS]
+                   [--allow-host HOST]... [--leeway SECS] [--policy FILE] [--audit-log FILE]
        http_server --dev-token [--scope SCOPE]... [--sub NAME] [--ttl SECS]
                    [--issuer ISS] [--audience AUD] [--jwks FILE]
          (a local issuer for trying the server: adds a fresh key to the JWKS file and
@@ -59,6 +59,8 @@ struct Serve {
     scope_denial: ScopeDenial,
     allow_hosts: Vec<String>,
     leeway: Duration,
+    policy: Option<PathBuf>,
+    audit_log: Option<PathBuf>,
 }
 
 struct DevToken {
@@ -83,6 +85,7 @@ fn parse_args() -> Result<Command, String> {
     let mut scope_denial = ScopeDenial::Challenge;
     let mut allow_hosts = Vec::new();
     let mut leeway = Duration::from_secs(10);
+    let (mut policy, mut audit_log) = (None, None);
     let mut scopes = Vec::new();
     let mut sub = "dev-user".to_owned();
     let mut ttl = 3600;
@@ -122,6 +125,8 @@ fn parse_args() -> Result<Command, String> {
                 };
             }
             "--allow-host" => allow_hosts.push(value()?),
+            "--policy" => policy = Some(PathBuf::from(value()?)),
+            "--audit-log" => audit_log = Some(PathBuf::from(value()?)),
             "--leeway" => {
                 leeway = Duration::from_secs(
                     value()?
@@ -162,6 +167,8 @@ fn parse_args() -> Result<Command, String> {
         scope_denial,
         allow_hosts,
         leeway,
+        policy,
+        audit_log,
     }))
 }
 
@@ -203,7 +210,26 @@ async fn serve(args: Serve) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot open --root {}: {e}", args.root.display()))?;
     // Tools register when their router is built: before the metadata is first asked for.
     FsServer::register();
+    // One Security for every session: rate limits hold across sessions. Its policy
+    // (`--policy`) maps token subjects and token scopes to roles, reloaded live.
+    let mut security = Security::builder();
+    if let Some(path) = &args.policy {
+        security = security
+            .policy_file(path)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    if let Some(path) = &args.audit_log {
+        security = security
+            .audit_log(path)
+            .map_err(|e| anyhow::anyhow!("cannot open --audit-log {}: {e}", path.display()))?;
+    }
+    let security = security.build();
+    let _watch = match args.policy {
+        Some(_) => Some(security.watch_policy()?),
+        None => None,
+    };
     let auth = ResourceServer::builder(args.audience.clone())
+        .security(&security)
         .issuer(args.issuer.clone(), JwksSource::file(&args.jwks))
         .leeway(args.leeway)
         .tools_list(args.tools_list)
@@ -226,8 +252,6 @@ async fn serve(args: Serve) -> anyhow::Result<()> {
         config = config.with_allowed_origins([url.origin().ascii_serialization()]);
     }
 
-    // One Security for every session: rate limits hold across sessions.
-    let security = Security::default();
     let service = StreamableHttpService::new(
         move || Ok(FsServer::new(security.clone(), sandbox.clone())),
         Arc::new(LocalSessionManager::default()),

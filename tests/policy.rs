@@ -5,7 +5,7 @@
 mod common;
 use common::{error_text, fs_server_binary, ok_text, text};
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use rmcp::RoleClient;

@@ -99,7 +99,14 @@ async fn tools_list_is_identical_to_bare_rmcp() {
         .unwrap();
     assert_eq!(bare.len(), 3);
     let as_json = |t: &Vec<rmcp::model::Tool>| serde_json::to_value(t).unwrap();
-    assert_eq!(as_json(&secured), as_json(&bare));
+    // Identical, but that each secured tool's `_meta` lists the scopes a call needs
+    // (none: these tools are public).
+    let mut secured = as_json(&secured);
+    for tool in secured.as_array_mut().unwrap() {
+        let meta = tool.as_object_mut().unwrap().remove("_meta").unwrap();
+        assert_eq!(meta, serde_json::json!({"secure-tool/scopes": []}));
+    }
+    assert_eq!(secured, as_json(&bare));
 }
 
 #[tokio::test]

@@ -603,8 +603,13 @@ fn trail(shape: &Shape) -> (Option<TokenStream>, Option<TokenStream>) {
                     quote_spanned! {ty.span()=> ::secure_tool::__private::sensitive_strings };
                 Some(quote!(#strings(&self.#member, __secure_tool_out);))
             } else if f.args.opaque.is_none() && !crate::valid::is_leaf(ty) {
-                // A nested input may hold sensitive fields of its own.
-                Some(quote!(::secure_tool::InputField::sensitive_values(&self.#member, __secure_tool_out);))
+                // A nested input may hold sensitive fields of its own. Spanned on the
+                // type, as the field's other `InputField` uses: a type that is not one is
+                // reported there, once.
+                let nested = quote_spanned! {ty.span()=>
+                    <#ty as ::secure_tool::InputField>::sensitive_values
+                };
+                Some(quote!(#nested(&self.#member, __secure_tool_out);))
             } else {
                 None
             }

@@ -114,6 +114,7 @@ pub(crate) fn record(log: Option<&AuditLog>, call: Call<'_>) {
     }
 }
 
+#[cfg(feature = "policy")]
 /// Record a policy reload (or its refusal): a `tracing` event, and a line of the trail.
 pub(crate) fn policy_reload(
     log: Option<&AuditLog>,
@@ -279,6 +280,7 @@ enum Line {
         policy: Option<Arc<str>>,
         fields: Vec<(&'static str, serde_json::Value)>,
     },
+    #[cfg(feature = "policy")]
     Reload {
         time: SystemTime,
         policy: Option<Arc<str>>,
@@ -328,6 +330,7 @@ impl Line {
                 }
                 line
             }
+            #[cfg(feature = "policy")]
             Self::Reload {
                 time,
                 policy,
@@ -409,10 +412,11 @@ impl Writer {
     fn write(&mut self, value: &serde_json::Value) {
         let mut text = value.to_string();
         text.push('\n');
-        if self.size > 0 && self.size + text.len() as u64 > self.max_bytes {
-            if let Err(error) = self.rotate() {
-                tracing::error!(target: AUDIT_TARGET, %error, "cannot rotate the audit trail");
-            }
+        if self.size > 0
+            && self.size + text.len() as u64 > self.max_bytes
+            && let Err(error) = self.rotate()
+        {
+            tracing::error!(target: AUDIT_TARGET, %error, "cannot rotate the audit trail");
         }
         match self.file.write_all(text.as_bytes()) {
             Ok(()) => self.size += text.len() as u64,

@@ -232,6 +232,7 @@ impl Security {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    #[cfg(feature = "policy")]
     /// Put `policy` in force: every tool is rebuilt under it at once (keeping the limiter
     /// state of each limit that did not change); calls in flight finish under the old.
     pub(crate) fn install(&self, policy: Policy) {

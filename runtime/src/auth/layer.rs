@@ -146,6 +146,13 @@ where
         }
     };
 
+    // The caller as the operator's policy sees it, so a challenge here agrees with what
+    // the tool call would decide.
+    let principal = config
+        .security
+        .as_ref()
+        .and_then(|security| security.policy().resolve(&principal, false))
+        .unwrap_or(principal);
     let mut filter_list = false;
     let mut bytes = bytes;
     if parts.method == Method::POST {

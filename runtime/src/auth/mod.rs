@@ -188,6 +188,8 @@ pub(crate) struct Config {
     pub(crate) metadata_url: Option<String>,
     /// The resource's path (`/mcp`), when it is an `http(s)` URL with a path.
     pub(crate) resource_path: Option<String>,
+    /// The `Security` whose operator policy grants and denies scopes beyond the token's.
+    pub(crate) security: Option<crate::Security>,
 }
 
 /// An OAuth 2.1 resource server: verifies bearer JWTs, serves RFC 9728 metadata and
@@ -247,6 +249,7 @@ impl ResourceServer {
             tools_list: ToolsList::default(),
             authorization_servers: None,
             resource_name: None,
+            security: None,
         }
     }
 
@@ -291,9 +294,19 @@ pub struct ResourceServerBuilder {
     tools_list: ToolsList,
     authorization_servers: Option<Vec<String>>,
     resource_name: Option<String>,
+    security: Option<crate::Security>,
 }
 
 impl ResourceServerBuilder {
+    /// Judge each caller's scopes as the server's `security` does: the token's, with its
+    /// operator policy's grants added and denials taken away (`[principals]` by subject,
+    /// `[token_scopes]`), so the per-tool challenge and the filtered `tools/list` agree
+    /// with what the tool call itself will decide, across policy reloads.
+    pub fn security(mut self, security: &crate::Security) -> Self {
+        self.security = Some(security.clone());
+        self
+    }
+
     /// Trust tokens from `issuer` (its `iss`, exactly), verified with keys from `jwks`.
     /// Call it once per issuer; with several, the caller's id is `iss#sub`, so that two
     /// issuers' subjects never share limits or audit identity.
@@ -421,6 +434,7 @@ impl ResourceServerBuilder {
                 resource_name: self.resource_name,
                 metadata_url,
                 resource_path,
+                security: self.security,
             }),
         })
     }

@@ -255,6 +255,14 @@ fn tool_rule(
     })
 }
 
+/// One limit compared: its key, the policy's value, the code's, and where the file sets it.
+type Check<'a> = (
+    &'a str,
+    Option<u64>,
+    Option<u64>,
+    Option<std::ops::Range<usize>>,
+);
+
 /// Refuse a limit that gives more than the code declared (or, where the code declared
 /// none, than the server's default), unless the table says `allow_loosen = true`.
 fn check_loosening(
@@ -292,12 +300,7 @@ fn check_loosening(
     }
     let more =
         |new: Option<u64>, old: Option<u64>| matches!((new, old), (Some(n), Some(o)) if n > o);
-    let checks: [(
-        &str,
-        Option<u64>,
-        Option<u64>,
-        Option<std::ops::Range<usize>>,
-    ); 5] = [
+    let checks: [Check<'_>; 5] = [
         (
             "burst",
             set.burst.map(u64::from),
