@@ -564,3 +564,100 @@ fn official_typescript_sdk_over_streamable_http() {
     command.arg(&script);
     drive(command, "ts-http", "ts.txt", "from typescript");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_policy_maps_token_subjects_and_scopes_to_roles() {
+    let signer = Signer::new();
+    let dir = TempDir::new("http-policy");
+    let policy = dir.0.join("secure-tool.toml");
+    let audit = dir.0.join("audit.jsonl");
+    std::fs::write(
+        &policy,
+        r#"
+[roles]
+writer = ["fs.read", "fs.write"]
+
+[principals]
+alice = { roles = ["writer"] }
+mallory = { deny = ["fs.read"] }
+
+[token_scopes]
+"files:rw" = { roles = ["writer"] }
+"#,
+    )
+    .unwrap();
+    let server = HttpServer::start(
+        &signer,
+        &[
+            "--policy",
+            policy.to_str().unwrap(),
+            "--audit-log",
+            audit.to_str().unwrap(),
+        ],
+    );
+    // Alice's token holds only `fs.read`; the policy makes her a writer, and the layer's
+    // check before dispatch agrees with the tool's.
+    let alice = signer.rs256(&claims(&server.mcp(), "alice", "fs.read"));
+    let client = connect(&server.mcp(), &alice).await.unwrap();
+    let wrote = call(
+        &client,
+        "write_file",
+        json!({"path": "a.txt", "content": "a"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(text(&wrote), "wrote 1 bytes");
+    // Anyone whose token holds `files:rw` is a writer too.
+    let carol = signer.rs256(&claims(&server.mcp(), "carol", "files:rw"));
+    let client = connect(&server.mcp(), &carol).await.unwrap();
+    let wrote = call(
+        &client,
+        "write_file",
+        json!({"path": "c.txt", "content": "c"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(text(&wrote), "wrote 1 bytes");
+    // A denial wins over the token's own scope: a 403 before dispatch.
+    let mallory = signer.rs256(&claims(&server.mcp(), "mallory", "fs.read"));
+    let response = post(
+        &server.mcp(),
+        Some(&mallory),
+        &tools_call("read_file", json!({"path": "docs/hello.txt"})),
+    )
+    .await;
+    assert_eq!(response.status(), 403);
+    // A subject the policy does not name keeps its token's scopes, no more.
+    let bob = signer.rs256(&claims(&server.mcp(), "bob", "fs.read"));
+    let response = post(
+        &server.mcp(),
+        Some(&bob),
+        &tools_call("write_file", json!({"path": "b.txt", "content": "b"})),
+    )
+    .await;
+    assert_eq!(response.status(), 403);
+    assert!(!server.root.join("b.txt").exists());
+
+    // The audit log names each caller with its token's issuer.
+    let mut lines = Vec::new();
+    for _ in 0..100 {
+        lines = std::fs::read_to_string(&audit)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .collect();
+        if lines.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let alice_line = lines.iter().find(|l| l["principal"] == "alice").unwrap();
+    assert_eq!(alice_line["issuer"], ISS);
+    assert_eq!(alice_line["outcome"], "ok");
+    assert!(
+        alice_line["policy"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+}

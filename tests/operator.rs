@@ -16,6 +16,7 @@ use secure_tool::{
     secure_tool,
 };
 use serde_json::{Value, json};
+use validator::Validate as _;
 
 #[derive(serde::Deserialize, schemars::JsonSchema, validator::Validate, SecureInput)]
 #[serde(deny_unknown_fields)]
@@ -36,6 +37,27 @@ struct Login {
     password: String,
     #[validate(length(max = 64))]
     note: String,
+}
+
+#[derive(
+    serde::Deserialize, serde::Serialize, schemars::JsonSchema, validator::Validate, SecureInput,
+)]
+#[serde(deny_unknown_fields)]
+struct Person {
+    #[validate(length(max = 64))]
+    name: String,
+    #[validate(length(max = 64))]
+    #[secure(sensitive)]
+    ssn: String,
+}
+
+#[derive(serde::Deserialize, schemars::JsonSchema, validator::Validate, SecureInput)]
+#[serde(deny_unknown_fields)]
+struct Enroll {
+    /// Audited whole; its sensitive field is cut out of the trail all the same.
+    #[validate(nested)]
+    #[secure(audit)]
+    who: Person,
 }
 
 #[derive(serde::Deserialize, schemars::JsonSchema, validator::Validate, SecureInput)]
@@ -99,6 +121,15 @@ impl Crm {
             "backend refused {}:{}",
             l.account, l.password
         ))))
+    }
+
+    #[secure_tool(scope = "crm.login")]
+    #[tool(description = "Enroll; refuses, quoting the number it was given")]
+    async fn enroll(&self, Parameters(e): Parameters<Enroll>) -> rmcp::model::CallToolResult {
+        rmcp::model::CallToolResult::error(vec![rmcp::model::ContentBlock::text(format!(
+            "cannot enroll {} with number {}",
+            e.who.name, e.who.ssn
+        ))])
     }
 
     #[secure_tool(scope = "crm.read", rate = "2/min")]

@@ -451,3 +451,105 @@ impl Writer {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("secure-tool-audit-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn call(tool: &'static str) -> Line {
+        Line::Call {
+            time: SystemTime::now(),
+            tool,
+            principal: Arc::from("p"),
+            issuer: Some(Arc::from("https://idp.example")),
+            outcome: Outcome::Ok,
+            duration_us: 7,
+            error_ref: None,
+            policy: None,
+            fields: Vec::new(),
+        }
+    }
+
+    fn lines(path: &std::path::Path) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    fn settle(log: &AuditLog, path: &std::path::Path, count: usize) {
+        for _ in 0..200 {
+            if lines(path).len() >= count {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("{count} lines never arrived ({} dropped)", log.dropped());
+    }
+
+    #[test]
+    fn rotates_by_size_keeping_the_newest_files() {
+        let dir = temp("rotate");
+        let path = dir.join("audit.jsonl");
+        let mut log = AuditLog::new(&path).max_bytes(400).keep(2);
+        log.open().unwrap();
+        for _ in 0..20 {
+            log.send(call("t"));
+        }
+        // Every line lands in one of the three files; older ones are gone.
+        for _ in 0..200 {
+            let rotated = dir.join("audit.jsonl.2").exists();
+            if rotated && lines(&path).len() + lines(&dir.join("audit.jsonl.1")).len() > 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(!dir.join("audit.jsonl.3").exists());
+        for file in ["audit.jsonl", "audit.jsonl.1", "audit.jsonl.2"] {
+            let size = std::fs::metadata(dir.join(file)).unwrap().len();
+            assert!(size <= 400, "{file} is {size} bytes");
+            for line in lines(&dir.join(file)) {
+                assert_eq!(line["issuer"], "https://idp.example");
+                assert_eq!(line["tool"], "t");
+            }
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_full_queue_drops_lines_and_counts_them() {
+        let dir = temp("drops");
+        let path = dir.join("audit.jsonl");
+        let mut log = AuditLog::new(&path).capacity(1);
+        log.open().unwrap();
+        // Far more than one queued line: the writer cannot keep up, and nothing waits.
+        for _ in 0..5_000 {
+            log.send(call("t"));
+        }
+        let dropped = log.dropped();
+        assert!(dropped > 0);
+        // The next line written is preceded by the count of the drops before it.
+        log.send(call("after"));
+        settle(&log, &path, 2);
+        std::thread::sleep(Duration::from_millis(700));
+        let lines = lines(&path);
+        let counted: u64 = lines
+            .iter()
+            .filter(|l| l["event"] == "audit_dropped")
+            .map(|l| l["dropped"].as_u64().unwrap())
+            .sum();
+        let written = lines.iter().filter(|l| l["event"] == "tool_call").count() as u64;
+        assert_eq!(counted + written, 5_001, "every line is written or counted");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

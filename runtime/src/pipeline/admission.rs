@@ -59,6 +59,11 @@ pub(super) fn admit<T: SecureInput>(
     scope
         .sensitive
         .sort_unstable_by_key(|value| std::cmp::Reverse(value.len()));
+    if !scope.sensitive.is_empty() {
+        for (_, value) in &mut scope.audited {
+            super::shape::redact_json(value, &scope.sensitive);
+        }
+    }
     if !all_checked {
         // A query inside a field nothing checks (`opaque`): its functions were never
         // decided, so it fails closed.

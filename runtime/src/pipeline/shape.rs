@@ -49,6 +49,22 @@ fn record(
     );
 }
 
+/// `value` (an audited field's) with every sensitive value cut out of its strings: an
+/// audited struct may hold a sensitive field of its own.
+pub(super) fn redact_json(value: &mut serde_json::Value, sensitive: &[String]) {
+    match value {
+        serde_json::Value::String(text) => {
+            *text = without_sensitive(std::mem::take(text), sensitive);
+        }
+        serde_json::Value::Number(n) if sensitive.contains(&n.to_string()) => {
+            *value = serde_json::Value::from("[sensitive]");
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| redact_json(v, sensitive)),
+        serde_json::Value::Object(map) => map.values_mut().for_each(|v| redact_json(v, sensitive)),
+        _ => {}
+    }
+}
+
 /// `text` with every value of a `#[secure(sensitive)]` field cut out: such a value is
 /// never shown or written anywhere, even inside the tool's own error message.
 pub(super) fn without_sensitive(text: String, sensitive: &[String]) -> String {
@@ -89,7 +105,15 @@ pub(super) fn finish_returned(
     };
     let (response, outcome) = match ran {
         Ran::Returned(returned) => match returned {
-            Returned::Value(Ok(CallToolResponse::Complete(result))) => {
+            Returned::Value(Ok(CallToolResponse::Complete(mut result))) => {
+                if result.is_error == Some(true) && !sensitive.is_empty() {
+                    // An error result the author built is a message, like a public error.
+                    for block in &mut result.content {
+                        if let ContentBlock::Text(t) = block {
+                            t.text = without_sensitive(std::mem::take(&mut t.text), &sensitive);
+                        }
+                    }
+                }
                 shape_ok(security, tool, result)
             }
             Returned::Value(Ok(other)) => (other, Outcome::Ok),

@@ -272,80 +272,89 @@ fn check_loosening(
     defaults: &Defaults,
     at: &impl Fn(std::ops::Range<usize>, String) -> PolicyError,
 ) -> Result<(), PolicyError> {
-    if text.allow_loosen {
-        return Ok(());
-    }
     let decl = registered.decl;
-    let code = decl.limits.effective(defaults, decl.asynchronous);
-    let looser = |key: &str, span: std::ops::Range<usize>, was: String| {
-        at(
-            span,
-            format!(
-                "`{key}` loosens what the code of `{}` declares ({was}); the code's author set it for a reason: tighten it, or add `allow_loosen = true` to this table",
-                decl.name
-            ),
-        )
-    };
-    if let (Some(new), Some(span)) = (set.rate, text.rate.as_ref().map(Spanned::span)) {
-        match code.rate {
-            // More calls per unit of time: count / period compared without division.
-            Some(old)
-                if u128::from(new.count) * u128::from(old.period_ms)
-                    > u128::from(old.count) * u128::from(new.period_ms) =>
-            {
-                return Err(looser("rate", span, format!("rate {old}")));
-            }
-            _ => {}
-        }
-    }
-    let more =
-        |new: Option<u64>, old: Option<u64>| matches!((new, old), (Some(n), Some(o)) if n > o);
-    let checks: [Check<'_>; 5] = [
-        (
-            "burst",
-            set.burst.map(u64::from),
-            code.burst.map(u64::from),
-            text.burst.as_ref().map(Spanned::span),
-        ),
-        (
-            "timeout",
-            set.timeout.map(|m| m.0),
-            code.timeout.map(|m| m.0),
-            text.timeout.as_ref().map(Spanned::span),
-        ),
-        (
-            "concurrency",
-            set.concurrency.map(u64::from),
-            code.concurrency.map(u64::from),
-            text.concurrency.as_ref().map(Spanned::span),
-        ),
-        (
-            "max_output",
-            set.max_output.map(|b| b.0),
-            code.max_output.map(|b| b.0),
-            text.max_output.as_ref().map(Spanned::span),
-        ),
-        (
-            "max_input",
-            set.max_input.map(|b| b.0),
-            code.max_input.map(|b| b.0),
-            text.max_input.as_ref().map(Spanned::span),
-        ),
-    ];
-    for (key, new, old, span) in checks {
-        if let (true, Some(span), Some(old)) = (more(new, old), span, old) {
-            return Err(looser(key, span, format!("{key} {old}")));
-        }
-    }
-    if set.timeout.is_some() && !decl.asynchronous {
-        let span = text.timeout.as_ref().map(Spanned::span).unwrap_or(0..0);
+    if let Some(timeout) = text.timeout.as_ref().filter(|_| !decl.asynchronous) {
         return Err(at(
-            span,
+            timeout.span(),
             format!(
                 "`timeout` on `{}`, a sync tool: nothing can interrupt sync code, so a timeout would never be enforced",
                 decl.name
             ),
         ));
+    }
+    if text.allow_loosen {
+        return Ok(());
+    }
+    // What a call would run under, compared limit by limit with what the code gives it:
+    // a burst implied by a new rate counts too (`3600/hour` for `60/min` keeps the rate
+    // and raises the burst to 3600).
+    let code = decl.limits.effective(defaults, decl.asynchronous);
+    let new = super::overlay(*set, decl.limits).effective(defaults, decl.asynchronous);
+    let looser = |key: &str, span: std::ops::Range<usize>, was: String| {
+        at(
+            span,
+            format!(
+                "`{key}` loosens what the code of `{}` gives it ({was}); the code's author set it for a reason: tighten it, or add `allow_loosen = true` to this table",
+                decl.name
+            ),
+        )
+    };
+    let span_of = |value: Option<std::ops::Range<usize>>| value.unwrap_or(0..0);
+    let rate_span = span_of(text.rate.as_ref().map(Spanned::span));
+    if let (Some(new_rate), Some(old)) = (new.rate, code.rate) {
+        // More calls per unit of time: count / period compared without division.
+        if u128::from(new_rate.count) * u128::from(old.period_ms)
+            > u128::from(old.count) * u128::from(new_rate.period_ms)
+        {
+            return Err(looser("rate", rate_span, format!("rate {old}")));
+        }
+    }
+    let more = |new: Option<u64>, old: Option<u64>| match (new, old) {
+        (Some(n), Some(o)) => n > o,
+        // A limit the code has and the policy would take away.
+        (None, Some(_)) => true,
+        _ => false,
+    };
+    let checks: [Check<'_>; 5] = [
+        (
+            "burst",
+            new.burst.map(u64::from),
+            code.burst.map(u64::from),
+            // A burst the file does not set changes only with the rate.
+            text.burst
+                .as_ref()
+                .map(Spanned::span)
+                .or(Some(rate_span.clone())),
+        ),
+        (
+            "timeout",
+            new.timeout.map(|m| m.0),
+            code.timeout.map(|m| m.0),
+            text.timeout.as_ref().map(Spanned::span),
+        ),
+        (
+            "concurrency",
+            new.concurrency.map(u64::from),
+            code.concurrency.map(u64::from),
+            text.concurrency.as_ref().map(Spanned::span),
+        ),
+        (
+            "max_output",
+            new.max_output.map(|b| b.0),
+            code.max_output.map(|b| b.0),
+            text.max_output.as_ref().map(Spanned::span),
+        ),
+        (
+            "max_input",
+            new.max_input.map(|b| b.0),
+            code.max_input.map(|b| b.0),
+            text.max_input.as_ref().map(Spanned::span),
+        ),
+    ];
+    for (key, new, old, span) in checks {
+        if let (true, Some(old)) = (more(new, old), old) {
+            return Err(looser(key, span_of(span), format!("{key} {old}")));
+        }
     }
     Ok(())
 }
@@ -398,4 +407,156 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decl::{Site, ToolDecl, ToolKey};
+
+    const fn decl(name: &'static str, limits: Limits, asynchronous: bool) -> ToolDecl {
+        ToolDecl {
+            name,
+            scopes: &["fs.read"],
+            public: false,
+            limits,
+            input: "In",
+            asynchronous,
+            site: Site {
+                module: "m",
+                file: "f.rs",
+                line: 1,
+                column: 1,
+            },
+        }
+    }
+
+    static READ: ToolDecl = decl(
+        "read_file",
+        Limits {
+            rate: Some(Rate {
+                count: 60,
+                period_ms: 60_000,
+            }),
+            ..Limits::NONE
+        },
+        true,
+    );
+    static SYNC: ToolDecl = decl("sync_tool", Limits::NONE, false);
+
+    fn check(text: &str) -> Result<Policy, PolicyError> {
+        let tools: Vec<Registered> = [&READ, &SYNC]
+            .into_iter()
+            .map(|decl| Registered {
+                key: ToolKey::new(std::any::TypeId::of::<()>(), decl),
+                server: "S",
+                decl,
+                opt_outs: |_, _| {},
+            })
+            .collect();
+        let defaults = Defaults {
+            timeout: Some(std::time::Duration::from_secs(30)),
+            max_output: 1 << 20,
+            max_input: 256 << 10,
+        };
+        parse(
+            text,
+            Some(Path::new("p.toml")),
+            &Context {
+                tools: &tools,
+                defaults: &defaults,
+                local_id: "local",
+            },
+        )
+    }
+
+    fn error(text: &str) -> String {
+        check(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn tightening_is_free_and_loosening_must_be_allowed() {
+        let policy =
+            check("[tools.read_file]\nrate = \"10/min\"\nconcurrency = 2\ntimeout = \"1s\"\n")
+                .unwrap();
+        let limits = policy.limits("read_file", READ.limits);
+        assert_eq!(limits.rate.unwrap().to_string(), "10/min");
+        assert_eq!(limits.concurrency, Some(2));
+        // A faster rate, a longer timeout, a larger output: each refused on its line.
+        assert!(
+            error("[tools.read_file]\nrate = \"2/sec\"\n")
+                .starts_with("p.toml:2:8: `rate` loosens")
+        );
+        assert!(
+            error("[tools.read_file]\n\ntimeout = \"1m\"\n")
+                .starts_with("p.toml:3:11: `timeout` loosens")
+        );
+        assert!(
+            error("[tools.read_file]\nmax_output = \"2MiB\"\n").contains("`max_output` loosens")
+        );
+        // The same rate over a longer period raises the burst: loosening too.
+        assert!(error("[tools.read_file]\nrate = \"3600/hour\"\n").contains("`burst` loosens"));
+        assert!(error("[tools.read_file]\nburst = 61\n").contains("`burst` loosens"));
+        check("[tools.read_file]\nrate = \"2/sec\"\nallow_loosen = true\n").unwrap();
+        // A sync tool cannot be timed out, whatever the table says.
+        assert!(
+            error("[tools.sync_tool]\ntimeout = \"1s\"\nallow_loosen = true\n")
+                .contains("sync tool")
+        );
+    }
+
+    #[test]
+    fn every_mistake_names_its_line() {
+        assert_eq!(
+            error("[tools.read_fiel]\nrate = \"1/min\"\n"),
+            "p.toml:1:8: unknown tool `read_fiel`: did you mean `read_file`?"
+        );
+        assert!(error("[roles]\nr = [\"fs read\"]\n").starts_with("p.toml:2:6: invalid scope"));
+        let e = error("[principals.x]\nroles = [\"nope\"]\n");
+        assert!(
+            e.starts_with("p.toml:2:10: unknown role `nope`: none is defined"),
+            "{e}"
+        );
+        assert!(
+            error("[principals.x]\nrole = []\n").starts_with("p.toml:2:1: unknown field `role`")
+        );
+        assert!(error("[tools.read_file]\nenabled = \"no\"\n").starts_with("p.toml:2:11:"));
+        assert!(
+            error("[tools.read_file]\nburst = -1\n").contains("`burst` must be a whole number")
+        );
+        assert!(error("[principals]\n\"\" = {}\n").contains("invalid principal id"));
+        // Unicode before the mistake: the column counts characters.
+        assert!(error("# ünïcödé\n[tools.é]\n").starts_with("p.toml:2:8:"));
+    }
+
+    #[test]
+    fn grants_denials_and_the_local_principal() {
+        let policy = check(
+            "[roles]\nw = [\"fs.read\", \"fs.write\"]\n\n[principals]\nlocal = { roles = [\"w\"] }\nbob = { roles = [\"w\"], deny = [\"fs.write\"] }\n\n[token_scopes]\n\"files:rw\" = { scopes = [\"fs.write\"] }\n",
+        )
+        .unwrap();
+        let local = policy
+            .resolve(&crate::Principal::new("local"), true)
+            .unwrap();
+        assert!(local.has_scope("fs.write"));
+        // A token whose subject is `local` is not the local principal.
+        assert!(
+            policy
+                .resolve(&crate::Principal::new("local"), false)
+                .is_none()
+        );
+        // A denial wins over the role and over the token's own scope.
+        let bob = crate::Principal::new("bob").with_scopes(["fs.write"]);
+        let bob = policy.resolve(&bob, false).unwrap();
+        assert!(bob.has_scope("fs.read") && !bob.has_scope("fs.write"));
+        // A token scope maps to grants for whoever holds it.
+        let carol = crate::Principal::new("carol").with_scopes(["files:rw"]);
+        assert!(policy.resolve(&carol, false).unwrap().has_scope("fs.write"));
+        assert!(
+            policy
+                .resolve(&crate::Principal::new("dave"), false)
+                .is_none()
+        );
+        assert!(policy.digest().unwrap().starts_with("sha256:"));
+    }
 }

@@ -69,6 +69,18 @@ pub struct Policy {
     pub(crate) local_id: Option<Box<str>>,
 }
 
+/// `declared` with each limit that `set` has replaced by it.
+pub(crate) fn overlay(set: Limits, declared: Limits) -> Limits {
+    Limits {
+        rate: set.rate.or(declared.rate),
+        burst: set.burst.or(declared.burst),
+        timeout: set.timeout.or(declared.timeout),
+        concurrency: set.concurrency.or(declared.concurrency),
+        max_output: set.max_output.or(declared.max_output),
+        max_input: set.max_input.or(declared.max_input),
+    }
+}
+
 /// What the policy grants or denies one principal (or the holders of one token scope).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct Access {
@@ -118,17 +130,9 @@ impl Policy {
     /// The limits a tool declaring `declared` runs under: each limit the policy sets
     /// replaces the code's.
     pub(crate) fn limits(&self, name: &str, declared: Limits) -> Limits {
-        let Some(rule) = self.tool(name) else {
-            return declared;
-        };
-        let set = rule.limits;
-        Limits {
-            rate: set.rate.or(declared.rate),
-            burst: set.burst.or(declared.burst),
-            timeout: set.timeout.or(declared.timeout),
-            concurrency: set.concurrency.or(declared.concurrency),
-            max_output: set.max_output.or(declared.max_output),
-            max_input: set.max_input.or(declared.max_input),
+        match self.tool(name) {
+            Some(rule) => overlay(rule.limits, declared),
+            None => declared,
         }
     }
 
