@@ -468,3 +468,58 @@ async fn the_audit_log_has_a_line_per_call_and_tools_list_has_hints_and_scopes()
         );
     }
 }
+
+/// A client that counts `notifications/tools/list_changed`.
+#[derive(Clone, Default)]
+struct Counting(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl rmcp::ClientHandler for Counting {
+    async fn on_tool_list_changed(&self, _: rmcp::service::NotificationContext<RoleClient>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn disabling_a_tool_live_tells_the_client_and_hides_it() {
+    let fx = Fixture::new("list-changed");
+    std::fs::write(fx.policy(), READER).unwrap();
+    let counting = Counting::default();
+    let transport = TokioChildProcess::new(command(&fx, &[])).expect("fs_server starts");
+    let client = counting
+        .clone()
+        .serve(transport)
+        .await
+        .expect("client connects");
+    assert_eq!(client.list_all_tools().await.unwrap().len(), 3);
+
+    fx.write_policy(&format!("{READER}\n[tools.write_file]\nenabled = false\n"));
+    let count = || counting.0.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        eventually(async || count() >= 1).await,
+        "no tools/list_changed"
+    );
+    let names: Vec<String> = client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert!(!names.contains(&"write_file".to_owned()), "{names:?}");
+    // A reload that changes only a limit lists the same tools: no notification.
+    fx.write_policy(&format!(
+        "{READER}\n[tools.write_file]\nenabled = false\n\n[tools.read_file]\nrate = \"5/min\"\n"
+    ));
+    assert!(
+        eventually(async || fx
+            .audit_lines()
+            .iter()
+            .filter(|l| l["event"] == "policy_reload")
+            .count()
+            >= 2)
+        .await
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(count(), 1);
+    client.cancel().await.unwrap();
+}

@@ -6,7 +6,7 @@ use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
     Implementation, ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
 use secure_tool::types::{SafePath, Sandbox};
 use secure_tool::{SecureInput, SecureServer, Security, ToolError, secure_tool};
@@ -114,6 +114,11 @@ impl ServerHandler for FsServer {
         Ok(ListToolsResult::with_all_items(tools))
     }
 
+    // A policy reload that enables or disables a tool is announced to the client.
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        self.security.notify_tool_list_changes(context.peer);
+    }
+
     fn get_tool(&self, name: &str) -> Option<rmcp::model::Tool> {
         self.security
             .visible_tools(self.tool_router.get(name).cloned().into_iter().collect())
@@ -121,11 +126,16 @@ impl ServerHandler for FsServer {
     }
 
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new(
-                "secure-tool-fs",
-                env!("CARGO_PKG_VERSION"),
-            ))
-            .with_instructions("Files in one directory. Paths are relative to it.")
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tool_list_changed()
+                .build(),
+        )
+        .with_server_info(Implementation::new(
+            "secure-tool-fs",
+            env!("CARGO_PKG_VERSION"),
+        ))
+        .with_instructions("Files in one directory. Paths are relative to it.")
     }
 }

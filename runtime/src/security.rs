@@ -74,6 +74,8 @@ struct Inner {
     scrub_logs: bool,
     audit: Option<AuditLog>,
     live: RwLock<Live>,
+    /// The policy in force, announced to each session's list-change notifier.
+    updates: tokio::sync::watch::Sender<Arc<Policy>>,
 }
 
 /// The policy in force and each tool as it runs under it. Replaced whole, under the
@@ -243,7 +245,32 @@ impl Security {
             .iter()
             .map(|(key, tool)| (*key, Arc::new(Tool::new(tool.decl, &policy, Some(tool)))))
             .collect();
-        *live = Live { policy, tools };
+        *live = Live {
+            policy: Arc::clone(&policy),
+            tools,
+        };
+        drop(live);
+        self.inner.updates.send_replace(policy);
+    }
+
+    /// Tell the client of one session, with `notifications/tools/list_changed`, whenever a
+    /// policy reload enables or disables a tool, until the session ends. Call it from the
+    /// server's `ServerHandler::on_initialized` with `context.peer`, and declare
+    /// `enable_tool_list_changed()` in the server's capabilities.
+    pub fn notify_tool_list_changes(&self, peer: rmcp::service::Peer<rmcp::RoleServer>) {
+        let mut updates = self.inner.updates.subscribe();
+        let mut shown = updates.borrow_and_update().disabled();
+        tokio::spawn(async move {
+            while updates.changed().await.is_ok() {
+                let now = updates.borrow_and_update().disabled();
+                if now != shown {
+                    shown = now;
+                    if peer.notify_tool_list_changed().await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
     }
 
     /// One tool's live state, created on its first call. Keyed by what identifies a tool
@@ -371,6 +398,7 @@ impl SecurityBuilder {
     }
 
     fn into_inner(self) -> Inner {
+        let policy = Arc::new(self.policy);
         Inner {
             local: self.local,
             raw_limits: self.raw_limits,
@@ -379,8 +407,9 @@ impl SecurityBuilder {
             scrub_output: self.scrub_output,
             scrub_logs: self.scrub_logs,
             audit: self.audit,
+            updates: tokio::sync::watch::Sender::new(Arc::clone(&policy)),
             live: RwLock::new(Live {
-                policy: Arc::new(self.policy),
+                policy,
                 tools: HashMap::default(),
             }),
         }

@@ -136,6 +136,18 @@ impl Policy {
         }
     }
 
+    /// The names of the tools this policy disables, sorted.
+    pub(crate) fn disabled(&self) -> Vec<Box<str>> {
+        let mut names: Vec<Box<str>> = self
+            .tools
+            .iter()
+            .filter(|(_, rule)| !rule.enabled)
+            .map(|(name, _)| name.clone())
+            .collect();
+        names.sort_unstable();
+        names
+    }
+
     /// The limit keys the policy sets for tool `name`, as the manifest marks them.
     pub(crate) fn changed(&self, name: &str) -> Vec<&'static str> {
         let Some(rule) = self.tool(name) else {
