@@ -646,7 +646,7 @@ mallory = { deny = ["fs.read"] }
             .lines()
             .map(|l| serde_json::from_str::<Value>(l).unwrap())
             .collect();
-        if lines.len() >= 2 {
+        if lines.len() >= 4 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;

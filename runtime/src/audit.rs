@@ -140,6 +140,28 @@ pub(crate) fn policy_reload(
     }
 }
 
+/// Record a request the OAuth layer refused before any tool ran (no or bad token, a
+/// missing scope): a line of the trail, beside the layer's `tracing` event.
+#[cfg(feature = "jwt")]
+pub(crate) fn http_refusal(
+    log: Option<&AuditLog>,
+    principal: &Principal,
+    tool: Option<&str>,
+    outcome: &'static str,
+    reason: &str,
+) {
+    if let Some(log) = log {
+        log.send(Line::Refused {
+            time: SystemTime::now(),
+            tool: tool.map(str::to_owned),
+            principal: Arc::clone(principal.id_arc()),
+            issuer: principal.issuer_arc().cloned(),
+            outcome,
+            reason: reason.to_owned(),
+        });
+    }
+}
+
 /// The longest value of an opted-in (`#[secure(audit)]`) field the trail keeps, in
 /// characters; a longer string is cut there and marked with `…`.
 pub const AUDIT_VALUE_CHARS: usize = 256;
@@ -280,6 +302,15 @@ enum Line {
         policy: Option<Arc<str>>,
         fields: Vec<(&'static str, serde_json::Value)>,
     },
+    #[cfg(feature = "jwt")]
+    Refused {
+        time: SystemTime,
+        tool: Option<String>,
+        principal: Arc<str>,
+        issuer: Option<Arc<str>>,
+        outcome: &'static str,
+        reason: String,
+    },
     #[cfg(feature = "policy")]
     Reload {
         time: SystemTime,
@@ -327,6 +358,31 @@ impl Line {
                         .map(|(name, value)| ((*name).to_owned(), value.clone()))
                         .collect();
                     object.insert("arguments".into(), Value::Object(values));
+                }
+                line
+            }
+            #[cfg(feature = "jwt")]
+            Self::Refused {
+                time,
+                tool,
+                principal,
+                issuer,
+                outcome,
+                reason,
+            } => {
+                let mut line = json!({
+                    "time": timestamp(*time),
+                    "event": "http_refused",
+                    "principal": &**principal,
+                    "outcome": outcome,
+                    "reason": reason,
+                });
+                let object = line.as_object_mut().expect("a JSON object");
+                if let Some(tool) = tool {
+                    object.insert("tool".into(), Value::from(tool.as_str()));
+                }
+                if let Some(issuer) = issuer {
+                    object.insert("issuer".into(), Value::from(&**issuer));
                 }
                 line
             }

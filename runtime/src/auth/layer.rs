@@ -106,23 +106,23 @@ where
 
     let principal = match bearer(request.headers()) {
         Bearer::None => {
-            audit_refusal("anonymous", None, "unauthenticated", "no bearer token");
+            audit_refusal(&config, &Principal::anonymous(), None, "unauthenticated", "no bearer token");
             let url = metadata(request.headers(), request.uri());
             return Ok(unauthorized(&url, None));
         }
         Bearer::Several => {
-            audit_refusal("anonymous", None, "unauthenticated", "several credentials");
+            audit_refusal(&config, &Principal::anonymous(), None, "unauthenticated", "several credentials");
             let url = metadata(request.headers(), request.uri());
             return Ok(invalid_request(&url));
         }
         Bearer::Token(token) => match super::verify::verify(&config, token).await {
             Ok(principal) => principal,
             Err(TokenError::KeysUnavailable) => {
-                audit_refusal("anonymous", None, "unauthenticated", "keys unavailable");
+                audit_refusal(&config, &Principal::anonymous(), None, "unauthenticated", "keys unavailable");
                 return Ok(keys_unavailable());
             }
             Err(error) => {
-                audit_refusal("anonymous", None, "unauthenticated", &error.to_string());
+                audit_refusal(&config, &Principal::anonymous(), None, "unauthenticated", &error.to_string());
                 let url = metadata(request.headers(), request.uri());
                 return Ok(unauthorized(&url, Some(&error)));
             }
@@ -160,13 +160,13 @@ where
             Inspection::Pass => {}
             Inspection::ListTools => filter_list = true,
             Inspection::Challenge { id, tool, scopes } => {
-                audit_refusal(principal.id(), Some(&tool), "denied", "insufficient_scope");
+                audit_refusal(&config, &principal, Some(&tool), "denied", "insufficient_scope");
                 let url = metadata(&parts.headers, &parts.uri);
                 return Ok(insufficient_scope(&url, id, &tool, &scopes));
             }
             Inspection::Withhold { tools } => {
                 for tool in &tools {
-                    audit_refusal(principal.id(), Some(tool), "denied", "withheld");
+                    audit_refusal(&config, &principal, Some(tool), "denied", "withheld");
                 }
                 bytes = withhold(&bytes, &tools).map_or(bytes, Bytes::from);
             }
@@ -328,15 +328,23 @@ fn withhold(body: &[u8], tools: &[String]) -> Option<Vec<u8>> {
     serde_json::to_vec(&value).ok()
 }
 
-fn audit_refusal(principal: &str, tool: Option<&str>, outcome: &str, reason: &str) {
+fn audit_refusal(
+    config: &Config,
+    principal: &Principal,
+    tool: Option<&str>,
+    outcome: &'static str,
+    reason: &str,
+) {
     tracing::info!(
         target: AUDIT_TARGET,
         tool = tool.unwrap_or("-"),
-        principal,
+        principal = principal.id(),
         outcome,
         reason,
         "http request refused"
     );
+    let log = config.security.as_ref().and_then(crate::Security::audit_log);
+    crate::audit::http_refusal(log, principal, tool, outcome, reason);
 }
 
 /// Where the metadata lives, from the resource URI: `(absolute URL, resource path)`.
