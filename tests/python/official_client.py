@@ -31,10 +31,11 @@ def text_of(result):
     return "".join(getattr(c, "text", "") for c in result.content)
 
 
-async def session_for(binary, root, grants, body):
+async def session_for(binary, root, grants, body, extra=()):
     args = ["--root", root]
     for grant in grants:
         args += ["--grant", grant]
+    args += list(extra)
     params = StdioServerParameters(command=binary, args=args, env={**os.environ, "RUST_LOG": "warn"})
     async with stdio_client(params) as (read, write):
         async with ClientSession(read, write) as session:
@@ -98,6 +99,37 @@ async def main(binary):
                 check("file untouched", f.read() == "hello from inside")
 
         await session_for(binary, root, ["fs.read"], read_only)
+
+        # The operator's policy: a role for the local principal, a tightened rate, a
+        # disabled tool; tools/list carries the hints and the scopes each tool needs.
+        policy = os.path.join(base, "secure-tool.toml")
+        audit = os.path.join(base, "audit.jsonl")
+        with open(policy, "w") as f:
+            f.write('[roles]\nreader = ["fs.read"]\n\n[principals]\nlocal = { roles = ["reader"] }\n\n'
+                    '[tools.read_file]\nrate = "2/min"\n\n[tools.write_file]\nenabled = false\n')
+
+        async def with_policy(session):
+            tools = {t.name: t for t in (await session.list_tools()).tools}
+            check("disabled tool not listed", set(tools) == {"read_file", "list_dir"}, tools)
+            hints = tools["read_file"].annotations
+            check("read_only hint", hints is not None and hints.read_only_hint is True, hints)
+            meta = tools["read_file"].meta or {}
+            check("scopes in _meta", meta.get("secure-tool/scopes") == ["fs.read"], meta)
+            for _ in range(2):
+                r = await session.call_tool("read_file", {"path": "docs/hello.txt"})
+                check("granted by the role", not r.is_error, text_of(r))
+            r = await session.call_tool("read_file", {"path": "docs/hello.txt"})
+            check("tightened rate", r.is_error and "rate limit" in text_of(r), text_of(r))
+            w = await session.call_tool("write_file", {"path": "docs/x.txt", "content": "x"})
+            check("disabled tool refused", w.is_error and "disabled" in text_of(w), text_of(w))
+
+        await session_for(binary, root, [], with_policy, ["--policy", policy, "--audit-log", audit])
+        import json
+        with open(audit) as f:
+            lines = [json.loads(line) for line in f]
+        outcomes = [(l["tool"], l["outcome"]) for l in lines]
+        check("audit lines", outcomes == [("read_file", "ok"), ("read_file", "ok"), ("read_file", "limited"),
+                                           ("write_file", "denied")], outcomes)
 
     print(f"official python client: {results['passed']} passed, {results['failed']} failed")
     return 1 if results["failed"] else 0
