@@ -85,7 +85,7 @@ pub use identity::Principal;
 pub use input::{OptOut, SecureInput};
 pub use limits::{Bytes, Limits, Millis, Rate};
 pub use manifest::{Manifest, ToolManifest};
-pub use pipeline::Denied;
+pub use pipeline::{Denied, SCOPES_META_KEY};
 pub use policy::Policy;
 #[cfg(feature = "policy")]
 pub use policy::{PolicyError, PolicyWatch};

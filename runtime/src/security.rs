@@ -375,6 +375,52 @@ impl SecurityBuilder {
     /// An unknown tool, role or key, a bad value, or a limit looser than the code's
     /// without `allow_loosen` is an error naming the file and line. Set the server's
     /// defaults and local principal before this: a loosened limit is judged against them.
+    ///
+    /// ```
+    /// use rmcp::{tool, tool_router};
+    /// use secure_tool::{secure_tool, Principal, SecureServer, Security};
+    ///
+    /// struct Notes {
+    ///     security: Security,
+    /// }
+    ///
+    /// impl SecureServer for Notes {
+    ///     fn security(&self) -> &Security {
+    ///         &self.security
+    ///     }
+    /// }
+    ///
+    /// #[tool_router]
+    /// impl Notes {
+    ///     #[secure_tool(scope = "notes.read", rate = "60/min")]
+    ///     #[tool(description = "Count the notes")]
+    ///     async fn count_notes(&self) -> String {
+    ///         "0".into()
+    ///     }
+    /// }
+    ///
+    /// let dir = std::env::temp_dir().join(format!("policy-doc-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// let path = dir.join("secure-tool.toml");
+    /// std::fs::write(&path, "[roles]\nreader = [\"notes.read\"]\n\n[principals]\nlocal = { roles = [\"reader\"] }\n\n[tools.count_notes]\nrate = \"10/min\"\n")?;
+    ///
+    /// let _router = Notes::tool_router(); // the tools register, so the file can name them
+    /// let security = Security::builder()
+    ///     .local_principal(Principal::new("local"))
+    ///     .policy_file(&path)?
+    ///     .build();
+    /// let tool = security.manifest().tool("count_notes").unwrap().clone();
+    /// assert_eq!(tool.limits.rate.unwrap().to_string(), "10/min");
+    /// assert_eq!(tool.policy, ["rate"]);
+    ///
+    /// // A mistake names the file and the line.
+    /// std::fs::write(&path, "[tools.count_note]\nrate = \"1/min\"\n")?;
+    /// let error = Security::builder().policy_file(&path).unwrap_err();
+    /// assert_eq!(error.line, 1);
+    /// assert!(error.message.contains("did you mean `count_notes`"));
+    /// # std::fs::remove_dir_all(dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[cfg(feature = "policy")]
     pub fn policy_file(
         mut self,

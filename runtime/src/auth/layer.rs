@@ -106,23 +106,47 @@ where
 
     let principal = match bearer(request.headers()) {
         Bearer::None => {
-            audit_refusal(&config, &Principal::anonymous(), None, "unauthenticated", "no bearer token");
+            audit_refusal(
+                &config,
+                &Principal::anonymous(),
+                None,
+                "unauthenticated",
+                "no bearer token",
+            );
             let url = metadata(request.headers(), request.uri());
             return Ok(unauthorized(&url, None));
         }
         Bearer::Several => {
-            audit_refusal(&config, &Principal::anonymous(), None, "unauthenticated", "several credentials");
+            audit_refusal(
+                &config,
+                &Principal::anonymous(),
+                None,
+                "unauthenticated",
+                "several credentials",
+            );
             let url = metadata(request.headers(), request.uri());
             return Ok(invalid_request(&url));
         }
         Bearer::Token(token) => match super::verify::verify(&config, token).await {
             Ok(principal) => principal,
             Err(TokenError::KeysUnavailable) => {
-                audit_refusal(&config, &Principal::anonymous(), None, "unauthenticated", "keys unavailable");
+                audit_refusal(
+                    &config,
+                    &Principal::anonymous(),
+                    None,
+                    "unauthenticated",
+                    "keys unavailable",
+                );
                 return Ok(keys_unavailable());
             }
             Err(error) => {
-                audit_refusal(&config, &Principal::anonymous(), None, "unauthenticated", &error.to_string());
+                audit_refusal(
+                    &config,
+                    &Principal::anonymous(),
+                    None,
+                    "unauthenticated",
+                    &error.to_string(),
+                );
                 let url = metadata(request.headers(), request.uri());
                 return Ok(unauthorized(&url, Some(&error)));
             }
@@ -160,7 +184,13 @@ where
             Inspection::Pass => {}
             Inspection::ListTools => filter_list = true,
             Inspection::Challenge { id, tool, scopes } => {
-                audit_refusal(&config, &principal, Some(&tool), "denied", "insufficient_scope");
+                audit_refusal(
+                    &config,
+                    &principal,
+                    Some(&tool),
+                    "denied",
+                    "insufficient_scope",
+                );
                 let url = metadata(&parts.headers, &parts.uri);
                 return Ok(insufficient_scope(&url, id, &tool, &scopes));
             }
@@ -343,7 +373,10 @@ fn audit_refusal(
         reason,
         "http request refused"
     );
-    let log = config.security.as_ref().and_then(crate::Security::audit_log);
+    let log = config
+        .security
+        .as_ref()
+        .and_then(crate::Security::audit_log);
     crate::audit::http_refusal(log, principal, tool, outcome, reason);
 }
 
