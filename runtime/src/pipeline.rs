@@ -395,7 +395,29 @@ pub fn run_sync<T, F, R>(
     security: &Security,
     server: std::any::TypeId,
     decl: &'static ToolDecl,
+    scope: CallScope,
+    body: F,
+    returned: fn(R) -> Returned,
+) -> CallToolResponse
+where
+    T: ObjectInput,
+    F: FnOnce(T) -> R,
+{
+    run_sync_checked(security, server, decl, scope, |_, _| Ok(()), body, returned)
+}
+
+/// A sync tool's stages 1 to 5, then `check` on the checked input and the caller (the
+/// `authorize` stage, or nothing), then the body.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the run functions' arguments, passed on"
+)]
+fn run_sync_checked<T, F, R>(
+    security: &Security,
+    server: std::any::TypeId,
+    decl: &'static ToolDecl,
     mut scope: CallScope,
+    check: impl FnOnce(&T, &Principal) -> Result<(), admission::Refusal>,
     body: F,
     returned: fn(R) -> Returned,
 ) -> CallToolResponse
@@ -404,10 +426,14 @@ where
     F: FnOnce(T) -> R,
 {
     let tool = security.tool(server, decl);
-    match admit::<T>(security, &tool, &mut scope) {
-        Ok(admitted) => run_sync_body(security, &tool, scope, admitted, body, returned),
-        Err(refusal) => refuse(security, &tool, &mut scope, refusal),
-    }
+    let refusal = match admit::<T>(security, &tool, &mut scope) {
+        Ok(admitted) => match check(&admitted.input, scope.caller()) {
+            Ok(()) => return run_sync_body(security, &tool, scope, admitted, body, returned),
+            Err(refusal) => refusal,
+        },
+        Err(refusal) => refusal,
+    };
+    refuse(security, &tool, &mut scope, refusal)
 }
 
 /// Stages 6 to 8 of a sync tool: the body (off the runtime's workers), then shaping and

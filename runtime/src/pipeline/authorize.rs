@@ -10,10 +10,10 @@ use std::pin::Pin;
 use futures::FutureExt as _;
 use rmcp::model::CallToolResponse;
 
-use super::admission::{Refusal, admit};
+use super::admission::Refusal;
 use super::shape::refuse;
 use super::{
-    BodyFuture, CallScope, Guard, Returned, ToolFuture, admit_async, refused, run_sync_body,
+    BodyFuture, CallScope, Guard, Returned, ToolFuture, admit_async, refused, run_sync_checked,
 };
 use crate::audit::Outcome;
 use crate::decl::ToolDecl;
@@ -216,7 +216,7 @@ pub fn run_sync_authorized<T, F, R>(
     security: &Security,
     server: std::any::TypeId,
     decl: &'static ToolDecl,
-    mut scope: CallScope,
+    scope: CallScope,
     authorize: fn(&T, &Principal) -> Result<(), Denied>,
     body: F,
     returned: fn(R) -> Returned,
@@ -225,22 +225,20 @@ where
     T: ObjectInput,
     F: FnOnce(T) -> R,
 {
-    let tool = security.tool(server, decl);
-    let admitted = match admit::<T>(security, &tool, &mut scope) {
-        Ok(admitted) => admitted,
-        Err(refusal) => return refuse(security, &tool, &mut scope, refusal),
-    };
-    let verdict = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        authorize(&admitted.input, scope.caller())
-    }))
-    .map_err(|_| panicked());
-    match denial(verdict) {
-        Ok(()) => run_sync_body(security, &tool, scope, admitted, body, returned),
-        Err(refusal) => {
-            drop(admitted);
-            refuse(security, &tool, &mut scope, refusal)
-        }
-    }
+    run_sync_checked(
+        security,
+        server,
+        decl,
+        scope,
+        |input, caller| {
+            denial(
+                std::panic::catch_unwind(AssertUnwindSafe(|| authorize(input, caller)))
+                    .map_err(|_| panicked()),
+            )
+        },
+        body,
+        returned,
+    )
 }
 
 impl Guard<'_> {
