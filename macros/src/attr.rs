@@ -98,6 +98,7 @@ pub const LIMITS: &[(&str, LimitKind)] = &[
     ("concurrency", LimitKind::Count),
     ("max_output", LimitKind::Size),
     ("max_input", LimitKind::Size),
+    ("rate_global", LimitKind::Rate),
 ];
 
 /// The keys that say who may call the tool.

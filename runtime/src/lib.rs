@@ -85,7 +85,7 @@ pub use identity::Principal;
 pub use input::{OptOut, SecureInput};
 pub use limits::{Bytes, Limits, Millis, Rate};
 pub use manifest::{Manifest, ToolManifest};
-pub use pipeline::{Denied, SCOPES_META_KEY};
+pub use pipeline::{Denied, RETRY_AFTER_META_KEY, SCOPES_META_KEY};
 pub use policy::Policy;
 #[cfg(feature = "policy")]
 pub use policy::{PolicyError, PolicyWatch};
@@ -183,4 +183,12 @@ pub mod __private {
 #[doc(hidden)]
 pub mod __test_support {
     pub use crate::scrub::{rule_ids as scrub_rule_ids, scrub_with_rule};
+    /// How many callers have a rate-limit entry of their own in `security`.
+    pub fn rate_keys(security: &crate::Security) -> usize {
+        security.rate_keys()
+    }
+    /// Drop every idle caller's rate-limit entry in `security` now.
+    pub fn sweep_rate_keys(security: &crate::Security) {
+        security.sweep_rate_keys();
+    }
 }

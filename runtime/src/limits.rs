@@ -3,11 +3,11 @@
 use std::fmt;
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{Quota, RateLimiter};
 use serde::Serialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
@@ -103,6 +103,9 @@ pub struct Limits {
     /// Largest raw arguments (overrides the server's raw size limit; any one string may
     /// then be as long as this too).
     pub max_input: Option<Bytes>,
+    /// Sustained rate of the tool across every caller, on top of the per-caller `rate`:
+    /// what a caller rotating identities cannot multiply.
+    pub rate_global: Option<Rate>,
 }
 
 impl Limits {
@@ -114,6 +117,7 @@ impl Limits {
         concurrency: None,
         max_output: None,
         max_input: None,
+        rate_global: None,
     };
 
     /// These limits with the server's `defaults` where nothing was declared: what a call
@@ -132,6 +136,7 @@ impl Limits {
             concurrency: self.concurrency,
             max_output: Some(self.max_output.unwrap_or(bytes(defaults.max_output))),
             max_input: Some(self.max_input.unwrap_or(bytes(defaults.max_input))),
+            rate_global: self.rate_global,
         }
     }
 }
@@ -165,6 +170,9 @@ impl fmt::Display for Limits {
         if let Some(Bytes(n)) = self.max_input {
             write!(f, "  input <= {}", size_text(n))?;
         }
+        if let Some(rate) = self.rate_global {
+            write!(f, "  all callers {rate}")?;
+        }
         Ok(())
     }
 }
@@ -180,50 +188,120 @@ fn size_text(bytes: u64) -> String {
 /// The live limiter state of one tool inside one [`Security`](crate::Security).
 pub(crate) struct ToolState {
     rate: Arc<RateState>,
+    global: Arc<GlobalState>,
     semaphore: Option<Arc<Semaphore>>,
-    calls: AtomicU32,
 }
 
-/// A tool's rate limit, as its limits declare it.
+/// A tool's per-caller rate limit, as its limits declare it.
 enum RateState {
     Unlimited,
     /// A rate of 0 calls: every call is refused (fail closed, never unlimited); retry
     /// after a period.
     Closed(Duration),
-    Limited(DefaultKeyedRateLimiter<Arc<str>>),
+    Limited(Keyed),
 }
 
-impl RateState {
-    fn new(limits: &Limits) -> Self {
-        // A rate no quota can express (0 calls) refuses every call.
-        match limits.rate {
-            None => Self::Unlimited,
-            Some(rate) => match rate.quota(limits.burst) {
-                Some(quota) => Self::Limited(RateLimiter::keyed(quota)),
-                None => Self::Closed(rate.period().max(Duration::from_secs(1))),
-            },
+/// The per-caller limiters of one tool, bounded in memory: a caller's entry is dropped
+/// once it is idle (its bucket full again, so forgetting it changes nothing), and at most
+/// `cap` callers have an entry of their own; past that, new callers share one.
+struct Keyed {
+    limiter: RateLimiter<Arc<str>, Capped, DefaultClock>,
+    calls: AtomicU32,
+    /// When idle entries were last dropped, in milliseconds since `born`.
+    swept: AtomicU64,
+    born: std::time::Instant,
+}
+
+/// governor's concurrent map of per-key state, with a cap on its keys: a key new to a
+/// full map is measured under [`OVERFLOW`] instead, so a spray of fresh identities costs
+/// no memory and gets one budget between them, not one each.
+struct Capped {
+    map: governor::state::keyed::DashMapStateStore<Arc<str>>,
+    cap: usize,
+    overflow: Arc<str>,
+}
+
+impl governor::state::StateStore for Capped {
+    type Key = Arc<str>;
+
+    fn measure_and_replace<T, F, E>(&self, key: &Arc<str>, f: F) -> Result<T, E>
+    where
+        F: Fn(Option<governor::nanos::Nanos>) -> Result<(T, governor::nanos::Nanos), E>,
+    {
+        let key = if self.map.len() >= self.cap && !self.map.contains_key(key) {
+            &self.overflow
+        } else {
+            key
+        };
+        self.map.measure_and_replace(key, f)
+    }
+}
+
+impl governor::state::keyed::ShrinkableKeyedStateStore<Arc<str>> for Capped {
+    fn retain_recent(&self, drop_below: governor::nanos::Nanos) {
+        self.map.retain_recent(drop_below);
+    }
+
+    fn shrink_to_fit(&self) {
+        // Only once most of the room is unused: shrinking rehashes every shard.
+        if self.map.len() * 4 < self.map.capacity() {
+            self.map.shrink_to_fit();
         }
     }
+
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+/// The key under which callers beyond the cap are limited together. No principal id can
+/// be it: it holds a NUL, which no transport's identity carries.
+const OVERFLOW: &str = "\0overflow";
+
+/// Drop idle entries every this many calls, or after this long, whichever comes first.
+const SWEEP_EVERY: u32 = 4096;
+const SWEEP_AFTER_MS: u64 = 1_000;
+
+/// The default number of callers per tool with a rate entry of their own.
+pub(crate) const DEFAULT_MAX_KEYS: usize = 100_000;
+
+/// The tool's rate across every caller.
+enum GlobalState {
+    Unlimited,
+    Closed(Duration),
+    Limited(governor::DefaultDirectRateLimiter),
 }
 
 /// Why a call was not admitted by the limits.
 pub(crate) enum Limited {
-    /// Over the rate; retry after this long.
+    /// Over the caller's rate; retry after this long.
     Rate(Duration),
+    /// Over the tool's rate across every caller; retry after this long.
+    Global(Duration),
     /// Over the concurrency cap.
     Busy,
 }
 
-/// A forgotten principal's limiter entry is dropped once it is full again; do that sweep
-/// every this many calls so the keyed store cannot grow without bound.
-const SWEEP_EVERY: u32 = 4096;
+impl Limited {
+    /// How long to wait before a retry can succeed (`None`: when a call finishes).
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Rate(wait) | Self::Global(wait) => Some(*wait),
+            Self::Busy => None,
+        }
+    }
+}
 
 impl ToolState {
-    pub(crate) fn new(limits: &Limits) -> Self {
+    pub(crate) fn new(limits: &Limits, max_keys: usize) -> Self {
         Self {
-            rate: Arc::new(RateState::new(limits)),
+            rate: Arc::new(RateState::new(limits, max_keys)),
+            global: Arc::new(GlobalState::new(limits.rate_global)),
             semaphore: Self::semaphore(limits),
-            calls: AtomicU32::new(0),
         }
     }
 
@@ -237,23 +315,29 @@ impl ToolState {
     /// The state for `new` limits, taking over this state (built for `old`) wherever a
     /// limit is unchanged: a caller's spent budget survives a policy reload that did not
     /// touch its rate, and calls running hold their concurrency slots.
-    pub(crate) fn carry(&self, old: &Limits, new: &Limits) -> Self {
+    pub(crate) fn carry(&self, old: &Limits, new: &Limits, max_keys: usize) -> Self {
         Self {
             rate: if (old.rate, old.burst) == (new.rate, new.burst) {
                 Arc::clone(&self.rate)
             } else {
-                Arc::new(RateState::new(new))
+                Arc::new(RateState::new(new, max_keys))
+            },
+            global: if old.rate_global == new.rate_global {
+                Arc::clone(&self.global)
+            } else {
+                Arc::new(GlobalState::new(new.rate_global))
             },
             semaphore: if old.concurrency == new.concurrency {
                 self.semaphore.clone()
             } else {
                 Self::semaphore(new)
             },
-            calls: AtomicU32::new(0),
         }
     }
 
-    /// Take one unit of rate for `principal` and one concurrency slot, or say why not.
+    /// Take one unit of rate for `principal` (then one of the tool's rate across every
+    /// caller) and one concurrency slot, or say why not. The caller's unit is taken
+    /// first: a caller over its own rate never spends the budget the others share.
     pub(crate) fn admit(
         &self,
         principal: &Arc<str>,
@@ -261,14 +345,16 @@ impl ToolState {
         match &*self.rate {
             RateState::Unlimited => {}
             RateState::Closed(period) => return Err(Limited::Rate(*period)),
-            RateState::Limited(limiter) => {
-                if let Err(not_until) = limiter.check_key(principal) {
-                    return Err(Limited::Rate(
+            RateState::Limited(keyed) => keyed.check(principal).map_err(Limited::Rate)?,
+        }
+        match &*self.global {
+            GlobalState::Unlimited => {}
+            GlobalState::Closed(period) => return Err(Limited::Global(*period)),
+            GlobalState::Limited(limiter) => {
+                if let Err(not_until) = limiter.check() {
+                    return Err(Limited::Global(
                         not_until.wait_time_from(DefaultClock::default().now()),
                     ));
-                }
-                if self.calls.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
-                    limiter.retain_recent();
                 }
             }
         }
@@ -277,6 +363,85 @@ impl ToolState {
             Some(semaphore) => match Arc::clone(semaphore).try_acquire_owned() {
                 Ok(permit) => Ok(Some(permit)),
                 Err(TryAcquireError::NoPermits | TryAcquireError::Closed) => Err(Limited::Busy),
+            },
+        }
+    }
+
+    /// How many callers have a rate entry of their own (for tests and benchmarks).
+    pub(crate) fn keys(&self) -> usize {
+        match &*self.rate {
+            RateState::Limited(keyed) => keyed.limiter.len(),
+            _ => 0,
+        }
+    }
+
+    /// Drop every idle caller's entry now.
+    pub(crate) fn sweep(&self) {
+        if let RateState::Limited(keyed) = &*self.rate {
+            keyed.sweep();
+        }
+    }
+}
+
+impl RateState {
+    fn new(limits: &Limits, max_keys: usize) -> Self {
+        // A rate no quota can express (0 calls) refuses every call.
+        match limits.rate {
+            None => Self::Unlimited,
+            Some(rate) => match rate.quota(limits.burst) {
+                Some(quota) => Self::Limited(Keyed {
+                    limiter: RateLimiter::new(
+                        quota,
+                        Capped {
+                            map: governor::state::keyed::DashMapStateStore::default(),
+                            cap: max_keys.max(1),
+                            overflow: Arc::from(OVERFLOW),
+                        },
+                        DefaultClock::default(),
+                    ),
+                    calls: AtomicU32::new(0),
+                    swept: AtomicU64::new(0),
+                    born: std::time::Instant::now(),
+                }),
+                None => Self::Closed(rate.period().max(Duration::from_secs(1))),
+            },
+        }
+    }
+}
+
+impl Keyed {
+    /// One call of `principal`: `Err` with the wait when it is over its rate.
+    fn check(&self, principal: &Arc<str>) -> Result<(), Duration> {
+        let calls = self.calls.fetch_add(1, Ordering::Relaxed);
+        // The clock is read every 64th call only; the sweep runs every `SWEEP_EVERY` calls
+        // or, on a quieter tool, once `SWEEP_AFTER_MS` have passed.
+        if calls % 64 == 63 {
+            let now_ms = u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX);
+            if calls % SWEEP_EVERY == SWEEP_EVERY - 1
+                || now_ms.saturating_sub(self.swept.load(Ordering::Relaxed)) >= SWEEP_AFTER_MS
+            {
+                self.swept.store(now_ms, Ordering::Relaxed);
+                self.sweep();
+            }
+        }
+        self.limiter
+            .check_key(principal)
+            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+    }
+
+    fn sweep(&self) {
+        self.limiter.retain_recent();
+        self.limiter.shrink_to_fit();
+    }
+}
+
+impl GlobalState {
+    fn new(rate: Option<Rate>) -> Self {
+        match rate {
+            None => Self::Unlimited,
+            Some(rate) => match rate.quota(None) {
+                Some(quota) => Self::Limited(RateLimiter::direct(quota)),
+                None => Self::Closed(rate.period().max(Duration::from_secs(1))),
             },
         }
     }
@@ -301,7 +466,7 @@ mod tests {
             }),
             ..Limits::NONE
         };
-        let state = ToolState::new(&limits);
+        let state = ToolState::new(&limits, DEFAULT_MAX_KEYS);
         let alice: Arc<str> = "alice".into();
         let bob: Arc<str> = "bob".into();
         for _ in 0..3 {
@@ -326,7 +491,7 @@ mod tests {
             }),
             ..Limits::NONE
         };
-        let state = ToolState::new(&limits);
+        let state = ToolState::new(&limits, DEFAULT_MAX_KEYS);
         let who: Arc<str> = "x".into();
         assert!(matches!(state.admit(&who), Err(Limited::Rate(_))));
     }
@@ -349,11 +514,77 @@ mod tests {
             concurrency: Some(1),
             ..Limits::NONE
         };
-        let state = ToolState::new(&limits);
+        let state = ToolState::new(&limits, DEFAULT_MAX_KEYS);
         let who: Arc<str> = "x".into();
         let permit = state.admit(&who).ok().flatten().expect("first slot");
         assert!(matches!(state.admit(&who), Err(Limited::Busy)));
         drop(permit);
         assert!(state.admit(&who).is_ok());
+    }
+}
+
+#[cfg(test)]
+mod bounds {
+    use super::*;
+
+    fn per_minute(count: u32) -> Limits {
+        Limits {
+            rate: Some(Rate {
+                count,
+                period_ms: 60_000,
+            }),
+            ..Limits::NONE
+        }
+    }
+
+    #[test]
+    fn a_spray_of_identities_is_capped_and_shares_one_budget() {
+        let state = ToolState::new(&per_minute(2), 100);
+        for i in 0..100 {
+            assert!(state.admit(&Arc::from(format!("p{i}"))).is_ok());
+        }
+        assert_eq!(state.keys(), 100);
+        // The table is full: new identities share one overflow entry and its budget.
+        let admitted = (100..10_000)
+            .filter(|i| state.admit(&Arc::from(format!("p{i}"))).is_ok())
+            .count();
+        assert_eq!(admitted, 2, "the overflow entry has one caller's budget");
+        assert_eq!(state.keys(), 101);
+        // A caller that has an entry keeps its own budget.
+        assert!(state.admit(&Arc::from("p7")).is_ok());
+        assert!(state.admit(&Arc::from("p7")).is_err());
+    }
+
+    #[test]
+    fn idle_callers_are_forgotten() {
+        // One call is refilled after 60 ms: after that, an entry is idle.
+        let state = ToolState::new(&per_minute(1000), DEFAULT_MAX_KEYS);
+        for i in 0..5_000 {
+            assert!(state.admit(&Arc::from(format!("p{i}"))).is_ok());
+        }
+        assert!(state.keys() > 4_000);
+        std::thread::sleep(Duration::from_millis(150));
+        state.sweep();
+        assert_eq!(state.keys(), 0);
+    }
+
+    #[test]
+    fn the_global_rate_holds_whoever_calls() {
+        let limits = Limits {
+            rate_global: Some(Rate {
+                count: 5,
+                period_ms: 60_000,
+            }),
+            ..per_minute(100)
+        };
+        let state = ToolState::new(&limits, DEFAULT_MAX_KEYS);
+        let admitted = (0..50)
+            .filter(|i| state.admit(&Arc::from(format!("p{i}"))).is_ok())
+            .count();
+        assert_eq!(admitted, 5);
+        match state.admit(&Arc::from("late")) {
+            Err(Limited::Global(wait)) => assert_eq!(retry_secs(wait), 12),
+            _ => panic!("the sixth call in a minute must be refused for everyone"),
+        }
     }
 }

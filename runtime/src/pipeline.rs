@@ -31,6 +31,8 @@ mod admission;
 mod authorize;
 mod shape;
 
+pub use shape::RETRY_AFTER_META_KEY;
+
 pub use authorize::{
     AuthFuture, Denied, run_async_authorized, run_sync_authorized, verdict, verdict_now,
 };

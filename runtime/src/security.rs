@@ -72,6 +72,7 @@ struct Inner {
     max_output: usize,
     scrub_output: bool,
     scrub_logs: bool,
+    max_keys: usize,
     audit: Option<AuditLog>,
     live: RwLock<Live>,
     /// The policy in force, announced to each session's list-change notifier.
@@ -103,11 +104,16 @@ pub(crate) struct Tool {
 impl Tool {
     /// `decl` under `policy`. The limiter state of `previous` (the same tool under the
     /// policy before) is kept for every limit that did not change.
-    fn new(decl: &'static ToolDecl, policy: &Arc<Policy>, previous: Option<&Tool>) -> Self {
+    fn new(
+        decl: &'static ToolDecl,
+        policy: &Arc<Policy>,
+        previous: Option<&Tool>,
+        max_keys: usize,
+    ) -> Self {
         let limits = policy.limits(decl.name, decl.limits);
         let state = match previous {
-            Some(previous) => previous.state.carry(&previous.limits, &limits),
-            None => ToolState::new(&limits),
+            Some(previous) => previous.state.carry(&previous.limits, &limits, max_keys),
+            None => ToolState::new(&limits, max_keys),
         };
         Self {
             decl,
@@ -134,6 +140,7 @@ impl std::fmt::Debug for Security {
             .field("max_output", &self.inner.max_output)
             .field("scrub_output", &self.inner.scrub_output)
             .field("scrub_logs", &self.inner.scrub_logs)
+            .field("max_rate_keys", &self.inner.max_keys)
             .field("audit_log", &self.inner.audit)
             .field("policy", &self.policy().digest())
             .finish_non_exhaustive()
@@ -243,7 +250,10 @@ impl Security {
         let tools = live
             .tools
             .iter()
-            .map(|(key, tool)| (*key, Arc::new(Tool::new(tool.decl, &policy, Some(tool)))))
+            .map(|(key, tool)| {
+                let tool = Tool::new(tool.decl, &policy, Some(tool), self.inner.max_keys);
+                (*key, Arc::new(tool))
+            })
             .collect();
         *live = Live {
             policy: Arc::clone(&policy),
@@ -273,6 +283,17 @@ impl Security {
         });
     }
 
+    /// How many callers have a rate-limit entry of their own, over every tool (tests and
+    /// benchmarks of the limiter's memory).
+    pub(crate) fn rate_keys(&self) -> usize {
+        self.live().tools.values().map(|t| t.state.keys()).sum()
+    }
+
+    /// Drop every idle caller's rate-limit entry now.
+    pub(crate) fn sweep_rate_keys(&self) {
+        self.live().tools.values().for_each(|t| t.state.sweep());
+    }
+
     /// One tool's live state, created on its first call. Keyed by what identifies a tool
     /// (see `ToolKey`): compile-time values, never a caller's, so a fast fixed hash is
     /// enough, and a short one (a type id, a name and two numbers).
@@ -286,7 +307,7 @@ impl Security {
         Arc::clone(
             tools
                 .entry(key)
-                .or_insert_with(|| Arc::new(Tool::new(decl, policy, None))),
+                .or_insert_with(|| Arc::new(Tool::new(decl, policy, None, self.inner.max_keys))),
         )
     }
 }
@@ -300,6 +321,7 @@ pub struct SecurityBuilder {
     max_output: usize,
     scrub_output: bool,
     scrub_logs: bool,
+    max_keys: usize,
     audit: Option<AuditLog>,
     policy: Policy,
 }
@@ -313,6 +335,7 @@ impl Default for SecurityBuilder {
             max_output: 1024 * 1024,
             scrub_output: true,
             scrub_logs: true,
+            max_keys: crate::limits::DEFAULT_MAX_KEYS,
             audit: None,
             policy: Policy::default(),
         }
@@ -356,6 +379,15 @@ impl SecurityBuilder {
     /// of the text as it was. Turn it off only where logs are as protected as the secrets.
     pub fn scrub_logs(mut self, on: bool) -> Self {
         self.scrub_logs = on;
+        self
+    }
+
+    /// How many callers of one tool may each have a rate-limit entry of their own
+    /// (default 100,000). Past that, callers new to the tool share one entry, so a caller
+    /// spraying fresh identities can neither grow memory nor gain budget; an idle caller's
+    /// entry is dropped within a second of a call finding it idle.
+    pub fn max_rate_keys(mut self, keys: usize) -> Self {
+        self.max_keys = keys.max(1);
         self
     }
 
@@ -452,6 +484,7 @@ impl SecurityBuilder {
             max_output: self.max_output,
             scrub_output: self.scrub_output,
             scrub_logs: self.scrub_logs,
+            max_keys: self.max_keys,
             audit: self.audit,
             updates: tokio::sync::watch::Sender::new(Arc::clone(&policy)),
             live: RwLock::new(Live {

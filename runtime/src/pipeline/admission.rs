@@ -23,14 +23,24 @@ pub(super) struct Admitted<T> {
 pub(super) struct Refusal {
     pub(super) outcome: Outcome,
     pub(super) message: String,
+    /// When a retry can succeed: also in the result's `_meta`, for a client to act on.
+    pub(super) retry_after: Option<std::time::Duration>,
+}
+
+impl Refusal {
+    /// A refusal a retry cannot cure by waiting.
+    pub(super) fn new(outcome: Outcome, message: impl Into<String>) -> Self {
+        Self {
+            outcome,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
 }
 
 impl From<InputError> for Refusal {
     fn from(error: InputError) -> Self {
-        Self {
-            outcome: Outcome::Invalid,
-            message: error.to_string(),
-        }
+        Self::new(Outcome::Invalid, error.to_string())
     }
 }
 
@@ -88,10 +98,10 @@ pub(super) fn admit_call(
     let (decl, limits) = (tool.decl, &tool.limits);
     scope.resolve(security);
     if !tool.enabled {
-        return Err(Refusal {
-            outcome: Outcome::Denied,
-            message: "this tool is disabled by the server's policy".to_owned(),
-        });
+        return Err(Refusal::new(
+            Outcome::Denied,
+            "this tool is disabled by the server's policy",
+        ));
     }
     // The operator's grants and denials (denials win): the caller as the policy sees it
     // is who the permission check, `authorize` and the audit trail see.
@@ -112,12 +122,12 @@ pub(super) fn admit_call(
     if !decl.public
         && let Some(missing) = scope.caller().missing_scope(decl.scopes)
     {
-        return Err(Refusal {
-            outcome: Outcome::Denied,
-            message: format!(
+        return Err(Refusal::new(
+            Outcome::Denied,
+            format!(
                 "permission denied: this tool requires the `{missing}` scope, which the caller has not been granted"
             ),
-        });
+        ));
     }
 
     let permit = tool
@@ -125,9 +135,14 @@ pub(super) fn admit_call(
         .admit(scope.caller().id_arc())
         .map_err(|limited| Refusal {
             outcome: Outcome::Limited,
+            retry_after: limited.retry_after(),
             message: match limited {
                 Limited::Rate(wait) => format!(
                     "rate limit exceeded for this tool: retry after {}s",
+                    retry_secs(wait)
+                ),
+                Limited::Global(wait) => format!(
+                    "this tool is at its limit for all callers: retry after {}s",
                     retry_secs(wait)
                 ),
                 Limited::Busy => format!(

@@ -140,20 +140,20 @@ pub fn verdict_now<V: SyncVerdict>(verdict: V) -> Result<(), Denied> {
 fn denial(verdict: Result<Result<(), Denied>, Refusal>) -> Result<(), Refusal> {
     match verdict {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(denied)) => Err(Refusal {
-            outcome: Outcome::Denied,
-            message: crate::scrub_public(denied.message()).into_owned(),
-        }),
+        Ok(Err(denied)) => Err(Refusal::new(
+            Outcome::Denied,
+            crate::scrub_public(denied.message()),
+        )),
         Err(refusal) => Err(refusal),
     }
 }
 
 /// A panicking `authorize` function: the call is refused, and the panic contained.
 fn panicked() -> Refusal {
-    Refusal {
-        outcome: Outcome::Panic,
-        message: "the call could not be authorized (internal error)".to_owned(),
-    }
+    Refusal::new(
+        Outcome::Panic,
+        "the call could not be authorized (internal error)",
+    )
 }
 
 /// [`run_async`](super::run_async) for a tool with `authorize`: the function's verdict is
@@ -192,11 +192,10 @@ where
         let verdict = match limit {
             Some(limit) => match tokio::time::timeout(limit, asked).await {
                 Ok(ran) => ran.map_err(|_| panicked()),
-                Err(_) => Err(Refusal {
-                    outcome: Outcome::Timeout,
-                    message: "the call could not be authorized within the tool's time limit"
-                        .to_owned(),
-                }),
+                Err(_) => Err(Refusal::new(
+                    Outcome::Timeout,
+                    "the call could not be authorized within the tool's time limit",
+                )),
             },
             None => asked.await.map_err(|_| panicked()),
         };

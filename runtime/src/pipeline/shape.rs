@@ -23,8 +23,21 @@ pub(super) fn refuse(
 ) -> CallToolResponse {
     let message = without_sensitive(refusal.message, &scope.sensitive);
     record(security, tool, scope, refusal.outcome, None);
-    error_result(message)
+    let mut result = CallToolResult::error(vec![ContentBlock::text(message)]);
+    if let Some(wait) = refusal.retry_after {
+        // The wait, machine-readable: what the message says in whole seconds, exactly.
+        let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
+        let mut meta = rmcp::model::MetaObject::default();
+        meta.0
+            .insert(RETRY_AFTER_META_KEY.to_owned(), serde_json::Value::from(ms));
+        result.meta = Some(meta);
+    }
+    result.into()
 }
+
+/// The key of a refused result's `_meta` that holds, in milliseconds, how long to wait
+/// before a retry of the call can be admitted (a rate limit).
+pub const RETRY_AFTER_META_KEY: &str = "secure-tool/retry_after_ms";
 
 /// The audit event of a call that ended with `outcome`.
 fn record(

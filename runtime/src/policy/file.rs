@@ -80,6 +80,7 @@ struct ToolText {
     concurrency: Option<Spanned<i64>>,
     max_output: Option<Spanned<String>>,
     max_input: Option<Spanned<String>>,
+    rate_global: Option<Spanned<String>>,
     enabled: Option<bool>,
     #[serde(default)]
     allow_loosen: bool,
@@ -233,18 +234,20 @@ fn tool_rule(
             })
             .transpose()
     };
-    let rate = text
-        .rate
-        .as_ref()
-        .map(|v| {
-            parse_rate(v.get_ref())
-                .map(|(count, period_ms)| Rate { count, period_ms })
-                .map_err(|why| at(v.span(), format!("invalid `rate`: {why}")))
-        })
-        .transpose()?;
+    let rate = |value: &Option<Spanned<String>>, key: &str| {
+        value
+            .as_ref()
+            .map(|v| {
+                parse_rate(v.get_ref())
+                    .map(|(count, period_ms)| Rate { count, period_ms })
+                    .map_err(|why| at(v.span(), format!("invalid `{key}`: {why}")))
+            })
+            .transpose()
+    };
     Ok(ToolRule {
         limits: Limits {
-            rate,
+            rate: rate(&text.rate, "rate")?,
+            rate_global: rate(&text.rate_global, "rate_global")?,
             burst: count(&text.burst, "burst")?,
             timeout: string(&text.timeout, parse_duration_ms, "timeout")?.map(Millis),
             concurrency: count(&text.concurrency, "concurrency")?,
@@ -301,12 +304,23 @@ fn check_loosening(
     };
     let span_of = |value: Option<std::ops::Range<usize>>| value.unwrap_or(0..0);
     let rate_span = span_of(text.rate.as_ref().map(Spanned::span));
-    if let (Some(new_rate), Some(old)) = (new.rate, code.rate) {
-        // More calls per unit of time: count / period compared without division.
-        if u128::from(new_rate.count) * u128::from(old.period_ms)
-            > u128::from(old.count) * u128::from(new_rate.period_ms)
-        {
-            return Err(looser("rate", rate_span, format!("rate {old}")));
+    let rates = [
+        ("rate", new.rate, code.rate, rate_span.clone()),
+        (
+            "rate_global",
+            new.rate_global,
+            code.rate_global,
+            span_of(text.rate_global.as_ref().map(Spanned::span)),
+        ),
+    ];
+    for (key, new_rate, old, span) in rates {
+        if let (Some(new_rate), Some(old)) = (new_rate, old) {
+            // More calls per unit of time: count / period compared without division.
+            if u128::from(new_rate.count) * u128::from(old.period_ms)
+                > u128::from(old.count) * u128::from(new_rate.period_ms)
+            {
+                return Err(looser(key, span, format!("{key} {old}")));
+            }
         }
     }
     let more = |new: Option<u64>, old: Option<u64>| match (new, old) {

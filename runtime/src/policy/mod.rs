@@ -78,6 +78,7 @@ pub(crate) fn overlay(set: Limits, declared: Limits) -> Limits {
         concurrency: set.concurrency.or(declared.concurrency),
         max_output: set.max_output.or(declared.max_output),
         max_input: set.max_input.or(declared.max_input),
+        rate_global: set.rate_global.or(declared.rate_global),
     }
 }
 
@@ -161,6 +162,7 @@ impl Policy {
             ("concurrency", set.concurrency.is_some()),
             ("max_output", set.max_output.is_some()),
             ("max_input", set.max_input.is_some()),
+            ("rate_global", set.rate_global.is_some()),
         ]
         .into_iter()
         .filter_map(|(key, set)| set.then_some(key))
