@@ -10,7 +10,9 @@
 //! `--policy FILE` reads the operator's `secure-tool.toml` (roles, grants to the local
 //! principal `local`, per-tool limits, `enabled = false`); it is reloaded on SIGHUP and
 //! when the file changes, and a broken file is refused (at start-up, the server does not
-//! start). `--audit-log FILE` appends one JSON line per call. Every path is resolved
+//! start). `--audit-log FILE` appends one JSON line per call. `--redis URL` keeps the rate
+//! limits in that Redis, shared by every process started with it; while Redis is away,
+//! limited calls are refused (`--redis-fail-open` admits them instead). Every path is resolved
 //! inside `--root`: `SafePath` refuses traversal in any spelling, and `Sandbox`
 //! (`cap-std`) refuses symlinks out and rename races. Logs go to
 //! stderr (stdout is the protocol); set `RUST_LOG` to change what is logged.
@@ -30,13 +32,15 @@ struct Args {
     grants: Vec<String>,
     policy: Option<std::path::PathBuf>,
     audit_log: Option<std::path::PathBuf>,
+    redis: Option<String>,
+    redis_fail_open: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
-    const USAGE: &str = "usage: fs_server --root DIR [--grant SCOPE]... [--policy FILE] [--audit-log FILE]   (scopes: fs.read, fs.write)\n       fs_server --manifest [--json] [--policy FILE]   (print every tool's scopes, limits and waivers, and exit)";
+    const USAGE: &str = "usage: fs_server --root DIR [--grant SCOPE]... [--policy FILE] [--audit-log FILE] [--redis URL [--redis-fail-open]]   (scopes: fs.read, fs.write)\n       fs_server --manifest [--json] [--policy FILE]   (print every tool's scopes, limits and waivers, and exit)";
     let mut root = None;
     let mut grants = Vec::new();
-    let (mut policy, mut audit_log) = (None, None);
+    let (mut policy, mut audit_log, mut redis, mut redis_fail_open) = (None, None, None, false);
     let (mut manifest, mut json) = (false, false);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -45,6 +49,8 @@ fn parse_args() -> Result<Args, String> {
             "--grant" => grants.push(args.next().ok_or(USAGE)?),
             "--policy" => policy = Some(args.next().ok_or(USAGE)?.into()),
             "--audit-log" => audit_log = Some(args.next().ok_or(USAGE)?.into()),
+            "--redis" => redis = Some(args.next().ok_or(USAGE)?),
+            "--redis-fail-open" => redis_fail_open = true,
             "--manifest" => manifest = true,
             "--json" => json = true,
             "--help" | "-h" => return Err(USAGE.into()),
@@ -75,6 +81,8 @@ fn parse_args() -> Result<Args, String> {
         grants,
         policy,
         audit_log,
+        redis,
+        redis_fail_open,
     })
 }
 
@@ -105,6 +113,13 @@ async fn main() -> anyhow::Result<()> {
         security = security
             .audit_log(path)
             .map_err(|e| anyhow::anyhow!("cannot open --audit-log {}: {e}", path.display()))?;
+    }
+    if let Some(url) = &args.redis {
+        // Every process started with the same `--redis` shares every rate limit.
+        security = security
+            .redis(url)
+            .map_err(|e| anyhow::anyhow!("invalid --redis URL: {e}"))?
+            .redis_fail_open(args.redis_fail_open);
     }
     let security = security.build();
     // Least privilege: unless `fs.write` can be granted (on the command line, or by a

@@ -39,7 +39,7 @@ use fs::FsServer;
 const USAGE: &str =
     "usage: http_server --root DIR --bind HOST:PORT --issuer ISS --audience AUD --jwks FILE
                    [--tools-list all|granted] [--scope-denial challenge|tool-error]
-                   [--allow-host HOST]... [--leeway SECS] [--policy FILE] [--audit-log FILE]
+                   [--allow-host HOST]... [--leeway SECS] [--policy FILE] [--audit-log FILE] [--redis URL]
        http_server --dev-token [--scope SCOPE]... [--sub NAME] [--ttl SECS]
                    [--issuer ISS] [--audience AUD] [--jwks FILE]
          (a local issuer for trying the server: adds a fresh key to the JWKS file and
@@ -61,6 +61,7 @@ struct Serve {
     leeway: Duration,
     policy: Option<PathBuf>,
     audit_log: Option<PathBuf>,
+    redis: Option<String>,
 }
 
 struct DevToken {
@@ -85,7 +86,7 @@ fn parse_args() -> Result<Command, String> {
     let mut scope_denial = ScopeDenial::Challenge;
     let mut allow_hosts = Vec::new();
     let mut leeway = Duration::from_secs(10);
-    let (mut policy, mut audit_log) = (None, None);
+    let (mut policy, mut audit_log, mut redis) = (None, None, None);
     let mut scopes = Vec::new();
     let mut sub = "dev-user".to_owned();
     let mut ttl = 3600;
@@ -127,6 +128,7 @@ fn parse_args() -> Result<Command, String> {
             "--allow-host" => allow_hosts.push(value()?),
             "--policy" => policy = Some(PathBuf::from(value()?)),
             "--audit-log" => audit_log = Some(PathBuf::from(value()?)),
+            "--redis" => redis = Some(value()?),
             "--leeway" => {
                 leeway = Duration::from_secs(
                     value()?
@@ -169,6 +171,7 @@ fn parse_args() -> Result<Command, String> {
         leeway,
         policy,
         audit_log,
+        redis,
     }))
 }
 
@@ -222,6 +225,12 @@ async fn serve(args: Serve) -> anyhow::Result<()> {
         security = security
             .audit_log(path)
             .map_err(|e| anyhow::anyhow!("cannot open --audit-log {}: {e}", path.display()))?;
+    }
+    if let Some(url) = &args.redis {
+        // Every replica started with the same `--redis` shares every rate limit.
+        security = security
+            .redis(url)
+            .map_err(|e| anyhow::anyhow!("invalid --redis URL: {e}"))?;
     }
     let security = security.build();
     let _watch = match args.policy {

@@ -73,6 +73,8 @@ mod raw;
 pub mod rules;
 mod scrub;
 mod security;
+#[cfg(feature = "redis")]
+mod store;
 mod support;
 pub mod types;
 #[cfg(feature = "policy")]

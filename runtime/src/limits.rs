@@ -358,6 +358,11 @@ impl ToolState {
                 }
             }
         }
+        self.admit_slot()
+    }
+
+    /// Take one concurrency slot (the rate was checked elsewhere), or say why not.
+    pub(crate) fn admit_slot(&self) -> Result<Option<OwnedSemaphorePermit>, Limited> {
         match &self.semaphore {
             None => Ok(None),
             Some(semaphore) => match Arc::clone(semaphore).try_acquire_owned() {

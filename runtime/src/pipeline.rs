@@ -37,7 +37,7 @@ pub use authorize::{
     AuthFuture, Denied, run_async_authorized, run_sync_authorized, verdict, verdict_now,
 };
 
-use admission::{Admitted, admit};
+use admission::{Admission, Admitted, admit};
 use shape::{finish_returned, refuse};
 
 /// The hidden first extractor of every secured tool: captures, before any other
@@ -264,13 +264,68 @@ pub fn run_async<'a, T, R, F>(
     body: F,
 ) -> ToolFuture<'a>
 where
-    T: ObjectInput,
+    T: ObjectInput + Send,
     R: 'a,
-    F: FnOnce(T) -> BodyFuture<'a, R>,
+    F: FnOnce(T) -> BodyFuture<'a, R> + Send + 'a,
 {
     match admit_async::<T>(security, security.tool(server, decl), scope) {
-        Ok((input, guard)) => guard.run(body(input), returned),
-        Err(response) => refused(response),
+        Step::Ready(input, guard) => guard.run(body(input), returned),
+        Step::Refused(response) => refused(response),
+        #[cfg(feature = "redis")]
+        Step::Remote(remote) => Box::pin(async move {
+            match remote.admit::<T>().await {
+                Ok((input, guard)) => guard.run(body(input), returned).await,
+                Err(response) => response,
+            }
+        }),
+    }
+}
+
+/// Where an async call stands after the admission that needs no waiting.
+pub(crate) enum Step<'a, T> {
+    /// Admitted: the checked input and the guard that runs the body.
+    Ready(T, Guard<'a>),
+    /// Refused: the tool's response.
+    Refused(CallToolResponse),
+    /// The rate must be asked of the shared store first.
+    #[cfg(feature = "redis")]
+    Remote(Remote<'a>),
+}
+
+/// An async call waiting for its rate check in the shared store.
+#[cfg(feature = "redis")]
+pub(crate) struct Remote<'a> {
+    security: &'a Security,
+    tool: Arc<Tool>,
+    scope: CallScope,
+    arguments: JsonObject,
+}
+
+#[cfg(feature = "redis")]
+impl<'a> Remote<'a> {
+    /// Ask the store, then the rest of stages 4 and 5.
+    pub(crate) async fn admit<T: ObjectInput>(
+        mut self,
+    ) -> Result<(T, Guard<'a>), CallToolResponse> {
+        let admitted = admission::admit_remote::<T>(
+            self.security,
+            &self.tool,
+            &mut self.scope,
+            self.arguments,
+        )
+        .await;
+        match admitted {
+            Ok(Admitted { input, _permit }) => Ok((
+                input,
+                Guard {
+                    security: self.security,
+                    tool: self.tool,
+                    scope: self.scope,
+                    permit: _permit,
+                },
+            )),
+            Err(refusal) => Err(refuse(self.security, &self.tool, &mut self.scope, refusal)),
+        }
     }
 }
 
@@ -278,17 +333,13 @@ where
 /// body, or the refusal as the tool's response. Running the body (timeout, cancellation,
 /// panics, shaping, audit) is [`Guard::run`], compiled once, so a tool adds no coroutine
 /// of its own.
-#[allow(
-    clippy::result_large_err,
-    reason = "the refusal is the tool's response, returned as is to rmcp; boxing it would only add an allocation"
-)]
-fn admit_async<'a, T: ObjectInput>(
+pub(crate) fn admit_async<'a, T: ObjectInput>(
     security: &'a Security,
     tool: Arc<Tool>,
     mut scope: CallScope,
-) -> Result<(T, Guard<'a>), CallToolResponse> {
+) -> Step<'a, T> {
     match admit::<T>(security, &tool, &mut scope) {
-        Ok(Admitted { input, _permit }) => Ok((
+        Admission::Admitted(Admitted { input, _permit }) => Step::Ready(
             input,
             Guard {
                 security,
@@ -296,8 +347,15 @@ fn admit_async<'a, T: ObjectInput>(
                 scope,
                 permit: _permit,
             },
-        )),
-        Err(refusal) => Err(refuse(security, &tool, &mut scope, refusal)),
+        ),
+        Admission::Refused(refusal) => Step::Refused(refuse(security, &tool, &mut scope, refusal)),
+        #[cfg(feature = "redis")]
+        Admission::Remote(arguments) => Step::Remote(Remote {
+            security,
+            tool,
+            scope,
+            arguments,
+        }),
     }
 }
 
@@ -428,7 +486,15 @@ where
     F: FnOnce(T) -> R,
 {
     let tool = security.tool(server, decl);
-    let refusal = match admit::<T>(security, &tool, &mut scope) {
+    let admitted = match admit::<T>(security, &tool, &mut scope) {
+        Admission::Admitted(admitted) => Ok(admitted),
+        Admission::Refused(refusal) => Err(refusal),
+        #[cfg(feature = "redis")]
+        Admission::Remote(arguments) => block_on_store(admission::admit_remote::<T>(
+            security, &tool, &mut scope, arguments,
+        )),
+    };
+    let refusal = match admitted {
         Ok(admitted) => match check(&admitted.input, scope.caller()) {
             Ok(()) => return run_sync_body(security, &tool, scope, admitted, body, returned),
             Err(refusal) => refusal,
@@ -436,6 +502,25 @@ where
         Err(refusal) => refusal,
     };
     refuse(security, &tool, &mut scope, refusal)
+}
+
+/// Wait for a sync tool's rate check in the shared store, bounded by the store's deadline.
+/// Only a multi-thread runtime can block one of its workers (after moving its other
+/// tasks away); on any other, the limit cannot be checked, and the call is refused.
+#[cfg(feature = "redis")]
+fn block_on_store<T>(
+    check: impl Future<Output = Result<T, admission::Refusal>>,
+) -> Result<T, admission::Refusal> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(|| handle.block_on(check))
+        }
+        _ => Err(admission::Refusal {
+            outcome: crate::audit::Outcome::Limited,
+            message: "the rate limit of this tool cannot be checked here: serve sync tools with a shared limit store on a multi-thread runtime".to_owned(),
+            retry_after: None,
+        }),
+    }
 }
 
 /// Stages 6 to 8 of a sync tool: the body (off the runtime's workers), then shaping and

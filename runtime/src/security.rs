@@ -74,6 +74,8 @@ struct Inner {
     scrub_logs: bool,
     max_keys: usize,
     audit: Option<AuditLog>,
+    #[cfg(feature = "redis")]
+    store: Option<Arc<crate::store::RedisStore>>,
     live: RwLock<Live>,
     /// The policy in force, announced to each session's list-change notifier.
     updates: tokio::sync::watch::Sender<Arc<Policy>>,
@@ -222,6 +224,16 @@ impl Security {
         }
     }
 
+    /// The shared store of `tool`'s rate limits, when there is one and the tool has a rate
+    /// to keep there; `None`: its limits are kept in process.
+    #[cfg(feature = "redis")]
+    pub(crate) fn remote_store(&self, tool: &Tool) -> Option<&crate::store::RedisStore> {
+        self.inner
+            .store
+            .as_deref()
+            .filter(|_| tool.limits.rate.is_some() || tool.limits.rate_global.is_some())
+    }
+
     /// The JSON-lines audit trail, when one was configured.
     pub(crate) fn audit_log(&self) -> Option<&AuditLog> {
         self.inner.audit.as_ref()
@@ -323,6 +335,8 @@ pub struct SecurityBuilder {
     scrub_logs: bool,
     max_keys: usize,
     audit: Option<AuditLog>,
+    #[cfg(feature = "redis")]
+    store: Option<Arc<crate::store::RedisStore>>,
     policy: Policy,
 }
 
@@ -337,6 +351,8 @@ impl Default for SecurityBuilder {
             scrub_logs: true,
             max_keys: crate::limits::DEFAULT_MAX_KEYS,
             audit: None,
+            #[cfg(feature = "redis")]
+            store: None,
             policy: Policy::default(),
         }
     }
@@ -388,6 +404,49 @@ impl SecurityBuilder {
     /// entry is dropped within a second of a call finding it idle.
     pub fn max_rate_keys(mut self, keys: usize) -> Self {
         self.max_keys = keys.max(1);
+        self
+    }
+
+    /// Keep rate limits (`rate`, `burst`, `rate_global`) in the Redis at `url`
+    /// (`redis://host:port/db`) instead of in process, so every replica of the server
+    /// that uses it shares each limit. Nothing connects until the first limited call; the
+    /// connection is re-made in the background after Redis goes away and comes back.
+    /// While Redis cannot answer within the deadline, calls are refused (fail closed)
+    /// unless [`redis_fail_open`](Self::redis_fail_open) says otherwise. Concurrency caps
+    /// stay per process.
+    ///
+    /// # Errors
+    ///
+    /// When `url` is not a Redis URL.
+    #[cfg(feature = "redis")]
+    pub fn redis(mut self, url: &str) -> Result<Self, redis::RedisError> {
+        let mut store = crate::store::RedisStore::new(url)?;
+        if let Some(old) = self.store.take() {
+            store.deadline = old.deadline;
+            store.fail_open = old.fail_open;
+        }
+        self.store = Some(Arc::new(store));
+        Ok(self)
+    }
+
+    /// The longest a call waits for Redis to answer its rate check (default 250 ms); past
+    /// it, the limit counts as unavailable. Set after [`redis`](Self::redis).
+    #[cfg(feature = "redis")]
+    pub fn redis_deadline(mut self, deadline: Duration) -> Self {
+        if let Some(store) = self.store.as_mut().and_then(Arc::get_mut) {
+            store.deadline = deadline;
+        }
+        self
+    }
+
+    /// Admit calls whose rate limit cannot be checked because Redis is unavailable
+    /// (default `false`: refuse them, audited as `limited`). Set after
+    /// [`redis`](Self::redis).
+    #[cfg(feature = "redis")]
+    pub fn redis_fail_open(mut self, open: bool) -> Self {
+        if let Some(store) = self.store.as_mut().and_then(Arc::get_mut) {
+            store.fail_open = open;
+        }
         self
     }
 
@@ -486,6 +545,8 @@ impl SecurityBuilder {
             scrub_logs: self.scrub_logs,
             max_keys: self.max_keys,
             audit: self.audit,
+            #[cfg(feature = "redis")]
+            store: self.store,
             updates: tokio::sync::watch::Sender::new(Arc::clone(&policy)),
             live: RwLock::new(Live {
                 policy,

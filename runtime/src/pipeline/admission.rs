@@ -44,6 +44,16 @@ impl From<InputError> for Refusal {
     }
 }
 
+/// What stages 1 to 5 decided.
+pub(super) enum Admission<T> {
+    Admitted(Admitted<T>),
+    Refused(Refusal),
+    /// Stages 1 to 3 passed; the tool's rate is kept in a shared store, which must be
+    /// asked (asynchronously, [`admit_remote`]) before the rest.
+    #[cfg(feature = "redis")]
+    Remote(JsonObject),
+}
+
 /// Stages 1 to 5: raw limits, permission, rate and concurrency, deserialize + validate.
 /// Only the last two depend on `T`; the rest lives in [`admit_call`], compiled once in
 /// this crate rather than once per tool.
@@ -51,8 +61,71 @@ pub(super) fn admit<T: SecureInput>(
     security: &Security,
     tool: &Tool,
     scope: &mut CallScope,
+) -> Admission<T> {
+    let (arguments, permit) = match admit_call(security, tool, scope) {
+        Ok(Some(admitted)) => admitted,
+        #[cfg(feature = "redis")]
+        Ok(None) => return Admission::Remote(scope.arguments.take().unwrap_or_default()),
+        #[cfg(not(feature = "redis"))]
+        Ok(None) => unreachable!("no shared store without the `redis` feature"),
+        Err(refusal) => return Admission::Refused(refusal),
+    };
+    match decode(scope, arguments) {
+        Ok(input) => Admission::Admitted(Admitted {
+            input,
+            _permit: permit,
+        }),
+        Err(refusal) => Admission::Refused(refusal),
+    }
+}
+
+/// Stages 4 and 5 of a tool whose rate is kept in Redis: ask it, then take a concurrency
+/// slot, then deserialize and validate. Never waits longer than the store's deadline.
+#[cfg(feature = "redis")]
+pub(super) async fn admit_remote<T: SecureInput>(
+    security: &Security,
+    tool: &Tool,
+    scope: &mut CallScope,
+    arguments: JsonObject,
 ) -> Result<Admitted<T>, Refusal> {
-    let (arguments, permit) = admit_call(security, tool, scope)?;
+    if let Some(store) = security.remote_store(tool) {
+        match store
+            .check(tool.decl.name, &tool.limits, scope.caller().id())
+            .await
+        {
+            Ok(None) => {}
+            Ok(Some(limited)) => return Err(limited_refusal(limited, &tool.limits)),
+            Err(crate::store::Unavailable) if store.fail_open => {
+                tracing::warn!(
+                    target: crate::AUDIT_TARGET,
+                    tool = tool.decl.name,
+                    "rate limit store unavailable: call admitted (fail open)"
+                );
+            }
+            Err(crate::store::Unavailable) => {
+                return Err(Refusal {
+                    outcome: Outcome::Limited,
+                    message:
+                        "the rate limit of this tool cannot be checked right now: retry shortly"
+                            .to_owned(),
+                    retry_after: Some(std::time::Duration::from_secs(1)),
+                });
+            }
+        }
+    }
+    let permit = tool
+        .state
+        .admit_slot()
+        .map_err(|limited| limited_refusal(limited, &tool.limits))?;
+    let input = decode(scope, arguments)?;
+    Ok(Admitted {
+        input,
+        _permit: permit,
+    })
+}
+
+/// Stage 5: deserialize and validate, keeping what the audit trail may record.
+fn decode<T: SecureInput>(scope: &mut CallScope, arguments: JsonObject) -> Result<T, Refusal> {
     let decode = || {
         let input: T = input::deserialize(arguments)?;
         input.validate_input()?;
@@ -83,18 +156,42 @@ pub(super) fn admit<T: SecureInput>(
         )
         .into());
     }
-    Ok(Admitted {
-        input,
-        _permit: permit,
-    })
+    Ok(input)
 }
 
-/// Stages 1 to 4, the same for every tool.
+/// The refusal of a call over one of the tool's limits.
+fn limited_refusal(limited: Limited, limits: &crate::Limits) -> Refusal {
+    Refusal {
+        outcome: Outcome::Limited,
+        retry_after: limited.retry_after(),
+        message: match limited {
+            Limited::Rate(wait) => format!(
+                "rate limit exceeded for this tool: retry after {}s",
+                retry_secs(wait)
+            ),
+            Limited::Global(wait) => format!(
+                "this tool is at its limit for all callers: retry after {}s",
+                retry_secs(wait)
+            ),
+            Limited::Busy => format!(
+                "too many concurrent calls of this tool (limit {}): retry when one has finished",
+                limits.concurrency.unwrap_or(0)
+            ),
+        },
+    }
+}
+
+/// Stages 1 to 4, the same for every tool. `Ok(None)`: the rate is kept in a shared
+/// store, and the arguments wait in `scope` for [`admit_remote`].
+#[allow(
+    clippy::type_complexity,
+    reason = "private; the arguments and the concurrency slot, or a refusal"
+)]
 pub(super) fn admit_call(
     security: &Security,
     tool: &Tool,
     scope: &mut CallScope,
-) -> Result<(JsonObject, Option<OwnedSemaphorePermit>), Refusal> {
+) -> Result<Option<(JsonObject, Option<OwnedSemaphorePermit>)>, Refusal> {
     let (decl, limits) = (tool.decl, &tool.limits);
     scope.resolve(security);
     if !tool.enabled {
@@ -130,26 +227,14 @@ pub(super) fn admit_call(
         ));
     }
 
+    #[cfg(feature = "redis")]
+    if security.remote_store(tool).is_some() {
+        scope.arguments = Some(arguments);
+        return Ok(None);
+    }
     let permit = tool
         .state
         .admit(scope.caller().id_arc())
-        .map_err(|limited| Refusal {
-            outcome: Outcome::Limited,
-            retry_after: limited.retry_after(),
-            message: match limited {
-                Limited::Rate(wait) => format!(
-                    "rate limit exceeded for this tool: retry after {}s",
-                    retry_secs(wait)
-                ),
-                Limited::Global(wait) => format!(
-                    "this tool is at its limit for all callers: retry after {}s",
-                    retry_secs(wait)
-                ),
-                Limited::Busy => format!(
-                    "too many concurrent calls of this tool (limit {}): retry when one has finished",
-                    limits.concurrency.unwrap_or(0)
-                ),
-            },
-        })?;
-    Ok((arguments, permit))
+        .map_err(|limited| limited_refusal(limited, limits))?;
+    Ok(Some((arguments, permit)))
 }

@@ -13,7 +13,8 @@ use rmcp::model::CallToolResponse;
 use super::admission::Refusal;
 use super::shape::refuse;
 use super::{
-    BodyFuture, CallScope, Guard, Returned, ToolFuture, admit_async, refused, run_sync_checked,
+    BodyFuture, CallScope, Guard, Returned, Step, ToolFuture, admit_async, refused,
+    run_sync_checked,
 };
 use crate::audit::Outcome;
 use crate::decl::ToolDecl;
@@ -177,11 +178,20 @@ where
     R: 'a,
     F: FnOnce(T) -> BodyFuture<'a, R> + Send + 'a,
 {
-    let (input, guard) = match admit_async::<T>(security, security.tool(server, decl), scope) {
-        Ok(admitted) => admitted,
-        Err(response) => return refused(response),
-    };
+    let step = admit_async::<T>(security, security.tool(server, decl), scope);
+    if let Step::Refused(response) = step {
+        return refused(response);
+    }
     Box::pin(async move {
+        let (input, guard) = match step {
+            Step::Ready(input, guard) => (input, guard),
+            Step::Refused(response) => return response,
+            #[cfg(feature = "redis")]
+            Step::Remote(remote) => match remote.admit::<T>().await {
+                Ok(admitted) => admitted,
+                Err(response) => return response,
+            },
+        };
         let limit = guard
             .tool
             .limits
