@@ -327,3 +327,62 @@ async fn a_redis_outage_fails_closed_within_the_deadline_and_recovers() {
     // Neither process crashed: both still answer.
     assert!(closed.list_all_tools().await.is_ok() && open.list_all_tools().await.is_ok());
 }
+
+mod auth_support;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_http_replicas_admit_one_budget_to_64_concurrent_clients() {
+    use auth_support::{HttpServer, Signer, TempDir, claims};
+    use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+
+    let Some(redis) = Redis::start() else { return };
+    let dir = TempDir::new("replicas");
+    let policy = dir.0.join("secure-tool.toml");
+    std::fs::write(&policy, "[tools.list_dir]\nrate = \"20/min\"\n").unwrap();
+    let signer = Signer::new();
+    let args = [
+        "--policy",
+        policy.to_str().unwrap(),
+        "--redis",
+        &redis.url(),
+    ];
+    let replicas = [
+        HttpServer::start(&signer, &args),
+        HttpServer::start(&signer, &args),
+    ];
+    // One caller (one subject), 64 clients, each with its own session on either replica.
+    let mut tasks = Vec::new();
+    for i in 0..64 {
+        let uri = replicas[i % 2].mcp();
+        let token = signer.rs256(&claims(&uri, "carol", "fs.read"));
+        tasks.push(tokio::spawn(async move {
+            let config = StreamableHttpClientTransportConfig::with_uri(uri).auth_header(token);
+            let client =
+                ().serve(StreamableHttpClientTransport::from_config(config))
+                    .await
+                    .unwrap();
+            let params = CallToolRequestParams::new("list_dir")
+                .with_arguments(json!({"path": "."}).as_object().cloned().unwrap());
+            let result = client.call_tool(params).await.unwrap();
+            let _ = client.cancel().await;
+            result
+        }));
+    }
+    let mut admitted = 0;
+    let mut waits = Vec::new();
+    for task in tasks {
+        let result = task.await.unwrap();
+        if result.is_error == Some(true) {
+            waits.push(retry_ms(&result).expect("retry-after in _meta"));
+        } else {
+            admitted += 1;
+        }
+    }
+    assert_eq!(admitted, 20, "20/min across both replicas");
+    let (min, max) = (waits.iter().min().unwrap(), waits.iter().max().unwrap());
+    assert!(
+        *max <= 3_000 && max - min < 1_500,
+        "retry-after from {min} to {max} ms"
+    );
+}
