@@ -185,6 +185,28 @@ pub mod __private {
 #[doc(hidden)]
 pub mod __test_support {
     pub use crate::scrub::{rule_ids as scrub_rule_ids, scrub_with_rule};
+    /// One tool's in-process limiter, for benchmarks of its check and its memory.
+    pub struct Limiter(crate::limits::ToolState);
+
+    impl Limiter {
+        /// A limiter for `limits`, with at most `max_keys` callers of its own.
+        pub fn new(limits: &crate::Limits, max_keys: usize) -> Self {
+            Self(crate::limits::ToolState::new(limits, max_keys))
+        }
+        /// One call of `principal`: admitted or not.
+        pub fn admit(&self, principal: &std::sync::Arc<str>) -> bool {
+            self.0.admit(principal).is_ok()
+        }
+        /// Callers with an entry of their own.
+        pub fn keys(&self) -> usize {
+            self.0.keys()
+        }
+        /// Drop every idle entry now.
+        pub fn sweep(&self) {
+            self.0.sweep();
+        }
+    }
+
     /// How many callers have a rate-limit entry of their own in `security`.
     pub fn rate_keys(security: &crate::Security) -> usize {
         security.rate_keys()

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
@@ -205,7 +205,10 @@ enum RateState {
 /// once it is idle (its bucket full again, so forgetting it changes nothing), and at most
 /// `cap` callers have an entry of their own; past that, new callers share one.
 struct Keyed {
-    limiter: RateLimiter<Arc<str>, Capped, DefaultClock>,
+    limiter: RateLimiter<u64, Capped, DefaultClock>,
+    /// Keys callers by a keyed (randomly seeded) hash of their id: an entry is two
+    /// words, no string is kept or compared, and nobody can choose ids that collide.
+    hasher: std::hash::RandomState,
     calls: AtomicU32,
     /// When idle entries were last dropped, in milliseconds since `born`.
     swept: AtomicU64,
@@ -216,30 +219,72 @@ struct Keyed {
 /// full map is measured under [`OVERFLOW`] instead, so a spray of fresh identities costs
 /// no memory and gets one budget between them, not one each.
 struct Capped {
-    map: governor::state::keyed::DashMapStateStore<Arc<str>>,
+    map: governor::state::keyed::DashMapStateStore<u64, std::hash::BuildHasherDefault<Hashed>>,
     cap: usize,
-    overflow: Arc<str>,
+    /// How many more calls may add an entry before the table must be counted again.
+    room: AtomicUsize,
+}
+
+impl Capped {
+    /// Count the table; `true` (and the room renewed) when it is not full.
+    fn has_room(&self) -> bool {
+        let free = self.cap.saturating_sub(self.map.len());
+        self.room.store(free.saturating_sub(1), Ordering::Relaxed);
+        free > 0
+    }
+}
+
+/// The map's hasher: its keys are hashes already.
+#[derive(Default)]
+struct Hashed(u64);
+
+impl std::hash::Hasher for Hashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys are hashed here; fold anything else in, just in case.
+        for byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
 }
 
 impl governor::state::StateStore for Capped {
-    type Key = Arc<str>;
+    type Key = u64;
 
-    fn measure_and_replace<T, F, E>(&self, key: &Arc<str>, f: F) -> Result<T, E>
+    fn measure_and_replace<T, F, E>(&self, key: &u64, f: F) -> Result<T, E>
     where
         F: Fn(Option<governor::nanos::Nanos>) -> Result<(T, governor::nanos::Nanos), E>,
     {
-        let key = if self.map.len() >= self.cap && !self.map.contains_key(key) {
-            &self.overflow
-        } else {
+        // Each call adds at most one entry, so while `room` lasts no call needs to ask
+        // whether its caller is new: one lookup, as governor's own map makes. Once it is
+        // spent, the table is counted again, and a full one admits new callers under
+        // `OVERFLOW` only.
+        let spare = self
+            .room
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |room| {
+                room.checked_sub(1)
+            })
+            .is_ok();
+        let key = if spare || self.has_room() || self.map.contains_key(key) {
             key
+        } else {
+            &OVERFLOW
         };
         self.map.measure_and_replace(key, f)
     }
 }
 
-impl governor::state::keyed::ShrinkableKeyedStateStore<Arc<str>> for Capped {
+impl governor::state::keyed::ShrinkableKeyedStateStore<u64> for Capped {
     fn retain_recent(&self, drop_below: governor::nanos::Nanos) {
         self.map.retain_recent(drop_below);
+        let _ = self.has_room();
     }
 
     fn shrink_to_fit(&self) {
@@ -258,9 +303,9 @@ impl governor::state::keyed::ShrinkableKeyedStateStore<Arc<str>> for Capped {
     }
 }
 
-/// The key under which callers beyond the cap are limited together. No principal id can
-/// be it: it holds a NUL, which no transport's identity carries.
-const OVERFLOW: &str = "\0overflow";
+/// The key under which callers beyond the cap are limited together (a caller's own key
+/// is a keyed hash; one landing here by chance would only share this budget).
+const OVERFLOW: u64 = u64::MAX;
 
 /// Drop idle entries every this many calls, or after this long, whichever comes first.
 const SWEEP_EVERY: u32 = 4096;
@@ -400,10 +445,11 @@ impl RateState {
                         Capped {
                             map: governor::state::keyed::DashMapStateStore::default(),
                             cap: max_keys.max(1),
-                            overflow: Arc::from(OVERFLOW),
+                            room: AtomicUsize::new(max_keys.max(1)),
                         },
                         DefaultClock::default(),
                     ),
+                    hasher: std::hash::RandomState::new(),
                     calls: AtomicU32::new(0),
                     swept: AtomicU64::new(0),
                     born: std::time::Instant::now(),
@@ -429,8 +475,9 @@ impl Keyed {
                 self.sweep();
             }
         }
+        let key = std::hash::BuildHasher::hash_one(&self.hasher, &**principal);
         self.limiter
-            .check_key(principal)
+            .check_key(&key)
             .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
 
