@@ -199,14 +199,9 @@ impl Security {
     }
 
     /// `tools` (a server's `tools/list`) without those the policy disables. A server
-    /// serving a policy with `enabled = false` lists its tools through this:
-    ///
-    /// ```ignore
-    /// async fn list_tools(&self, _: Option<PaginatedRequestParams>, _: RequestContext<RoleServer>)
-    ///     -> Result<ListToolsResult, ErrorData> {
-    ///     Ok(ListToolsResult::with_all_items(self.security.visible_tools(self.tool_router.list_all())))
-    /// }
-    /// ```
+    /// whose policy may say `enabled = false` lists its tools through this in its own
+    /// `ServerHandler::list_tools` and `get_tool` (`#[tool_handler]` then leaves those two
+    /// to it): `examples/shared/fs.rs` does, with `self.tool_router.list_all()`.
     pub fn visible_tools(&self, tools: Vec<rmcp::model::Tool>) -> Vec<rmcp::model::Tool> {
         let policy = self.policy();
         tools
