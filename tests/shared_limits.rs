@@ -250,30 +250,35 @@ async fn two_fs_servers_on_one_redis_share_one_budget() {
     let mut tasks = Vec::new();
     for i in 0..64 {
         let client = std::sync::Arc::clone(if i % 2 == 0 { &first } else { &second });
-        tasks.push(tokio::spawn(async move { read(&client).await }));
+        tasks.push(tokio::spawn(async move {
+            let result = read(&client).await;
+            (result, Instant::now())
+        }));
     }
     let mut admitted = 0;
-    let mut waits = Vec::new();
+    let mut next = Vec::new();
     for task in tasks {
-        let result = task.await.unwrap();
+        let (result, answered) = task.await.unwrap();
         if result.is_error == Some(true) {
             assert!(
                 common::text(&result).contains("rate limit exceeded"),
                 "{result:?}"
             );
-            waits.push(retry_ms(&result).unwrap());
+            let wait = retry_ms(&result).unwrap();
+            assert!(wait <= 3_000, "one interval of 20/min at most: {wait} ms");
+            next.push(answered + Duration::from_millis(wait));
         } else {
             assert_eq!(ok_text(&result), "hello");
             admitted += 1;
         }
     }
     assert_eq!(admitted, 20, "20/min across both processes");
-    // Every refusal says when the next call can come: one emission interval (3 s) or
-    // less, the same on both processes.
-    let (min, max) = (waits.iter().min().unwrap(), waits.iter().max().unwrap());
+    // Every refusal, from either process, names the same moment for the next admission.
+    let (first, last) = (next.iter().min().unwrap(), next.iter().max().unwrap());
     assert!(
-        *max <= 3_000 && max - min < 1_000,
-        "retry-after from {min} to {max} ms"
+        *last - *first < Duration::from_millis(500),
+        "the moments named for the next admission spread over {:?}",
+        *last - *first
     );
 }
 
@@ -365,24 +370,83 @@ async fn two_http_replicas_admit_one_budget_to_64_concurrent_clients() {
             let params = CallToolRequestParams::new("list_dir")
                 .with_arguments(json!({"path": "."}).as_object().cloned().unwrap());
             let result = client.call_tool(params).await.unwrap();
+            let answered = Instant::now();
             let _ = client.cancel().await;
-            result
+            (result, answered)
         }));
     }
     let mut admitted = 0;
-    let mut waits = Vec::new();
+    let mut next = Vec::new();
     for task in tasks {
-        let result = task.await.unwrap();
+        let (result, answered) = task.await.unwrap();
         if result.is_error == Some(true) {
-            waits.push(retry_ms(&result).expect("retry-after in _meta"));
+            let wait = retry_ms(&result).expect("retry-after in _meta");
+            assert!(wait <= 3_000, "one interval of 20/min at most: {wait} ms");
+            // When the refusal says the next call can come, by this test's clock.
+            next.push(answered + Duration::from_millis(wait));
         } else {
             admitted += 1;
         }
     }
     assert_eq!(admitted, 20, "20/min across both replicas");
-    let (min, max) = (waits.iter().min().unwrap(), waits.iter().max().unwrap());
+    // The refusals arrive over a second or two (64 sessions start), but each names the
+    // same moment for the next admission: the replicas agree.
+    let (first, last) = (next.iter().min().unwrap(), next.iter().max().unwrap());
     assert!(
-        *max <= 3_000 && max - min < 1_500,
-        "retry-after from {min} to {max} ms"
+        *last - *first < Duration::from_millis(500),
+        "the moments named for the next admission spread over {:?}",
+        *last - *first
+    );
+}
+
+/// `redis-cli` against this test's Redis.
+fn redis_cli(redis: &Redis, args: &[&str]) -> String {
+    let output = Command::new("redis-cli")
+        .args(["-p", &redis.port.to_string()])
+        .args(args)
+        .output()
+        .expect("redis-cli runs");
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_keys_expire_once_their_state_is_fresh() {
+    let Some(redis) = Redis::start() else { return };
+    let security = Security::builder()
+        .local_principal(Principal::new("p").with_scopes(["x"]))
+        .redis(&redis.url())
+        .unwrap()
+        .build();
+    let client = connect(server(security)).await;
+    let (admitted, _) = outcomes(&client, "limited", 2).await;
+    assert_eq!(admitted, [true, true]);
+    let keys = redis_cli(&redis, &["--scan", "--pattern", "secure-tool:*"]);
+    let key = keys
+        .lines()
+        .next()
+        .expect("the caller's key is in Redis")
+        .to_owned();
+    assert!(
+        key.starts_with("secure-tool:rate:limited:3/min:2:"),
+        "{key}"
+    );
+    // Its time to live is when the bucket is full again: two calls of 3/min, 40 s.
+    let ttl: i64 = redis_cli(&redis, &["pttl", &key]).parse().unwrap();
+    assert!((30_000..=41_000).contains(&ttl), "pttl {ttl}");
+    // The tool's key across callers expires the same way (one call of 4/min: 15 s), and
+    // the caller's key of `shared` (one call of 100/min: 0.6 s) is gone once fresh:
+    // Redis holds only callers that are still limited.
+    let (admitted, _) = outcomes(&client, "shared", 1).await;
+    assert_eq!(admitted, [true]);
+    let global = "secure-tool:global:shared:4/min";
+    let ttl: i64 = redis_cli(&redis, &["pttl", global]).parse().unwrap();
+    assert!((10_000..=15_100).contains(&ttl), "pttl {ttl}");
+    let caller = "secure-tool:rate:shared:100/min:100:p";
+    assert_eq!(redis_cli(&redis, &["exists", caller]), "1");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        redis_cli(&redis, &["exists", caller]),
+        "0",
+        "the fresh key expired"
     );
 }
