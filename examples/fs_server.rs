@@ -25,32 +25,29 @@ use secure_tool::{Principal, Security};
 mod fs;
 #[path = "shared/logging.rs"]
 mod logging;
+#[path = "shared/operator.rs"]
+mod operator;
 use fs::FsServer;
+use operator::Operator;
 
 struct Args {
     root: std::path::PathBuf,
     grants: Vec<String>,
-    policy: Option<std::path::PathBuf>,
-    audit_log: Option<std::path::PathBuf>,
-    redis: Option<String>,
-    redis_fail_open: bool,
+    operator: Operator,
 }
 
 fn parse_args() -> Result<Args, String> {
     const USAGE: &str = "usage: fs_server --root DIR [--grant SCOPE]... [--policy FILE] [--audit-log FILE] [--redis URL [--redis-fail-open]]   (scopes: fs.read, fs.write)\n       fs_server --manifest [--json] [--policy FILE]   (print every tool's scopes, limits and waivers, and exit)";
     let mut root = None;
     let mut grants = Vec::new();
-    let (mut policy, mut audit_log, mut redis, mut redis_fail_open) = (None, None, None, false);
+    let mut operator = Operator::default();
     let (mut manifest, mut json) = (false, false);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--root" => root = Some(args.next().ok_or(USAGE)?.into()),
             "--grant" => grants.push(args.next().ok_or(USAGE)?),
-            "--policy" => policy = Some(args.next().ok_or(USAGE)?.into()),
-            "--audit-log" => audit_log = Some(args.next().ok_or(USAGE)?.into()),
-            "--redis" => redis = Some(args.next().ok_or(USAGE)?),
-            "--redis-fail-open" => redis_fail_open = true,
+            flag if operator.take(flag, || args.next().ok_or_else(|| USAGE.to_owned()))? => {}
             "--manifest" => manifest = true,
             "--json" => json = true,
             "--help" | "-h" => return Err(USAGE.into()),
@@ -60,11 +57,7 @@ fn parse_args() -> Result<Args, String> {
     if manifest {
         // Tools register when their router is built, as serving does.
         FsServer::register();
-        let mut security = Security::builder();
-        if let Some(path) = &policy {
-            security = security.policy_file(path).map_err(|e| e.to_string())?;
-        }
-        let manifest = security.build().manifest();
+        let manifest = operator.apply(Security::builder())?.build().manifest();
         if json {
             let text = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())?;
             println!("{text}");
@@ -79,10 +72,7 @@ fn parse_args() -> Result<Args, String> {
     Ok(Args {
         root: root.ok_or(USAGE)?,
         grants,
-        policy,
-        audit_log,
-        redis,
-        redis_fail_open,
+        operator,
     })
 }
 
@@ -98,43 +88,28 @@ async fn main() -> anyhow::Result<()> {
     };
     // The policy's tool names are checked against the tools this program serves.
     FsServer::register();
-    let mut security =
+    let security =
         Security::builder().local_principal(Principal::new("local").with_scopes(args.grants));
-    if let Some(path) = &args.policy {
-        security = match security.policy_file(path) {
-            Ok(security) => security,
-            Err(error) => {
-                eprintln!("{error}");
-                std::process::exit(2);
-            }
-        };
-    }
-    if let Some(path) = &args.audit_log {
-        security = security
-            .audit_log(path)
-            .map_err(|e| anyhow::anyhow!("cannot open --audit-log {}: {e}", path.display()))?;
-    }
-    if let Some(url) = &args.redis {
-        // Every process started with the same `--redis` shares every rate limit.
-        security = security
-            .redis(url)
-            .map_err(|e| anyhow::anyhow!("invalid --redis URL: {e}"))?
-            .redis_fail_open(args.redis_fail_open);
-    }
+    // A broken policy stops the server here, with the file and line.
+    let security = match args.operator.apply(security) {
+        Ok(security) => security,
+        Err(error) => {
+            eprintln!("{error}");
+            std::process::exit(2);
+        }
+    };
     let security = security.build();
     // Least privilege: unless `fs.write` can be granted (on the command line, or by a
     // policy, now or after a reload), the directory is opened read-only as well.
-    let may_write = security.local_principal().has_scope("fs.write") || args.policy.is_some();
+    let may_write =
+        security.local_principal().has_scope("fs.write") || args.operator.policy.is_some();
     let sandbox = if may_write {
         Sandbox::open(&args.root)
     } else {
         Sandbox::open_read_only(&args.root)
     }
     .map_err(|e| anyhow::anyhow!("cannot open --root {}: {e}", args.root.display()))?;
-    let _watch = match args.policy {
-        Some(_) => Some(security.watch_policy()?),
-        None => None,
-    };
+    let _watch = args.operator.watch(&security)?;
     let server = FsServer::new(security, sandbox);
     let running = server.serve(rmcp::transport::stdio()).await?;
     running.waiting().await?;

@@ -34,12 +34,15 @@ use secure_tool::types::Sandbox;
 mod fs;
 #[path = "shared/logging.rs"]
 mod logging;
+#[path = "shared/operator.rs"]
+mod operator;
 use fs::FsServer;
+use operator::Operator;
 
 const USAGE: &str =
     "usage: http_server --root DIR --bind HOST:PORT --issuer ISS --audience AUD --jwks FILE
                    [--tools-list all|granted] [--scope-denial challenge|tool-error]
-                   [--allow-host HOST]... [--leeway SECS] [--policy FILE] [--audit-log FILE] [--redis URL]
+                   [--allow-host HOST]... [--leeway SECS] [--policy FILE] [--audit-log FILE] [--redis URL [--redis-fail-open]]
        http_server --dev-token [--scope SCOPE]... [--sub NAME] [--ttl SECS]
                    [--issuer ISS] [--audience AUD] [--jwks FILE]
          (a local issuer for trying the server: adds a fresh key to the JWKS file and
@@ -59,9 +62,7 @@ struct Serve {
     scope_denial: ScopeDenial,
     allow_hosts: Vec<String>,
     leeway: Duration,
-    policy: Option<PathBuf>,
-    audit_log: Option<PathBuf>,
-    redis: Option<String>,
+    operator: Operator,
 }
 
 struct DevToken {
@@ -86,7 +87,7 @@ fn parse_args() -> Result<Command, String> {
     let mut scope_denial = ScopeDenial::Challenge;
     let mut allow_hosts = Vec::new();
     let mut leeway = Duration::from_secs(10);
-    let (mut policy, mut audit_log, mut redis) = (None, None, None);
+    let mut operator = Operator::default();
     let mut scopes = Vec::new();
     let mut sub = "dev-user".to_owned();
     let mut ttl = 3600;
@@ -126,9 +127,7 @@ fn parse_args() -> Result<Command, String> {
                 };
             }
             "--allow-host" => allow_hosts.push(value()?),
-            "--policy" => policy = Some(PathBuf::from(value()?)),
-            "--audit-log" => audit_log = Some(PathBuf::from(value()?)),
-            "--redis" => redis = Some(value()?),
+            flag if operator.take(flag, &mut value)? => {}
             "--leeway" => {
                 leeway = Duration::from_secs(
                     value()?
@@ -169,9 +168,7 @@ fn parse_args() -> Result<Command, String> {
         scope_denial,
         allow_hosts,
         leeway,
-        policy,
-        audit_log,
-        redis,
+        operator,
     }))
 }
 
@@ -215,28 +212,12 @@ async fn serve(args: Serve) -> anyhow::Result<()> {
     FsServer::register();
     // One Security for every session: rate limits hold across sessions. Its policy
     // (`--policy`) maps token subjects and token scopes to roles, reloaded live.
-    let mut security = Security::builder();
-    if let Some(path) = &args.policy {
-        security = security
-            .policy_file(path)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-    }
-    if let Some(path) = &args.audit_log {
-        security = security
-            .audit_log(path)
-            .map_err(|e| anyhow::anyhow!("cannot open --audit-log {}: {e}", path.display()))?;
-    }
-    if let Some(url) = &args.redis {
-        // Every replica started with the same `--redis` shares every rate limit.
-        security = security
-            .redis(url)
-            .map_err(|e| anyhow::anyhow!("invalid --redis URL: {e}"))?;
-    }
-    let security = security.build();
-    let _watch = match args.policy {
-        Some(_) => Some(security.watch_policy()?),
-        None => None,
-    };
+    let security = args
+        .operator
+        .apply(Security::builder())
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .build();
+    let _watch = args.operator.watch(&security)?;
     let auth = ResourceServer::builder(args.audience.clone())
         .security(&security)
         .issuer(args.issuer.clone(), JwksSource::file(&args.jwks))

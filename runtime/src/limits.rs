@@ -120,6 +120,36 @@ impl Limits {
         rate_global: None,
     };
 
+    /// Each limit of `self`, else the one of `declared`: a policy's overrides over the
+    /// code's declaration.
+    pub(crate) fn or(self, declared: Self) -> Self {
+        Self {
+            rate: self.rate.or(declared.rate),
+            burst: self.burst.or(declared.burst),
+            timeout: self.timeout.or(declared.timeout),
+            concurrency: self.concurrency.or(declared.concurrency),
+            max_output: self.max_output.or(declared.max_output),
+            max_input: self.max_input.or(declared.max_input),
+            rate_global: self.rate_global.or(declared.rate_global),
+        }
+    }
+
+    /// The keys (as `#[secure_tool]` spells them) of the limits that are set.
+    pub(crate) fn keys_set(&self) -> Vec<&'static str> {
+        [
+            ("rate", self.rate.is_some()),
+            ("burst", self.burst.is_some()),
+            ("timeout", self.timeout.is_some()),
+            ("concurrency", self.concurrency.is_some()),
+            ("max_output", self.max_output.is_some()),
+            ("max_input", self.max_input.is_some()),
+            ("rate_global", self.rate_global.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(key, set)| set.then_some(key))
+        .collect()
+    }
+
     /// These limits with the server's `defaults` where nothing was declared: what a call
     /// of the tool runs under. A sync tool has no timeout (nothing can interrupt it).
     pub(crate) fn effective(self, defaults: &Defaults, asynchronous: bool) -> Self {

@@ -251,7 +251,8 @@ impl Security {
     #[cfg(feature = "policy")]
     /// Put `policy` in force: every tool is rebuilt under it at once (keeping the limiter
     /// state of each limit that did not change); calls in flight finish under the old.
-    pub(crate) fn install(&self, policy: Policy) {
+    pub(crate) fn install(&self, mut policy: Policy) {
+        policy.bind_local(self.local_principal());
         let policy = Arc::new(policy);
         let mut live = self.live_mut();
         let tools = live
@@ -517,7 +518,7 @@ impl SecurityBuilder {
             max_output: self.max_output,
             max_input: self.raw_limits.max_bytes,
         };
-        self.policy = crate::policy::load(path.as_ref(), &defaults, self.local.id())?;
+        self.policy = crate::policy::load(path.as_ref(), &defaults)?;
         Ok(self)
     }
 
@@ -529,7 +530,8 @@ impl SecurityBuilder {
         }
     }
 
-    fn into_inner(self) -> Inner {
+    fn into_inner(mut self) -> Inner {
+        self.policy.bind_local(&self.local);
         let policy = Arc::new(self.policy);
         Inner {
             local: self.local,

@@ -26,12 +26,7 @@ pub fn parse_rate(text: &str) -> Result<(u32, u64), String> {
 /// `"500ms"`, `"2s"`, `"1m"`, `"1h"` -> milliseconds.
 pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
     const FORM: &str = "write it as a whole number and a unit: `500ms`, `2s`, `1m` or `1h`";
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| FORM.to_owned())?;
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().map_err(|_| FORM.to_owned())?;
+    let (number, unit) = number_and_unit(text, FORM)?;
     let factor = match unit {
         "ms" => 1,
         "s" => 1_000,
@@ -39,24 +34,18 @@ pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
         "h" => 3_600_000,
         _ => return Err(FORM.to_owned()),
     };
-    let ms = number
-        .checked_mul(factor)
-        .ok_or_else(|| "the duration is too long".to_owned())?;
-    if ms == 0 {
-        return Err("a zero duration would stop every call at once; give at least `1ms`".into());
-    }
-    Ok(ms)
+    scaled(
+        number,
+        factor,
+        "the duration is too long",
+        "a zero duration would stop every call at once; give at least `1ms`",
+    )
 }
 
 /// `"64KiB"`, `"1MiB"`, `"4096B"` -> bytes.
 pub fn parse_size(text: &str) -> Result<u64, String> {
     const FORM: &str = "write it as a whole number and a unit: `4096B`, `64KiB` or `1MiB`";
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| FORM.to_owned())?;
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().map_err(|_| FORM.to_owned())?;
+    let (number, unit) = number_and_unit(text, FORM)?;
     let factor = match unit.trim() {
         "B" => 1,
         "KiB" | "KB" | "kB" => 1024,
@@ -64,13 +53,32 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "GiB" | "GB" => 1024 * 1024 * 1024,
         _ => return Err(FORM.to_owned()),
     };
-    let bytes = number
-        .checked_mul(factor)
-        .ok_or_else(|| "the size is too large".to_owned())?;
-    if bytes == 0 {
-        return Err("a zero size would refuse every call; give at least `1B`".into());
+    scaled(
+        number,
+        factor,
+        "the size is too large",
+        "a zero size would refuse every call; give at least `1B`",
+    )
+}
+
+/// `"64KiB"` -> `(64, "KiB")`; `form` is the error, which says how to write it.
+fn number_and_unit<'a>(text: &'a str, form: &str) -> Result<(u64, &'a str), String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| form.to_owned())?;
+    let (number, unit) = text.split_at(split);
+    let number = number.parse().map_err(|_| form.to_owned())?;
+    Ok((number, unit))
+}
+
+/// `number * factor`, refusing an overflow and zero with their messages.
+fn scaled(number: u64, factor: u64, too_large: &str, zero: &str) -> Result<u64, String> {
+    match number.checked_mul(factor) {
+        None => Err(too_large.to_owned()),
+        Some(0) => Err(zero.to_owned()),
+        Some(value) => Ok(value),
     }
-    Ok(bytes)
 }
 
 /// A scope (or role) name: non-empty, at most 128 bytes of letters, digits and

@@ -92,8 +92,6 @@ pub(crate) struct Context<'a> {
     pub(crate) tools: &'a [Registered],
     /// The server's defaults, against which a limit the code left to them is compared.
     pub(crate) defaults: &'a Defaults,
-    /// The id of the local (stdio) principal.
-    pub(crate) local_id: &'a str,
 }
 
 /// Read, parse and check the file at `path`.
@@ -203,7 +201,8 @@ pub(crate) fn parse(
         principals,
         token_scopes,
         tools,
-        local_id: Some(Box::from(context.local_id)),
+        local_id: None,
+        local: None,
     })
 }
 
@@ -292,7 +291,7 @@ fn check_loosening(
     // a burst implied by a new rate counts too (`3600/hour` for `60/min` keeps the rate
     // and raises the burst to 3600).
     let code = decl.limits.effective(defaults, decl.asynchronous);
-    let new = super::overlay(*set, decl.limits).effective(defaults, decl.asynchronous);
+    let new = set.or(decl.limits).effective(defaults, decl.asynchronous);
     let looser = |key: &str, span: std::ops::Range<usize>, was: String| {
         at(
             span,
@@ -479,7 +478,6 @@ mod tests {
             &Context {
                 tools: &tools,
                 defaults: &defaults,
-                local_id: "local",
             },
         )
     }
@@ -545,10 +543,11 @@ mod tests {
 
     #[test]
     fn grants_denials_and_the_local_principal() {
-        let policy = check(
+        let mut policy = check(
             "[roles]\nw = [\"fs.read\", \"fs.write\"]\n\n[principals]\nlocal = { roles = [\"w\"] }\nbob = { roles = [\"w\"], deny = [\"fs.write\"] }\n\n[token_scopes]\n\"files:rw\" = { scopes = [\"fs.write\"] }\n",
         )
         .unwrap();
+        policy.bind_local(&crate::Principal::new("local"));
         let local = policy
             .resolve(&crate::Principal::new("local"), true)
             .unwrap();
@@ -572,5 +571,17 @@ mod tests {
                 .is_none()
         );
         assert!(policy.digest().unwrap().starts_with("sha256:"));
+        // Benign: subjects as identity providers write them, and scope names with every
+        // separator a token uses.
+        let policy = check(
+            "[principals]\n\"ada@example.com\" = { scopes = [\"fs.read\"] }\n\"https://idp.example/#3f2a\" = { scopes = [\"api:files/read-write\"] }\n\"Zoë Ünal\" = { scopes = [\"a_b\"] }\n",
+        )
+        .unwrap();
+        let ada = policy.resolve(&crate::Principal::new("ada@example.com"), false);
+        assert!(ada.unwrap().has_scope("fs.read"));
+        // Refused: ids with control characters, scopes with spaces or quotes.
+        assert!(error("[principals]\n\"a\\nb\" = {}\n").contains("invalid principal id"));
+        assert!(error("[principals.a]\nscopes = [\"x y\"]\n").contains("invalid scope"));
+        assert!(error("[principals.a]\nscopes = [\"x\\\"y\"]\n").contains("invalid scope"));
     }
 }

@@ -26,7 +26,6 @@ pub use watch::PolicyWatch;
 pub(crate) fn load(
     path: &std::path::Path,
     defaults: &crate::limits::Defaults,
-    local_id: &str,
 ) -> Result<Policy, PolicyError> {
     let tools = crate::decl::served();
     if tools.is_empty() {
@@ -42,7 +41,6 @@ pub(crate) fn load(
         &file::Context {
             tools: &tools,
             defaults,
-            local_id,
         },
     )
 }
@@ -67,19 +65,9 @@ pub struct Policy {
     pub(crate) tools: HashMap<Box<str>, ToolRule>,
     /// The principal id that only the local (stdio) caller may match.
     pub(crate) local_id: Option<Box<str>>,
-}
-
-/// `declared` with each limit that `set` has replaced by it.
-pub(crate) fn overlay(set: Limits, declared: Limits) -> Limits {
-    Limits {
-        rate: set.rate.or(declared.rate),
-        burst: set.burst.or(declared.burst),
-        timeout: set.timeout.or(declared.timeout),
-        concurrency: set.concurrency.or(declared.concurrency),
-        max_output: set.max_output.or(declared.max_output),
-        max_input: set.max_input.or(declared.max_input),
-        rate_global: set.rate_global.or(declared.rate_global),
-    }
+    /// The local caller as this policy sees it, resolved once when the policy is put in
+    /// force (`bind_local`), not on every call.
+    local: Option<Principal>,
 }
 
 /// What the policy grants or denies one principal (or the holders of one token scope).
@@ -132,7 +120,7 @@ impl Policy {
     /// replaces the code's.
     pub(crate) fn limits(&self, name: &str, declared: Limits) -> Limits {
         match self.tool(name) {
-            Some(rule) => overlay(rule.limits, declared),
+            Some(rule) => rule.limits.or(declared),
             None => declared,
         }
     }
@@ -154,19 +142,7 @@ impl Policy {
         let Some(rule) = self.tool(name) else {
             return Vec::new();
         };
-        let set = &rule.limits;
-        [
-            ("rate", set.rate.is_some()),
-            ("burst", set.burst.is_some()),
-            ("timeout", set.timeout.is_some()),
-            ("concurrency", set.concurrency.is_some()),
-            ("max_output", set.max_output.is_some()),
-            ("max_input", set.max_input.is_some()),
-            ("rate_global", set.rate_global.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(key, set)| set.then_some(key))
-        .collect()
+        rule.limits.keys_set()
     }
 
     /// Every entry that applies to `caller`: its own (by id), then one per scope its
@@ -189,9 +165,25 @@ impl Policy {
         own.into_iter().chain(by_scope)
     }
 
+    /// Bind this policy to the `Security`'s local principal: only it may match the entry
+    /// of its id, and its grants are worked out here, once.
+    pub(crate) fn bind_local(&mut self, local: &Principal) {
+        self.local_id = Some(Box::from(local.id()));
+        self.local = self.compute(local, true);
+    }
+
     /// `caller` with what this policy grants it added and what it denies removed
-    /// (denials win). The same principal, not a copy, when the policy names it nowhere.
+    /// (denials win); `None` when the policy names it nowhere. `local`: the caller is the
+    /// local principal the policy was bound to, resolved already.
     pub(crate) fn resolve(&self, caller: &Principal, local: bool) -> Option<Principal> {
+        if local {
+            self.local.clone()
+        } else {
+            self.compute(caller, false)
+        }
+    }
+
+    fn compute(&self, caller: &Principal, local: bool) -> Option<Principal> {
         if self.principals.is_empty() && self.token_scopes.is_empty() {
             return None;
         }

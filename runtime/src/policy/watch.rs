@@ -54,7 +54,7 @@ impl Security {
                 message: "no policy file was loaded, so there is none to reload".into(),
             });
         };
-        match super::load(path, &self.defaults(), self.local_principal().id()) {
+        match super::load(path, &self.defaults()) {
             Ok(policy) if policy.digest == current.digest => Ok(()),
             Ok(policy) => {
                 let digest = policy.digest.clone();
