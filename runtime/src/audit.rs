@@ -11,6 +11,10 @@ use std::time::{Duration, SystemTime};
 
 use crate::{ErrorRef, Principal};
 
+mod coalesce;
+
+pub(crate) use coalesce::{Coalescer, Event, Kind};
+
 /// The target of audit events; filter on it to route them (e.g. to a separate log).
 pub const AUDIT_TARGET: &str = "secure_tool::audit";
 
@@ -141,16 +145,36 @@ pub(crate) fn policy_reload(
 }
 
 /// Record a request the OAuth layer refused before any tool ran (no or bad token, a
-/// missing scope): a line of the trail, beside the layer's `tracing` event.
+/// missing scope, a session of another caller): a `tracing` event and a line of the
+/// trail, coalesced with its repeats (see [`Coalescer`]).
 #[cfg(feature = "jwt")]
 pub(crate) fn http_refusal(
-    log: Option<&AuditLog>,
+    refusals: &Coalescer,
     principal: &Principal,
     tool: Option<&str>,
     outcome: &'static str,
     reason: &str,
 ) {
-    if let Some(log) = log {
+    let kind = Kind {
+        event: Event::Http,
+        tool: tool.map(Box::from),
+        principal: Arc::clone(principal.id_arc()),
+        issuer: principal.issuer_arc().cloned(),
+        outcome,
+        reason: Box::from(reason),
+    };
+    if !refusals.admit(kind) {
+        return;
+    }
+    tracing::info!(
+        target: AUDIT_TARGET,
+        tool = tool.unwrap_or("-"),
+        principal = principal.id(),
+        outcome,
+        reason,
+        "http request refused"
+    );
+    if let Some(log) = refusals.log() {
         log.send(Line::Refused {
             time: SystemTime::now(),
             tool: tool.map(str::to_owned),
@@ -159,6 +183,23 @@ pub(crate) fn http_refusal(
             outcome,
             reason: reason.to_owned(),
         });
+    }
+}
+
+/// Record a call the pipeline refused before doing any work for it (a disabled tool, a
+/// scope the caller lacks, arguments over the raw limits, a rate or concurrency limit):
+/// like [`record`], but coalesced with its repeats under `reason`.
+pub(crate) fn record_refusal(refusals: &Coalescer, call: Call<'_>, reason: &'static str) {
+    let kind = Kind {
+        event: Event::Call,
+        tool: Some(Box::from(call.tool)),
+        principal: Arc::clone(call.principal.id_arc()),
+        issuer: call.principal.issuer_arc().cloned(),
+        outcome: call.outcome.as_str(),
+        reason: Box::from(reason),
+    };
+    if refusals.admit(kind) {
+        record(refusals.log(), call);
     }
 }
 
@@ -317,6 +358,17 @@ enum Line {
         policy: Option<Arc<str>>,
         error: Option<String>,
     },
+    /// Refusals of one kind in one interval, written as one line with their `count`.
+    Coalesced {
+        time: SystemTime,
+        event: &'static str,
+        tool: Option<Box<str>>,
+        principal: Arc<str>,
+        issuer: Option<Arc<str>>,
+        outcome: &'static str,
+        reason: Box<str>,
+        count: u64,
+    },
 }
 
 impl Line {
@@ -380,6 +432,33 @@ impl Line {
                 let object = line.as_object_mut().expect("a JSON object");
                 if let Some(tool) = tool {
                     object.insert("tool".into(), Value::from(tool.as_str()));
+                }
+                if let Some(issuer) = issuer {
+                    object.insert("issuer".into(), Value::from(&**issuer));
+                }
+                line
+            }
+            Self::Coalesced {
+                time,
+                event,
+                tool,
+                principal,
+                issuer,
+                outcome,
+                reason,
+                count,
+            } => {
+                let mut line = json!({
+                    "time": timestamp(*time),
+                    "event": event,
+                    "principal": &**principal,
+                    "outcome": outcome,
+                    "reason": &**reason,
+                    "count": count,
+                });
+                let object = line.as_object_mut().expect("a JSON object");
+                if let Some(tool) = tool {
+                    object.insert("tool".into(), Value::from(&**tool));
                 }
                 if let Some(issuer) = issuer {
                     object.insert("issuer".into(), Value::from(&**issuer));

@@ -6,6 +6,12 @@ use std::sync::Arc;
 
 /// The caller of a tool: an identifier and the scopes it was granted.
 ///
+/// A principal keeps apart the scopes its credential carried ([`token_scopes`](Self::token_scopes):
+/// what an authenticator gave it) and the scopes in force ([`scopes`](Self::scopes): those,
+/// with the operator's policy applied). The policy is always applied to the former, so
+/// applying it again, or applying a newer one after a reload, never builds on grants the
+/// policy itself made.
+///
 /// On stdio the operator configures it when the server starts
 /// ([`SecurityBuilder::local_principal`](crate::SecurityBuilder::local_principal)); on
 /// streamable HTTP, authentication middleware puts it in the HTTP request's extensions
@@ -23,8 +29,14 @@ use std::sync::Arc;
 #[derive(Clone, PartialEq, Eq)]
 pub struct Principal {
     id: Arc<str>,
+    /// The scopes in force.
     scopes: Arc<BTreeSet<Box<str>>>,
+    /// The scopes the credential carried, before any policy (the same `Arc` as `scopes`
+    /// until a policy changes them).
+    token: Arc<BTreeSet<Box<str>>>,
     issuer: Option<Arc<str>>,
+    /// The policy (`Policy::id`) whose decision `scopes` holds; 0 for none.
+    policy: u64,
 }
 
 impl Principal {
@@ -33,10 +45,13 @@ impl Principal {
 
     /// A principal with this id and no scopes.
     pub fn new(id: impl Into<Arc<str>>) -> Self {
+        let scopes: Arc<BTreeSet<Box<str>>> = Arc::default();
         Self {
             id: id.into(),
-            scopes: Arc::default(),
+            token: Arc::clone(&scopes),
+            scopes,
             issuer: None,
+            policy: 0,
         }
     }
 
@@ -45,14 +60,19 @@ impl Principal {
         Self::new(Self::ANONYMOUS_ID)
     }
 
-    /// This principal, also granted `scopes`.
+    /// This principal, also granted `scopes` by its credential (an authenticator's word,
+    /// before any operator policy).
     pub fn with_scopes<I, S>(mut self, scopes: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let set = Arc::make_mut(&mut self.scopes);
+        let mut set: BTreeSet<Box<str>> = (*self.token).clone();
         set.extend(scopes.into_iter().map(|s| s.into().into_boxed_str()));
+        self.token = Arc::new(set);
+        // A policy decision made before is void: it was made on other token scopes.
+        self.scopes = Arc::clone(&self.token);
+        self.policy = 0;
         self
     }
 
@@ -67,17 +87,31 @@ impl Principal {
         self.issuer.as_deref()
     }
 
-    /// This principal with `grant` added to its scopes and then `deny` taken away: an
-    /// operator's explicit denial wins over every grant, the token's own included.
-    pub(crate) fn with_policy(&self, grant: &[&str], deny: &[&str]) -> Self {
-        let mut scopes: BTreeSet<Box<str>> = (*self.scopes).clone();
-        scopes.extend(grant.iter().map(|s| Box::from(*s)));
-        scopes.retain(|s| !deny.contains(&&**s));
+    /// This principal as policy `policy` decides it: its token's scopes with `grant` added
+    /// and then `deny` taken away (an operator's explicit denial wins over every grant, the
+    /// token's own included). Always computed from the token's scopes, never from scopes a
+    /// policy granted, so the decision is the same however often it is made.
+    pub(crate) fn with_policy(&self, policy: u64, grant: &[&str], deny: &[&str]) -> Self {
+        let scopes = if grant.is_empty() && deny.is_empty() {
+            Arc::clone(&self.token)
+        } else {
+            let mut scopes: BTreeSet<Box<str>> = (*self.token).clone();
+            scopes.extend(grant.iter().map(|s| Box::from(*s)));
+            scopes.retain(|s| !deny.contains(&&**s));
+            Arc::new(scopes)
+        };
         Self {
             id: Arc::clone(&self.id),
-            scopes: Arc::new(scopes),
+            scopes,
+            token: Arc::clone(&self.token),
             issuer: self.issuer.clone(),
+            policy,
         }
+    }
+
+    /// The policy (its `Policy::id`) whose decision this principal holds, if any.
+    pub(crate) fn decided_by(&self) -> Option<u64> {
+        (self.policy != 0).then_some(self.policy)
     }
 
     /// The principal's id, as it appears in audit events and rate-limit keys.
@@ -95,12 +129,19 @@ impl Principal {
         self.issuer.as_ref()
     }
 
-    /// The scopes granted, in sorted order.
+    /// The scopes in force (the credential's, with the operator's policy applied), in
+    /// sorted order.
     pub fn scopes(&self) -> impl Iterator<Item = &str> + '_ {
         self.scopes.iter().map(|s| &**s)
     }
 
-    /// Whether `scope` was granted (exact match).
+    /// The scopes the credential itself carried (a token's `scope`), before any policy, in
+    /// sorted order. The policy's `[token_scopes]` entries match these, and only these.
+    pub fn token_scopes(&self) -> impl Iterator<Item = &str> + '_ {
+        self.token.iter().map(|s| &**s)
+    }
+
+    /// Whether `scope` is in force (exact match).
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scopes.contains(scope)
     }
@@ -122,6 +163,7 @@ impl fmt::Debug for Principal {
         f.debug_struct("Principal")
             .field("id", &self.id)
             .field("scopes", &self.scopes)
+            .field("token_scopes", &self.token)
             .field("issuer", &self.issuer)
             .finish()
     }

@@ -519,6 +519,7 @@ fn block_on_store<T>(
             outcome: crate::audit::Outcome::Limited,
             message: "the rate limit of this tool cannot be checked here: serve sync tools with a shared limit store on a multi-thread runtime".to_owned(),
             retry_after: None,
+            repeatable: None,
         }),
     }
 }

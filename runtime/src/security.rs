@@ -74,6 +74,8 @@ struct Inner {
     scrub_logs: bool,
     max_keys: usize,
     audit: Option<AuditLog>,
+    /// Repeated refusals, coalesced before they reach the trail.
+    refusals: crate::audit::Coalescer,
     #[cfg(feature = "redis")]
     store: Option<Arc<crate::store::RedisStore>>,
     live: RwLock<Live>,
@@ -234,6 +236,11 @@ impl Security {
         self.inner.audit.as_ref()
     }
 
+    /// Where repeated refusals (the pipeline's and the HTTP layer's) are counted.
+    pub(crate) fn refusals(&self) -> &crate::audit::Coalescer {
+        &self.inner.refusals
+    }
+
     fn live(&self) -> std::sync::RwLockReadGuard<'_, Live> {
         self.inner
             .live
@@ -319,6 +326,9 @@ impl Security {
         )
     }
 }
+
+/// The interval over which repeated refusals of one kind become one audit line.
+pub(crate) const REFUSAL_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Configures a [`Security`]. Every setting has a safe default.
 #[derive(Debug, Clone)]
@@ -541,6 +551,7 @@ impl SecurityBuilder {
             scrub_output: self.scrub_output,
             scrub_logs: self.scrub_logs,
             max_keys: self.max_keys,
+            refusals: crate::audit::Coalescer::new(REFUSAL_INTERVAL, self.audit.clone()),
             audit: self.audit,
             #[cfg(feature = "redis")]
             store: self.store,

@@ -15,7 +15,7 @@ use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use serde_json::json;
 
 use super::{Config, ResourceServer, ScopeDenial, TokenError, ToolsList};
-use crate::{AUDIT_TARGET, Principal};
+use crate::Principal;
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -87,7 +87,7 @@ where
 
 async fn handle<S, B, R>(
     config: Arc<Config>,
-    mut inner: S,
+    inner: S,
     request: Request<B>,
 ) -> Result<Response<AuthBody>, S::Error>
 where
@@ -100,14 +100,38 @@ where
     if is_metadata_path(&config, request.uri().path()) {
         return Ok(metadata_response(&config, request.method()));
     }
+    // CORS: a browser's preflight carries no credentials and is answered here; every
+    // other answer to an allowed origin says so and exposes the challenge headers.
+    let origin = super::cors::Origin::of(&config.cors_origins, request.headers());
+    if let Some(preflight) = super::cors::preflight(&origin, &request) {
+        return Ok(preflight);
+    }
+    let mut response = authorized(&config, inner, request).await?;
+    origin.expose(response.headers_mut());
+    Ok(response)
+}
+
+/// Authenticate, check the session and the body, and dispatch.
+async fn authorized<S, B, R>(
+    config: &Config,
+    mut inner: S,
+    request: Request<B>,
+) -> Result<Response<AuthBody>, S::Error>
+where
+    S: tower_service::Service<Request<Full<Bytes>>, Response = Response<R>>,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+    R: Body<Data = Bytes> + Send + 'static,
+    R::Error: Into<BoxError>,
+{
     // Where the metadata is: only a refusal needs it, so it is written only then.
     let metadata =
-        |headers: &http::HeaderMap, uri: &http::Uri| resource_metadata_url(&config, headers, uri);
+        |headers: &http::HeaderMap, uri: &http::Uri| resource_metadata_url(config, headers, uri);
 
     let principal = match bearer(request.headers()) {
         Bearer::None => {
             audit_refusal(
-                &config,
+                config,
                 &Principal::anonymous(),
                 None,
                 "unauthenticated",
@@ -118,7 +142,7 @@ where
         }
         Bearer::Several => {
             audit_refusal(
-                &config,
+                config,
                 &Principal::anonymous(),
                 None,
                 "unauthenticated",
@@ -127,11 +151,11 @@ where
             let url = metadata(request.headers(), request.uri());
             return Ok(invalid_request(&url));
         }
-        Bearer::Token(token) => match super::verify::verify(&config, token).await {
+        Bearer::Token(token) => match super::verify::verify(config, token).await {
             Ok(principal) => principal,
             Err(TokenError::KeysUnavailable) => {
                 audit_refusal(
-                    &config,
+                    config,
                     &Principal::anonymous(),
                     None,
                     "unauthenticated",
@@ -141,7 +165,7 @@ where
             }
             Err(error) => {
                 audit_refusal(
-                    &config,
+                    config,
                     &Principal::anonymous(),
                     None,
                     "unauthenticated",
@@ -152,6 +176,31 @@ where
             }
         },
     };
+
+    // A session belongs to the caller whose request opened it: any other caller naming
+    // it gets what an unknown session gets, before rmcp sees the request.
+    let session = match session_id(request.headers()) {
+        SessionHeader::None => None,
+        SessionHeader::One(id) if config.sessions.owned_by(id, &principal) => Some(id.to_owned()),
+        SessionHeader::One(_) | SessionHeader::Invalid => {
+            audit_refusal(
+                config,
+                &principal,
+                None,
+                "denied",
+                "session of another caller",
+            );
+            return Ok(session_not_found());
+        }
+    };
+    // A replay without a session (the stateless revision's event store) cannot be tied
+    // to a caller: answered as by a server without an event store.
+    if request.method() == Method::GET
+        && session.is_none()
+        && request.headers().contains_key(LAST_EVENT_ID)
+    {
+        return Ok(method_not_allowed());
+    }
 
     let (mut parts, body) = request.into_parts();
     let bytes = match Limited::new(body, config.max_body_bytes).collect().await {
@@ -170,22 +219,32 @@ where
         }
     };
 
-    // The caller as the operator's policy sees it, so a challenge here agrees with what
-    // the tool call would decide.
-    let principal = config
-        .security
-        .as_ref()
-        .and_then(|security| security.policy().resolve(&principal, false))
-        .unwrap_or(principal);
-    let mut filter_list = false;
+    // The one decision on the caller's scopes, from its token, its id and the operator's
+    // policy: the pipeline finds it made (`Policy::resolve`) and does not make it again.
+    let principal = match config.security.as_ref() {
+        Some(security) => security
+            .policy()
+            .resolve(&principal, false)
+            .unwrap_or(principal),
+        None => principal,
+    };
+    let mut filter_list = config.tools_list == ToolsList::Granted && parts.method == Method::GET;
     let mut bytes = bytes;
     if parts.method == Method::POST {
-        match inspect(&config, &principal, &bytes) {
+        let inspection = match inspect(config, &principal, &parts.headers, &bytes) {
+            Ok(inspection) => inspection,
+            Err(Unreadable::Body) => return Ok(parse_error()),
+            Err(Unreadable::Headers(id)) => {
+                audit_refusal(config, &principal, None, "invalid", "header mismatch");
+                return Ok(header_mismatch(id));
+            }
+        };
+        match inspection {
             Inspection::Pass => {}
             Inspection::ListTools => filter_list = true,
             Inspection::Challenge { id, tool, scopes } => {
                 audit_refusal(
-                    &config,
+                    config,
                     &principal,
                     Some(&tool),
                     "denied",
@@ -194,19 +253,48 @@ where
                 let url = metadata(&parts.headers, &parts.uri);
                 return Ok(insufficient_scope(&url, id, &tool, &scopes));
             }
-            Inspection::Withhold { tools } => {
+            Inspection::Withhold { tools, list } => {
+                filter_list = list;
                 for tool in &tools {
-                    audit_refusal(&config, &principal, Some(tool), "denied", "withheld");
+                    audit_refusal(config, &principal, Some(tool), "denied", "withheld");
                 }
-                bytes = withhold(&bytes, &tools).map_or(bytes, Bytes::from);
+                match withhold(&bytes, &tools) {
+                    Some(renamed) => bytes = Bytes::from(renamed),
+                    None => return Ok(parse_error()),
+                }
+                // The header names the call as the body now does, so rmcp compares equal
+                // values and answers as for any unknown tool.
+                if parts.headers.contains_key(MCP_NAME) {
+                    parts
+                        .headers
+                        .insert(MCP_NAME, HeaderValue::from_static(WITHHELD_HEADER));
+                }
             }
         }
     }
 
+    let method = parts.method.clone();
     parts.extensions.insert(principal.clone());
     let request = Request::from_parts(parts, Full::new(bytes));
     let response = inner.call(request).await?;
     let (parts, body) = response.into_parts();
+    match &session {
+        // rmcp opened a session for this caller's request: it is this caller's.
+        None => {
+            if parts.status.is_success()
+                && let Some(id) = parts.headers.get(SESSION_ID).and_then(|v| v.to_str().ok())
+            {
+                config.sessions.bind(id, &principal);
+            }
+        }
+        Some(id) => {
+            if parts.status == StatusCode::NOT_FOUND
+                || (method == Method::DELETE && parts.status.is_success())
+            {
+                config.sessions.forget(id);
+            }
+        }
+    }
     let body = UnsyncBoxBody::new(body.map_err(Into::into));
     let body = if filter_list {
         let sse = parts
@@ -224,6 +312,50 @@ where
         response.headers_mut().remove(header::CONTENT_LENGTH);
     }
     Ok(response)
+}
+
+const SESSION_ID: &str = "mcp-session-id";
+const LAST_EVENT_ID: &str = "last-event-id";
+const MCP_METHOD: &str = "mcp-method";
+const MCP_NAME: &str = "mcp-name";
+
+/// [`WITHHELD`] as an `Mcp-Name` header value (SEP-2243's Base64 form: it holds a NUL).
+const WITHHELD_HEADER: &str = "=?base64?AHdpdGhoZWxk?=";
+
+enum SessionHeader<'a> {
+    None,
+    One(&'a str),
+    /// Several, or not text: owned by nobody.
+    Invalid,
+}
+
+fn session_id(headers: &http::HeaderMap) -> SessionHeader<'_> {
+    let mut values = headers.get_all(SESSION_ID).iter();
+    match (values.next(), values.next()) {
+        (None, _) => SessionHeader::None,
+        (Some(value), None) => value
+            .to_str()
+            .map_or(SessionHeader::Invalid, SessionHeader::One),
+        (Some(_), Some(_)) => SessionHeader::Invalid,
+    }
+}
+
+/// rmcp's own answer to a session it does not know, byte for byte, so that a session of
+/// another caller cannot be told from one that never existed.
+fn session_not_found() -> Response<AuthBody> {
+    let mut response = Response::new(full("Not Found: Session not found"));
+    *response.status_mut() = StatusCode::NOT_FOUND;
+    response
+}
+
+/// rmcp's answer to a GET it cannot serve.
+fn method_not_allowed() -> Response<AuthBody> {
+    let mut response = Response::new(full("Method Not Allowed"));
+    *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    response
 }
 
 enum Bearer<'a> {
@@ -265,7 +397,18 @@ enum Inspection {
     },
     Withhold {
         tools: Vec<String>,
+        /// The body also lists tools.
+        list: bool,
     },
+}
+
+/// Why the layer cannot decide on a POST body.
+enum Unreadable {
+    /// Not JSON-RPC this layer reads: refused, never passed on unjudged.
+    Body,
+    /// An `Mcp-Method` or `Mcp-Name` header that disagrees with the body (the id of the
+    /// request, if any, for the answer).
+    Headers(Option<serde_json::Value>),
 }
 
 #[derive(serde::Deserialize)]
@@ -280,29 +423,64 @@ struct Message<'a> {
 
 #[derive(serde::Deserialize)]
 struct Params<'a> {
-    #[serde(borrow, default)]
+    /// The tool of a `tools/call`; a value that is not a string is no tool name (rmcp
+    /// refuses such a call), and must not make the whole message unreadable (a
+    /// `tools/list` with a stray `name` is still a `tools/list`).
+    #[serde(borrow, default, deserialize_with = "loose_name")]
     name: Option<Cow<'a, str>>,
 }
 
-/// What the JSON-RPC messages of one POST need from the layer. A body this cannot read
-/// passes: the MCP server refuses it, and the tool's pipeline checks scopes again anyway.
-fn inspect(config: &Config, principal: &Principal, body: &[u8]) -> Inspection {
+fn loose_name<'de, D>(deserializer: D) -> Result<Option<Cow<'de, str>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Loose<'a> {
+        Text(#[serde(borrow)] Cow<'a, str>),
+        Other(serde::de::IgnoredAny),
+    }
+    Ok(match <Loose<'de> as serde::Deserialize>::deserialize(deserializer)? {
+        Loose::Text(name) => Some(name),
+        Loose::Other(_) => None,
+    })
+}
+
+/// The JSON-RPC messages of a POST body: `Err` when it is not one this layer can read,
+/// and so cannot judge.
+fn messages(body: &[u8]) -> Result<Vec<Message<'_>>, Unreadable> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
-    let messages: Vec<Message<'_>> = match first {
-        Some(b'[') => serde_json::from_slice(body).unwrap_or_default(),
+    match first {
+        Some(b'[') => serde_json::from_slice(body).map_err(|_| Unreadable::Body),
         Some(b'{') => serde_json::from_slice(body)
             .map(|m| vec![m])
-            .unwrap_or_default(),
-        _ => Vec::new(),
-    };
+            .map_err(|_| Unreadable::Body),
+        _ => Err(Unreadable::Body),
+    }
+}
+
+/// What the JSON-RPC messages of one POST need from the layer. The method and tool that
+/// SEP-2243 headers name must be the body's (a proxy may route on them); the body then
+/// decides.
+fn inspect(
+    config: &Config,
+    principal: &Principal,
+    headers: &http::HeaderMap,
+    body: &[u8],
+) -> Result<Inspection, Unreadable> {
+    let messages = messages(body)?;
+    let named = headers.contains_key(MCP_METHOD) || headers.contains_key(MCP_NAME);
     let mut inspection = Inspection::Pass;
     for message in &messages {
+        if named && !headers_agree(headers, message) {
+            return Err(Unreadable::Headers(message.id.clone()));
+        }
         match message.method.as_deref() {
-            Some("tools/list") if config.tools_list == ToolsList::Granted => {
-                if matches!(inspection, Inspection::Pass) {
-                    inspection = Inspection::ListTools;
-                }
-            }
+            Some("tools/list") if config.tools_list == ToolsList::Granted => match &mut inspection {
+                Inspection::Pass => inspection = Inspection::ListTools,
+                Inspection::Withhold { list, .. } => *list = true,
+                _ => {}
+            },
             Some("tools/call") => {
                 let Some(name) = message.params.as_ref().and_then(|p| p.name.as_deref()) else {
                     continue;
@@ -315,19 +493,21 @@ fn inspect(config: &Config, principal: &Principal, body: &[u8]) -> Inspection {
                 }
                 match (config.tools_list, config.scope_denial) {
                     (ToolsList::Granted, _) => match &mut inspection {
-                        Inspection::Withhold { tools } => tools.push(name.to_owned()),
-                        _ => {
-                            inspection = Inspection::Withhold {
+                        Inspection::Withhold { tools, .. } => tools.push(name.to_owned()),
+                        other => {
+                            let list = matches!(other, Inspection::ListTools);
+                            *other = Inspection::Withhold {
                                 tools: vec![name.to_owned()],
-                            }
+                                list,
+                            };
                         }
                     },
                     (ToolsList::All, ScopeDenial::Challenge) => {
-                        return Inspection::Challenge {
+                        return Ok(Inspection::Challenge {
                             id: message.id.clone(),
                             tool: name.to_owned(),
                             scopes,
-                        };
+                        });
                     }
                     (ToolsList::All, ScopeDenial::ToolError) => {}
                 }
@@ -335,7 +515,56 @@ fn inspect(config: &Config, principal: &Principal, body: &[u8]) -> Inspection {
             _ => {}
         }
     }
-    inspection
+    Ok(inspection)
+}
+
+/// Whether the `Mcp-Method` and `Mcp-Name` headers, where present, say what `message`
+/// says (one value each; `Mcp-Name` in SEP-2243's plain or Base64 form).
+fn headers_agree(headers: &http::HeaderMap, message: &Message<'_>) -> bool {
+    let single = |name: &str| {
+        let mut values = headers.get_all(name).iter();
+        match (values.next(), values.next()) {
+            (None, _) => Ok(None),
+            (Some(value), None) => value.to_str().map(Some).map_err(|_| ()),
+            (Some(_), Some(_)) => Err(()),
+        }
+    };
+    let method = message.method.as_deref();
+    match single(MCP_METHOD) {
+        Ok(None) => {}
+        Ok(Some(value)) if Some(value) == method => {}
+        _ => return false,
+    }
+    match single(MCP_NAME) {
+        Ok(None) => true,
+        Ok(Some(raw)) => {
+            if method != Some("tools/call") {
+                // The name of a prompt or resource: rmcp compares those itself, and they
+                // decide nothing here.
+                return true;
+            }
+            let name = message.params.as_ref().and_then(|p| p.name.as_deref());
+            decode_header_value(raw).is_some_and(|decoded| Some(decoded.as_ref()) == name)
+        }
+        Err(()) => false,
+    }
+}
+
+/// An SEP-2243 header value: `=?base64?…?=` holds Base64 of UTF-8, anything else is itself.
+fn decode_header_value(value: &str) -> Option<Cow<'_, str>> {
+    use base64::Engine as _;
+    match value
+        .strip_prefix("=?base64?")
+        .and_then(|inner| inner.strip_suffix("?="))
+    {
+        Some(inner) => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(inner)
+                .ok()?;
+            String::from_utf8(bytes).ok().map(Cow::Owned)
+        }
+        None => Some(Cow::Borrowed(value)),
+    }
 }
 
 /// The body with every call of a withheld tool renamed to [`WITHHELD`].
@@ -365,19 +594,7 @@ fn audit_refusal(
     outcome: &'static str,
     reason: &str,
 ) {
-    tracing::info!(
-        target: AUDIT_TARGET,
-        tool = tool.unwrap_or("-"),
-        principal = principal.id(),
-        outcome,
-        reason,
-        "http request refused"
-    );
-    let log = config
-        .security
-        .as_ref()
-        .and_then(crate::Security::audit_log);
-    crate::audit::http_refusal(log, principal, tool, outcome, reason);
+    crate::audit::http_refusal(&config.refusals, principal, tool, outcome, reason);
 }
 
 /// Where the metadata lives, from the resource URI: `(absolute URL, resource path)`.
@@ -427,9 +644,35 @@ fn resource_metadata_url(config: &Config, headers: &http::HeaderMap, uri: &http:
         .and_then(|h| h.to_str().ok())
         .and_then(|h| h.parse::<http::uri::Authority>().ok());
     match host {
-        Some(host) => format!("http://{host}{WELL_KNOWN}{}", uri.path()),
+        Some(host) => format!("http://{host}{WELL_KNOWN}{}", escaped_path(uri.path())),
         None => WELL_KNOWN.to_owned(),
     }
+}
+
+/// A request path as it may appear inside a challenge's quoted string: every byte but
+/// the unreserved characters, `/` and the sub-delimiters that cannot end or escape a
+/// quoted string is percent-encoded, so no request can add a parameter to a challenge.
+fn escaped_path(path: &str) -> Cow<'_, str> {
+    let keep = |b: u8| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.' | b'_' | b'~' | b'/' | b'!' | b'$' | b'&' | b'(' | b')' | b'*'
+                    | b'+' | b';' | b'=' | b':' | b'@' | b'%'
+            )
+    };
+    if path.bytes().all(keep) {
+        return Cow::Borrowed(path);
+    }
+    let mut out = String::with_capacity(path.len() + 8);
+    for b in path.bytes() {
+        if keep(b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// The RFC 9728 document.
@@ -530,6 +773,34 @@ fn refusal(
             "jsonrpc": "2.0",
             "id": id,
             "error": { "code": REFUSED, "message": description, "data": data },
+        }),
+    )
+}
+
+/// JSON-RPC's parse error: the body is not a message this server reads.
+fn parse_error() -> Response<AuthBody> {
+    json_response(
+        StatusCode::BAD_REQUEST,
+        &json!({
+            "jsonrpc": "2.0",
+            "id": null,
+            "error": { "code": -32700, "message": "the request body is not a JSON-RPC message this server reads" },
+        }),
+    )
+}
+
+/// SEP-2243's `HeaderMismatch` (HTTP 400, JSON-RPC -32020), naming no value: neither the
+/// header's nor the body's.
+fn header_mismatch(id: Option<serde_json::Value>) -> Response<AuthBody> {
+    json_response(
+        StatusCode::BAD_REQUEST,
+        &json!({
+            "jsonrpc": "2.0",
+            "id": id,
+            "error": {
+                "code": -32020,
+                "message": "the Mcp-Method or Mcp-Name header does not match the request body",
+            },
         }),
     )
 }
@@ -691,6 +962,53 @@ mod tests {
         let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(value[0]["params"]["name"], WITHHELD);
         assert_eq!(value[1]["params"]["name"], "read_file");
+    }
+
+    #[test]
+    fn request_paths_cannot_leave_the_quoted_string() {
+        assert_eq!(escaped_path("/mcp"), "/mcp");
+        assert_eq!(
+            escaped_path("/mcp\", error=\"x"),
+            "/mcp%22%2C%20error=%22x"
+        );
+        assert_eq!(escaped_path("/a\\b"), "/a%5Cb");
+    }
+
+    #[test]
+    fn headers_must_name_what_the_body_calls() {
+        let body = br#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"write_file"}}"#;
+        let message = &messages(body).ok().unwrap()[0];
+        let agree = |pairs: &[(&'static str, &'static str)]| {
+            let mut headers = http::HeaderMap::new();
+            for (name, value) in pairs {
+                headers.append(*name, HeaderValue::from_static(value));
+            }
+            headers_agree(&headers, message)
+        };
+        assert!(agree(&[]));
+        assert!(agree(&[(MCP_METHOD, "tools/call"), (MCP_NAME, "write_file")]));
+        // "write_file" in SEP-2243's Base64 form.
+        assert!(agree(&[(MCP_NAME, "=?base64?d3JpdGVfZmlsZQ==?=")]));
+        assert!(!agree(&[(MCP_NAME, "read_file")]));
+        assert!(!agree(&[(MCP_METHOD, "tools/list")]));
+        assert!(!agree(&[(MCP_NAME, "write_file"), (MCP_NAME, "write_file")]));
+        assert!(!agree(&[(MCP_NAME, "=?base64?not base64?=")]));
+    }
+
+    #[test]
+    fn a_list_with_a_stray_name_is_still_a_list_and_garbage_is_unreadable() {
+        let list = messages(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"name":0}}"#)
+            .ok()
+            .unwrap();
+        assert_eq!(list[0].method.as_deref(), Some("tools/list"));
+        assert!(messages(b"{\"method\": 5}").is_err());
+        assert!(messages(b"not json").is_err());
+        assert!(messages(br#"{"method":"tools/call","method":"tools/list"}"#).is_err());
+    }
+
+    #[test]
+    fn the_withheld_name_has_a_header_form() {
+        assert_eq!(decode_header_value(WITHHELD_HEADER).as_deref(), Some(WITHHELD));
     }
 
     #[test]

@@ -129,19 +129,23 @@ fn filter_event(event: &[u8], principal: &Principal) -> Option<Vec<u8>> {
     Some(out.into_bytes())
 }
 
-/// A JSON-RPC answer (or batch) with its `tools/list` results filtered; `None` when
-/// nothing changed.
+/// A JSON-RPC answer (or batch) with its `tools/list` results filtered, each marked
+/// `cacheScope: "private"` (SEP-2549: the list is this caller's, no shared cache may hand
+/// it to another, whatever the server said); `None` when there is no such result.
 fn filter_json(json: &[u8], principal: &Principal) -> Option<Vec<u8>> {
     let mut value: Value = serde_json::from_slice(json).ok()?;
     let mut changed = false;
     let mut filter_one = |message: &mut Value| {
-        if let Some(Value::Array(tools)) = message.pointer_mut("/result/tools") {
-            let before = tools.len();
+        let Some(Value::Object(result)) = message.get_mut("result") else {
+            return;
+        };
+        if let Some(Value::Array(tools)) = result.get_mut("tools") {
             tools.retain(|tool| {
                 let name = tool.get("name").and_then(Value::as_str).unwrap_or_default();
                 granted(name, principal)
             });
-            changed |= tools.len() != before;
+            result.insert("cacheScope".into(), Value::from("private"));
+            changed = true;
         }
     };
     match &mut value {
@@ -167,6 +171,18 @@ mod tests {
         assert_eq!(event_end(b"data: x\n\nrest"), Some(9));
         assert_eq!(event_end(b"data: x\r\n\r\n"), Some(11));
         assert_eq!(event_end(b"data: x\n"), None);
+    }
+
+    #[test]
+    fn a_filtered_list_is_always_private() {
+        let who = Principal::anonymous();
+        let out = filter_json(
+            br#"{"jsonrpc":"2.0","id":1,"result":{"tools":[],"cacheScope":"public","ttlMs":60000}}"#,
+            &who,
+        )
+        .unwrap();
+        let value: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(value["result"]["cacheScope"], "private");
     }
 
     #[test]

@@ -59,9 +59,11 @@
 //! Not supported: opaque tokens (token introspection), DPoP or mTLS-bound tokens, and
 //! encrypted (JWE) tokens; such tokens are refused as invalid.
 
+mod cors;
 mod keys;
 mod layer;
 mod list;
+mod session;
 mod verify;
 
 use std::sync::Arc;
@@ -116,6 +118,10 @@ pub enum TokenError {
     /// The issuer's keys could not be loaded (a JWKS URL that never answered).
     #[error("the issuer's signing keys are unavailable")]
     KeysUnavailable,
+    /// The header's `typ` names another kind of JWT (an ID token, a DPoP proof, a logout
+    /// token...), or, with [`ResourceServerBuilder::require_at_jwt`], is not `at+jwt`.
+    #[error("the token is not an access token (its `typ`)")]
+    NotAnAccessToken,
 }
 
 /// A resource server configuration that cannot work.
@@ -190,6 +196,14 @@ pub(crate) struct Config {
     pub(crate) resource_path: Option<String>,
     /// The `Security` whose operator policy grants and denies scopes beyond the token's.
     pub(crate) security: Option<crate::Security>,
+    /// Only `typ: at+jwt` is accepted (RFC 9068 strictly).
+    pub(crate) require_at_jwt: bool,
+    /// Each session's owner.
+    pub(crate) sessions: session::Sessions,
+    /// Origins allowed for CORS (serialized origins).
+    pub(crate) cors_origins: Vec<String>,
+    /// Repeated refusals, coalesced (the `Security`'s when there is one).
+    pub(crate) refusals: crate::audit::Coalescer,
 }
 
 /// An OAuth 2.1 resource server: verifies bearer JWTs, serves RFC 9728 metadata and
@@ -250,6 +264,9 @@ impl ResourceServer {
             authorization_servers: None,
             resource_name: None,
             security: None,
+            require_at_jwt: false,
+            max_sessions: 100_000,
+            cors_origins: Vec::new(),
         }
     }
 
@@ -295,9 +312,46 @@ pub struct ResourceServerBuilder {
     authorization_servers: Option<Vec<String>>,
     resource_name: Option<String>,
     security: Option<crate::Security>,
+    require_at_jwt: bool,
+    max_sessions: usize,
+    cors_origins: Vec<String>,
 }
 
 impl ResourceServerBuilder {
+    /// Accept only tokens whose header says `typ: at+jwt` (or `application/at+jwt`), as
+    /// RFC 9068 asks of access tokens. By default a token without `typ`, or with `JWT`,
+    /// is accepted too (many issuers write no `typ`); a `typ` naming any other kind of
+    /// JWT (an ID token's, a DPoP proof's `dpop+jwt`, a logout token's...) is always
+    /// refused, so a JWT the issuer signed for another purpose is never an access token.
+    pub fn require_at_jwt(mut self, strict: bool) -> Self {
+        self.require_at_jwt = strict;
+        self
+    }
+
+    /// Allow browser clients from these origins (`https://app.example.com`, scheme, host
+    /// and port exactly as the browser sends `Origin`): CORS preflights to the MCP
+    /// endpoint are answered without a token, and every answer to them carries
+    /// `Access-Control-Allow-Origin` with that origin (never `*`) and exposes
+    /// `WWW-Authenticate` and `Mcp-Session-Id`. Give the same list to rmcp's
+    /// `StreamableHttpServerConfig::with_allowed_origins` (its DNS-rebinding check).
+    pub fn cors_origins<I, S>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.cors_origins
+            .extend(origins.into_iter().map(|o| o.into().trim_end_matches('/').to_owned()));
+        self
+    }
+
+    /// How many sessions' owners are remembered (default 100 000). Past that, the
+    /// session used least recently loses its owner and answers 404 to everyone, its
+    /// owner included (which then opens a new one).
+    pub fn max_sessions(mut self, sessions: usize) -> Self {
+        self.max_sessions = sessions;
+        self
+    }
+
     /// Judge each caller's scopes as the server's `security` does: the token's, with its
     /// operator policy's grants added and denials taken away (`[principals]` by subject,
     /// `[token_scopes]`), so the per-tool challenge and the filtered `tools/list` agree
@@ -308,8 +362,9 @@ impl ResourceServerBuilder {
     }
 
     /// Trust tokens from `issuer` (its `iss`, exactly), verified with keys from `jwks`.
-    /// Call it once per issuer; with several, the caller's id is `iss#sub`, so that two
-    /// issuers' subjects never share limits or audit identity.
+    /// Call it once per issuer; with several, the caller's id is `iss#sub` (with `%` and
+    /// `#` in the issuer percent-encoded, so the first `#` always ends the issuer), so
+    /// that two issuers' subjects never share limits or audit identity.
     pub fn issuer(mut self, issuer: impl Into<String>, jwks: JwksSource) -> Self {
         self.issuers.push((issuer.into(), jwks));
         self
@@ -418,6 +473,10 @@ impl ResourceServerBuilder {
             })
             .collect::<Result<Vec<_>, ConfigError>>()?;
         let (metadata_url, resource_path) = layer::metadata_location(&self.resource);
+        let refusals = match &self.security {
+            Some(security) => security.refusals().clone(),
+            None => crate::audit::Coalescer::new(crate::security::REFUSAL_INTERVAL, None),
+        };
         Ok(ResourceServer {
             config: Arc::new(Config {
                 audience: self.resource,
@@ -435,6 +494,10 @@ impl ResourceServerBuilder {
                 metadata_url,
                 resource_path,
                 security: self.security,
+                require_at_jwt: self.require_at_jwt,
+                sessions: session::Sessions::new(self.max_sessions),
+                cors_origins: self.cors_origins,
+                refusals,
             }),
         })
     }

@@ -96,7 +96,7 @@ pub(crate) async fn verify(config: &Config, token: &str) -> Result<Principal, To
         return Ok(principal);
     }
 
-    check_header(token, &config.algorithms)?;
+    check_header(token, &config.algorithms, config.require_at_jwt)?;
     let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
     if !config.algorithms.contains(&header.alg) {
         return Err(TokenError::AlgorithmNotAllowed);
@@ -182,6 +182,10 @@ pub(crate) async fn verify(config: &Config, token: &str) -> Result<Principal, To
         }
     };
 
+    // `iss` is one string, the issuer's (jsonwebtoken also takes an array holding it).
+    if claims.get("iss").and_then(Value::as_str) != Some(issuer.name.as_str()) {
+        return Err(TokenError::WrongIssuer);
+    }
     // A NumericDate may have a fraction (RFC 7519 section 2).
     let exp = claims
         .get("exp")
@@ -201,7 +205,10 @@ pub(crate) async fn verify(config: &Config, token: &str) -> Result<Principal, To
         .filter(|s| !s.is_empty())
         .ok_or(TokenError::MissingPrincipal)?;
     let id = if config.issuers.len() > 1 {
-        format!("{}#{subject}", issuer.name)
+        // The issuer's own `%` and `#` encoded: the first `#` ends the issuer, so no two
+        // (issuer, subject) pairs share an id.
+        let issuer = issuer.name.replace('%', "%25").replace('#', "%23");
+        format!("{issuer}#{subject}")
     } else {
         subject.to_owned()
     };
@@ -245,8 +252,9 @@ fn scopes(claims: &Map<String, Value>) -> Vec<String> {
 /// The header as this server reads it, before any key is looked up: its `alg` must be one
 /// of the allowed algorithms (so `none`, `HS256` and made-up names are refused by name, as
 /// an algorithm this server does not accept), and it must not list `crit` extensions
-/// (RFC 7515 §4.1.11: this server understands none).
-fn check_header(token: &str, allowed: &[Algorithm]) -> Result<(), TokenError> {
+/// (RFC 7515 §4.1.11: this server understands none), and its `typ` must not name another
+/// kind of JWT ([`access_token_type`]).
+fn check_header(token: &str, allowed: &[Algorithm], strict: bool) -> Result<(), TokenError> {
     let encoded = token.split('.').next().ok_or(TokenError::Malformed)?;
     let header: Map<String, Value> = decode_part(encoded)?;
     let alg = header
@@ -260,7 +268,26 @@ fn check_header(token: &str, allowed: &[Algorithm]) -> Result<(), TokenError> {
     if header.contains_key("crit") {
         return Err(TokenError::Malformed);
     }
+    if !access_token_type(header.get("typ"), strict) {
+        return Err(TokenError::NotAnAccessToken);
+    }
     Ok(())
+}
+
+/// Whether a header's `typ` may be an access token's: `at+jwt` (RFC 9068), and unless
+/// `strict` also no `typ` or the generic `JWT`. Media types compare case-insensitively
+/// and may omit `application/` (RFC 7515 §4.1.9). Everything else (`dpop+jwt`,
+/// `logout+jwt`, `id_token+jwt`, `secevent+jwt`, a non-string...) is another kind of token.
+fn access_token_type(typ: Option<&Value>, strict: bool) -> bool {
+    let Some(typ) = typ else { return !strict };
+    let Some(typ) = typ.as_str() else { return false };
+    let lower = typ.to_ascii_lowercase();
+    let media = lower.strip_prefix("application/").unwrap_or(&lower);
+    match media {
+        "at+jwt" => true,
+        "jwt" => !strict,
+        _ => false,
+    }
 }
 
 /// One base64url-encoded JSON object of a JWT.
@@ -303,6 +330,26 @@ pub(crate) fn is_asymmetric(alg: Algorithm) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_access_token_types_pass() {
+        use serde_json::json;
+        for (typ, default, strict) in [
+            (None, true, false),
+            (Some(json!("at+jwt")), true, true),
+            (Some(json!("application/at+jwt")), true, true),
+            (Some(json!("AT+JWT")), true, true),
+            (Some(json!("JWT")), true, false),
+            (Some(json!("dpop+jwt")), false, false),
+            (Some(json!("logout+jwt")), false, false),
+            (Some(json!("application/secevent+jwt")), false, false),
+            (Some(json!("")), false, false),
+            (Some(json!(["at+jwt"])), false, false),
+        ] {
+            assert_eq!(access_token_type(typ.as_ref(), false), default, "{typ:?}");
+            assert_eq!(access_token_type(typ.as_ref(), true), strict, "{typ:?} strict");
+        }
+    }
 
     fn issuer() -> Vec<Issuer> {
         vec![Issuer {

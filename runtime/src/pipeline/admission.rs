@@ -25,6 +25,9 @@ pub(super) struct Refusal {
     pub(super) message: String,
     /// When a retry can succeed: also in the result's `_meta`, for a client to act on.
     pub(super) retry_after: Option<std::time::Duration>,
+    /// A refusal before any work for the call (stages 1 to 4), which a caller can repeat
+    /// at no cost: its audit line is coalesced with its repeats under this reason.
+    pub(super) repeatable: Option<&'static str>,
 }
 
 impl Refusal {
@@ -34,7 +37,14 @@ impl Refusal {
             outcome,
             message: message.into(),
             retry_after: None,
+            repeatable: None,
         }
+    }
+
+    /// This refusal, audited as one of a kind under `reason` (see `repeatable`).
+    fn repeatable(mut self, reason: &'static str) -> Self {
+        self.repeatable = Some(reason);
+        self
     }
 }
 
@@ -109,6 +119,7 @@ pub(super) async fn admit_remote<T: SecureInput>(
                         "the rate limit of this tool cannot be checked right now: retry shortly"
                             .to_owned(),
                     retry_after: Some(std::time::Duration::from_secs(1)),
+                    repeatable: Some("rate store unavailable"),
                 });
             }
         }
@@ -164,6 +175,11 @@ fn limited_refusal(limited: Limited, limits: &crate::Limits) -> Refusal {
     Refusal {
         outcome: Outcome::Limited,
         retry_after: limited.retry_after(),
+        repeatable: Some(match limited {
+            Limited::Rate(_) => "rate",
+            Limited::Global(_) => "global rate",
+            Limited::Busy => "concurrency",
+        }),
         message: match limited {
             Limited::Rate(wait) => format!(
                 "rate limit exceeded for this tool: retry after {}s",
@@ -198,7 +214,8 @@ pub(super) fn admit_call(
         return Err(Refusal::new(
             Outcome::Denied,
             "this tool is disabled by the server's policy",
-        ));
+        )
+        .repeatable("disabled"));
     }
     // The operator's grants and denials (denials win): the caller as the policy sees it
     // is who the permission check, `authorize` and the audit trail see.
@@ -206,15 +223,16 @@ pub(super) fn admit_call(
         scope.principal = Some(resolved);
     }
     let arguments = scope.arguments.take().unwrap_or_default();
-    match limits.max_input.map(crate::limits::Bytes::get) {
-        None => security.raw_limits().check(&arguments)?,
+    let raw = match limits.max_input.map(crate::limits::Bytes::get) {
+        None => security.raw_limits().check(&arguments),
         Some(max) => crate::RawLimits {
             max_bytes: max,
             max_string: max,
             ..*security.raw_limits()
         }
-        .check(&arguments)?,
-    }
+        .check(&arguments),
+    };
+    raw.map_err(|error| Refusal::from(error).repeatable("raw limits"))?;
 
     if !decl.public
         && let Some(missing) = scope.caller().missing_scope(decl.scopes)
@@ -224,7 +242,8 @@ pub(super) fn admit_call(
             format!(
                 "permission denied: this tool requires the `{missing}` scope, which the caller has not been granted"
             ),
-        ));
+        )
+        .repeatable("missing scope"));
     }
 
     #[cfg(feature = "redis")]

@@ -22,7 +22,26 @@ pub(super) fn refuse(
     refusal: Refusal,
 ) -> CallToolResponse {
     let message = without_sensitive(refusal.message, &scope.sensitive);
-    record(security, tool, scope, refusal.outcome, None);
+    match refusal.repeatable {
+        // A refusal that cost the caller nothing: coalesced with its repeats.
+        Some(reason) => {
+            let fields = std::mem::take(&mut scope.audited);
+            audit::record_refusal(
+            security.refusals(),
+            audit::Call {
+                tool: tool.decl.name,
+                principal: scope.caller(),
+                outcome: refusal.outcome,
+                duration: scope.started.elapsed(),
+                error_ref: None,
+                policy: tool.policy.digest.as_ref(),
+                fields,
+            },
+            reason,
+        );
+        }
+        None => record(security, tool, scope, refusal.outcome, None),
+    }
     let mut result = CallToolResult::error(vec![ContentBlock::text(message)]);
     if let Some(wait) = refusal.retry_after {
         // The wait, machine-readable: what the message says in whole seconds, exactly.

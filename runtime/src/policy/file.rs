@@ -203,6 +203,7 @@ pub(crate) fn parse(
         tools,
         local_id: None,
         local: None,
+        id: 0,
     })
 }
 
@@ -539,6 +540,31 @@ mod tests {
         assert!(error("[principals]\n\"\" = {}\n").contains("invalid principal id"));
         // Unicode before the mistake: the column counts characters.
         assert!(error("# ünïcödé\n[tools.é]\n").starts_with("p.toml:2:8:"));
+    }
+
+    /// The issue-19 repro: `[token_scopes]` matches what the token carried, never what the
+    /// policy granted, and deciding twice changes nothing.
+    #[test]
+    fn a_policy_decision_is_made_from_the_token_and_is_idempotent() {
+        let mut policy = check(
+            "[roles]\nwriter = [\"fs.read\", \"fs.write\"]\n\n[principals.alice]\nscopes = [\"files.rw\"]\n\n[token_scopes.\"files.rw\"]\nroles = [\"writer\"]\n",
+        )
+        .unwrap();
+        policy.bind_local(&crate::Principal::new("local"));
+        let alice = crate::Principal::new("alice").with_scopes(["fs.read"]);
+        let once = policy.resolve(&alice, false).unwrap();
+        assert!(once.has_scope("files.rw") && !once.has_scope("fs.write"));
+        assert_eq!(once.token_scopes().collect::<Vec<_>>(), ["fs.read"]);
+        // The same policy again: already decided.
+        assert!(policy.resolve(&once, false).is_none());
+        // A newer policy decides afresh from the token, not from the grants above.
+        let mut newer = check("[principals.bob]\nscopes = [\"fs.read\"]\n").unwrap();
+        newer.bind_local(&crate::Principal::new("local"));
+        let again = newer.resolve(&once, false).unwrap();
+        assert_eq!(again.scopes().collect::<Vec<_>>(), ["fs.read"]);
+        // A token holding `files.rw` itself does get the role.
+        let carol = crate::Principal::new("carol").with_scopes(["files.rw"]);
+        assert!(policy.resolve(&carol, false).unwrap().has_scope("fs.write"));
     }
 
     #[test]

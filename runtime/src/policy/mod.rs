@@ -68,7 +68,14 @@ pub struct Policy {
     /// The local caller as this policy sees it, resolved once when the policy is put in
     /// force (`bind_local`), not on every call.
     local: Option<Principal>,
+    /// Which policy this is, from the moment it is put in force (`bind_local`): a caller
+    /// whose scopes this policy already decided carries the same id, and is not decided
+    /// again. 0 until then.
+    id: u64,
 }
+
+/// The ids of policies put in force, never reused in a process.
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// What the policy grants or denies one principal (or the holders of one token scope).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -158,8 +165,10 @@ impl Policy {
             .principals
             .get(caller.id())
             .filter(|_| local || self.local_id.as_deref() != Some(caller.id()));
+        // Only what the credential carried: a scope this (or an earlier) policy granted
+        // never selects a `[token_scopes]` entry (no transitive grants).
         let by_scope = (!self.token_scopes.is_empty() && !local)
-            .then(|| caller.scopes().filter_map(|s| self.token_scopes.get(s)))
+            .then(|| caller.token_scopes().filter_map(|s| self.token_scopes.get(s)))
             .into_iter()
             .flatten();
         own.into_iter().chain(by_scope)
@@ -168,13 +177,20 @@ impl Policy {
     /// Bind this policy to the `Security`'s local principal: only it may match the entry
     /// of its id, and its grants are worked out here, once.
     pub(crate) fn bind_local(&mut self, local: &Principal) {
+        self.id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.local_id = Some(Box::from(local.id()));
         self.local = self.compute(local, true);
     }
 
-    /// `caller` with what this policy grants it added and what it denies removed
-    /// (denials win); `None` when the policy names it nowhere. `local`: the caller is the
-    /// local principal the policy was bound to, resolved already.
+    /// The one decision on a caller's scopes: its token's scopes (never scopes a policy
+    /// granted), with what this policy grants its id and its token's scopes added and what
+    /// it denies removed (denials win). `None` when `caller` already holds this decision
+    /// (an HTTP layer made it for this request) or when there is nothing to change.
+    /// `local`: the caller is the local principal the policy was bound to, decided already.
+    ///
+    /// A pure function of (token scopes, principal id, policy): the HTTP layer and the
+    /// pipeline reach the same answer, and a caller decided under an older policy is
+    /// decided afresh from its token under this one.
     pub(crate) fn resolve(&self, caller: &Principal, local: bool) -> Option<Principal> {
         if local {
             self.local.clone()
@@ -184,7 +200,11 @@ impl Policy {
     }
 
     fn compute(&self, caller: &Principal, local: bool) -> Option<Principal> {
-        if self.principals.is_empty() && self.token_scopes.is_empty() {
+        if self.id != 0 && caller.decided_by() == Some(self.id) {
+            return None;
+        }
+        let undecided = caller.decided_by().is_none();
+        if undecided && self.principals.is_empty() && self.token_scopes.is_empty() {
             return None;
         }
         let mut grant: Vec<&str> = Vec::new();
@@ -195,6 +215,8 @@ impl Policy {
             grant.extend(access.grant.iter().map(|s| &**s));
             deny.extend(access.deny.iter().map(|s| &**s));
         }
-        any.then(|| caller.with_policy(&grant, &deny))
+        // A caller decided under another policy goes back to its token's scopes even when
+        // this one names it nowhere.
+        (any || !undecided).then(|| caller.with_policy(self.id, &grant, &deny))
     }
 }
