@@ -16,7 +16,9 @@
 //! tools a caller holds the scopes of; `--scope-denial tool-error` answers a call without
 //! the scopes with an `isError` result instead of HTTP 403. Only loopback hosts, the
 //! `--bind` host, the audience's host and each `--allow-host` may appear in `Host`
-//! (DNS-rebinding protection). Logs go to stderr; `RUST_LOG` changes what is logged.
+//! (DNS-rebinding protection). `--cors-origin ORIGIN` (repeatable) lets browser clients
+//! from ORIGIN in (CORS). `--require-at-jwt` accepts only `typ: at+jwt` tokens. Logs go
+//! to stderr; `RUST_LOG` changes what is logged.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -42,7 +44,8 @@ use operator::Operator;
 const USAGE: &str =
     "usage: http_server --root DIR --bind HOST:PORT --issuer ISS --audience AUD --jwks FILE
                    [--tools-list all|granted] [--scope-denial challenge|tool-error]
-                   [--allow-host HOST]... [--leeway SECS] [--policy FILE] [--audit-log FILE] [--redis URL [--redis-fail-open]]
+                   [--allow-host HOST]... [--cors-origin ORIGIN]... [--require-at-jwt]
+                   [--leeway SECS] [--policy FILE] [--audit-log FILE] [--redis URL [--redis-fail-open]]
        http_server --dev-token [--scope SCOPE]... [--sub NAME] [--ttl SECS]
                    [--issuer ISS] [--audience AUD] [--jwks FILE]
          (a local issuer for trying the server: adds a fresh key to the JWKS file and
@@ -61,6 +64,8 @@ struct Serve {
     tools_list: ToolsList,
     scope_denial: ScopeDenial,
     allow_hosts: Vec<String>,
+    cors_origins: Vec<String>,
+    require_at_jwt: bool,
     leeway: Duration,
     operator: Operator,
 }
@@ -86,6 +91,8 @@ fn parse_args() -> Result<Command, String> {
     let mut tools_list = ToolsList::All;
     let mut scope_denial = ScopeDenial::Challenge;
     let mut allow_hosts = Vec::new();
+    let mut cors_origins = Vec::new();
+    let mut require_at_jwt = false;
     let mut leeway = Duration::from_secs(10);
     let mut operator = Operator::default();
     let mut scopes = Vec::new();
@@ -127,6 +134,19 @@ fn parse_args() -> Result<Command, String> {
                 };
             }
             "--allow-host" => allow_hosts.push(value()?),
+            "--cors-origin" => {
+                let origin = value()?;
+                let parsed = url::Url::parse(&origin)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                    .ok_or_else(|| {
+                        format!(
+                            "--cors-origin takes an origin such as https://app.example.com\n{USAGE}"
+                        )
+                    })?;
+                cors_origins.push(parsed.origin().ascii_serialization());
+            }
+            "--require-at-jwt" => require_at_jwt = true,
             flag if operator.take(flag, &mut value)? => {}
             "--leeway" => {
                 leeway = Duration::from_secs(
@@ -167,6 +187,8 @@ fn parse_args() -> Result<Command, String> {
         tools_list,
         scope_denial,
         allow_hosts,
+        cors_origins,
+        require_at_jwt,
         leeway,
         operator,
     }))
@@ -224,12 +246,14 @@ async fn serve(args: Serve) -> anyhow::Result<()> {
         .leeway(args.leeway)
         .tools_list(args.tools_list)
         .scope_denial(args.scope_denial)
+        .cors_origins(args.cors_origins.iter().cloned())
+        .require_at_jwt(args.require_at_jwt)
         .resource_name("secure-tool file server")
         .build()
         .map_err(|e| anyhow::anyhow!("{e}"))?;
 
     // DNS-rebinding protection: only these hosts may appear in `Host`, and a browser
-    // `Origin` must be the audience's.
+    // `Origin` must be the audience's or one allowed for CORS.
     let mut hosts: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
     hosts.push(args.bind.ip().to_string());
     let audience = url::Url::parse(&args.audience).ok();
@@ -238,8 +262,12 @@ async fn serve(args: Serve) -> anyhow::Result<()> {
     }
     hosts.extend(args.allow_hosts.iter().cloned());
     let mut config = StreamableHttpServerConfig::default().with_allowed_hosts(hosts);
+    let mut origins = args.cors_origins.clone();
     if let Some(url) = audience.filter(|u| matches!(u.scheme(), "http" | "https")) {
-        config = config.with_allowed_origins([url.origin().ascii_serialization()]);
+        origins.push(url.origin().ascii_serialization());
+    }
+    if !origins.is_empty() {
+        config = config.with_allowed_origins(origins);
     }
 
     let service = StreamableHttpService::new(

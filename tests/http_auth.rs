@@ -523,16 +523,28 @@ fn drive(mut command: std::process::Command, tag: &str, written: &str, content: 
     );
 }
 
-#[test]
-fn official_python_sdk_over_streamable_http() {
+/// The official Python SDK in `mode`: `legacy` (initialize, a session) or `2026-07-28`
+/// (stateless, `Mcp-Method`/`Mcp-Name` headers).
+fn python_sdk_over_streamable_http(mode: &str) {
     let Some(python) = common::official_python() else {
         return common::require_or_skip("Python SDK");
     };
+    let script =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/http_client.py");
     let mut command = std::process::Command::new(python);
-    command.arg(
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/http_client.py"),
-    );
-    drive(command, "py-http", "py.txt", "from python");
+    // The config file comes last: the mode goes through the environment.
+    command.arg(script).env("SECURE_TOOL_MCP_MODE", mode);
+    drive(command, &format!("py-http-{mode}"), "py.txt", "from python");
+}
+
+#[test]
+fn official_python_sdk_over_streamable_http() {
+    python_sdk_over_streamable_http("legacy");
+}
+
+#[test]
+fn official_python_sdk_over_streamable_http_2026_07_28() {
+    python_sdk_over_streamable_http("2026-07-28");
 }
 
 /// `target/ts`, where `scripts/test` installs the pinned TypeScript SDK.

@@ -1,22 +1,27 @@
 """Drive examples/http_server with the official MCP Python SDK's streamable HTTP client.
 
-Usage: http_client.py CONFIG.json
+Usage: SECURE_TOOL_MCP_MODE=MODE http_client.py CONFIG.json
 
-CONFIG names three running servers (challenge mode, tool-error mode, granted-only list)
-and the tokens to use. Every invalid token must stop the session at `initialize` with the
-server's reason; a call without the tool's scope must fail with the insufficient-scope
-refusal (or, in tool-error mode, come back as an isError result); valid tokens work.
+MODE (default `legacy`) is the SDK's `Client(mode=...)`: `legacy` (the initialize handshake and a session) or
+`2026-07-28` (stateless: no initialize, protocol signals in `_meta` and the Mcp-Method and
+Mcp-Name headers). CONFIG names three running servers (challenge mode, tool-error mode,
+granted-only list) and the tokens to use. Every invalid token must stop the client at its
+first request with the server's reason; a call without the tool's scope must fail with the
+insufficient-scope refusal (or, in tool-error mode, come back as an isError result); a
+withheld tool must look unknown; valid tokens work. Both modes must see the same answers.
 """
 
 import asyncio
 import json
+import os
 import sys
 
-from mcp import ClientSession
+from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 results = {"passed": 0, "failed": 0}
+MODE = os.environ.get("SECURE_TOOL_MCP_MODE", "legacy")
 
 
 def check(name, condition, detail=""):
@@ -24,7 +29,7 @@ def check(name, condition, detail=""):
         results["passed"] += 1
     else:
         results["failed"] += 1
-        print(f"FAIL {name}: {detail}", file=sys.stderr)
+        print(f"FAIL [{MODE}] {name}: {detail}", file=sys.stderr)
 
 
 def text_of(result):
@@ -34,16 +39,21 @@ def text_of(result):
 async def with_session(url, token, body):
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with create_mcp_http_client(headers=headers) as http:
-        async with streamable_http_client(url, http_client=http) as (read, write):
-            async with ClientSession(read, write) as session:
-                await session.initialize()
-                return await body(session)
+        transport = streamable_http_client(url, http_client=http)
+        # No client-side cache: every list must come from the server, as filtered for
+        # this caller.
+        async with Client(transport, mode=MODE, cache=None) as client:
+            return await body(client)
 
 
 async def refused(url, token):
-    """The error that ends the session, or None if it was not refused."""
+    """The error that stops the client at its first request, or None if not refused."""
+
+    async def first_request(client):
+        await client.list_tools()
+
     try:
-        await asyncio.wait_for(with_session(url, token, lambda s: asyncio.sleep(0)), 20)
+        await asyncio.wait_for(with_session(url, token, first_request), 20)
     except Exception as error:  # noqa: BLE001 - any refusal is what we want to see
         return error
     return None
@@ -64,6 +74,9 @@ async def main(config):
     check("expired says so", "expired" in repr(expired), repr(expired))
 
     async def reader(session):
+        if MODE != "legacy":
+            version = session.session.protocol_version
+            check("speaks the pinned revision", version == MODE, version)
         tools = {t.name for t in (await session.list_tools()).tools}
         check("all tools listed", tools == {"read_file", "list_dir", "write_file"}, tools)
         result = await session.call_tool("read_file", {"path": "docs/hello.txt"})
@@ -114,5 +127,5 @@ async def main(config):
 if __name__ == "__main__":
     with open(sys.argv[1]) as f:
         asyncio.run(main(json.load(f)))
-    print(f"python http client: {results['passed']} passed, {results['failed']} failed")
+    print(f"python http client ({MODE}): {results['passed']} passed, {results['failed']} failed")
     sys.exit(1 if results["failed"] else 0)

@@ -4,11 +4,9 @@
 //! an allowed origin names that origin (never `*` on the MCP endpoint) and exposes the
 //! headers a client must read: the challenge and the session id.
 
-use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Full};
 
-use super::layer::AuthBody;
+use super::body::{AuthBody, full};
 
 /// The request headers a browser client of MCP may send.
 const ALLOWED_HEADERS: &[&str] = &[
@@ -148,12 +146,6 @@ fn is_param_header(name: &str) -> bool {
     })
 }
 
-fn full(body: &'static str) -> AuthBody {
-    http_body_util::combinators::UnsyncBoxBody::new(
-        Full::new(Bytes::from_static(body.as_bytes())).map_err(|never| match never {}),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,25 +165,44 @@ mod tests {
     #[test]
     fn only_allowed_origins_get_a_preflight_and_never_a_wildcard() {
         let allowed = vec!["https://app.example.com".to_owned()];
-        let req = request(Some("https://app.example.com"), "authorization, content-type, mcp-param-region");
+        let req = request(
+            Some("https://app.example.com"),
+            "authorization, content-type, mcp-param-region",
+        );
         let origin = Origin::of(&allowed, req.headers());
         let response = preflight(&origin, &req).unwrap();
         assert_eq!(response.status(), StatusCode::NO_CONTENT);
         let h = response.headers();
-        assert_eq!(h[header::ACCESS_CONTROL_ALLOW_ORIGIN], "https://app.example.com");
-        assert!(h[header::ACCESS_CONTROL_ALLOW_HEADERS].to_str().unwrap().contains("mcp-param-region"));
+        assert_eq!(
+            h[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+            "https://app.example.com"
+        );
+        assert!(
+            h[header::ACCESS_CONTROL_ALLOW_HEADERS]
+                .to_str()
+                .unwrap()
+                .contains("mcp-param-region")
+        );
 
         let req = request(Some("https://evil.example"), "authorization");
         let origin = Origin::of(&allowed, req.headers());
         let response = preflight(&origin, &req).unwrap();
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
-        assert!(!response.headers().contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+        assert!(
+            !response
+                .headers()
+                .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+        );
 
         // A header outside the list: no grant.
         let req = request(Some("https://app.example.com"), "x-forwarded-for");
         let origin = Origin::of(&allowed, req.headers());
         let response = preflight(&origin, &req).unwrap();
-        assert!(!response.headers().contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+        assert!(
+            !response
+                .headers()
+                .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+        );
 
         // Without an allowlist, nothing is CORS.
         let req = request(Some("https://app.example.com"), "authorization");

@@ -14,13 +14,9 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use serde_json::json;
 
+use super::body::{AuthBody, BoxError, full};
 use super::{Config, ResourceServer, ScopeDenial, TokenError, ToolsList};
 use crate::Principal;
-
-pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// The response body of an [`AuthService`]: the inner service's, or the layer's own answer.
-pub type AuthBody = UnsyncBoxBody<Bytes, BoxError>;
 
 const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
 
@@ -193,13 +189,28 @@ where
             return Ok(session_not_found());
         }
     };
-    // A replay without a session (the stateless revision's event store) cannot be tied
-    // to a caller: answered as by a server without an event store.
-    if request.method() == Method::GET
-        && session.is_none()
-        && request.headers().contains_key(LAST_EVENT_ID)
-    {
-        return Ok(method_not_allowed());
+    // A replay names an event; rmcp's event store finds events by id alone, across
+    // sessions. Only an event this layer delivered to this caller is replayed; any other
+    // gets what a resume that fails gets from rmcp (an empty stream).
+    if request.method() == Method::GET {
+        let mut ids = request.headers().get_all(LAST_EVENT_ID).iter();
+        match (ids.next(), ids.next()) {
+            (None, _) => {}
+            (Some(id), None)
+                if id
+                    .to_str()
+                    .is_ok_and(|id| config.events.owned_by(id, &principal)) => {}
+            _ => {
+                audit_refusal(
+                    config,
+                    &principal,
+                    None,
+                    "denied",
+                    "replay of another caller's events",
+                );
+                return Ok(empty_event_stream());
+            }
+        }
     }
 
     let (mut parts, body) = request.into_parts();
@@ -295,17 +306,18 @@ where
             }
         }
     }
-    let body = UnsyncBoxBody::new(body.map_err(Into::into));
-    let body = if filter_list {
-        let sse = parts
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("text/event-stream"));
-        super::list::filter(body, principal, sse)
-    } else {
-        body
-    };
+    let sse = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    let mut body = UnsyncBoxBody::new(body.map_err(Into::into));
+    if sse {
+        body = super::session::record_events(body, principal.clone(), Arc::clone(&config.events));
+    }
+    if filter_list {
+        body = super::list::filter(body, principal, sse);
+    }
     let mut response = Response::from_parts(parts, body);
     if filter_list {
         // The filtered body has another length.
@@ -348,13 +360,16 @@ fn session_not_found() -> Response<AuthBody> {
     response
 }
 
-/// rmcp's answer to a GET it cannot serve.
-fn method_not_allowed() -> Response<AuthBody> {
-    let mut response = Response::new(full("Method Not Allowed"));
-    *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
-    response
-        .headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+/// rmcp's answer to a resume it cannot serve: an event stream that ends at once (an
+/// error status would make a browser's `EventSource` retry the same id forever).
+fn empty_event_stream() -> Response<AuthBody> {
+    let mut response = Response::new(full(""));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
 }
 
@@ -440,10 +455,12 @@ where
         Text(#[serde(borrow)] Cow<'a, str>),
         Other(serde::de::IgnoredAny),
     }
-    Ok(match <Loose<'de> as serde::Deserialize>::deserialize(deserializer)? {
-        Loose::Text(name) => Some(name),
-        Loose::Other(_) => None,
-    })
+    Ok(
+        match <Loose<'de> as serde::Deserialize>::deserialize(deserializer)? {
+            Loose::Text(name) => Some(name),
+            Loose::Other(_) => None,
+        },
+    )
 }
 
 /// The JSON-RPC messages of a POST body: `Err` when it is not one this layer can read,
@@ -476,11 +493,13 @@ fn inspect(
             return Err(Unreadable::Headers(message.id.clone()));
         }
         match message.method.as_deref() {
-            Some("tools/list") if config.tools_list == ToolsList::Granted => match &mut inspection {
-                Inspection::Pass => inspection = Inspection::ListTools,
-                Inspection::Withhold { list, .. } => *list = true,
-                _ => {}
-            },
+            Some("tools/list") if config.tools_list == ToolsList::Granted => {
+                match &mut inspection {
+                    Inspection::Pass => inspection = Inspection::ListTools,
+                    Inspection::Withhold { list, .. } => *list = true,
+                    _ => {}
+                }
+            }
             Some("tools/call") => {
                 let Some(name) = message.params.as_ref().and_then(|p| p.name.as_deref()) else {
                     continue;
@@ -657,8 +676,22 @@ fn escaped_path(path: &str) -> Cow<'_, str> {
         b.is_ascii_alphanumeric()
             || matches!(
                 b,
-                b'-' | b'.' | b'_' | b'~' | b'/' | b'!' | b'$' | b'&' | b'(' | b')' | b'*'
-                    | b'+' | b';' | b'=' | b':' | b'@' | b'%'
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'/'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b';'
+                    | b'='
+                    | b':'
+                    | b'@'
+                    | b'%'
             )
     };
     if path.bytes().all(keep) {
@@ -735,10 +768,6 @@ fn metadata_response(config: &Config, method: &Method) -> Response<AuthBody> {
         HeaderValue::from_static("*"),
     );
     response
-}
-
-fn full(body: impl Into<Bytes>) -> AuthBody {
-    UnsyncBoxBody::new(Full::new(body.into()).map_err(|never| match never {}))
 }
 
 fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<AuthBody> {
@@ -967,16 +996,14 @@ mod tests {
     #[test]
     fn request_paths_cannot_leave_the_quoted_string() {
         assert_eq!(escaped_path("/mcp"), "/mcp");
-        assert_eq!(
-            escaped_path("/mcp\", error=\"x"),
-            "/mcp%22%2C%20error=%22x"
-        );
+        assert_eq!(escaped_path("/mcp\", error=\"x"), "/mcp%22%2C%20error=%22x");
         assert_eq!(escaped_path("/a\\b"), "/a%5Cb");
     }
 
     #[test]
     fn headers_must_name_what_the_body_calls() {
-        let body = br#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"write_file"}}"#;
+        let body =
+            br#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"write_file"}}"#;
         let message = &messages(body).ok().unwrap()[0];
         let agree = |pairs: &[(&'static str, &'static str)]| {
             let mut headers = http::HeaderMap::new();
@@ -986,20 +1013,27 @@ mod tests {
             headers_agree(&headers, message)
         };
         assert!(agree(&[]));
-        assert!(agree(&[(MCP_METHOD, "tools/call"), (MCP_NAME, "write_file")]));
+        assert!(agree(&[
+            (MCP_METHOD, "tools/call"),
+            (MCP_NAME, "write_file")
+        ]));
         // "write_file" in SEP-2243's Base64 form.
         assert!(agree(&[(MCP_NAME, "=?base64?d3JpdGVfZmlsZQ==?=")]));
         assert!(!agree(&[(MCP_NAME, "read_file")]));
         assert!(!agree(&[(MCP_METHOD, "tools/list")]));
-        assert!(!agree(&[(MCP_NAME, "write_file"), (MCP_NAME, "write_file")]));
+        assert!(!agree(&[
+            (MCP_NAME, "write_file"),
+            (MCP_NAME, "write_file")
+        ]));
         assert!(!agree(&[(MCP_NAME, "=?base64?not base64?=")]));
     }
 
     #[test]
     fn a_list_with_a_stray_name_is_still_a_list_and_garbage_is_unreadable() {
-        let list = messages(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"name":0}}"#)
-            .ok()
-            .unwrap();
+        let list =
+            messages(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"name":0}}"#)
+                .ok()
+                .unwrap();
         assert_eq!(list[0].method.as_deref(), Some("tools/list"));
         assert!(messages(b"{\"method\": 5}").is_err());
         assert!(messages(b"not json").is_err());
@@ -1008,7 +1042,10 @@ mod tests {
 
     #[test]
     fn the_withheld_name_has_a_header_form() {
-        assert_eq!(decode_header_value(WITHHELD_HEADER).as_deref(), Some(WITHHELD));
+        assert_eq!(
+            decode_header_value(WITHHELD_HEADER).as_deref(),
+            Some(WITHHELD)
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, StreamBody};
 use serde_json::Value;
 
-use super::layer::AuthBody;
+use super::body::{AuthBody, BoxError};
 use crate::Principal;
 
 /// The largest JSON answer filtered. A larger one is cut off with an error rather than
@@ -61,8 +61,7 @@ pub(crate) fn filter(body: AuthBody, principal: Principal, sse: bool) -> AuthBod
                         if !state.sse && state.buffer.len() > MAX_JSON {
                             state.done = true;
                             state.buffer.clear();
-                            let error: super::layer::BoxError =
-                                "tools/list answer too large to filter".into();
+                            let error: BoxError = "tools/list answer too large to filter".into();
                             return Some((Err(error), state));
                         }
                     }

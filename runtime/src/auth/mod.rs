@@ -59,6 +59,7 @@
 //! Not supported: opaque tokens (token introspection), DPoP or mTLS-bound tokens, and
 //! encrypted (JWE) tokens; such tokens are refused as invalid.
 
+mod body;
 mod cors;
 mod keys;
 mod layer;
@@ -69,9 +70,10 @@ mod verify;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use body::AuthBody;
 pub use jsonwebtoken::Algorithm;
 pub use keys::JwksSource;
-pub use layer::{AuthBody, AuthService};
+pub use layer::AuthService;
 
 use crate::Principal;
 
@@ -200,6 +202,8 @@ pub(crate) struct Config {
     pub(crate) require_at_jwt: bool,
     /// Each session's owner.
     pub(crate) sessions: session::Sessions,
+    /// Each delivered event's owner.
+    pub(crate) events: Arc<session::Events>,
     /// Origins allowed for CORS (serialized origins).
     pub(crate) cors_origins: Vec<String>,
     /// Repeated refusals, coalesced (the `Security`'s when there is one).
@@ -339,8 +343,11 @@ impl ResourceServerBuilder {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.cors_origins
-            .extend(origins.into_iter().map(|o| o.into().trim_end_matches('/').to_owned()));
+        self.cors_origins.extend(
+            origins
+                .into_iter()
+                .map(|o| o.into().trim_end_matches('/').to_owned()),
+        );
         self
     }
 
@@ -496,6 +503,7 @@ impl ResourceServerBuilder {
                 security: self.security,
                 require_at_jwt: self.require_at_jwt,
                 sessions: session::Sessions::new(self.max_sessions),
+                events: Arc::new(session::Events::new(self.max_sessions.saturating_mul(4))),
                 cors_origins: self.cors_origins,
                 refusals,
             }),

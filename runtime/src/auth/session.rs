@@ -4,10 +4,19 @@
 //! for each session rmcp creates, the principal (issuer and subject) whose request created
 //! it, and answers every other caller's request naming that session (POST, GET and its
 //! replays, DELETE) exactly as rmcp answers an unknown session, so ids cannot be probed.
+//!
+//! Event ids are bound the same way: a replay (`GET` with `Last-Event-ID`) names an event,
+//! and rmcp's event store (when a server has one) looks events up by id alone, across
+//! sessions. The layer records the id of every event it delivers with the caller it was
+//! delivered to, and replays only the caller's own.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, StreamBody};
 
 use crate::Principal;
 
@@ -102,9 +111,172 @@ impl Sessions {
     }
 }
 
+/// The SSE events this layer delivered, each with the caller it was delivered to.
+/// Bounded: the oldest ids are forgotten first (a replay that old is refused).
+pub(crate) struct Events {
+    entries: Mutex<EventMap>,
+    capacity: usize,
+}
+
+#[derive(Default)]
+struct EventMap {
+    owners: HashMap<Box<str>, Owner>,
+    order: std::collections::VecDeque<Box<str>>,
+}
+
+impl Events {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            entries: Mutex::new(EventMap::default()),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// Whether event `id` was delivered to `principal`.
+    pub(crate) fn owned_by(&self, id: &str, principal: &Principal) -> bool {
+        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        entries.owners.get(id).is_some_and(|owner| {
+            owner.id == *principal.id_arc() && owner.issuer.as_deref() == principal.issuer()
+        })
+    }
+
+    /// Event `id` is being delivered to `principal`.
+    pub(crate) fn delivered(&self, id: &str, principal: &Principal) {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        let EventMap { owners, order } = &mut *entries;
+        if owners.contains_key(id) {
+            return;
+        }
+        while owners.len() >= self.capacity {
+            let Some(oldest) = order.pop_front() else {
+                break;
+            };
+            owners.remove(&oldest);
+        }
+        owners.insert(Box::from(id), Owner::of(principal));
+        order.push_back(Box::from(id));
+    }
+}
+
+/// The longest start of a line kept while looking for `id:` lines (an id is short; a
+/// `data:` line can be long and is skipped).
+const MAX_LINE_START: usize = 1024;
+
+struct Recording<E> {
+    body: UnsyncBoxBody<Bytes, E>,
+    /// The start of the line not yet ended.
+    line: Vec<u8>,
+    /// The line not yet ended is too long to be an `id:` line.
+    skipping: bool,
+    principal: Principal,
+    events: Arc<Events>,
+}
+
+impl<E> Recording<E> {
+    fn scan(&mut self, data: &[u8]) {
+        let mut rest = data;
+        while let Some(end) = rest.iter().position(|b| *b == b'\n') {
+            self.push(&rest[..end]);
+            self.end_line();
+            rest = &rest[end + 1..];
+        }
+        self.push(rest);
+    }
+
+    fn push(&mut self, part: &[u8]) {
+        if self.skipping {
+            return;
+        }
+        if self.line.len() + part.len() > MAX_LINE_START {
+            self.skipping = true;
+            self.line.clear();
+        } else {
+            self.line.extend_from_slice(part);
+        }
+    }
+
+    fn end_line(&mut self) {
+        let line = std::mem::take(&mut self.line);
+        self.skipping = false;
+        let line = line.strip_suffix(b"\r").unwrap_or(&line);
+        if let Some(id) = line.strip_prefix(b"id:") {
+            let id = id.strip_prefix(b" ").unwrap_or(id);
+            if let Ok(id) = std::str::from_utf8(id)
+                && !id.is_empty()
+            {
+                self.events.delivered(id, &self.principal);
+            }
+        }
+    }
+}
+
+/// `body`, a server-sent event stream delivered to `principal`, with the id of each event
+/// recorded in `events` before the event passes on (so a replay of it can be judged).
+pub(crate) fn record_events<E: 'static>(
+    body: UnsyncBoxBody<Bytes, E>,
+    principal: Principal,
+    events: Arc<Events>,
+) -> UnsyncBoxBody<Bytes, E> {
+    let state = Recording {
+        body,
+        line: Vec::new(),
+        skipping: false,
+        principal,
+        events,
+    };
+    let stream = futures::stream::unfold(state, |mut state| async move {
+        let frame = state.body.frame().await?;
+        if let Ok(frame) = &frame
+            && let Some(data) = frame.data_ref()
+        {
+            state.scan(data);
+        }
+        Some((frame, state))
+    });
+    UnsyncBoxBody::new(StreamBody::new(stream))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_ids_are_read_across_frame_boundaries() {
+        let events = Arc::new(Events::new(16));
+        let mut recording: Recording<std::convert::Infallible> = Recording {
+            body: UnsyncBoxBody::new(http_body_util::Empty::new()),
+            line: Vec::new(),
+            skipping: false,
+            principal: Principal::new("alice"),
+            events: Arc::clone(&events),
+        };
+        recording.scan(b"data: x\nid: 0/");
+        recording.scan(b"7\r\n\nid:");
+        recording.scan(b"e-2\n");
+        let long = format!("data: {}id: e-3\n", "x".repeat(5000));
+        recording.scan(long.as_bytes());
+        let alice = Principal::new("alice");
+        assert!(events.owned_by("0/7", &alice));
+        assert!(events.owned_by("e-2", &alice));
+        assert!(
+            !events.owned_by("e-3", &alice),
+            "inside a data line, not an id"
+        );
+    }
+
+    #[test]
+    fn events_replay_only_to_the_caller_they_went_to() {
+        let events = Events::new(2);
+        let alice = Principal::new("alice");
+        events.delivered("e1", &alice);
+        assert!(events.owned_by("e1", &alice));
+        assert!(!events.owned_by("e1", &Principal::new("bob")));
+        assert!(!events.owned_by("e9", &alice));
+        events.delivered("e2", &alice);
+        events.delivered("e3", &alice);
+        assert!(!events.owned_by("e1", &alice), "the oldest is forgotten");
+        assert!(events.owned_by("e3", &alice));
+    }
 
     #[test]
     fn a_session_belongs_to_its_issuer_and_subject_only() {

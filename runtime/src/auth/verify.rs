@@ -280,7 +280,9 @@ fn check_header(token: &str, allowed: &[Algorithm], strict: bool) -> Result<(), 
 /// `logout+jwt`, `id_token+jwt`, `secevent+jwt`, a non-string...) is another kind of token.
 fn access_token_type(typ: Option<&Value>, strict: bool) -> bool {
     let Some(typ) = typ else { return !strict };
-    let Some(typ) = typ.as_str() else { return false };
+    let Some(typ) = typ.as_str() else {
+        return false;
+    };
     let lower = typ.to_ascii_lowercase();
     let media = lower.strip_prefix("application/").unwrap_or(&lower);
     match media {
@@ -347,7 +349,11 @@ mod tests {
             (Some(json!(["at+jwt"])), false, false),
         ] {
             assert_eq!(access_token_type(typ.as_ref(), false), default, "{typ:?}");
-            assert_eq!(access_token_type(typ.as_ref(), true), strict, "{typ:?} strict");
+            assert_eq!(
+                access_token_type(typ.as_ref(), true),
+                strict,
+                "{typ:?} strict"
+            );
         }
     }
 

@@ -27,18 +27,18 @@ pub(super) fn refuse(
         Some(reason) => {
             let fields = std::mem::take(&mut scope.audited);
             audit::record_refusal(
-            security.refusals(),
-            audit::Call {
-                tool: tool.decl.name,
-                principal: scope.caller(),
-                outcome: refusal.outcome,
-                duration: scope.started.elapsed(),
-                error_ref: None,
-                policy: tool.policy.digest.as_ref(),
-                fields,
-            },
-            reason,
-        );
+                security.refusals(),
+                audit::Call {
+                    tool: tool.decl.name,
+                    principal: scope.caller(),
+                    outcome: refusal.outcome,
+                    duration: scope.started.elapsed(),
+                    error_ref: None,
+                    policy: tool.policy.digest.as_ref(),
+                    fields,
+                },
+                reason,
+            );
         }
         None => record(security, tool, scope, refusal.outcome, None),
     }

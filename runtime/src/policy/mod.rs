@@ -168,7 +168,11 @@ impl Policy {
         // Only what the credential carried: a scope this (or an earlier) policy granted
         // never selects a `[token_scopes]` entry (no transitive grants).
         let by_scope = (!self.token_scopes.is_empty() && !local)
-            .then(|| caller.token_scopes().filter_map(|s| self.token_scopes.get(s)))
+            .then(|| {
+                caller
+                    .token_scopes()
+                    .filter_map(|s| self.token_scopes.get(s))
+            })
             .into_iter()
             .flatten();
         own.into_iter().chain(by_scope)
