@@ -162,6 +162,7 @@ pub(crate) fn http_refusal(
         issuer: principal.issuer_arc().cloned(),
         outcome,
         reason: Box::from(reason),
+        policy: None,
     };
     if !refusals.admit(kind) {
         return;
@@ -197,6 +198,7 @@ pub(crate) fn record_refusal(refusals: &Coalescer, call: Call<'_>, reason: &'sta
         issuer: call.principal.issuer_arc().cloned(),
         outcome: call.outcome.as_str(),
         reason: Box::from(reason),
+        policy: call.policy.cloned(),
     };
     if refusals.admit(kind) {
         record(refusals.log(), call);
@@ -367,6 +369,7 @@ enum Line {
         issuer: Option<Arc<str>>,
         outcome: &'static str,
         reason: Box<str>,
+        policy: Option<Arc<str>>,
         count: u64,
     },
 }
@@ -446,6 +449,7 @@ impl Line {
                 issuer,
                 outcome,
                 reason,
+                policy,
                 count,
             } => {
                 let mut line = json!({
@@ -462,6 +466,9 @@ impl Line {
                 }
                 if let Some(issuer) = issuer {
                     object.insert("issuer".into(), Value::from(&**issuer));
+                }
+                if let Some(policy) = policy {
+                    object.insert("policy".into(), Value::from(&**policy));
                 }
                 line
             }

@@ -43,6 +43,8 @@ pub(crate) struct Kind {
     pub(crate) issuer: Option<Arc<str>>,
     pub(crate) outcome: &'static str,
     pub(crate) reason: Box<str>,
+    /// The digest of the policy a refused call ran under.
+    pub(crate) policy: Option<Arc<str>>,
 }
 
 struct Slot {
@@ -214,6 +216,7 @@ impl Shared {
                     issuer: kind.issuer,
                     outcome: kind.outcome,
                     reason: kind.reason,
+                    policy: kind.policy,
                     count,
                 });
             }
@@ -245,6 +248,7 @@ mod tests {
             issuer: None,
             outcome: "unauthenticated",
             reason: Box::from("no bearer token"),
+            policy: None,
         }
     }
 
