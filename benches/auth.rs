@@ -13,6 +13,9 @@
 //!   on loopback, without and with the layer in front of the service.
 //! - `layer/{tools_call,baseline}`: the layer alone in front of a service that answers at
 //!   once, and that service alone: the layer's own cost per request.
+//! - `layer/{session_sse,session_sse_baseline}`: the same for a call in a session answered
+//!   with an event stream (read to its end), as rmcp answers in the legacy revision: the
+//!   session's owner checked and the events' ids recorded.
 //! - Then, outside criterion, the HTTP calls interleaved in alternating batches (as in the
 //!   `overhead` bench): the median of the per-round ratios is the figure to trust, next to
 //!   the same measurement of two servers without the layer (the noise floor).
@@ -191,7 +194,96 @@ fn verify(c: &mut Criterion) {
             criterion::BatchSize::SmallInput,
         );
     });
+
+    // A call in a session, as rmcp answers it (an event stream), read to its end: the
+    // layer also checks the session's owner and records the events' ids.
+    fn read<B: http_body_util::BodyExt>(
+        runtime: &tokio::runtime::Runtime,
+        response: http::Response<B>,
+    ) {
+        let bytes = runtime
+            .block_on(response.into_body().collect())
+            .map(http_body_util::Collected::to_bytes)
+            .unwrap_or_default();
+        assert!(!bytes.is_empty());
+    }
+    let mut session_service = tower_layer::Layer::layer(&auth, SseSession);
+    let opened = runtime
+        .block_on(tower_service::Service::call(
+            &mut session_service,
+            request(),
+        ))
+        .unwrap();
+    assert_eq!(opened.status(), 200);
+    let in_session = || {
+        let mut request = request();
+        request
+            .headers_mut()
+            .insert("mcp-session-id", http::HeaderValue::from_static(SESSION));
+        request
+    };
+    group.bench_function("session_sse", |b| {
+        b.iter_batched(
+            in_session,
+            |request| {
+                let response = runtime
+                    .block_on(tower_service::Service::call(&mut session_service, request))
+                    .unwrap();
+                assert_eq!(response.status(), 200);
+                read(&runtime, response);
+            },
+            criterion::BatchSize::SmallInput,
+        );
+    });
+    group.bench_function("session_sse_baseline", |b| {
+        let mut inner = SseSession;
+        b.iter_batched(
+            in_session,
+            |request| {
+                let response = runtime
+                    .block_on(tower_service::Service::call(&mut inner, request))
+                    .unwrap();
+                read(&runtime, response);
+            },
+            criterion::BatchSize::SmallInput,
+        );
+    });
     group.finish();
+}
+
+const SESSION: &str = "0b5e55f0-0000-4000-8000-000000000001";
+
+/// A service that answers like rmcp in a session: an event stream with an event id, and
+/// the session's id.
+#[derive(Clone)]
+struct SseSession;
+
+impl<B: Send + 'static> tower_service::Service<http::Request<B>> for SseSession {
+    type Response = http::Response<http_body_util::Full<bytes::Bytes>>;
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        drop(request);
+        let body = bytes::Bytes::from_static(
+            b"data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"hello\"}],\"isError\":false}}\nid: 1/0\n\n",
+        );
+        let mut response = http::Response::new(http_body_util::Full::new(body));
+        let headers = response.headers_mut();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/event-stream"),
+        );
+        headers.insert("mcp-session-id", http::HeaderValue::from_static(SESSION));
+        std::future::ready(Ok(response))
+    }
 }
 
 #[derive(Clone)]
