@@ -490,6 +490,39 @@ async fn a_withheld_tool_has_no_side_door() {
     let encoded = post_modern(&url, &caller, &headers, &body).await;
     assert_eq!(encoded.messages(), unknown.messages(), "{}", encoded.body);
 
+    // Bodies rmcp refuses, or that a rewrite would change, get the same answer whether
+    // they name a withheld tool or an unknown one: the name is replaced in place.
+    for arguments in [
+        json!({"s": "\u{fffd}", "n": vec![1e9; 20_000]}),
+        json!({"big": "x".repeat(4 * 1024 * 1024 - 200)}),
+    ] {
+        let body = |name: &str| {
+            json!({"jsonrpc": "2.0", "id": 12, "method": "tools/call",
+                "params": {"name": name, "arguments": arguments}})
+        };
+        let session = [("mcp-session-id", sid.as_str())];
+        let hidden = post(&url, Some(&caller), &session, &body("echo")).await;
+        let unknown = post(&url, Some(&caller), &session, &body("ohce")).await;
+        assert_eq!(hidden.status, unknown.status);
+        assert_eq!(hidden.messages(), unknown.messages());
+    }
+    let surrogate = |name: &str| {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":13,"method":"tools/call","params":{{"name":"{name}","arguments":{{"s":"\ud800","n":1e400}}}}}}"#
+        )
+    };
+    let raw = |name: &str| {
+        reqwest::Client::new()
+            .post(&url)
+            .header("authorization", format!("Bearer {caller}"))
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-session-id", &sid)
+            .body(surrogate(name))
+    };
+    let (hidden, unknown) = (send(raw("echo")).await, send(raw("ohce")).await);
+    assert_eq!((hidden.status, hidden.body), (unknown.status, unknown.body));
+
     // A header that disagrees with the body is refused before dispatch (HeaderMismatch),
     // naming neither value.
     let (mut headers, body) = call("echo");
@@ -708,6 +741,14 @@ async fn only_access_tokens_are_accepted() {
             assert_eq!(lenient.verify(&token).await.map(|_| ()), refused);
         }
     }
+    // A sender-constrained (DPoP, mTLS) token cannot be presented as a bearer token.
+    let mut bound = claims(AUD, "alice", "echo");
+    bound["cnf"] = json!({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"});
+    let token = sign_ed(&key, "k1", &bound);
+    assert_eq!(
+        lenient.verify(&token).await.map(|_| ()),
+        Err(TokenError::SenderConstrained)
+    );
     // `iss` must be the issuer as one string, not an array holding it.
     let mut claims = claims(AUD, "alice", "echo");
     claims["iss"] = json!([ISS]);

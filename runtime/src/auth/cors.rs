@@ -25,7 +25,9 @@ const PARAM_PREFIX: &str = "mcp-param-";
 
 /// The `Origin` of one request, as the allowlist judges it.
 pub(crate) enum Origin {
-    /// No `Origin` header (not a browser's cross-origin request) or no allowlist.
+    /// No allowlist: CORS is off.
+    Off,
+    /// An allowlist, and no `Origin` header (not a browser's cross-origin request).
     None,
     Allowed(HeaderValue),
     Refused,
@@ -36,13 +38,16 @@ impl Origin {
     /// serialized origins such as `https://app.example.com`).
     pub(crate) fn of(allowed: &[String], headers: &HeaderMap) -> Self {
         if allowed.is_empty() {
-            return Self::None;
+            return Self::Off;
         }
         let mut values = headers.get_all(header::ORIGIN).iter();
         match (values.next(), values.next()) {
             (None, _) => Self::None,
             (Some(value), None) => match value.to_str() {
-                Ok(origin) if allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)) => {
+                Ok(origin)
+                    if origin != "null"
+                        && allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)) =>
+                {
                     Self::Allowed(value.clone())
                 }
                 _ => Self::Refused,
@@ -60,10 +65,21 @@ impl Origin {
                 HeaderValue::from_static("WWW-Authenticate, Mcp-Session-Id"),
             );
         }
-        if !matches!(self, Self::None) {
+        if !matches!(self, Self::Off) {
+            // The answer depends on `Origin`: no cache may serve it to another origin.
             headers.append(header::VARY, HeaderValue::from_static("Origin"));
         }
     }
+}
+
+/// The answer to a request from an origin that is not allowed, before anything else.
+pub(crate) fn refused() -> Response<AuthBody> {
+    let mut response = Response::new(full("Forbidden: this origin is not allowed"));
+    *response.status_mut() = StatusCode::FORBIDDEN;
+    response
+        .headers_mut()
+        .append(header::VARY, HeaderValue::from_static("Origin"));
+    response
 }
 
 /// The answer to a CORS preflight (`OPTIONS` with `Access-Control-Request-Method`), or
@@ -85,8 +101,8 @@ pub(crate) fn preflight<B>(origin: &Origin, request: &Request<B>) -> Option<Resp
             *response.status_mut() = StatusCode::FORBIDDEN;
             return Some(response);
         }
-        // No allowlist: no CORS; the request is judged like any other.
-        Origin::None => return None,
+        // No allowlist, or no `Origin`: the request is judged like any other.
+        Origin::Off | Origin::None => return None,
     };
     let method_ok = request
         .headers()

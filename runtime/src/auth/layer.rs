@@ -21,9 +21,14 @@ use crate::Principal;
 const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
 
 /// The name a withheld tool's call is dispatched under: no tool can have it (MCP tool
-/// names are at most `[A-Za-z0-9_.-]`), so the server answers exactly as for an unknown
-/// tool.
-pub(crate) const WITHHELD: &str = "\u{0}withheld";
+/// names are `[A-Za-z0-9_.-]`, and `#[tool]` names are Rust identifiers), so the server
+/// answers exactly as for an unknown tool. One character, so it fits in the token of
+/// any name it replaces.
+pub(crate) const WITHHELD: &str = " ";
+
+/// [`WITHHELD`] as a JSON string token.
+const WITHHELD_TOKEN: &str = "\" \"";
+const _: () = assert!(WITHHELD_TOKEN.len() == WITHHELD.len() + 2);
 
 impl<S> tower_layer::Layer<S> for ResourceServer {
     type Service = AuthService<S>;
@@ -101,6 +106,9 @@ where
     let origin = super::cors::Origin::of(&config.cors_origins, request.headers());
     if let Some(preflight) = super::cors::preflight(&origin, &request) {
         return Ok(preflight);
+    }
+    if matches!(origin, super::cors::Origin::Refused) {
+        return Ok(super::cors::refused());
     }
     let mut response = authorized(&config, inner, request).await?;
     origin.expose(response.headers_mut());
@@ -197,9 +205,11 @@ where
         match (ids.next(), ids.next()) {
             (None, _) => {}
             (Some(id), None)
-                if id
-                    .to_str()
-                    .is_ok_and(|id| config.events.owned_by(id, &principal)) => {}
+                if id.to_str().is_ok_and(|id| {
+                    config
+                        .events
+                        .owned_by(session.as_deref().unwrap_or(""), id, &principal)
+                }) => {}
             _ => {
                 audit_refusal(
                     config,
@@ -239,7 +249,9 @@ where
             .unwrap_or(principal),
         None => principal,
     };
-    let mut filter_list = config.tools_list == ToolsList::Granted && parts.method == Method::GET;
+    // Under `Granted`, every answer is filtered, whatever was asked: rmcp may route a
+    // list to another stream that names the same request id, or replay it.
+    let filter_list = config.tools_list == ToolsList::Granted;
     let mut bytes = bytes;
     if parts.method == Method::POST {
         let inspection = match inspect(config, &principal, &parts.headers, &bytes) {
@@ -252,7 +264,7 @@ where
         };
         match inspection {
             Inspection::Pass => {}
-            Inspection::ListTools => filter_list = true,
+            Inspection::ListTools => {}
             Inspection::Challenge { id, tool, scopes } => {
                 audit_refusal(
                     config,
@@ -264,12 +276,9 @@ where
                 let url = metadata(&parts.headers, &parts.uri);
                 return Ok(insufficient_scope(&url, id, &tool, &scopes));
             }
-            Inspection::Withhold { tools, list } => {
-                filter_list = list;
-                for tool in &tools {
-                    audit_refusal(config, &principal, Some(tool), "denied", "withheld");
-                }
-                match withhold(&bytes, &tools) {
+            Inspection::Withhold { tool, span } => {
+                audit_refusal(config, &principal, Some(&tool), "denied", "withheld");
+                match withhold(&bytes, span) {
                     Some(renamed) => bytes = Bytes::from(renamed),
                     None => return Ok(parse_error()),
                 }
@@ -289,6 +298,7 @@ where
     let request = Request::from_parts(parts, Full::new(bytes));
     let response = inner.call(request).await?;
     let (parts, body) = response.into_parts();
+    let mut session = session;
     match &session {
         // rmcp opened a session for this caller's request: it is this caller's.
         None => {
@@ -296,12 +306,15 @@ where
                 && let Some(id) = parts.headers.get(SESSION_ID).and_then(|v| v.to_str().ok())
             {
                 config.sessions.bind(id, &principal);
+                session = Some(id.to_owned());
             }
         }
         Some(id) => {
-            if parts.status == StatusCode::NOT_FOUND
-                || (method == Method::DELETE && parts.status.is_success())
-            {
+            // rmcp's "session not found" (a 404 without a body type; a JSON-RPC error that
+            // maps to 404 has one), or the owner's own DELETE.
+            let gone = parts.status == StatusCode::NOT_FOUND
+                && !parts.headers.contains_key(header::CONTENT_TYPE);
+            if gone || (method == Method::DELETE && parts.status.is_success()) {
                 config.sessions.forget(id);
             }
         }
@@ -313,7 +326,12 @@ where
         .is_some_and(|v| v.starts_with("text/event-stream"));
     let mut body = UnsyncBoxBody::new(body.map_err(Into::into));
     if sse {
-        body = super::session::record_events(body, principal.clone(), Arc::clone(&config.events));
+        body = super::session::record_events(
+            body,
+            principal.clone(),
+            session.as_deref().unwrap_or(""),
+            Arc::clone(&config.events),
+        );
     }
     if filter_list {
         body = super::list::filter(body, principal, sse);
@@ -331,8 +349,9 @@ const LAST_EVENT_ID: &str = "last-event-id";
 const MCP_METHOD: &str = "mcp-method";
 const MCP_NAME: &str = "mcp-name";
 
-/// [`WITHHELD`] as an `Mcp-Name` header value (SEP-2243's Base64 form: it holds a NUL).
-const WITHHELD_HEADER: &str = "=?base64?AHdpdGhoZWxk?=";
+/// [`WITHHELD`] as an `Mcp-Name` header value (SEP-2243's Base64 form: a header value
+/// cannot be a lone space).
+const WITHHELD_HEADER: &str = "=?base64?IA==?=";
 
 enum SessionHeader<'a> {
     None,
@@ -410,16 +429,17 @@ enum Inspection {
         tool: String,
         scopes: Vec<&'static str>,
     },
+    /// A call of a tool the caller may not see: its name's token spans these bytes.
     Withhold {
-        tools: Vec<String>,
-        /// The body also lists tools.
-        list: bool,
+        tool: String,
+        span: std::ops::Range<usize>,
     },
 }
 
 /// Why the layer cannot decide on a POST body.
 enum Unreadable {
-    /// Not JSON-RPC this layer reads: refused, never passed on unjudged.
+    /// Not a JSON-RPC message this layer reads (rmcp reads no batch either): refused,
+    /// never passed on unjudged.
     Body,
     /// An `Mcp-Method` or `Mcp-Name` header that disagrees with the body (the id of the
     /// request, if any, for the answer).
@@ -438,45 +458,34 @@ struct Message<'a> {
 
 #[derive(serde::Deserialize)]
 struct Params<'a> {
-    /// The tool of a `tools/call`; a value that is not a string is no tool name (rmcp
-    /// refuses such a call), and must not make the whole message unreadable (a
+    /// The raw token of `name`, borrowed from the body: where a withheld call's name is,
+    /// and, when it is a string, the tool. A value that is not a string is no tool name
+    /// (rmcp refuses such a call) and must not make the message unreadable (a
     /// `tools/list` with a stray `name` is still a `tools/list`).
-    #[serde(borrow, default, deserialize_with = "loose_name")]
-    name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    name: Option<&'a serde_json::value::RawValue>,
 }
 
-fn loose_name<'de, D>(deserializer: D) -> Result<Option<Cow<'de, str>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-{
-    #[derive(serde::Deserialize)]
-    #[serde(untagged)]
-    enum Loose<'a> {
-        Text(#[serde(borrow)] Cow<'a, str>),
-        Other(serde::de::IgnoredAny),
+impl Message<'_> {
+    /// The tool a `tools/call` names, if its name is a string.
+    fn tool(&self) -> Option<Cow<'_, str>> {
+        let raw = self.params.as_ref()?.name?.get();
+        raw.starts_with('"')
+            .then(|| serde_json::from_str::<Cow<'_, str>>(raw).ok())
+            .flatten()
     }
-    Ok(
-        match <Loose<'de> as serde::Deserialize>::deserialize(deserializer)? {
-            Loose::Text(name) => Some(name),
-            Loose::Other(_) => None,
-        },
-    )
 }
 
-/// The JSON-RPC messages of a POST body: `Err` when it is not one this layer can read,
+/// The one JSON-RPC message of a POST body: `Err` when it is not one this layer can read,
 /// and so cannot judge.
-fn messages(body: &[u8]) -> Result<Vec<Message<'_>>, Unreadable> {
-    let first = body.iter().find(|b| !b.is_ascii_whitespace());
-    match first {
-        Some(b'[') => serde_json::from_slice(body).map_err(|_| Unreadable::Body),
-        Some(b'{') => serde_json::from_slice(body)
-            .map(|m| vec![m])
-            .map_err(|_| Unreadable::Body),
+fn message(body: &[u8]) -> Result<Message<'_>, Unreadable> {
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => serde_json::from_slice(body).map_err(|_| Unreadable::Body),
         _ => Err(Unreadable::Body),
     }
 }
 
-/// What the JSON-RPC messages of one POST need from the layer. The method and tool that
+/// What the JSON-RPC message of one POST needs from the layer. The method and tool that
 /// SEP-2243 headers name must be the body's (a proxy may route on them); the body then
 /// decides.
 fn inspect(
@@ -485,56 +494,53 @@ fn inspect(
     headers: &http::HeaderMap,
     body: &[u8],
 ) -> Result<Inspection, Unreadable> {
-    let messages = messages(body)?;
-    let named = headers.contains_key(MCP_METHOD) || headers.contains_key(MCP_NAME);
-    let mut inspection = Inspection::Pass;
-    for message in &messages {
-        if named && !headers_agree(headers, message) {
-            return Err(Unreadable::Headers(message.id.clone()));
-        }
-        match message.method.as_deref() {
-            Some("tools/list") if config.tools_list == ToolsList::Granted => {
-                match &mut inspection {
-                    Inspection::Pass => inspection = Inspection::ListTools,
-                    Inspection::Withhold { list, .. } => *list = true,
-                    _ => {}
-                }
-            }
-            Some("tools/call") => {
-                let Some(name) = message.params.as_ref().and_then(|p| p.name.as_deref()) else {
-                    continue;
-                };
-                let Some(scopes) = crate::decl::required_scopes(name) else {
-                    continue;
-                };
-                if scopes.iter().all(|s| principal.has_scope(s)) {
-                    continue;
-                }
-                match (config.tools_list, config.scope_denial) {
-                    (ToolsList::Granted, _) => match &mut inspection {
-                        Inspection::Withhold { tools, .. } => tools.push(name.to_owned()),
-                        other => {
-                            let list = matches!(other, Inspection::ListTools);
-                            *other = Inspection::Withhold {
-                                tools: vec![name.to_owned()],
-                                list,
-                            };
-                        }
-                    },
-                    (ToolsList::All, ScopeDenial::Challenge) => {
-                        return Ok(Inspection::Challenge {
-                            id: message.id.clone(),
-                            tool: name.to_owned(),
-                            scopes,
-                        });
-                    }
-                    (ToolsList::All, ScopeDenial::ToolError) => {}
-                }
-            }
-            _ => {}
-        }
+    let message = message(body)?;
+    if (headers.contains_key(MCP_METHOD) || headers.contains_key(MCP_NAME))
+        && !headers_agree(headers, &message)
+    {
+        return Err(Unreadable::Headers(message.id.clone()));
     }
-    Ok(inspection)
+    match message.method.as_deref() {
+        Some("tools/list") if config.tools_list == ToolsList::Granted => Ok(Inspection::ListTools),
+        Some("tools/call") => {
+            let Some(name) = message.tool() else {
+                return Ok(Inspection::Pass);
+            };
+            let Some(scopes) = crate::decl::required_scopes(&name) else {
+                return Ok(Inspection::Pass);
+            };
+            if scopes.iter().all(|s| principal.has_scope(s)) {
+                return Ok(Inspection::Pass);
+            }
+            Ok(match (config.tools_list, config.scope_denial) {
+                (ToolsList::Granted, _) => Inspection::Withhold {
+                    tool: name.into_owned(),
+                    span: message
+                        .params
+                        .as_ref()
+                        .and_then(|p| p.name)
+                        .map_or(0..0, |raw| span_in(body, raw.get())),
+                },
+                (ToolsList::All, ScopeDenial::Challenge) => Inspection::Challenge {
+                    id: message.id.clone(),
+                    tool: name.into_owned(),
+                    scopes,
+                },
+                (ToolsList::All, ScopeDenial::ToolError) => Inspection::Pass,
+            })
+        }
+        _ => Ok(Inspection::Pass),
+    }
+}
+
+/// Where `part`, a slice of `body`, lies in it.
+fn span_in(body: &[u8], part: &str) -> std::ops::Range<usize> {
+    let start = (part.as_ptr() as usize).wrapping_sub(body.as_ptr() as usize);
+    if start <= body.len() && start + part.len() <= body.len() {
+        start..start + part.len()
+    } else {
+        0..0
+    }
 }
 
 /// Whether the `Mcp-Method` and `Mcp-Name` headers, where present, say what `message`
@@ -562,8 +568,8 @@ fn headers_agree(headers: &http::HeaderMap, message: &Message<'_>) -> bool {
                 // decide nothing here.
                 return true;
             }
-            let name = message.params.as_ref().and_then(|p| p.name.as_deref());
-            decode_header_value(raw).is_some_and(|decoded| Some(decoded.as_ref()) == name)
+            let name = message.tool();
+            decode_header_value(raw).is_some_and(|decoded| Some(&*decoded) == name.as_deref())
         }
         Err(()) => false,
     }
@@ -586,24 +592,18 @@ fn decode_header_value(value: &str) -> Option<Cow<'_, str>> {
     }
 }
 
-/// The body with every call of a withheld tool renamed to [`WITHHELD`].
-fn withhold(body: &[u8], tools: &[String]) -> Option<Vec<u8>> {
-    let mut value: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let rename = |message: &mut serde_json::Value| {
-        if message.get("method").and_then(|m| m.as_str()) != Some("tools/call") {
-            return;
-        }
-        if let Some(name) = message.pointer_mut("/params/name")
-            && name.as_str().is_some_and(|n| tools.iter().any(|t| t == n))
-        {
-            *name = serde_json::Value::String(WITHHELD.into());
-        }
-    };
-    match &mut value {
-        serde_json::Value::Array(messages) => messages.iter_mut().for_each(rename),
-        message => rename(message),
+/// The body with the withheld call's name (the token at `span`) replaced by [`WITHHELD`]
+/// and spaces, in place: the body keeps its length and every other byte, so rmcp reads
+/// it exactly as it would read a call of any unknown tool (the same size limit, the same
+/// parse errors).
+fn withhold(body: &[u8], span: std::ops::Range<usize>) -> Option<Vec<u8>> {
+    if span.len() < WITHHELD_TOKEN.len() || span.end > body.len() {
+        return None;
     }
-    serde_json::to_vec(&value).ok()
+    let mut out = body.to_vec();
+    out[span.start..span.start + WITHHELD_TOKEN.len()].copy_from_slice(WITHHELD_TOKEN.as_bytes());
+    out[span.start + WITHHELD_TOKEN.len()..span.end].fill(b' ');
+    Some(out)
 }
 
 fn audit_refusal(
@@ -985,12 +985,23 @@ mod tests {
     }
 
     #[test]
-    fn withheld_calls_are_renamed_wherever_they_sit() {
-        let body = br#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"write_file","arguments":{}}},{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"read_file"}}]"#;
-        let out = withhold(body, &["write_file".into()]).unwrap();
-        let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
-        assert_eq!(value[0]["params"]["name"], WITHHELD);
-        assert_eq!(value[1]["params"]["name"], "read_file");
+    fn a_withheld_call_is_renamed_in_place() {
+        let body = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"write\u005ffile","arguments":{"n":1e9,"s":"\ud800"}}}"#;
+        let message = message(body).ok().unwrap();
+        assert_eq!(message.tool().as_deref(), Some("write_file"));
+        let span = span_in(body, message.params.as_ref().unwrap().name.unwrap().get());
+        let out = withhold(body, span).unwrap();
+        // Same length, same bytes but the name's token.
+        assert_eq!(out.len(), body.len());
+        let text = String::from_utf8(out).unwrap();
+        let token = r#""write\u005ffile""#;
+        let renamed = format!(
+            r#""name":" "{},"arguments":{{"n":1e9,"s":"\ud800"}}"#,
+            " ".repeat(token.len() - 3)
+        );
+        assert!(text.contains(&renamed), "{text}");
+        let value: serde_json::Value = serde_json::from_str(&text.replace(r"\ud800", "x")).unwrap();
+        assert_eq!(value["params"]["name"], WITHHELD);
     }
 
     #[test]
@@ -1004,7 +1015,7 @@ mod tests {
     fn headers_must_name_what_the_body_calls() {
         let body =
             br#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"write_file"}}"#;
-        let message = &messages(body).ok().unwrap()[0];
+        let message = &message(body).ok().unwrap();
         let agree = |pairs: &[(&'static str, &'static str)]| {
             let mut headers = http::HeaderMap::new();
             for (name, value) in pairs {
@@ -1031,13 +1042,16 @@ mod tests {
     #[test]
     fn a_list_with_a_stray_name_is_still_a_list_and_garbage_is_unreadable() {
         let list =
-            messages(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"name":0}}"#)
+            message(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"name":0}}"#)
                 .ok()
                 .unwrap();
-        assert_eq!(list[0].method.as_deref(), Some("tools/list"));
-        assert!(messages(b"{\"method\": 5}").is_err());
-        assert!(messages(b"not json").is_err());
-        assert!(messages(br#"{"method":"tools/call","method":"tools/list"}"#).is_err());
+        assert_eq!(list.method.as_deref(), Some("tools/list"));
+        assert!(list.tool().is_none());
+        assert!(message(b"{\"method\": 5}").is_err());
+        assert!(message(b"not json").is_err());
+        assert!(message(br#"{"method":"tools/call","method":"tools/list"}"#).is_err());
+        // rmcp reads no batch: neither does the layer.
+        assert!(message(br#"[{"jsonrpc":"2.0","id":1,"method":"tools/list"}]"#).is_err());
     }
 
     #[test]

@@ -124,6 +124,11 @@ pub enum TokenError {
     /// token...), or, with [`ResourceServerBuilder::require_at_jwt`], is not `at+jwt`.
     #[error("the token is not an access token (its `typ`)")]
     NotAnAccessToken,
+    /// The token is bound to a key (`cnf`: DPoP or mutual-TLS sender-constrained, RFC 9449
+    /// and RFC 8705), which this server cannot check: such a token must not be usable by
+    /// whoever merely holds it.
+    #[error("the token is bound to a key (`cnf`) and cannot be used as a bearer token")]
+    SenderConstrained,
 }
 
 /// A resource server configuration that cannot work.
@@ -333,10 +338,12 @@ impl ResourceServerBuilder {
     }
 
     /// Allow browser clients from these origins (`https://app.example.com`, scheme, host
-    /// and port exactly as the browser sends `Origin`): CORS preflights to the MCP
+    /// and port exactly as the browser sends `Origin`; `null`, the origin of sandboxed
+    /// frames and local files, is never allowed): CORS preflights to the MCP
     /// endpoint are answered without a token, and every answer to them carries
     /// `Access-Control-Allow-Origin` with that origin (never `*`) and exposes
-    /// `WWW-Authenticate` and `Mcp-Session-Id`. Give the same list to rmcp's
+    /// `WWW-Authenticate` and `Mcp-Session-Id`; a request from any other origin is
+    /// refused with 403 before anything else. Give the same list to rmcp's
     /// `StreamableHttpServerConfig::with_allowed_origins` (its DNS-rebinding check).
     pub fn cors_origins<I, S>(mut self, origins: I) -> Self
     where
@@ -480,6 +487,13 @@ impl ResourceServerBuilder {
             })
             .collect::<Result<Vec<_>, ConfigError>>()?;
         let (metadata_url, resource_path) = layer::metadata_location(&self.resource);
+        if crate::decl::served().is_empty() {
+            // Until a tool is registered the layer knows no tool's scopes, and lets every
+            // call through to the pipeline's own denial (which names the scope).
+            tracing::warn!(
+                "no secured tool is registered yet: build the server's tool router (`Server::tool_router()`) before serving, so the layer knows each tool's scopes"
+            );
+        }
         let refusals = match &self.security {
             Some(security) => security.refusals().clone(),
             None => crate::audit::Coalescer::new(crate::security::REFUSAL_INTERVAL, None),

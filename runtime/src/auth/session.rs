@@ -10,9 +10,8 @@
 //! sessions. The layer records the id of every event it delivers with the caller it was
 //! delivered to, and replays only the caller's own.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
 
 use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
@@ -21,7 +20,7 @@ use http_body_util::{BodyExt, StreamBody};
 use crate::Principal;
 
 /// Who owns a session: the issuer that vouched for the caller, and the caller's id.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Owner {
     issuer: Option<Arc<str>>,
     id: Arc<str>,
@@ -34,25 +33,51 @@ impl Owner {
             id: Arc::clone(principal.id_arc()),
         }
     }
+
+    fn is(&self, principal: &Principal) -> bool {
+        self.id == *principal.id_arc() && self.issuer.as_deref() == principal.issuer()
+    }
 }
 
-struct Entry {
-    owner: Owner,
-    last_used: Instant,
+/// How many sessions one caller may hold at once: past this, opening one more ends the
+/// binding of its own oldest (so no caller can push other callers' sessions out).
+const SESSIONS_PER_CALLER: usize = 256;
+
+#[derive(Default)]
+struct Table {
+    owners: HashMap<Box<str>, Owner>,
+    /// Every binding, oldest first (ids of forgotten sessions are skipped when met).
+    order: VecDeque<Box<str>>,
+    /// Each caller's sessions, oldest first.
+    by_owner: HashMap<Owner, VecDeque<Box<str>>>,
 }
 
-/// The sessions rmcp opened through this layer, each with its owner. Bounded: at
-/// capacity the least recently used binding is dropped, and its session then answers
-/// 404 to everyone (its owner starts a new one), which fails closed.
+impl Table {
+    fn remove(&mut self, id: &str) {
+        if let Some(owner) = self.owners.remove(id)
+            && let Some(ids) = self.by_owner.get_mut(&owner)
+        {
+            ids.retain(|other| &**other != id);
+            if ids.is_empty() {
+                self.by_owner.remove(&owner);
+            }
+        }
+    }
+}
+
+/// The sessions rmcp opened through this layer, each with its owner. Bounded in two
+/// ways, both failing closed (a session that loses its owner answers 404 to everyone,
+/// and its client opens a new one): a caller holds at most [`SESSIONS_PER_CALLER`], and
+/// past the table's capacity the oldest binding goes.
 pub(crate) struct Sessions {
-    entries: Mutex<HashMap<Box<str>, Entry>>,
+    table: Mutex<Table>,
     capacity: usize,
 }
 
 impl Sessions {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
-            entries: Mutex::new(HashMap::new()),
+            table: Mutex::new(Table::default()),
             capacity: capacity.max(1),
         }
     }
@@ -60,43 +85,47 @@ impl Sessions {
     /// Whether `principal` owns session `id`. An id this layer never saw (unknown to rmcp
     /// too, or opened without this layer) is owned by nobody.
     pub(crate) fn owned_by(&self, id: &str, principal: &Principal) -> bool {
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        match entries.get_mut(id) {
-            Some(entry)
-                if entry.owner.id == *principal.id_arc()
-                    && entry.owner.issuer.as_deref() == principal.issuer() =>
-            {
-                entry.last_used = Instant::now();
-                true
-            }
-            _ => false,
-        }
+        let table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
+        table
+            .owners
+            .get(id)
+            .is_some_and(|owner| owner.is(principal))
     }
 
     /// Session `id`, just created by rmcp for `principal`'s request, belongs to it.
     pub(crate) fn bind(&self, id: &str, principal: &Principal) {
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        if entries.len() >= self.capacity && !entries.contains_key(id) {
-            let oldest = entries
-                .iter()
-                .min_by_key(|(_, entry)| entry.last_used)
-                .map(|(id, _)| id.clone());
-            if let Some(oldest) = oldest {
-                entries.remove(&oldest);
-            }
+        let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
+        table.remove(id);
+        let owner = Owner::of(principal);
+        let own = table.by_owner.get(&owner).map_or(0, VecDeque::len);
+        if own >= SESSIONS_PER_CALLER
+            && let Some(oldest) = table
+                .by_owner
+                .get(&owner)
+                .and_then(|ids| ids.front().cloned())
+        {
+            table.remove(&oldest);
         }
-        entries.insert(
-            Box::from(id),
-            Entry {
-                owner: Owner::of(principal),
-                last_used: Instant::now(),
-            },
-        );
+        while table.owners.len() >= self.capacity {
+            let Some(oldest) = table.order.pop_front() else {
+                break;
+            };
+            table.remove(&oldest);
+        }
+        // Ids of sessions forgotten since pile up in `order`: drop them now and then.
+        if table.order.len() > 2 * self.capacity {
+            let Table { owners, order, .. } = &mut *table;
+            order.retain(|id| owners.contains_key(id));
+        }
+        let id: Box<str> = Box::from(id);
+        table.owners.insert(id.clone(), owner.clone());
+        table.order.push_back(id.clone());
+        table.by_owner.entry(owner).or_default().push_back(id);
     }
 
     /// Session `id` is gone (deleted by its owner, or unknown to rmcp).
     pub(crate) fn forget(&self, id: &str) {
-        self.entries
+        self.table
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(id);
@@ -104,9 +133,10 @@ impl Sessions {
 
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.entries
+        self.table
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .owners
             .len()
     }
 }
@@ -118,10 +148,14 @@ pub(crate) struct Events {
     capacity: usize,
 }
 
+/// An event as a replay names it: the session it was delivered in (empty without one;
+/// rmcp numbers events per session, so ids repeat across sessions) and its id.
+type EventKey = (Box<str>, Box<str>);
+
 #[derive(Default)]
 struct EventMap {
-    owners: HashMap<Box<str>, Owner>,
-    order: std::collections::VecDeque<Box<str>>,
+    owners: HashMap<EventKey, Owner>,
+    order: VecDeque<EventKey>,
 }
 
 impl Events {
@@ -132,19 +166,23 @@ impl Events {
         }
     }
 
-    /// Whether event `id` was delivered to `principal`.
-    pub(crate) fn owned_by(&self, id: &str, principal: &Principal) -> bool {
+    /// Whether event `id`, in session `session` (`""`: none), was delivered to
+    /// `principal`.
+    pub(crate) fn owned_by(&self, session: &str, id: &str, principal: &Principal) -> bool {
         let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        entries.owners.get(id).is_some_and(|owner| {
-            owner.id == *principal.id_arc() && owner.issuer.as_deref() == principal.issuer()
-        })
+        let key: EventKey = (Box::from(session), Box::from(id));
+        entries
+            .owners
+            .get(&key)
+            .is_some_and(|owner| owner.is(principal))
     }
 
-    /// Event `id` is being delivered to `principal`.
-    pub(crate) fn delivered(&self, id: &str, principal: &Principal) {
+    /// Event `id` is being delivered to `principal` in session `session` (`""`: none).
+    pub(crate) fn delivered(&self, session: &str, id: &str, principal: &Principal) {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         let EventMap { owners, order } = &mut *entries;
-        if owners.contains_key(id) {
+        let key: EventKey = (Box::from(session), Box::from(id));
+        if owners.contains_key(&key) {
             return;
         }
         while owners.len() >= self.capacity {
@@ -153,8 +191,8 @@ impl Events {
             };
             owners.remove(&oldest);
         }
-        owners.insert(Box::from(id), Owner::of(principal));
-        order.push_back(Box::from(id));
+        owners.insert(key.clone(), Owner::of(principal));
+        order.push_back(key);
     }
 }
 
@@ -169,6 +207,8 @@ struct Recording<E> {
     /// The line not yet ended is too long to be an `id:` line.
     skipping: bool,
     principal: Principal,
+    /// The session the events are delivered in (`""`: none).
+    session: Box<str>,
     events: Arc<Events>,
 }
 
@@ -204,17 +244,19 @@ impl<E> Recording<E> {
             if let Ok(id) = std::str::from_utf8(id)
                 && !id.is_empty()
             {
-                self.events.delivered(id, &self.principal);
+                self.events.delivered(&self.session, id, &self.principal);
             }
         }
     }
 }
 
-/// `body`, a server-sent event stream delivered to `principal`, with the id of each event
-/// recorded in `events` before the event passes on (so a replay of it can be judged).
+/// `body`, a server-sent event stream delivered to `principal` in `session` (`""`: none),
+/// with the id of each event recorded in `events` before the event passes on (so a
+/// replay of it can be judged).
 pub(crate) fn record_events<E: 'static>(
     body: UnsyncBoxBody<Bytes, E>,
     principal: Principal,
+    session: &str,
     events: Arc<Events>,
 ) -> UnsyncBoxBody<Bytes, E> {
     let state = Recording {
@@ -222,6 +264,7 @@ pub(crate) fn record_events<E: 'static>(
         line: Vec::new(),
         skipping: false,
         principal,
+        session: Box::from(session),
         events,
     };
     let stream = futures::stream::unfold(state, |mut state| async move {
@@ -248,6 +291,7 @@ mod tests {
             line: Vec::new(),
             skipping: false,
             principal: Principal::new("alice"),
+            session: Box::from("s1"),
             events: Arc::clone(&events),
         };
         recording.scan(b"data: x\nid: 0/");
@@ -256,26 +300,37 @@ mod tests {
         let long = format!("data: {}id: e-3\n", "x".repeat(5000));
         recording.scan(long.as_bytes());
         let alice = Principal::new("alice");
-        assert!(events.owned_by("0/7", &alice));
-        assert!(events.owned_by("e-2", &alice));
+        assert!(events.owned_by("s1", "0/7", &alice));
+        assert!(events.owned_by("s1", "e-2", &alice));
         assert!(
-            !events.owned_by("e-3", &alice),
+            !events.owned_by("s2", "e-2", &alice),
+            "another session's event"
+        );
+        assert!(
+            !events.owned_by("s1", "e-3", &alice),
             "inside a data line, not an id"
         );
     }
 
     #[test]
     fn events_replay_only_to_the_caller_they_went_to() {
-        let events = Events::new(2);
-        let alice = Principal::new("alice");
-        events.delivered("e1", &alice);
-        assert!(events.owned_by("e1", &alice));
-        assert!(!events.owned_by("e1", &Principal::new("bob")));
-        assert!(!events.owned_by("e9", &alice));
-        events.delivered("e2", &alice);
-        events.delivered("e3", &alice);
-        assert!(!events.owned_by("e1", &alice), "the oldest is forgotten");
-        assert!(events.owned_by("e3", &alice));
+        let events = Events::new(3);
+        let (alice, bob) = (Principal::new("alice"), Principal::new("bob"));
+        events.delivered("sa", "0/0", &alice);
+        // rmcp numbers each session's events alike: Bob's `0/0` is his own.
+        events.delivered("sb", "0/0", &bob);
+        assert!(events.owned_by("sa", "0/0", &alice));
+        assert!(events.owned_by("sb", "0/0", &bob));
+        assert!(!events.owned_by("sa", "0/0", &bob));
+        assert!(!events.owned_by("sb", "0/0", &alice));
+        assert!(!events.owned_by("sa", "9/9", &alice));
+        events.delivered("", "e2", &alice);
+        events.delivered("", "e3", &alice);
+        assert!(
+            !events.owned_by("sa", "0/0", &alice),
+            "the oldest is forgotten"
+        );
+        assert!(events.owned_by("", "e3", &alice));
     }
 
     #[test]
@@ -296,15 +351,30 @@ mod tests {
     }
 
     #[test]
-    fn bindings_stay_within_capacity_dropping_the_least_recently_used() {
+    fn bindings_stay_within_capacity_dropping_the_oldest() {
         let sessions = Sessions::new(2);
         let who = Principal::new("p");
         sessions.bind("a", &who);
         sessions.bind("b", &who);
-        assert!(sessions.owned_by("a", &who));
         sessions.bind("c", &who);
         assert_eq!(sessions.len(), 2);
-        assert!(sessions.owned_by("a", &who) && sessions.owned_by("c", &who));
-        assert!(!sessions.owned_by("b", &who));
+        assert!(sessions.owned_by("b", &who) && sessions.owned_by("c", &who));
+        assert!(!sessions.owned_by("a", &who));
+    }
+
+    #[test]
+    fn one_caller_cannot_push_out_the_sessions_of_others() {
+        let sessions = Sessions::new(SESSIONS_PER_CALLER * 4);
+        let alice = Principal::new("alice");
+        sessions.bind("alice-1", &alice);
+        let mallory = Principal::new("mallory");
+        for i in 0..SESSIONS_PER_CALLER * 10 {
+            sessions.bind(&format!("m{i}"), &mallory);
+        }
+        assert!(sessions.owned_by("alice-1", &alice));
+        assert_eq!(sessions.len(), SESSIONS_PER_CALLER + 1);
+        // Mallory keeps her newest.
+        assert!(sessions.owned_by(&format!("m{}", SESSIONS_PER_CALLER * 10 - 1), &mallory));
+        assert!(!sessions.owned_by("m0", &mallory));
     }
 }

@@ -182,6 +182,10 @@ pub(crate) async fn verify(config: &Config, token: &str) -> Result<Principal, To
         }
     };
 
+    // A sender-constrained token proves nothing when merely presented.
+    if claims.contains_key("cnf") {
+        return Err(TokenError::SenderConstrained);
+    }
     // `iss` is one string, the issuer's (jsonwebtoken also takes an array holding it).
     if claims.get("iss").and_then(Value::as_str) != Some(issuer.name.as_str()) {
         return Err(TokenError::WrongIssuer);

@@ -49,8 +49,10 @@ impl Refusal {
 }
 
 impl From<InputError> for Refusal {
+    /// Arguments refused before the body ran cost the caller nothing to send again: their
+    /// audit lines are coalesced like the other refusals before any work.
     fn from(error: InputError) -> Self {
-        Self::new(Outcome::Invalid, error.to_string())
+        Self::new(Outcome::Invalid, error.to_string()).repeatable("invalid arguments")
     }
 }
 
@@ -219,7 +221,7 @@ pub(super) fn admit_call(
     }
     // The operator's grants and denials (denials win): the caller as the policy sees it
     // is who the permission check, `authorize` and the audit trail see.
-    if let Some(resolved) = tool.policy.resolve(scope.caller(), scope.local) {
+    if let Some(resolved) = tool.policy.decided(scope.caller(), scope.local) {
         scope.principal = Some(resolved);
     }
     let arguments = scope.arguments.take().unwrap_or_default();

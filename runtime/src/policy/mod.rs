@@ -192,15 +192,27 @@ impl Policy {
     /// (an HTTP layer made it for this request) or when there is nothing to change.
     /// `local`: the caller is the local principal the policy was bound to, decided already.
     ///
-    /// A pure function of (token scopes, principal id, policy): the HTTP layer and the
-    /// pipeline reach the same answer, and a caller decided under an older policy is
-    /// decided afresh from its token under this one.
+    /// A pure function of (token scopes, principal id, policy): deciding again gives the
+    /// same answer, and a caller decided under an older policy is decided afresh from its
+    /// token under this one. (The pipeline does not ask again for a caller the HTTP layer
+    /// decided: see [`Policy::decided`].)
     pub(crate) fn resolve(&self, caller: &Principal, local: bool) -> Option<Principal> {
         if local {
             self.local.clone()
         } else {
             self.compute(caller, false)
         }
+    }
+
+    /// The caller as the pipeline takes it: a decision the HTTP layer made for this
+    /// request stands, even when a reload put another policy in force in between (the
+    /// request is judged once, as a call in flight finishes under the policy it started
+    /// with); any other caller is decided here.
+    pub(crate) fn decided(&self, caller: &Principal, local: bool) -> Option<Principal> {
+        if !local && caller.decided_by().is_some() {
+            return None;
+        }
+        self.resolve(caller, local)
     }
 
     fn compute(&self, caller: &Principal, local: bool) -> Option<Principal> {
