@@ -82,9 +82,10 @@ async fn the_challenge_names_every_scope_the_tool_needs() {
     assert_ne!(post(&url, &token, &call("needs_two")).await.status(), 403);
     let token = issuer.token(aud, "alice", &[], 600);
     assert_ne!(post(&url, &token, &call("sync_echo")).await.status(), 403);
-    // A batch that hides the call among others is challenged all the same.
+    // A batch that hides the call among others never reaches the server: rmcp reads no
+    // batch, and the layer refuses what it would not judge.
     let batch = json!([call("sync_echo"), call("needs_two")]);
-    assert_eq!(post(&url, &token, &batch).await.status(), 403);
+    assert_eq!(post(&url, &token, &batch).await.status(), 400);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
