@@ -146,11 +146,14 @@ impl Sessions {
 pub(crate) struct Events {
     entries: Mutex<EventMap>,
     capacity: usize,
+    key: std::hash::RandomState,
 }
 
 /// An event as a replay names it: the session it was delivered in (empty without one;
-/// rmcp numbers events per session, so ids repeat across sessions) and its id.
-type EventKey = (Box<str>, Box<str>);
+/// rmcp numbers events per session, so ids repeat across sessions) and its id, hashed
+/// with this process's random key (no allocation per event; a pair cannot be made to
+/// collide with another without knowing the key).
+type EventKey = u64;
 
 #[derive(Default)]
 struct EventMap {
@@ -163,14 +166,20 @@ impl Events {
         Self {
             entries: Mutex::new(EventMap::default()),
             capacity: capacity.max(1),
+            key: std::hash::RandomState::new(),
         }
+    }
+
+    fn key(&self, session: &str, id: &str) -> EventKey {
+        use std::hash::BuildHasher as _;
+        self.key.hash_one((session, id))
     }
 
     /// Whether event `id`, in session `session` (`""`: none), was delivered to
     /// `principal`.
     pub(crate) fn owned_by(&self, session: &str, id: &str, principal: &Principal) -> bool {
+        let key = self.key(session, id);
         let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        let key: EventKey = (Box::from(session), Box::from(id));
         entries
             .owners
             .get(&key)
@@ -179,9 +188,9 @@ impl Events {
 
     /// Event `id` is being delivered to `principal` in session `session` (`""`: none).
     pub(crate) fn delivered(&self, session: &str, id: &str, principal: &Principal) {
+        let key = self.key(session, id);
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         let EventMap { owners, order } = &mut *entries;
-        let key: EventKey = (Box::from(session), Box::from(id));
         if owners.contains_key(&key) {
             return;
         }
@@ -191,7 +200,7 @@ impl Events {
             };
             owners.remove(&oldest);
         }
-        owners.insert(key.clone(), Owner::of(principal));
+        owners.insert(key, Owner::of(principal));
         order.push_back(key);
     }
 }
