@@ -185,7 +185,9 @@ where
     // it gets what an unknown session gets, before rmcp sees the request.
     let session = match session_id(request.headers()) {
         SessionHeader::None => None,
-        SessionHeader::One(id) if config.sessions.owned_by(id, &principal) => Some(id.to_owned()),
+        SessionHeader::One(id) if config.sessions.owned_by(id, &principal) => {
+            Some(Arc::<str>::from(id))
+        }
         SessionHeader::One(_) | SessionHeader::Invalid => {
             audit_refusal(
                 config,
@@ -306,7 +308,7 @@ where
                 && let Some(id) = parts.headers.get(SESSION_ID).and_then(|v| v.to_str().ok())
             {
                 config.sessions.bind(id, &principal);
-                session = Some(id.to_owned());
+                session = Some(Arc::from(id));
             }
         }
         Some(id) => {
@@ -329,7 +331,7 @@ where
         body = super::session::record_events(
             body,
             principal.clone(),
-            session.as_deref().unwrap_or(""),
+            session.clone(),
             Arc::clone(&config.events),
         );
     }
@@ -470,9 +472,12 @@ impl Message<'_> {
     /// The tool a `tools/call` names, if its name is a string.
     fn tool(&self) -> Option<Cow<'_, str>> {
         let raw = self.params.as_ref()?.name?.get();
-        raw.starts_with('"')
-            .then(|| serde_json::from_str::<Cow<'_, str>>(raw).ok())
-            .flatten()
+        let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+        if !inner.contains('\\') {
+            // No escape: the name is the token's text (no allocation per call).
+            return Some(Cow::Borrowed(inner));
+        }
+        serde_json::from_str::<String>(raw).ok().map(Cow::Owned)
     }
 }
 

@@ -15,7 +15,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::{BodyExt, StreamBody};
 
 use crate::Principal;
 
@@ -216,8 +215,8 @@ struct Recording<E> {
     /// The line not yet ended is too long to be an `id:` line.
     skipping: bool,
     principal: Principal,
-    /// The session the events are delivered in (`""`: none).
-    session: Box<str>,
+    /// The session the events are delivered in.
+    session: Option<Arc<str>>,
     events: Arc<Events>,
 }
 
@@ -253,39 +252,59 @@ impl<E> Recording<E> {
             if let Ok(id) = std::str::from_utf8(id)
                 && !id.is_empty()
             {
-                self.events.delivered(&self.session, id, &self.principal);
+                let session = self.session.as_deref().unwrap_or("");
+                self.events.delivered(session, id, &self.principal);
             }
         }
     }
 }
 
-/// `body`, a server-sent event stream delivered to `principal` in `session` (`""`: none),
+/// `body`, a server-sent event stream delivered to `principal` in `session`,
 /// with the id of each event recorded in `events` before the event passes on (so a
 /// replay of it can be judged).
 pub(crate) fn record_events<E: 'static>(
     body: UnsyncBoxBody<Bytes, E>,
     principal: Principal,
-    session: &str,
+    session: Option<Arc<str>>,
     events: Arc<Events>,
 ) -> UnsyncBoxBody<Bytes, E> {
-    let state = Recording {
+    UnsyncBoxBody::new(Recording {
         body,
         line: Vec::new(),
         skipping: false,
         principal,
-        session: Box::from(session),
+        session,
         events,
-    };
-    let stream = futures::stream::unfold(state, |mut state| async move {
-        let frame = state.body.frame().await?;
-        if let Ok(frame) = &frame
+    })
+}
+
+// A body of its own (not a stream adapter): each frame is scanned as it passes, with no
+// future or allocation per frame.
+impl<E> http_body::Body for Recording<E> {
+    type Data = Bytes;
+    type Error = E;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, E>>> {
+        let this = &mut *self;
+        let polled = std::pin::Pin::new(&mut this.body).poll_frame(cx);
+        if let std::task::Poll::Ready(Some(Ok(frame))) = &polled
             && let Some(data) = frame.data_ref()
         {
-            state.scan(data);
+            this.scan(data);
         }
-        Some((frame, state))
-    });
-    UnsyncBoxBody::new(StreamBody::new(stream))
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
 }
 
 #[cfg(test)]
@@ -300,7 +319,7 @@ mod tests {
             line: Vec::new(),
             skipping: false,
             principal: Principal::new("alice"),
-            session: Box::from("s1"),
+            session: Some(Arc::from("s1")),
             events: Arc::clone(&events),
         };
         recording.scan(b"data: x\nid: 0/");
