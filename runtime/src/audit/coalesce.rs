@@ -20,6 +20,7 @@ const MAX_KINDS: usize = 4096;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Event {
     /// `http_refused`: the HTTP layer refused the request.
+    #[cfg(feature = "jwt")]
     Http,
     /// `tool_call`: the pipeline refused the call before any work for it.
     Call,
@@ -28,6 +29,7 @@ pub(crate) enum Event {
 impl Event {
     fn name(self) -> &'static str {
         match self {
+            #[cfg(feature = "jwt")]
             Self::Http => "http_refused",
             Self::Call => "tool_call",
         }
@@ -242,7 +244,7 @@ mod tests {
 
     fn kind(principal: &str) -> Kind {
         Kind {
-            event: Event::Http,
+            event: Event::Call,
             tool: None,
             principal: Arc::from(principal),
             issuer: None,
