@@ -227,6 +227,19 @@ fn dev_token(dev: DevToken) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The origins allowed for CORS: the `--cors-origin`s and, when there are any, the
+/// audience's own origin (the layer refuses every other origin once a list is given).
+fn cors_origins(args: &Serve) -> Vec<String> {
+    let mut origins = args.cors_origins.clone();
+    if !origins.is_empty()
+        && let Ok(url) = url::Url::parse(&args.audience)
+        && matches!(url.scheme(), "http" | "https")
+    {
+        origins.push(url.origin().ascii_serialization());
+    }
+    origins
+}
+
 async fn serve(args: Serve) -> anyhow::Result<()> {
     let sandbox = Sandbox::open(&args.root)
         .map_err(|e| anyhow::anyhow!("cannot open --root {}: {e}", args.root.display()))?;
@@ -246,7 +259,7 @@ async fn serve(args: Serve) -> anyhow::Result<()> {
         .leeway(args.leeway)
         .tools_list(args.tools_list)
         .scope_denial(args.scope_denial)
-        .cors_origins(args.cors_origins.iter().cloned())
+        .cors_origins(cors_origins(&args))
         .require_at_jwt(args.require_at_jwt)
         .resource_name("secure-tool file server")
         .build()

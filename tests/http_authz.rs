@@ -358,6 +358,63 @@ async fn the_policy_decides_once_and_both_denial_modes_agree() {
     }
 }
 
+/// A layer decides for its own `Security`: a server behind it whose `Security` has
+/// another policy decides again (its denials hold), and a scope the policy denies is not
+/// challenged (no token could step up to it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decision_holds_only_for_its_own_security_and_denials_are_not_challenged() {
+    let dir = TempDir::new("authz-lineage");
+    let _register = TestServer::new(Security::default());
+    let issuer = issuer();
+    let write = |name: &str, text: &str| {
+        let path = dir.0.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let lenient = Security::builder()
+        .policy_file(write(
+            "lenient.toml",
+            "[principals.alice]\nscopes = [\"a\"]\n",
+        ))
+        .unwrap()
+        .build();
+    let strict = Security::builder()
+        .policy_file(write(
+            "strict.toml",
+            "[principals.alice]\ndeny = [\"echo\"]\n",
+        ))
+        .unwrap()
+        .build();
+    let caller = token(&issuer, "alice", &["echo"]);
+    // The layer judges with the lenient policy; the tools run under the strict one.
+    let auth = trusting(&issuer)
+        .security(&lenient)
+        .scope_denial(ScopeDenial::ToolError)
+        .build()
+        .unwrap();
+    let url = serve_with(strict.clone(), auth, &[]).await;
+    let client = connect(&url, &caller, false).await.unwrap();
+    assert!(!allowed_call(&client, "echo", json!({"text": "x", "times": 1})).await);
+
+    // Challenge mode with the strict policy: a denied scope is answered by the tool's
+    // own denial, not a 403 asking for a scope no token would be granted.
+    let auth = trusting(&issuer).security(&strict).build().unwrap();
+    let url = serve_with(strict, auth, &[]).await;
+    let client = connect(&url, &caller, false).await.unwrap();
+    let mut params = CallToolRequestParams::new("echo");
+    params = params.with_arguments(
+        json!({"text": "x", "times": 1})
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    let result = client
+        .call_tool(params)
+        .await
+        .expect("an isError result, not a 403");
+    assert_eq!(result.is_error, Some(true));
+}
+
 type Client = rmcp::service::RunningService<rmcp::RoleClient, ()>;
 
 /// rmcp's client, in the legacy (`initialize`) or the 2026-07-28 (`server/discover`) mode.

@@ -37,6 +37,8 @@ pub struct Principal {
     issuer: Option<Arc<str>>,
     /// The policy (`Policy::id`) whose decision `scopes` holds; 0 for none.
     policy: u64,
+    /// The `Security` whose policy (any of its reloads) made that decision.
+    lineage: u64,
 }
 
 impl Principal {
@@ -52,6 +54,7 @@ impl Principal {
             scopes,
             issuer: None,
             policy: 0,
+            lineage: 0,
         }
     }
 
@@ -73,6 +76,7 @@ impl Principal {
         // A policy decision made before is void: it was made on other token scopes.
         self.scopes = Arc::clone(&self.token);
         self.policy = 0;
+        self.lineage = 0;
         self
     }
 
@@ -91,7 +95,12 @@ impl Principal {
     /// and then `deny` taken away (an operator's explicit denial wins over every grant, the
     /// token's own included). Always computed from the token's scopes, never from scopes a
     /// policy granted, so the decision is the same however often it is made.
-    pub(crate) fn with_policy(&self, policy: u64, grant: &[&str], deny: &[&str]) -> Self {
+    pub(crate) fn with_policy(
+        &self,
+        (lineage, policy): (u64, u64),
+        grant: &[&str],
+        deny: &[&str],
+    ) -> Self {
         let scopes = if grant.is_empty() && deny.is_empty() {
             Arc::clone(&self.token)
         } else {
@@ -106,7 +115,13 @@ impl Principal {
             token: Arc::clone(&self.token),
             issuer: self.issuer.clone(),
             policy,
+            lineage,
         }
+    }
+
+    /// The `Security` whose policy decided this principal's scopes (0: none).
+    pub(crate) fn decided_in(&self) -> u64 {
+        self.lineage
     }
 
     /// The policy (its `Policy::id`) whose decision this principal holds, if any.

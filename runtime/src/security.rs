@@ -74,6 +74,8 @@ struct Inner {
     scrub_logs: bool,
     max_keys: usize,
     audit: Option<AuditLog>,
+    /// Which `Security` this is (its policies' `lineage`).
+    lineage: u64,
     /// Repeated refusals, coalesced before they reach the trail.
     refusals: crate::audit::Coalescer,
     #[cfg(feature = "redis")]
@@ -259,6 +261,7 @@ impl Security {
     /// Put `policy` in force: every tool is rebuilt under it at once (keeping the limiter
     /// state of each limit that did not change); calls in flight finish under the old.
     pub(crate) fn install(&self, mut policy: Policy) {
+        policy.lineage = self.inner.lineage;
         policy.bind_local(self.local_principal());
         let policy = Arc::new(policy);
         let mut live = self.live_mut();
@@ -541,6 +544,9 @@ impl SecurityBuilder {
     }
 
     fn into_inner(mut self) -> Inner {
+        static NEXT_LINEAGE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let lineage = NEXT_LINEAGE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.policy.lineage = lineage;
         self.policy.bind_local(&self.local);
         let policy = Arc::new(self.policy);
         Inner {
@@ -551,6 +557,7 @@ impl SecurityBuilder {
             scrub_output: self.scrub_output,
             scrub_logs: self.scrub_logs,
             max_keys: self.max_keys,
+            lineage,
             refusals: crate::audit::Coalescer::new(REFUSAL_INTERVAL, self.audit.clone()),
             audit: self.audit,
             #[cfg(feature = "redis")]

@@ -295,6 +295,11 @@ where
         }
     }
 
+    if filter_list {
+        // The filter reads the answers: none may come encoded (a compression layer
+        // inside would hand it bytes it cannot read, which it would refuse).
+        parts.headers.remove(header::ACCEPT_ENCODING);
+    }
     let method = parts.method.clone();
     parts.extensions.insert(principal.clone());
     let request = Request::from_parts(parts, Full::new(bytes));
@@ -312,10 +317,12 @@ where
             }
         }
         Some(id) => {
-            // rmcp's "session not found" (a 404 without a body type; a JSON-RPC error that
-            // maps to 404 has one), or the owner's own DELETE.
+            // rmcp's "session not found", exactly (a JSON-RPC error that maps to 404 has a
+            // body type, and a router's fallback 404 another body), or the owner's own
+            // DELETE.
             let gone = parts.status == StatusCode::NOT_FOUND
-                && !parts.headers.contains_key(header::CONTENT_TYPE);
+                && !parts.headers.contains_key(header::CONTENT_TYPE)
+                && body.size_hint().exact() == Some(SESSION_NOT_FOUND.len() as u64);
             if gone || (method == Method::DELETE && parts.status.is_success()) {
                 config.sessions.forget(id);
             }
@@ -347,6 +354,8 @@ where
 }
 
 const SESSION_ID: &str = "mcp-session-id";
+/// rmcp's body for an unknown session.
+const SESSION_NOT_FOUND: &str = "Not Found: Session not found";
 const LAST_EVENT_ID: &str = "last-event-id";
 const MCP_METHOD: &str = "mcp-method";
 const MCP_NAME: &str = "mcp-name";
@@ -376,7 +385,7 @@ fn session_id(headers: &http::HeaderMap) -> SessionHeader<'_> {
 /// rmcp's own answer to a session it does not know, byte for byte, so that a session of
 /// another caller cannot be told from one that never existed.
 fn session_not_found() -> Response<AuthBody> {
-    let mut response = Response::new(full("Not Found: Session not found"));
+    let mut response = Response::new(full(SESSION_NOT_FOUND));
     *response.status_mut() = StatusCode::NOT_FOUND;
     response
 }
@@ -526,6 +535,19 @@ fn inspect(
                         .and_then(|p| p.name)
                         .map_or(0..0, |raw| span_in(body, raw.get())),
                 },
+                // A scope the operator's policy denies this caller: no token it could step
+                // up to would help, so no challenge (a client would loop); the tool's own
+                // denial answers.
+                (ToolsList::All, ScopeDenial::Challenge)
+                    if config.security.as_ref().is_some_and(|security| {
+                        let policy = security.policy();
+                        scopes
+                            .iter()
+                            .any(|s| !principal.has_scope(s) && policy.denies(principal, s))
+                    }) =>
+                {
+                    Inspection::Pass
+                }
                 (ToolsList::All, ScopeDenial::Challenge) => Inspection::Challenge {
                     id: message.id.clone(),
                     tool: name.into_owned(),

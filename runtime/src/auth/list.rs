@@ -38,27 +38,41 @@ pub(crate) fn filter(body: AuthBody, principal: Principal, sse: bool) -> AuthBod
                 && let Some(end) = event_end(&state.buffer)
             {
                 let event: Vec<u8> = state.buffer.drain(..end).collect();
-                let event = filter_event(&event, &state.principal).unwrap_or(event);
-                return Some((Ok(Frame::data(Bytes::from(event))), state));
+                match filter_event(&event, &state.principal) {
+                    Ok(Some(filtered)) => {
+                        return Some((Ok(Frame::data(Bytes::from(filtered))), state));
+                    }
+                    Ok(None) => return Some((Ok(Frame::data(Bytes::from(event))), state)),
+                    // An event that may hold a list but cannot be read: withheld.
+                    Err(Unreadable) => continue,
+                }
             }
             if state.done {
                 if state.buffer.is_empty() {
                     return None;
                 }
                 let rest = std::mem::take(&mut state.buffer);
-                let rest = if state.sse {
-                    rest
+                let judged = if state.sse {
+                    filter_event(&rest, &state.principal)
                 } else {
-                    filter_json(&rest, &state.principal).unwrap_or(rest)
+                    filter_json(&rest, &state.principal)
                 };
-                return Some((Ok(Frame::data(Bytes::from(rest))), state));
+                return match judged {
+                    Ok(Some(filtered)) => Some((Ok(Frame::data(Bytes::from(filtered))), state)),
+                    Ok(None) => Some((Ok(Frame::data(Bytes::from(rest))), state)),
+                    Err(Unreadable) => {
+                        let error: BoxError =
+                            "an answer that may list tools could not be read to filter it".into();
+                        Some((Err(error), state))
+                    }
+                };
             }
             match state.body.frame().await {
                 None => state.done = true,
                 Some(Ok(frame)) => match frame.into_data() {
                     Ok(data) => {
                         state.buffer.extend_from_slice(&data);
-                        if !state.sse && state.buffer.len() > MAX_JSON {
+                        if state.buffer.len() > MAX_JSON {
                             state.done = true;
                             state.buffer.clear();
                             let error: BoxError = "tools/list answer too large to filter".into();
@@ -91,9 +105,21 @@ fn event_end(buffer: &[u8]) -> Option<usize> {
     }
 }
 
-/// One server-sent event with its `data` filtered, or `None` to pass it unchanged.
-fn filter_event(event: &[u8], principal: &Principal) -> Option<Vec<u8>> {
-    let text = std::str::from_utf8(event).ok()?;
+/// An answer that may hold a tool list but cannot be read: never passed on as it is.
+struct Unreadable;
+
+/// Whether `bytes` may hold a tool list at all (rmcp writes keys plainly): most answers
+/// are passed on without being parsed.
+fn may_list(bytes: &[u8]) -> bool {
+    bytes.windows(7).any(|w| w == b"\"tools\"")
+}
+
+/// One server-sent event with its `data` filtered; `Ok(None)` to pass it unchanged.
+fn filter_event(event: &[u8], principal: &Principal) -> Result<Option<Vec<u8>>, Unreadable> {
+    if !may_list(event) {
+        return Ok(None);
+    }
+    let text = std::str::from_utf8(event).map_err(|_| Unreadable)?;
     let lines: Vec<&str> = text
         .split('\n')
         .map(|l| l.strip_suffix('\r').unwrap_or(l))
@@ -105,10 +131,12 @@ fn filter_event(event: &[u8], principal: &Principal) -> Option<Vec<u8>> {
         .map(|d| d.strip_prefix(' ').unwrap_or(d))
         .collect();
     if data.is_empty() {
-        return None;
+        return Ok(None);
     }
-    let filtered = filter_json(data.join("\n").as_bytes(), principal)?;
-    let filtered = String::from_utf8(filtered).ok()?;
+    let Some(filtered) = filter_json(data.join("\n").as_bytes(), principal)? else {
+        return Ok(None);
+    };
+    let filtered = String::from_utf8(filtered).map_err(|_| Unreadable)?;
     let mut out = String::with_capacity(event.len());
     let mut wrote_data = false;
     for line in lines {
@@ -125,14 +153,17 @@ fn filter_event(event: &[u8], principal: &Principal) -> Option<Vec<u8>> {
         }
     }
     out.push('\n');
-    Some(out.into_bytes())
+    Ok(Some(out.into_bytes()))
 }
 
 /// A JSON-RPC answer (or batch) with its `tools/list` results filtered, each marked
 /// `cacheScope: "private"` (SEP-2549: the list is this caller's, no shared cache may hand
-/// it to another, whatever the server said); `None` when there is no such result.
-fn filter_json(json: &[u8], principal: &Principal) -> Option<Vec<u8>> {
-    let mut value: Value = serde_json::from_slice(json).ok()?;
+/// it to another, whatever the server said); `Ok(None)` when there is no such result.
+fn filter_json(json: &[u8], principal: &Principal) -> Result<Option<Vec<u8>>, Unreadable> {
+    if !may_list(json) {
+        return Ok(None);
+    }
+    let mut value: Value = serde_json::from_slice(json).map_err(|_| Unreadable)?;
     let mut changed = false;
     let mut filter_one = |message: &mut Value| {
         let Some(Value::Object(result)) = message.get_mut("result") else {
@@ -151,7 +182,10 @@ fn filter_json(json: &[u8], principal: &Principal) -> Option<Vec<u8>> {
         Value::Array(messages) => messages.iter_mut().for_each(&mut filter_one),
         message => filter_one(message),
     }
-    changed.then(|| serde_json::to_vec(&value).ok()).flatten()
+    if !changed {
+        return Ok(None);
+    }
+    serde_json::to_vec(&value).map(Some).map_err(|_| Unreadable)
 }
 
 /// Whether the caller holds every scope of the tool (a tool secure-tool does not know is
@@ -179,6 +213,8 @@ mod tests {
             br#"{"jsonrpc":"2.0","id":1,"result":{"tools":[],"cacheScope":"public","ttlMs":60000}}"#,
             &who,
         )
+        .ok()
+        .flatten()
         .unwrap();
         let value: Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(value["result"]["cacheScope"], "private");
@@ -187,13 +223,24 @@ mod tests {
     #[test]
     fn events_without_a_tool_list_pass_unchanged() {
         let who = Principal::anonymous();
-        assert_eq!(filter_event(b"id: 1\nretry: 3000\n\n", &who), None);
-        assert_eq!(
+        assert!(matches!(
+            filter_event(b"id: 1\nretry: 3000\n\n", &who),
+            Ok(None)
+        ));
+        assert!(matches!(
             filter_event(
                 b"data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n\n",
                 &who
             ),
-            None
-        );
+            Ok(None)
+        ));
+    }
+
+    #[test]
+    fn an_answer_that_may_list_tools_but_cannot_be_read_is_refused() {
+        let who = Principal::anonymous();
+        // Compressed or cut off: never passed on unfiltered.
+        assert!(filter_json(b"\x1f\x8b{\"tools\": [", &who).is_err());
+        assert!(filter_event(b"data: {\"result\":{\"tools\":[{\"name\n\n", &who).is_err());
     }
 }

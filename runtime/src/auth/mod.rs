@@ -359,8 +359,8 @@ impl ResourceServerBuilder {
     }
 
     /// How many sessions' owners are remembered (default 100 000). Past that, the
-    /// session used least recently loses its owner and answers 404 to everyone, its
-    /// owner included (which then opens a new one).
+    /// oldest session loses its owner and answers 404 to everyone, its owner included
+    /// (which then opens a new one). A caller holds at most 256 sessions at once.
     pub fn max_sessions(mut self, sessions: usize) -> Self {
         self.max_sessions = sessions;
         self

@@ -94,7 +94,12 @@ impl Sessions {
     /// Session `id`, just created by rmcp for `principal`'s request, belongs to it.
     pub(crate) fn bind(&self, id: &str, principal: &Principal) {
         let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
-        table.remove(id);
+        if table.owners.contains_key(id) {
+            // rmcp never hands out an id twice; if it did, the session would belong to
+            // two callers: it belongs to neither.
+            table.remove(id);
+            return;
+        }
         let owner = Owner::of(principal);
         let own = table.by_owner.get(&owner).map_or(0, VecDeque::len);
         if own >= SESSIONS_PER_CALLER

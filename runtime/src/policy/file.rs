@@ -204,6 +204,7 @@ pub(crate) fn parse(
         local_id: None,
         local: None,
         id: 0,
+        lineage: 0,
     })
 }
 

@@ -72,6 +72,9 @@ pub struct Policy {
     /// whose scopes this policy already decided carries the same id, and is not decided
     /// again. 0 until then.
     id: u64,
+    /// The `Security` this policy is in force in, the same across its reloads (0: none):
+    /// a decision another `Security`'s policy made is never taken for this one's.
+    pub(crate) lineage: u64,
 }
 
 /// The ids of policies put in force, never reused in a process.
@@ -204,12 +207,23 @@ impl Policy {
         }
     }
 
+    /// Whether this policy denies `scope` to `caller` (by its id or its token's scopes):
+    /// no token the caller could step up to would be granted it.
+    pub(crate) fn denies(&self, caller: &Principal, scope: &str) -> bool {
+        self.entries(caller, false)
+            .any(|access| access.deny.iter().any(|d| &**d == scope))
+    }
+
     /// The caller as the pipeline takes it: a decision the HTTP layer made for this
     /// request stands, even when a reload put another policy in force in between (the
     /// request is judged once, as a call in flight finishes under the policy it started
     /// with); any other caller is decided here.
     pub(crate) fn decided(&self, caller: &Principal, local: bool) -> Option<Principal> {
-        if !local && caller.decided_by().is_some() {
+        if !local
+            && caller.decided_by().is_some()
+            && self.lineage != 0
+            && caller.decided_in() == self.lineage
+        {
             return None;
         }
         self.resolve(caller, local)
@@ -233,6 +247,6 @@ impl Policy {
         }
         // A caller decided under another policy goes back to its token's scopes even when
         // this one names it nowhere.
-        (any || !undecided).then(|| caller.with_policy(self.id, &grant, &deny))
+        (any || !undecided).then(|| caller.with_policy((self.lineage, self.id), &grant, &deny))
     }
 }
