@@ -630,15 +630,19 @@ mallory = { deny = ["fs.read"] }
     .await
     .unwrap();
     assert_eq!(text(&wrote), "wrote 1 bytes");
-    // A denial wins over the token's own scope: a 403 before dispatch.
+    // A denial wins over the token's own scope. No 403 step-up (no token could be
+    // granted a scope the policy denies, and a client would loop): the tool's denial.
     let mallory = signer.rs256(&claims(&server.mcp(), "mallory", "fs.read"));
-    let response = post(
-        &server.mcp(),
-        Some(&mallory),
-        &tools_call("read_file", json!({"path": "docs/hello.txt"})),
-    )
-    .await;
-    assert_eq!(response.status(), 403);
+    let client = connect(&server.mcp(), &mallory).await.unwrap();
+    let denied = call(&client, "read_file", json!({"path": "docs/hello.txt"}))
+        .await
+        .unwrap();
+    assert_eq!(denied.is_error, Some(true));
+    assert!(
+        text(&denied).contains("permission denied"),
+        "{}",
+        text(&denied)
+    );
     // A subject the policy does not name keeps its token's scopes, no more.
     let bob = signer.rs256(&claims(&server.mcp(), "bob", "fs.read"));
     let response = post(
