@@ -74,7 +74,9 @@ struct Inner {
     scrub_logs: bool,
     max_keys: usize,
     audit: Option<AuditLog>,
-    /// Which `Security` this is (its policies' `lineage`).
+    /// Which `Security` this is (its policies' `lineage`; read again when a reload puts a
+    /// new policy in force).
+    #[cfg_attr(not(feature = "policy"), allow(dead_code))]
     lineage: u64,
     /// Repeated refusals, coalesced before they reach the trail.
     refusals: crate::audit::Coalescer,

@@ -209,6 +209,7 @@ impl Policy {
 
     /// Whether this policy denies `scope` to `caller` (by its id or its token's scopes):
     /// no token the caller could step up to would be granted it.
+    #[cfg(feature = "jwt")]
     pub(crate) fn denies(&self, caller: &Principal, scope: &str) -> bool {
         self.entries(caller, false)
             .any(|access| access.deny.iter().any(|d| &**d == scope))
