@@ -207,7 +207,7 @@ fn verify(c: &mut Criterion) {
             .unwrap_or_default();
         assert!(!bytes.is_empty());
     }
-    let mut session_service = tower_layer::Layer::layer(&auth, SseSession);
+    let mut session_service = tower_layer::Layer::layer(&auth, SSE_SESSION);
     let opened = runtime
         .block_on(tower_service::Service::call(
             &mut session_service,
@@ -236,7 +236,7 @@ fn verify(c: &mut Criterion) {
         );
     });
     group.bench_function("session_sse_baseline", |b| {
-        let mut inner = SseSession;
+        let mut inner = SSE_SESSION;
         b.iter_batched(
             in_session,
             |request| {
@@ -253,13 +253,14 @@ fn verify(c: &mut Criterion) {
 
 const SESSION: &str = "0b5e55f0-0000-4000-8000-000000000001";
 
-/// A service that answers like rmcp in a session: an event stream with an event id, and
-/// the session's id.
-#[derive(Clone)]
-struct SseSession;
+type Answer = http::Response<http_body_util::Full<bytes::Bytes>>;
 
-impl<B: Send + 'static> tower_service::Service<http::Request<B>> for SseSession {
-    type Response = http::Response<http_body_util::Full<bytes::Bytes>>;
+/// A service that answers every request at once with `answer()`.
+#[derive(Clone, Copy)]
+struct Answering(fn() -> Answer);
+
+impl<B: Send + 'static> tower_service::Service<http::Request<B>> for Answering {
+    type Response = Answer;
     type Error = std::convert::Infallible;
     type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
 
@@ -272,45 +273,31 @@ impl<B: Send + 'static> tower_service::Service<http::Request<B>> for SseSession 
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         drop(request);
-        let body = bytes::Bytes::from_static(
-            b"data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"hello\"}],\"isError\":false}}\nid: 1/0\n\n",
-        );
-        let mut response = http::Response::new(http_body_util::Full::new(body));
-        let headers = response.headers_mut();
-        headers.insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("text/event-stream"),
-        );
-        headers.insert("mcp-session-id", http::HeaderValue::from_static(SESSION));
-        std::future::ready(Ok(response))
+        std::future::ready(Ok((self.0)()))
     }
 }
 
-#[derive(Clone)]
-struct Ok200;
+/// `{}`, at once.
+const OK_200: Answering =
+    Answering(|| http::Response::new(http_body_util::Full::new(bytes::Bytes::from_static(b"{}"))));
 
-impl<B: Send + 'static> tower_service::Service<http::Request<B>> for Ok200 {
-    type Response = http::Response<http_body_util::Full<bytes::Bytes>>;
-    type Error = std::convert::Infallible;
-    type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+/// What rmcp answers in a session: an event stream with an event id, and the session's id.
+const SSE_SESSION: Answering = Answering(|| {
+    let body = bytes::Bytes::from_static(
+        b"data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"hello\"}],\"isError\":false}}\nid: 1/0\n\n",
+    );
+    let mut response = http::Response::new(http_body_util::Full::new(body));
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert("mcp-session-id", http::HeaderValue::from_static(SESSION));
+    response
+});
 
-    fn poll_ready(
-        &mut self,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        std::task::Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        drop(request);
-        std::future::ready(Ok(http::Response::new(http_body_util::Full::new(
-            bytes::Bytes::from_static(b"{}"),
-        ))))
-    }
-}
-
-fn tower_service_fn() -> Ok200 {
-    Ok200
+fn tower_service_fn() -> Answering {
+    OK_200
 }
 
 type Client = RunningService<RoleClient, ()>;
