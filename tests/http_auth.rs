@@ -53,17 +53,6 @@ fn text(result: &rmcp::model::CallToolResult) -> String {
         .collect()
 }
 
-fn initialize() -> Value {
-    json!({
-        "jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": { "name": "raw", "version": "1" }
-        }
-    })
-}
-
 fn tools_call(name: &str, args: Value) -> Value {
     json!({
         "jsonrpc": "2.0", "id": 7, "method": "tools/call",

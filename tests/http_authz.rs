@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth_support::{TempDir, claims, ed25519, sign_ed};
+use auth_support::{TempDir, claims, ed25519, initialize, sign_ed};
 use common::TestServer;
 use rmcp::model::{CallToolRequestParams, ProtocolVersion};
 use rmcp::service::{ClientLifecycleMode, ClientServiceExt};
@@ -153,17 +153,6 @@ impl Reply {
             .filter_map(|t| t["name"].as_str().map(str::to_owned))
             .collect()
     }
-}
-
-fn initialize() -> Value {
-    json!({
-        "jsonrpc": "2.0", "id": 1, "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": { "name": "raw", "version": "1" }
-        }
-    })
 }
 
 fn list(id: u64) -> Value {

@@ -115,6 +115,18 @@ pub fn claims(aud: &str, sub: &str, scope: &str) -> Value {
     })
 }
 
+/// An `initialize` request as a raw client sends it (the legacy revision's handshake).
+pub fn initialize() -> Value {
+    json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": { "name": "raw", "version": "1" }
+        }
+    })
+}
+
 pub fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
