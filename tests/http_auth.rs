@@ -32,19 +32,6 @@ async fn call(
     client.call_tool(params).await
 }
 
-/// The names `tools/list` shows this client, sorted.
-async fn tool_names(client: &Client) -> Vec<String> {
-    let mut names: Vec<String> = client
-        .list_all_tools()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|t| t.name.to_string())
-        .collect();
-    names.sort();
-    names
-}
-
 fn text(result: &rmcp::model::CallToolResult) -> String {
     result
         .content

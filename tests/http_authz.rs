@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth_support::{TempDir, claims, ed25519, initialize, sign_ed};
+use auth_support::{TempDir, claims, ed25519, initialize, sign_ed, tool_names};
 use common::TestServer;
 use rmcp::model::{CallToolRequestParams, ProtocolVersion};
 use rmcp::service::{ClientLifecycleMode, ClientServiceExt};
@@ -732,14 +732,7 @@ async fn the_challenge_and_filtering_work_alike_in_both_revisions() {
         );
 
         let client = connect(&granted, &caller, modern).await.unwrap();
-        let mut names: Vec<String> = client
-            .list_all_tools()
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|t| t.name.to_string())
-            .collect();
-        names.sort();
+        let names = tool_names(&client).await;
         assert!(names.contains(&"echo".to_owned()), "{modern}: {names:?}");
         assert!(
             !names.contains(&"needs_two".to_owned()),

@@ -115,6 +115,21 @@ pub fn claims(aud: &str, sub: &str, scope: &str) -> Value {
     })
 }
 
+/// The names `tools/list` shows this client, sorted.
+pub async fn tool_names(
+    client: &rmcp::service::RunningService<rmcp::RoleClient, ()>,
+) -> Vec<String> {
+    let mut names: Vec<String> = client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    names.sort();
+    names
+}
+
 /// An `initialize` request as a raw client sends it (the legacy revision's handshake).
 pub fn initialize() -> Value {
     json!({

@@ -266,7 +266,6 @@ where
         };
         match inspection {
             Inspection::Pass => {}
-            Inspection::ListTools => {}
             Inspection::Challenge { id, tool, scopes } => {
                 audit_refusal(
                     config,
@@ -434,7 +433,6 @@ fn bearer(headers: &http::HeaderMap) -> Bearer<'_> {
 
 enum Inspection {
     Pass,
-    ListTools,
     Challenge {
         id: Option<serde_json::Value>,
         tool: String,
@@ -515,7 +513,6 @@ fn inspect(
         return Err(Unreadable::Headers(message.id.clone()));
     }
     match message.method.as_deref() {
-        Some("tools/list") if config.tools_list == ToolsList::Granted => Ok(Inspection::ListTools),
         Some("tools/call") => {
             let Some(name) = message.tool() else {
                 return Ok(Inspection::Pass);
