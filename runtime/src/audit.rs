@@ -2,18 +2,17 @@
 //! optionally a JSON-lines file ([`AuditLog`]).
 
 use std::fmt;
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, SystemTime};
 
 use crate::{ErrorRef, Principal};
 
 mod coalesce;
+mod writer;
 
 pub(crate) use coalesce::{Coalescer, Event, Kind};
+use writer::{Render, Settings, Sink};
 
 /// The target of audit events; filter on it to route them (e.g. to a separate log).
 pub const AUDIT_TARGET: &str = "secure_tool::audit";
@@ -230,7 +229,7 @@ pub struct AuditLog {
     max_bytes: u64,
     keep: u32,
     capacity: usize,
-    sink: Option<Arc<Sink>>,
+    sink: Option<Arc<Sink<Line>>>,
 }
 
 impl fmt::Debug for AuditLog {
@@ -283,52 +282,49 @@ impl AuditLog {
     /// Open the file and start the writer, once.
     pub(crate) fn open(&mut self) -> std::io::Result<()> {
         if self.sink.is_none() {
-            self.sink = Some(Arc::new(Sink::open(self)?));
+            self.sink = Some(Arc::new(Sink::open(Settings {
+                path: self.path.clone(),
+                max_bytes: self.max_bytes,
+                keep: self.keep,
+                capacity: self.capacity,
+            })?));
         }
         Ok(())
     }
 
     /// Queue a line without waiting: when the queue is full it is dropped and counted.
     fn send(&self, line: Line) {
-        if let Some(sink) = &self.sink
-            && sink.queue.try_send(line).is_err()
-        {
-            sink.dropped.fetch_add(1, Ordering::Relaxed);
+        if let Some(sink) = &self.sink {
+            sink.send(line);
         }
     }
 
-    /// Lines dropped so far because the queue was full.
+    /// Lines lost so far: dropped because the queue was full, sent after
+    /// [`close`](Self::close), or refused by the file (a full disk, a size limit). Each is
+    /// also counted in the trail by the next `audit_dropped` line written.
     pub fn dropped(&self) -> u64 {
-        self.sink.as_ref().map_or(0, |s| {
-            s.dropped_total.load(Ordering::Relaxed) + s.dropped.load(Ordering::Relaxed)
-        })
+        self.sink.as_ref().map_or(0, |sink| sink.dropped())
     }
-}
 
-/// The queue and the drop counters shared with the writer thread.
-struct Sink {
-    queue: SyncSender<Line>,
-    /// Drops not yet written to the trail.
-    dropped: Arc<AtomicU64>,
-    /// Drops already written to the trail.
-    dropped_total: Arc<AtomicU64>,
-}
+    /// Wait until every line queued before this call is in the file (or counted as
+    /// dropped), at most `timeout`: `true` when it is. Lines are written by the kernel's
+    /// `write`, so a written line survives the process; [`close`](Self::close) also syncs
+    /// it to the disk. A trail not yet opened (not given to a `SecurityBuilder`) has
+    /// nothing to flush.
+    pub fn flush(&self, timeout: Duration) -> bool {
+        self.sink.as_ref().is_none_or(|sink| sink.flush(timeout))
+    }
 
-impl Sink {
-    fn open(config: &AuditLog) -> std::io::Result<Self> {
-        let file = Writer::open(config)?;
-        let (queue, lines) = std::sync::mpsc::sync_channel(config.capacity);
-        let dropped = Arc::new(AtomicU64::new(0));
-        let dropped_total = Arc::new(AtomicU64::new(0));
-        let (pending, total) = (Arc::clone(&dropped), Arc::clone(&dropped_total));
-        std::thread::Builder::new()
-            .name("secure-tool-audit".into())
-            .spawn(move || file.run(&lines, &pending, &total))?;
-        Ok(Self {
-            queue,
-            dropped,
-            dropped_total,
-        })
+    /// Close the trail at shutdown: take no more lines (later ones are counted as
+    /// dropped), write every queued one and the count of the dropped ones, sync the file
+    /// and stop the writer thread, all within `timeout`: `true` when it all happened in
+    /// time. Every clone shares the one trail, so this closes it for all of them. The
+    /// last clone to be dropped closes the trail too (waiting up to 5 s), so a trail is
+    /// flushed however the program ends, but for `std::process::exit` and signals that
+    /// kill it: a server that handles SIGTERM calls
+    /// [`Security::close_audit`](crate::Security::close_audit) before it exits.
+    pub fn close(&self, timeout: Duration) -> bool {
+        self.sink.as_ref().is_none_or(|sink| sink.close(timeout))
     }
 }
 
@@ -374,8 +370,8 @@ enum Line {
     },
 }
 
-impl Line {
-    fn to_json(&self) -> serde_json::Value {
+impl Render for Line {
+    fn render(&self) -> serde_json::Value {
         use serde_json::{Map, Value, json};
         match self {
             Self::Call {
@@ -501,99 +497,6 @@ fn timestamp(time: SystemTime) -> String {
     chrono::DateTime::<chrono::Utc>::from(time).to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
-/// The writer thread's file, rotated by size.
-struct Writer {
-    path: PathBuf,
-    file: std::fs::File,
-    size: u64,
-    max_bytes: u64,
-    keep: u32,
-}
-
-impl Writer {
-    fn open(config: &AuditLog) -> std::io::Result<Self> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&config.path)?;
-        let size = file.metadata()?.len();
-        Ok(Self {
-            path: config.path.clone(),
-            file,
-            size,
-            max_bytes: config.max_bytes,
-            keep: config.keep,
-        })
-    }
-
-    /// Write lines until every sender is gone. A line that cannot be written is counted
-    /// as dropped and reported on stderr-free `tracing` (never with its content).
-    fn run(mut self, lines: &Receiver<Line>, pending: &AtomicU64, total: &AtomicU64) {
-        loop {
-            let line = match lines.recv_timeout(Duration::from_millis(500)) {
-                Ok(line) => Some(line),
-                Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => break,
-            };
-            let dropped = pending.swap(0, Ordering::Relaxed);
-            if dropped > 0 {
-                total.fetch_add(dropped, Ordering::Relaxed);
-                let note = serde_json::json!({
-                    "time": timestamp(SystemTime::now()),
-                    "event": "audit_dropped",
-                    "dropped": dropped,
-                });
-                self.write(&note);
-            }
-            if let Some(line) = line {
-                self.write(&line.to_json());
-            }
-        }
-    }
-
-    fn write(&mut self, value: &serde_json::Value) {
-        let mut text = value.to_string();
-        text.push('\n');
-        if self.size > 0
-            && self.size + text.len() as u64 > self.max_bytes
-            && let Err(error) = self.rotate()
-        {
-            tracing::error!(target: AUDIT_TARGET, %error, "cannot rotate the audit trail");
-        }
-        match self.file.write_all(text.as_bytes()) {
-            Ok(()) => self.size += text.len() as u64,
-            Err(error) => {
-                tracing::error!(target: AUDIT_TARGET, %error, "cannot write the audit trail");
-            }
-        }
-    }
-
-    /// `PATH.{n-1}` -> `PATH.{n}` ... `PATH` -> `PATH.1`, then a fresh `PATH`.
-    fn rotate(&mut self) -> std::io::Result<()> {
-        let numbered = |n: u32| {
-            let mut name = self.path.clone().into_os_string();
-            name.push(format!(".{n}"));
-            PathBuf::from(name)
-        };
-        if self.keep > 0 {
-            for n in (1..self.keep).rev() {
-                let from = numbered(n);
-                if from.exists() {
-                    std::fs::rename(&from, numbered(n + 1))?;
-                }
-            }
-            std::fs::rename(&self.path, numbered(1))?;
-        }
-        self.file = std::fs::OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(true)
-            .open(&self.path)?;
-        self.size = 0;
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -692,6 +595,163 @@ mod tests {
             .sum();
         let written = lines.iter().filter(|l| l["event"] == "tool_call").count() as u64;
         assert_eq!(counted + written, 5_001, "every line is written or counted");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn close_writes_every_queued_line_and_syncs() {
+        let dir = temp("close");
+        let path = dir.join("audit.jsonl");
+        let mut log = AuditLog::new(&path).capacity(100_000);
+        log.open().unwrap();
+        for _ in 0..20_000 {
+            log.send(call("t"));
+        }
+        assert!(log.close(Duration::from_secs(10)), "closed in time");
+        // Everything queued is in the file the moment `close` returns.
+        assert_eq!(lines(&path).len(), 20_000);
+        assert_eq!(log.dropped(), 0);
+        // A line after the close is counted, never lost silently.
+        log.send(call("late"));
+        assert_eq!(log.dropped(), 1);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn dropping_the_last_handle_flushes_the_trail() {
+        let dir = temp("drop");
+        let path = dir.join("audit.jsonl");
+        let mut log = AuditLog::new(&path).capacity(100_000);
+        log.open().unwrap();
+        let clone = log.clone();
+        for _ in 0..10_000 {
+            log.send(call("t"));
+        }
+        drop(log);
+        drop(clone);
+        assert_eq!(lines(&path).len(), 10_000);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn flush_waits_for_the_lines_queued_before_it() {
+        let dir = temp("flush");
+        let path = dir.join("audit.jsonl");
+        let mut log = AuditLog::new(&path).capacity(100_000);
+        log.open().unwrap();
+        for _ in 0..5_000 {
+            log.send(call("t"));
+        }
+        assert!(log.flush(Duration::from_secs(10)));
+        assert_eq!(lines(&path).len(), 5_000);
+        // The trail stays open after a flush.
+        log.send(call("t"));
+        assert!(log.flush(Duration::from_secs(10)));
+        assert_eq!(lines(&path).len(), 5_001);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_trail_moved_away_is_reopened_at_its_path() {
+        let dir = temp("moved");
+        let path = dir.join("audit.jsonl");
+        let mut log = AuditLog::new(&path);
+        log.open().unwrap();
+        for _ in 0..3 {
+            log.send(call("before"));
+        }
+        assert!(log.flush(Duration::from_secs(10)));
+        // logrotate's default (and an operator's `mv`).
+        std::fs::rename(&path, dir.join("audit.jsonl.1")).unwrap();
+        for _ in 0..4 {
+            log.send(call("after"));
+        }
+        assert!(log.flush(Duration::from_secs(10)));
+        let moved = lines(&dir.join("audit.jsonl.1"));
+        let fresh = lines(&path);
+        assert_eq!(moved.len(), 3);
+        assert!(moved.iter().all(|l| l["tool"] == "before"));
+        assert_eq!(fresh.len(), 4, "new lines go to a new file at the path");
+        assert!(fresh.iter().all(|l| l["tool"] == "after"));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn rotation_after_an_external_move_overwrites_nothing() {
+        let dir = temp("moved-rotate");
+        let path = dir.join("audit.jsonl");
+        let mut log = AuditLog::new(&path).max_bytes(2_000).keep(3);
+        log.open().unwrap();
+        for _ in 0..5 {
+            log.send(call("first"));
+        }
+        assert!(log.flush(Duration::from_secs(10)));
+        std::fs::rename(&path, dir.join("moved.jsonl")).unwrap();
+        for _ in 0..30 {
+            log.send(call("second"));
+            assert!(log.flush(Duration::from_secs(10)));
+        }
+        // The moved file is the operator's now: it keeps its lines, and no rotation of
+        // ours shifted it over the numbered files.
+        assert_eq!(lines(&dir.join("moved.jsonl")).len(), 5);
+        let kept: usize = [
+            "audit.jsonl",
+            "audit.jsonl.1",
+            "audit.jsonl.2",
+            "audit.jsonl.3",
+        ]
+        .iter()
+        .map(|f| lines(&dir.join(f)).len())
+        .sum();
+        assert_eq!(
+            kept, 30,
+            "30 lines of ~180 bytes fit in four 2,000-byte files"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_rotation_that_cannot_rename_loses_nothing() {
+        let dir = temp("rename-fails");
+        let path = dir.join("audit.jsonl");
+        // `audit.jsonl.1` is a directory that is not empty: no file can be renamed onto it.
+        std::fs::create_dir_all(dir.join("audit.jsonl.1/x")).unwrap();
+        let mut log = AuditLog::new(&path).max_bytes(500).keep(1);
+        log.open().unwrap();
+        for _ in 0..20 {
+            log.send(call("t"));
+        }
+        assert!(log.flush(Duration::from_secs(10)));
+        assert_eq!(lines(&path).len(), 20, "the live file keeps every line");
+        assert!(dir.join("audit.jsonl.1/x").is_dir());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_trail_is_private_and_rotation_keeps_the_operators_mode() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = temp("mode");
+        let path = dir.join("audit.jsonl");
+        let mut log = AuditLog::new(&path).max_bytes(400).keep(2);
+        log.open().unwrap();
+        assert_eq!(
+            mode(&path),
+            0o600,
+            "a new trail is readable by its owner only"
+        );
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        for _ in 0..6 {
+            log.send(call("t"));
+        }
+        assert!(log.flush(Duration::from_secs(10)));
+        assert!(dir.join("audit.jsonl.1").exists(), "rotated");
+        assert_eq!(
+            mode(&path),
+            0o640,
+            "the operator's mode is kept across rotation"
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 }

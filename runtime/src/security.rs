@@ -236,8 +236,26 @@ impl Security {
     }
 
     /// The JSON-lines audit trail, when one was configured.
-    pub(crate) fn audit_log(&self) -> Option<&AuditLog> {
+    pub fn audit_log(&self) -> Option<&AuditLog> {
         self.inner.audit.as_ref()
+    }
+
+    /// Write the audit trail's pending lines (the counts of coalesced refusals included)
+    /// and wait until they are in the file, at most `timeout`: `true` when they are (or
+    /// there is no trail). See [`AuditLog::flush`].
+    pub fn flush_audit(&self, timeout: Duration) -> bool {
+        self.inner.refusals.flush();
+        self.audit_log().is_none_or(|log| log.flush(timeout))
+    }
+
+    /// At shutdown, after the server stopped taking calls: write the audit trail's
+    /// pending lines (the counts of coalesced refusals included), sync the file and stop
+    /// its writer, at most `timeout`: `true` when every line made it (or there is no
+    /// trail). Lines of calls that end later are counted as dropped. See
+    /// [`AuditLog::close`].
+    pub fn close_audit(&self, timeout: Duration) -> bool {
+        self.inner.refusals.flush();
+        self.audit_log().is_none_or(|log| log.close(timeout))
     }
 
     /// Where repeated refusals (the pipeline's and the HTTP layer's) are counted.

@@ -149,6 +149,20 @@ impl Coalescer {
         write
     }
 
+    /// Write the count of every kind with refusals not yet written, its interval over or
+    /// not: at shutdown, so that no count is lost.
+    pub(crate) fn flush(&self) {
+        let due = {
+            let mut slots = self
+                .shared
+                .slots
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            pending(&mut slots)
+        };
+        self.shared.emit(due);
+    }
+
     /// A thread that writes each interval's count once the interval is over, and ends
     /// when nothing is pending.
     fn spawn_flusher(&self) {
@@ -226,14 +240,18 @@ impl Shared {
     }
 }
 
+/// Take the count of every kind with refusals not yet written (their intervals go on).
+fn pending(slots: &mut HashMap<Kind, Slot>) -> Vec<(Kind, u64)> {
+    slots
+        .iter_mut()
+        .filter(|(_, slot)| slot.suppressed > 0)
+        .map(|(kind, slot)| (kind.clone(), std::mem::take(&mut slot.suppressed)))
+        .collect()
+}
+
 impl Drop for Shared {
     fn drop(&mut self) {
-        let slots = std::mem::take(self.slots.get_mut().unwrap_or_else(PoisonError::into_inner));
-        let due = slots
-            .into_iter()
-            .filter(|(_, slot)| slot.suppressed > 0)
-            .map(|(kind, slot)| (kind, slot.suppressed))
-            .collect();
+        let due = pending(self.slots.get_mut().unwrap_or_else(PoisonError::into_inner));
         self.emit(due);
     }
 }

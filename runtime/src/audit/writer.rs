@@ -1,0 +1,475 @@
+//! The audit trail's file and the thread that writes it: lines come through a bounded
+//! queue, so a call never waits for the disk, and every line that is accepted is either
+//! written whole or counted as dropped.
+//!
+//! What an operator does to the file is expected: a rename by logrotate (or by hand) is
+//! noticed by comparing the path's device and inode with the open file's, as Python's
+//! `WatchedFileHandler` does, and the trail reopens at the path. The file is opened with
+//! `O_APPEND`; a new one is made with mode 0600, a rotated one with the mode of the file
+//! it replaces. A write that fails is cut back off the file, so no torn line is left.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Where the writer reports its own troubles (never with a line's content).
+const TARGET: &str = "secure_tool::audit";
+
+/// After a rotation failed, how long before it is tried again (the file grows meanwhile).
+const ROTATE_RETRY: Duration = Duration::from_secs(30);
+
+/// How long the writer waits for a line before it checks the path again.
+const IDLE: Duration = Duration::from_millis(500);
+
+/// The most lines written between two checks of the path and of the progress counter.
+const BATCH: u64 = 1024;
+
+/// A line as the writer thread renders it (calls never format JSON).
+pub(crate) trait Render: Send + 'static {
+    /// The line's JSON object.
+    fn render(&self) -> serde_json::Value;
+}
+
+/// What the writer's queue carries.
+enum Message<L> {
+    Line(L),
+    /// Write what came before, sync the file and stop.
+    Close,
+}
+
+/// The trail's settings, as the writer needs them.
+pub(crate) struct Settings {
+    pub(crate) path: PathBuf,
+    pub(crate) max_bytes: u64,
+    pub(crate) keep: u32,
+    pub(crate) capacity: usize,
+}
+
+/// The sending side: the queue, the drop counters, and how far the writer has come.
+pub(crate) struct Sink<L: Render> {
+    queue: SyncSender<Message<L>>,
+    /// Set by `close`: lines sent after it are counted as dropped.
+    closed: AtomicBool,
+    /// Lines accepted into the queue.
+    sent: AtomicU64,
+    counters: Arc<Counters>,
+    progress: Arc<Progress>,
+}
+
+/// Lines lost, shared with the writer.
+#[derive(Default)]
+struct Counters {
+    /// Drops not yet written to the trail as an `audit_dropped` line.
+    pending: AtomicU64,
+    /// Drops already written to the trail.
+    written: AtomicU64,
+}
+
+/// How many accepted lines the writer has dealt with (written or counted), and whether
+/// it has stopped.
+#[derive(Default)]
+struct Progress {
+    state: Mutex<(u64, bool)>,
+    changed: Condvar,
+}
+
+impl Progress {
+    fn advance(&self, handled: u64, stopped: bool) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.0 += handled;
+        state.1 |= stopped;
+        drop(state);
+        self.changed.notify_all();
+    }
+
+    /// Wait until `done(handled, stopped)` holds or `deadline` passes; whether it held.
+    fn wait(&self, deadline: Instant, done: impl Fn(u64, bool) -> bool) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if done(state.0, state.1) {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            state = self
+                .changed
+                .wait_timeout(state, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+}
+
+impl<L: Render> Sink<L> {
+    /// Open the file and start the writer thread.
+    pub(crate) fn open(settings: Settings) -> std::io::Result<Self> {
+        let (queue, lines) = std::sync::mpsc::sync_channel(settings.capacity.max(1));
+        let file = File::open(settings)?;
+        let counters = Arc::new(Counters::default());
+        let progress = Arc::new(Progress::default());
+        let (c, p) = (Arc::clone(&counters), Arc::clone(&progress));
+        std::thread::Builder::new()
+            .name("secure-tool-audit".into())
+            .spawn(move || file.run(&lines, &c, &p))?;
+        Ok(Self {
+            queue,
+            closed: AtomicBool::new(false),
+            sent: AtomicU64::new(0),
+            counters,
+            progress,
+        })
+    }
+
+    /// Queue a line without waiting: when the queue is full (or the trail closed) it is
+    /// dropped and counted.
+    pub(crate) fn send(&self, line: L) {
+        if self.closed.load(Ordering::Relaxed) {
+            self.counters.pending.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        match self.queue.try_send(Message::Line(line)) {
+            Ok(()) => {
+                self.sent.fetch_add(1, Ordering::Release);
+            }
+            Err(_) => {
+                self.counters.pending.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Lines lost so far: dropped from a full queue, sent after `close`, or not written
+    /// because the file refused them.
+    pub(crate) fn dropped(&self) -> u64 {
+        self.counters.written.load(Ordering::Relaxed)
+            + self.counters.pending.load(Ordering::Relaxed)
+    }
+
+    /// Wait until every line queued before this call is written (or counted as dropped),
+    /// at most `timeout`. `true` when it was.
+    pub(crate) fn flush(&self, timeout: Duration) -> bool {
+        let target = self.sent.load(Ordering::Acquire);
+        let deadline = Instant::now() + timeout;
+        self.progress
+            .wait(deadline, |handled, stopped| handled >= target || stopped)
+            && self.progress.wait(deadline, |handled, _| handled >= target)
+    }
+
+    /// Take no more lines, write every queued one, sync the file and stop the writer,
+    /// within `timeout`. `true` when all of that happened in time.
+    pub(crate) fn close(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        self.closed.store(true, Ordering::Relaxed);
+        let target = self.sent.load(Ordering::Acquire);
+        // The queue may be full: the writer is draining it, so room comes soon.
+        let mut close = Message::Close;
+        loop {
+            match self.queue.try_send(close) {
+                Ok(()) => break,
+                Err(TrySendError::Disconnected(_)) => break,
+                Err(TrySendError::Full(back)) => {
+                    if Instant::now() >= deadline {
+                        return false;
+                    }
+                    close = back;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+        }
+        self.progress
+            .wait(deadline, |handled, stopped| stopped && handled >= target)
+    }
+}
+
+impl<L: Render> Drop for Sink<L> {
+    fn drop(&mut self) {
+        if !self.progress.wait(Instant::now(), |_, stopped| stopped) {
+            let _ = self.close(Duration::from_secs(5));
+        }
+    }
+}
+
+/// The writer thread's file, rotated by size and reopened when moved away.
+struct File {
+    settings: Settings,
+    file: std::fs::File,
+    /// What the open file is (device, inode), to notice that the path names another.
+    identity: Option<(u64, u64)>,
+    /// The mode of the file, given to the file that replaces it.
+    mode: u32,
+    size: u64,
+    /// A failed write whose partial line could not be cut off: the next line starts on a
+    /// line of its own.
+    torn: bool,
+    /// When a failed rotation may be tried again.
+    rotate_after: Option<Instant>,
+    /// The file refuses writes (reported once until it takes one again).
+    failing: bool,
+}
+
+/// A new trail's mode: only its owner reads it.
+const NEW_MODE: u32 = 0o600;
+
+impl File {
+    fn open(settings: Settings) -> std::io::Result<Self> {
+        let file = open_at(&settings.path, NEW_MODE)?;
+        let metadata = file.metadata()?;
+        Ok(Self {
+            identity: identity(&metadata),
+            mode: mode(&metadata),
+            size: metadata.len(),
+            file,
+            settings,
+            torn: false,
+            rotate_after: None,
+            failing: false,
+        })
+    }
+
+    /// Write lines until told to close (or every sender is gone).
+    fn run<L: Render>(
+        mut self,
+        lines: &Receiver<Message<L>>,
+        counters: &Counters,
+        progress: &Progress,
+    ) {
+        loop {
+            let first = match lines.recv_timeout(IDLE) {
+                Ok(message) => Some(message),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => Some(Message::Close),
+            };
+            self.follow_path();
+            self.note_drops(counters);
+            let mut handled = 0;
+            let mut next = first;
+            while let Some(message) = next.take() {
+                match message {
+                    Message::Line(line) => {
+                        if !self.write(&line.render()) {
+                            counters.pending.fetch_add(1, Ordering::Relaxed);
+                        }
+                        handled += 1;
+                    }
+                    Message::Close => {
+                        self.note_drops(counters);
+                        let _ = self.file.sync_data();
+                        progress.advance(handled, true);
+                        return;
+                    }
+                }
+                if handled < BATCH {
+                    next = lines.try_recv().ok();
+                }
+            }
+            progress.advance(handled, false);
+        }
+    }
+
+    /// Write the count of lines lost since the last such line, before anything else.
+    fn note_drops(&mut self, counters: &Counters) {
+        let dropped = counters.pending.swap(0, Ordering::Relaxed);
+        if dropped == 0 {
+            return;
+        }
+        let note = serde_json::json!({
+            "time": chrono::DateTime::<chrono::Utc>::from(SystemTime::now())
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "event": "audit_dropped",
+            "dropped": dropped,
+        });
+        if self.write(&note) {
+            counters.written.fetch_add(dropped, Ordering::Relaxed);
+        } else {
+            counters.pending.fetch_add(dropped, Ordering::Relaxed);
+        }
+    }
+
+    /// Append one line (rotating first when it would not fit): `false` when it could not
+    /// be written, in which case nothing of it stays in the file.
+    fn write(&mut self, value: &serde_json::Value) -> bool {
+        let mut text = String::with_capacity(256);
+        if self.torn {
+            text.push('\n');
+        }
+        text.push_str(&value.to_string());
+        text.push('\n');
+        if self.size > 0 && self.size + text.len() as u64 > self.settings.max_bytes {
+            self.rotate();
+        }
+        let start = self.size;
+        let mut written = 0;
+        let result = loop {
+            match self.file.write(&text.as_bytes()[written..]) {
+                Ok(0) => break Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    written += n;
+                    if written == text.len() {
+                        break Ok(());
+                    }
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(error) => break Err(error),
+            }
+        };
+        match result {
+            Ok(()) => {
+                self.size = start + written as u64;
+                self.torn = false;
+                if self.failing {
+                    self.failing = false;
+                    tracing::warn!(target: TARGET, "the audit trail is written again");
+                }
+                true
+            }
+            Err(error) => {
+                // Cut the partial line off, so the next line starts clean.
+                if written > 0 {
+                    if self.file.set_len(start).is_ok() {
+                        self.size = start;
+                    } else {
+                        self.size = start + written as u64;
+                        self.torn = true;
+                    }
+                }
+                if !self.failing {
+                    self.failing = true;
+                    tracing::error!(target: TARGET, %error, "cannot write the audit trail; lines are counted as dropped until it can");
+                }
+                false
+            }
+        }
+    }
+
+    /// When the path no longer names the open file (moved or removed by logrotate or an
+    /// operator, or replaced), reopen at the path: new lines go where the operator looks.
+    fn follow_path(&mut self) {
+        if cfg!(not(unix)) {
+            return;
+        }
+        let current = std::fs::metadata(&self.settings.path)
+            .ok()
+            .and_then(|m| identity(&m));
+        if current.is_none() || current != self.identity {
+            if let Err(error) = self.reopen() {
+                if !self.failing {
+                    tracing::error!(target: TARGET, %error, "cannot reopen the audit trail at its path; writing on to the file it was moved to");
+                }
+            }
+        }
+    }
+
+    /// Open the file at the path (made with the mode the one it replaces has now).
+    fn reopen(&mut self) -> std::io::Result<()> {
+        if let Ok(metadata) = self.file.metadata() {
+            self.mode = mode(&metadata);
+        }
+        let file = open_at(&self.settings.path, self.mode)?;
+        let metadata = file.metadata()?;
+        self.identity = identity(&metadata);
+        self.mode = mode(&metadata);
+        self.size = metadata.len();
+        self.file = file;
+        self.torn = false;
+        Ok(())
+    }
+
+    /// Rotate by size, unless a rotation failed lately.
+    fn rotate(&mut self) {
+        if self
+            .rotate_after
+            .is_some_and(|after| Instant::now() < after)
+        {
+            return;
+        }
+        match self.try_rotate() {
+            Ok(()) => self.rotate_after = None,
+            Err(error) => {
+                self.rotate_after = Some(Instant::now() + ROTATE_RETRY);
+                tracing::error!(target: TARGET, %error, "cannot rotate the audit trail; it grows past its size until it can (nothing was overwritten)");
+            }
+        }
+    }
+
+    /// `PATH.{keep-1}` -> `PATH.{keep}` ... `PATH` -> `PATH.1`, then a fresh `PATH`. Each
+    /// rename moves a file onto a name that was just moved on (or, at the top, onto the
+    /// oldest file, which goes): a rename that fails stops the rotation there, so no file
+    /// is overwritten that still holds lines kept, and the live file stays open.
+    fn try_rotate(&mut self) -> std::io::Result<()> {
+        if self.settings.keep == 0 {
+            self.file.set_len(0)?;
+            self.size = 0;
+            return Ok(());
+        }
+        // Somebody moved the file already: start the one at the path instead.
+        let at_path = std::fs::metadata(&self.settings.path)
+            .ok()
+            .and_then(|m| identity(&m));
+        if cfg!(unix) && (at_path.is_none() || at_path != self.identity) {
+            return self.reopen();
+        }
+        let numbered = |n: u32| {
+            let mut name = self.settings.path.clone().into_os_string();
+            name.push(format!(".{n}"));
+            PathBuf::from(name)
+        };
+        for n in (1..self.settings.keep).rev() {
+            match std::fs::rename(numbered(n), numbered(n + 1)) {
+                Ok(()) => {}
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => return Err(error),
+            }
+        }
+        std::fs::rename(&self.settings.path, numbered(1))?;
+        // From here the open file is `PATH.1`; if no new file can be made, lines go on
+        // there, and the next batch tries the path again.
+        self.reopen()
+    }
+}
+
+/// Open `path` for appending, made with `mode` when it does not exist.
+fn open_at(path: &std::path::Path, mode: u32) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
+    match options.clone().create_new(true).open(path) {
+        Ok(file) => {
+            // The umask may have taken bits away; the mode is the one asked for.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+            }
+            Ok(file)
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => options.open(path),
+        Err(error) => Err(error),
+    }
+}
+
+#[cfg(unix)]
+fn identity(metadata: &std::fs::Metadata) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt as _;
+    Some((metadata.dev(), metadata.ino()))
+}
+
+#[cfg(not(unix))]
+fn identity(_: &std::fs::Metadata) -> Option<(u64, u64)> {
+    None
+}
+
+#[cfg(unix)]
+fn mode(metadata: &std::fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    metadata.permissions().mode() & 0o7777
+}
+
+#[cfg(not(unix))]
+fn mode(_: &std::fs::Metadata) -> u32 {
+    NEW_MODE
+}
