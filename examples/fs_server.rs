@@ -27,6 +27,8 @@ mod fs;
 mod logging;
 #[path = "shared/operator.rs"]
 mod operator;
+#[path = "shared/shutdown.rs"]
+mod shutdown;
 use fs::FsServer;
 use operator::Operator;
 
@@ -110,8 +112,20 @@ async fn main() -> anyhow::Result<()> {
     }
     .map_err(|e| anyhow::anyhow!("cannot open --root {}: {e}", args.root.display()))?;
     let _watch = args.operator.watch(&security)?;
-    let server = FsServer::new(security, sandbox);
+    let server = FsServer::new(security.clone(), sandbox);
     let running = server.serve(rmcp::transport::stdio()).await?;
-    running.waiting().await?;
-    Ok(())
+    let stop = running.cancellation_token();
+    let mut waiting = std::pin::pin!(running.waiting());
+    tokio::select! {
+        // stdin closed: rmcp has let the calls in flight answer (5 s at most).
+        _ = &mut waiting => {}
+        // SIGTERM or SIGINT: take no more requests; rmcp lets the calls in flight answer
+        // for 2 s, after which they are cancelled.
+        () = shutdown::signalled() => {
+            stop.cancel();
+            let _ = tokio::time::timeout(shutdown::GRACE, &mut waiting).await;
+        }
+    }
+    drop(_watch);
+    shutdown::finish(&security)
 }

@@ -38,6 +38,8 @@ mod fs;
 mod logging;
 #[path = "shared/operator.rs"]
 mod operator;
+#[path = "shared/shutdown.rs"]
+mod shutdown;
 use fs::FsServer;
 use operator::Operator;
 
@@ -274,7 +276,12 @@ async fn serve(args: Serve) -> anyhow::Result<()> {
         hosts.push(host.trim_matches(['[', ']']).to_owned());
     }
     hosts.extend(args.allow_hosts.iter().cloned());
-    let mut config = StreamableHttpServerConfig::default().with_allowed_hosts(hosts);
+    // Cancelled once the grace period after SIGTERM is over: every session (and its SSE
+    // streams) ends, so the server's connections close.
+    let sessions = tokio_util::sync::CancellationToken::new();
+    let mut config = StreamableHttpServerConfig::default()
+        .with_allowed_hosts(hosts)
+        .with_cancellation_token(sessions.clone());
     let mut origins = args.cors_origins.clone();
     if let Some(url) = audience.filter(|u| matches!(u.scheme(), "http" | "https")) {
         origins.push(url.origin().ascii_serialization());
@@ -283,8 +290,9 @@ async fn serve(args: Serve) -> anyhow::Result<()> {
         config = config.with_allowed_origins(origins);
     }
 
+    let served = security.clone();
     let service = StreamableHttpService::new(
-        move || Ok(FsServer::new(security.clone(), sandbox.clone())),
+        move || Ok(FsServer::new(served.clone(), sandbox.clone())),
         Arc::new(LocalSessionManager::default()),
         config,
     );
@@ -298,12 +306,24 @@ async fn serve(args: Serve) -> anyhow::Result<()> {
     println!("listening on http://{addr}");
     eprintln!("MCP endpoint: http://{addr}/mcp");
     eprintln!("metadata: http://{addr}/.well-known/oauth-protected-resource/mcp");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
-    Ok(())
+    // SIGTERM or SIGINT: stop accepting connections at once; requests in flight go on
+    // for the grace period, then every session is ended; the trail is written out last.
+    let stopping = tokio_util::sync::CancellationToken::new();
+    let server =
+        axum::serve(listener, app).with_graceful_shutdown(stopping.clone().cancelled_owned());
+    let mut server = std::pin::pin!(server.into_future());
+    tokio::select! {
+        result = &mut server => result?,
+        () = shutdown::signalled() => {
+            stopping.cancel();
+            if tokio::time::timeout(shutdown::GRACE, &mut server).await.is_err() {
+                sessions.cancel();
+                let _ = tokio::time::timeout(Duration::from_secs(1), &mut server).await;
+            }
+        }
+    }
+    drop(_watch);
+    shutdown::finish(&security)
 }
 
 #[tokio::main]
