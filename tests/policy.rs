@@ -523,3 +523,102 @@ async fn disabling_a_tool_live_tells_the_client_and_hides_it() {
     assert_eq!(count(), 1);
     client.cancel().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_empty_file_is_refused_and_each_reload_audits_what_it_loosens() {
+    let fx = Fixture::new("empty-diff");
+    // At start-up, an empty file stops the server like a broken one.
+    for empty in ["", "\n  \n", "# being written\n"] {
+        let (ok, stderr) = refused_at_start(&fx, empty);
+        assert!(!ok, "{empty:?} was accepted at start-up");
+        assert!(stderr.contains("the policy file is empty"), "{stderr}");
+    }
+    std::fs::write(fx.policy(), READER).unwrap();
+    let (client, _) = launch(&fx, &[]).await;
+    // On reload: what an editor leaves mid-write is refused, and the policy stays.
+    for (n, empty) in ["", "# being written\n"].into_iter().enumerate() {
+        fx.write_policy(empty);
+        assert!(
+            eventually(async || fx
+                .audit_lines()
+                .iter()
+                .filter(|l| l["event"] == "policy_reload" && l["outcome"] == "refused")
+                .count()
+                > n)
+            .await,
+            "the empty file was not refused"
+        );
+    }
+    let read = call(&client, "read_file", json!({"path": "hello.txt"})).await;
+    assert_eq!(ok_text(&read), "hello", "the grants in force stayed");
+    let refused: Vec<Value> = fx
+        .audit_lines()
+        .into_iter()
+        .filter(|l| l["outcome"] == "refused")
+        .collect();
+    assert!(
+        refused
+            .iter()
+            .all(|l| l["error"].as_str().unwrap().contains("empty")),
+        "{refused:?}"
+    );
+
+    // An accepted reload says what it loosens and what it tightens.
+    fx.write_policy(&format!(
+        "{}\n[tools.read_file]\nrate = \"10/min\"\n\n[tools.list_dir]\nenabled = false\n",
+        READER.replace(
+            "local = { roles = [\"reader\"] }",
+            "local = { roles = [\"writer\"] }"
+        )
+    ));
+    assert!(
+        eventually(async || fx
+            .audit_lines()
+            .iter()
+            .any(|l| l["event"] == "policy_reload" && l["outcome"] == "ok"))
+        .await,
+        "the reload was not audited"
+    );
+    let reload = fx
+        .audit_lines()
+        .into_iter()
+        .find(|l| l["event"] == "policy_reload" && l["outcome"] == "ok")
+        .unwrap();
+    assert_eq!(
+        reload["loosened"],
+        json!(["principal `local`: grants `fs.write`"]),
+        "{reload}"
+    );
+    assert_eq!(
+        reload["tightened"],
+        json!([
+            "tool `list_dir`: disabled",
+            "tool `read_file`: rate 120/min -> 10/min",
+            "tool `read_file`: burst 120 -> 10"
+        ]),
+        "{reload}"
+    );
+    // Back again: each change reads the other way round.
+    fx.write_policy(READER);
+    assert!(
+        eventually(async || fx
+            .audit_lines()
+            .iter()
+            .filter(|l| l["event"] == "policy_reload" && l["outcome"] == "ok")
+            .count()
+            >= 2)
+        .await
+    );
+    let back = fx
+        .audit_lines()
+        .into_iter()
+        .filter(|l| l["event"] == "policy_reload" && l["outcome"] == "ok")
+        .nth(1)
+        .unwrap();
+    assert_eq!(
+        back["tightened"],
+        json!(["principal `local`: no longer grants `fs.write`"])
+    );
+    assert_eq!(back["loosened"].as_array().unwrap().len(), 3, "{back}");
+    client.cancel().await.unwrap();
+}

@@ -117,17 +117,30 @@ pub(crate) fn record(log: Option<&AuditLog>, call: Call<'_>) {
     }
 }
 
+/// Record a policy reload (`Ok`: accepted, with what it changed) or its refusal: a
+/// `tracing` event (at `warn` when the reload loosens anything) and a line of the trail.
 #[cfg(feature = "policy")]
-/// Record a policy reload (or its refusal): a `tracing` event, and a line of the trail.
 pub(crate) fn policy_reload(
     log: Option<&AuditLog>,
     digest: Option<&Arc<str>>,
-    error: Option<String>,
+    outcome: Result<&crate::policy::diff::Changes, String>,
 ) {
     let digest_text = digest.map_or("", |d| &**d);
-    match &error {
-        None => tracing::info!(target: AUDIT_TARGET, policy = digest_text, "policy reloaded"),
-        Some(error) => tracing::error!(
+    match &outcome {
+        Ok(changes) if changes.loosened.is_empty() => tracing::info!(
+            target: AUDIT_TARGET,
+            policy = digest_text,
+            tightened = ?changes.tightened,
+            "policy reloaded"
+        ),
+        Ok(changes) => tracing::warn!(
+            target: AUDIT_TARGET,
+            policy = digest_text,
+            loosened = ?changes.loosened,
+            tightened = ?changes.tightened,
+            "policy reloaded; it LOOSENS access or limits"
+        ),
+        Err(error) => tracing::error!(
             target: AUDIT_TARGET,
             policy = digest_text,
             error = %error,
@@ -135,10 +148,15 @@ pub(crate) fn policy_reload(
         ),
     }
     if let Some(log) = log {
+        let (changes, error) = match outcome {
+            Ok(changes) => (Some(changes.clone()), None),
+            Err(error) => (None, Some(error)),
+        };
         log.send(Line::Reload {
             time: SystemTime::now(),
             policy: digest.cloned(),
             error,
+            changes,
         });
     }
 }
@@ -355,6 +373,8 @@ enum Line {
         time: SystemTime,
         policy: Option<Arc<str>>,
         error: Option<String>,
+        /// What an accepted reload changed.
+        changes: Option<crate::policy::diff::Changes>,
     },
     /// Refusals of one kind in one interval, written as one line with their `count`.
     Coalesced {
@@ -473,6 +493,7 @@ impl Render for Line {
                 time,
                 policy,
                 error,
+                changes,
             } => {
                 let mut line = json!({
                     "time": timestamp(*time),
@@ -485,6 +506,10 @@ impl Render for Line {
                 }
                 if let Some(error) = error {
                     object.insert("error".into(), Value::from(error.as_str()));
+                }
+                if let Some(changes) = changes {
+                    object.insert("loosened".into(), Value::from(changes.loosened.clone()));
+                    object.insert("tightened".into(), Value::from(changes.tightened.clone()));
                 }
                 line
             }

@@ -126,6 +126,19 @@ pub(crate) fn parse(
             message,
         }
     };
+    // What an editor or a copy leaves mid-write (zero bytes, blanks, only comments) is
+    // refused, never read as "no policy": that would drop every grant and denial at once.
+    if text
+        .trim_start_matches('\u{feff}')
+        .lines()
+        .map(str::trim)
+        .all(|line| line.is_empty() || line.starts_with('#'))
+    {
+        return Err(at(
+            0..0,
+            "the policy file is empty (nothing but blanks and comments): a file being written is read as no policy at all, so it is refused; to run without grants, denials or overrides, remove `--policy` (or write one table, such as `[roles]`)".into(),
+        ));
+    }
     let file: FileText = toml::from_str(text).map_err(|error| {
         let message = error.message().trim_end().to_owned();
         match error.span() {
@@ -517,6 +530,24 @@ mod tests {
             error("[tools.sync_tool]\ntimeout = \"1s\"\nallow_loosen = true\n")
                 .contains("sync tool")
         );
+    }
+
+    #[test]
+    fn an_empty_file_is_refused_and_one_table_is_not() {
+        for empty in [
+            "",
+            " \n\t\r\n",
+            "# policy\n\n  # being written\n",
+            "\u{feff}",
+        ] {
+            let error = error(empty);
+            assert!(
+                error.contains("the policy file is empty"),
+                "{empty:?}: {error}"
+            );
+        }
+        assert!(check("[roles]\n").is_ok());
+        assert!(check("# comment\n[tools.read_file]\nrate = \"1/min\"\n").is_ok());
     }
 
     #[test]

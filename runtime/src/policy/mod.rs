@@ -12,6 +12,8 @@ use crate::Principal;
 use crate::limits::Limits;
 
 #[cfg(feature = "policy")]
+pub(crate) mod diff;
+#[cfg(feature = "policy")]
 mod file;
 #[cfg(feature = "policy")]
 pub(crate) mod watch;

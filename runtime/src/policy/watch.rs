@@ -57,16 +57,18 @@ impl Security {
         match super::load(path, &self.defaults()) {
             Ok(policy) if policy.digest == current.digest => Ok(()),
             Ok(policy) => {
+                let tools: Vec<_> = crate::decl::served().iter().map(|r| r.decl).collect();
+                let changes = super::diff::changes(&current, &policy, &tools);
                 let digest = policy.digest.clone();
                 self.install(policy);
-                crate::audit::policy_reload(self.audit_log(), digest.as_ref(), None);
+                crate::audit::policy_reload(self.audit_log(), digest.as_ref(), Ok(&changes));
                 Ok(())
             }
             Err(error) => {
                 crate::audit::policy_reload(
                     self.audit_log(),
                     current.digest.as_ref(),
-                    Some(error.to_string()),
+                    Err(error.to_string()),
                 );
                 Err(error)
             }
