@@ -373,3 +373,121 @@ async fn a_reload_changes_grants_while_a_call_in_flight_finishes_under_the_old()
     assert!(digests.len() >= 3, "{digests:?}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Whether `security` grants the local caller `crm.read` within 5 s.
+async fn grants_read_eventually(security: &Security, want: bool) -> bool {
+    for _ in 0..50 {
+        let client = connect(crm(security.clone())).await;
+        let result = call(&client, "pause", json!({"ms": 1})).await;
+        let _ = client.cancel().await;
+        if (result.is_error != Some(true)) == want {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_configmap_swap_of_the_data_link_takes_effect_without_a_signal() {
+    use std::os::unix::fs::symlink;
+    let dir = temp("configmap");
+    // As the kubelet mounts a ConfigMap: the file is a link through `..data`, which
+    // points at a timestamped directory and is swapped atomically on an update.
+    std::fs::create_dir_all(dir.join("..2026_12_03_01")).unwrap();
+    std::fs::write(
+        dir.join("..2026_12_03_01/secure-tool.toml"),
+        "[principals.local]\nscopes = []\n",
+    )
+    .unwrap();
+    symlink("..2026_12_03_01", dir.join("..data")).unwrap();
+    symlink("..data/secure-tool.toml", dir.join("secure-tool.toml")).unwrap();
+    let _ = Crm::tool_router();
+    let security = Security::builder()
+        .local_principal(Principal::new("local"))
+        .policy_file(dir.join("secure-tool.toml"))
+        .unwrap()
+        .build();
+    let _watch = security.watch_policy().unwrap();
+    assert!(grants_read_eventually(&security, false).await);
+    // The update: a new directory, a new link beside `..data`, renamed over it.
+    std::fs::create_dir_all(dir.join("..2026_12_03_02")).unwrap();
+    std::fs::write(
+        dir.join("..2026_12_03_02/secure-tool.toml"),
+        "[principals.local]\nscopes = [\"crm.read\"]\n",
+    )
+    .unwrap();
+    symlink("..2026_12_03_02", dir.join("..data_tmp")).unwrap();
+    std::fs::rename(dir.join("..data_tmp"), dir.join("..data")).unwrap();
+    std::fs::remove_dir_all(dir.join("..2026_12_03_01")).unwrap();
+    assert!(
+        grants_read_eventually(&security, true).await,
+        "the swapped ConfigMap never took effect"
+    );
+    // And the next swap, through the directory the first one made.
+    std::fs::write(
+        dir.join("..2026_12_03_02/secure-tool.toml.new"),
+        "[principals.local]\nscopes = []\n",
+    )
+    .unwrap();
+    std::fs::rename(
+        dir.join("..2026_12_03_02/secure-tool.toml.new"),
+        dir.join("..2026_12_03_02/secure-tool.toml"),
+    )
+    .unwrap();
+    assert!(grants_read_eventually(&security, false).await);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_deploy_swapping_a_current_link_takes_effect_without_a_signal() {
+    use std::os::unix::fs::symlink;
+    let dir = temp("current-link");
+    for (release, scopes) in [("release-1", "[]"), ("release-2", "[\"crm.read\"]")] {
+        std::fs::create_dir_all(dir.join(release)).unwrap();
+        std::fs::write(
+            dir.join(release).join("secure-tool.toml"),
+            format!("[principals.local]\nscopes = {scopes}\n"),
+        )
+        .unwrap();
+    }
+    symlink("release-1", dir.join("current")).unwrap();
+    let _ = Crm::tool_router();
+    let security = Security::builder()
+        .local_principal(Principal::new("local"))
+        .policy_file(dir.join("current/secure-tool.toml"))
+        .unwrap()
+        .build();
+    let _watch = security.watch_policy().unwrap();
+    // `ln -sfn release-2 current`, done atomically.
+    symlink("release-2", dir.join("current.next")).unwrap();
+    std::fs::rename(dir.join("current.next"), dir.join("current")).unwrap();
+    assert!(
+        grants_read_eventually(&security, true).await,
+        "the swapped release never took effect"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn an_edit_before_the_watch_starts_is_not_missed() {
+    let dir = temp("edit-before-watch");
+    let policy = dir.join("secure-tool.toml");
+    std::fs::write(&policy, "[principals.local]\nscopes = []\n").unwrap();
+    let _ = Crm::tool_router();
+    let security = Security::builder()
+        .local_principal(Principal::new("local"))
+        .policy_file(&policy)
+        .unwrap()
+        .build();
+    // Between start-up and the watch, the file changes (and no event will say so).
+    std::fs::write(&policy, "[principals.local]\nscopes = [\"crm.read\"]\n").unwrap();
+    let _watch = security.watch_policy().unwrap();
+    assert!(
+        grants_read_eventually(&security, true).await,
+        "the edit made before the watch started was never read"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
