@@ -6,10 +6,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::{Clock, DefaultClock, Reference as _};
+use governor::nanos::Nanos;
+use governor::state::{InMemoryState, NotKeyed, StateStore};
 use governor::{Quota, RateLimiter};
 use serde::Serialize;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 /// A sustained rate: `count` calls per `period_ms` milliseconds (`rate = "60/min"`).
 /// Both are at least 1 when the macro writes one (it refuses 0); a `Rate` built by hand
@@ -33,7 +34,20 @@ impl Rate {
         // `period / count` is at least 1ns because count <= u32::MAX and period >= 1ms.
         let replenish = (self.period() / count.get()).max(Duration::from_nanos(1));
         let burst = burst.and_then(NonZeroU32::new).unwrap_or(count);
+        // A bucket (interval x burst) past what GCRA's nanosecond arithmetic holds is
+        // refused by the policy check; one built by hand is capped there, never a panic.
+        let burst = burst.min(max_burst(replenish));
         Some(Quota::with_period(replenish)?.allow_burst(burst))
+    }
+
+    /// Whether GCRA's arithmetic holds this rate with `burst` (the bucket, interval x
+    /// burst, fits in nanoseconds with room to add the clock to it).
+    pub(crate) fn fits(&self, burst: Option<u32>) -> bool {
+        let Some(count) = NonZeroU32::new(self.count) else {
+            return true;
+        };
+        let replenish = (self.period() / count.get()).max(Duration::from_nanos(1));
+        burst.unwrap_or(self.count) <= max_burst(replenish).get()
     }
 }
 
@@ -53,6 +67,16 @@ impl Serialize for Rate {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)
     }
+}
+
+/// The largest burst whose bucket (`interval * burst` nanoseconds) leaves half of
+/// `u64` for the clock it is added to.
+fn max_burst(interval: Duration) -> NonZeroU32 {
+    let interval = u64::try_from(interval.as_nanos())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    let most = (u64::MAX / 2) / interval;
+    NonZeroU32::new(u32::try_from(most).unwrap_or(u32::MAX).max(1)).unwrap_or(NonZeroU32::MIN)
 }
 
 /// A duration in milliseconds, as a tool's `timeout` declares it.
@@ -219,7 +243,34 @@ fn size_text(bytes: u64) -> String {
 pub(crate) struct ToolState {
     rate: Arc<RateState>,
     global: Arc<GlobalState>,
-    semaphore: Option<Arc<Semaphore>>,
+    slots: Option<Slots>,
+}
+
+/// A tool's concurrency cap: the calls running (shared with the state a reload makes, so
+/// a new cap counts the calls already in flight) and the cap.
+struct Slots {
+    running: Arc<AtomicU32>,
+    cap: u32,
+}
+
+/// One running call's concurrency slot, given back when dropped.
+pub(crate) struct Permit(Arc<AtomicU32>);
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Slots {
+    fn take(&self) -> Option<Permit> {
+        self.running
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |running| {
+                (running < self.cap).then_some(running + 1)
+            })
+            .ok()
+            .map(|_| Permit(Arc::clone(&self.running)))
+    }
 }
 
 /// A tool's per-caller rate limit, as its limits declare it.
@@ -236,8 +287,13 @@ enum RateState {
 /// `cap` callers have an entry of their own; past that, new callers share one.
 struct Keyed {
     limiter: RateLimiter<u64, Capped, DefaultClock>,
+    /// The limiter's table, to carry each caller's state into the limiter a reload makes.
+    table: Arc<Table>,
+    /// The limiter's parameters and the moment its clock counts from, to carry state.
+    gcra: Gcra,
     /// Keys callers by a keyed (randomly seeded) hash of their id: an entry is two
     /// words, no string is kept or compared, and nobody can choose ids that collide.
+    /// Kept across reloads, so a caller's key stays the same.
     hasher: std::hash::RandomState,
     calls: AtomicU32,
     /// When idle entries were last dropped, in milliseconds since `born`.
@@ -248,14 +304,61 @@ struct Keyed {
 /// governor's concurrent map of per-key state, with a cap on its keys: a key new to a
 /// full map is measured under [`OVERFLOW`] instead, so a spray of fresh identities costs
 /// no memory and gets one budget between them, not one each.
-struct Capped {
+struct Capped(Arc<Table>);
+
+/// The map of a [`Capped`] store.
+struct Table {
     map: governor::state::keyed::DashMapStateStore<u64, std::hash::BuildHasherDefault<Hashed>>,
     cap: usize,
     /// How many more calls may add an entry before the table must be counted again.
     room: AtomicUsize,
 }
 
+/// What GCRA needs to move a theoretical arrival time from one limiter to another: the
+/// bucket (`interval * burst`) and the reading the limiter's clock counts from.
+#[derive(Clone, Copy)]
+struct Gcra {
+    bucket: u64,
+    born: <DefaultClock as Clock>::Instant,
+}
+
+impl Gcra {
+    fn new(quota: Quota) -> Self {
+        let interval = u64::try_from(quota.replenish_interval().as_nanos())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        Self {
+            bucket: interval.saturating_mul(u64::from(quota.burst_size().get())),
+            born: DefaultClock::default().now(),
+        }
+    }
+
+    /// The theoretical arrival time `tat` (of the limiter `self` describes) as the
+    /// limiter `new` counts it, clamped to `new`'s bucket; `None` when it lies in the past
+    /// (a full bucket, which needs no entry).
+    fn carry(
+        &self,
+        tat: Nanos,
+        new: &Self,
+        now: <DefaultClock as Clock>::Instant,
+    ) -> Option<Nanos> {
+        // Both in nanoseconds since `new.born`, which is the later of the two.
+        let since = |at: <DefaultClock as Clock>::Instant| u64::from(at.duration_since(new.born));
+        let shift = u64::from(new.born.duration_since(self.born));
+        let tat = tat.as_u64().checked_sub(shift)?;
+        let now = since(now);
+        (tat > now).then(|| Nanos::from(tat.min(now.saturating_add(new.bucket))))
+    }
+}
+
 impl Capped {
+    /// Count the table; `true` (and the room renewed) when it is not full.
+    fn has_room(&self) -> bool {
+        self.0.has_room()
+    }
+}
+
+impl Table {
     /// Count the table; `true` (and the room renewed) when it is not full.
     fn has_room(&self) -> bool {
         let free = self.cap.saturating_sub(self.map.len());
@@ -285,52 +388,84 @@ impl std::hash::Hasher for Hashed {
     }
 }
 
-impl governor::state::StateStore for Capped {
+impl StateStore for Capped {
     type Key = u64;
 
     fn measure_and_replace<T, F, E>(&self, key: &u64, f: F) -> Result<T, E>
     where
-        F: Fn(Option<governor::nanos::Nanos>) -> Result<(T, governor::nanos::Nanos), E>,
+        F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
     {
         // Each call adds at most one entry, so while `room` lasts no call needs to ask
         // whether its caller is new: one lookup, as governor's own map makes. Once it is
         // spent, the table is counted again, and a full one admits new callers under
         // `OVERFLOW` only.
         let spare = self
+            .0
             .room
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |room| {
                 room.checked_sub(1)
             })
             .is_ok();
-        let key = if spare || self.has_room() || self.map.contains_key(key) {
+        let key = if spare || self.has_room() || self.0.map.contains_key(key) {
             key
         } else {
             &OVERFLOW
         };
-        self.map.measure_and_replace(key, f)
+        self.0.map.measure_and_replace(key, f)
     }
 }
 
 impl governor::state::keyed::ShrinkableKeyedStateStore<u64> for Capped {
-    fn retain_recent(&self, drop_below: governor::nanos::Nanos) {
-        self.map.retain_recent(drop_below);
+    fn retain_recent(&self, drop_below: Nanos) {
+        self.0.map.retain_recent(drop_below);
         let _ = self.has_room();
     }
 
     fn shrink_to_fit(&self) {
         // Only once most of the room is unused: shrinking rehashes every shard.
-        if self.map.len() * 4 < self.map.capacity() {
-            self.map.shrink_to_fit();
+        if self.0.map.len() * 4 < self.0.map.capacity() {
+            self.0.map.shrink_to_fit();
         }
     }
 
     fn len(&self) -> usize {
-        self.map.len()
+        self.0.map.len()
     }
 
     fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.0.map.is_empty()
     }
+}
+
+/// governor's direct (one-key) state, shared with the [`GlobalState`] that owns the
+/// limiter, to carry it into the limiter a reload makes.
+struct Direct(Arc<InMemoryState>);
+
+impl StateStore for Direct {
+    type Key = NotKeyed;
+
+    fn measure_and_replace<T, F, E>(&self, key: &NotKeyed, f: F) -> Result<T, E>
+    where
+        F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
+    {
+        self.0.measure_and_replace(key, f)
+    }
+}
+
+/// The state in `state` (read without changing it).
+fn read(state: &InMemoryState) -> Option<Nanos> {
+    state
+        .measure_and_replace(&NotKeyed::NonKey, |tat| {
+            Ok::<_, std::convert::Infallible>((tat, tat.unwrap_or_default()))
+        })
+        .unwrap_or_else(|never| match never {})
+}
+
+/// Put `tat` into `state`.
+fn write(state: &InMemoryState, tat: Nanos) {
+    let _ = state.measure_and_replace(&NotKeyed::NonKey, |_| {
+        Ok::<_, std::convert::Infallible>(((), tat))
+    });
 }
 
 /// The key under which callers beyond the cap are limited together (a caller's own key
@@ -348,7 +483,11 @@ pub(crate) const DEFAULT_MAX_KEYS: usize = 100_000;
 enum GlobalState {
     Unlimited,
     Closed(Duration),
-    Limited(governor::DefaultDirectRateLimiter),
+    Limited {
+        limiter: RateLimiter<NotKeyed, Direct, DefaultClock>,
+        state: Arc<InMemoryState>,
+        gcra: Gcra,
+    },
 }
 
 /// Why a call was not admitted by the limits.
@@ -374,38 +513,44 @@ impl Limited {
 impl ToolState {
     pub(crate) fn new(limits: &Limits, max_keys: usize) -> Self {
         Self {
-            rate: Arc::new(RateState::new(limits, max_keys)),
-            global: Arc::new(GlobalState::new(limits.rate_global)),
-            semaphore: Self::semaphore(limits),
+            rate: Arc::new(RateState::new(limits, max_keys, None)),
+            global: Arc::new(GlobalState::new(limits.rate_global, None)),
+            slots: Self::slots(limits, None),
         }
     }
 
-    fn semaphore(limits: &Limits) -> Option<Arc<Semaphore>> {
-        limits
-            .concurrency
-            .filter(|n| *n > 0)
-            .map(|n| Arc::new(Semaphore::new(n as usize)))
+    fn slots(limits: &Limits, running: Option<&Slots>) -> Option<Slots> {
+        limits.concurrency.filter(|n| *n > 0).map(|cap| Slots {
+            running: running.map_or_else(Arc::default, |slots| Arc::clone(&slots.running)),
+            cap,
+        })
     }
 
-    /// The state for `new` limits, taking over this state (built for `old`) wherever a
-    /// limit is unchanged: a caller's spent budget survives a policy reload that did not
-    /// touch its rate, and calls running hold their concurrency slots.
+    /// The state for `new` limits, taken over from this state (built for `old`). A limit
+    /// that did not change keeps its state as it is. A changed rate never refills a
+    /// budget: each caller's theoretical arrival time is carried into the new limiter,
+    /// clamped to the new burst (so a caller who spent its bucket stays refused until
+    /// the new rate lets it in). A changed concurrency cap counts the calls already
+    /// running.
     pub(crate) fn carry(&self, old: &Limits, new: &Limits, max_keys: usize) -> Self {
         Self {
             rate: if (old.rate, old.burst) == (new.rate, new.burst) {
                 Arc::clone(&self.rate)
             } else {
-                Arc::new(RateState::new(new, max_keys))
+                Arc::new(RateState::new(new, max_keys, Some(&self.rate)))
             },
             global: if old.rate_global == new.rate_global {
                 Arc::clone(&self.global)
             } else {
-                Arc::new(GlobalState::new(new.rate_global))
+                Arc::new(GlobalState::new(new.rate_global, Some(&self.global)))
             },
-            semaphore: if old.concurrency == new.concurrency {
-                self.semaphore.clone()
+            slots: if old.concurrency == new.concurrency {
+                self.slots.as_ref().map(|slots| Slots {
+                    running: Arc::clone(&slots.running),
+                    cap: slots.cap,
+                })
             } else {
-                Self::semaphore(new)
+                Self::slots(new, self.slots.as_ref())
             },
         }
     }
@@ -413,10 +558,7 @@ impl ToolState {
     /// Take one unit of rate for `principal` (then one of the tool's rate across every
     /// caller) and one concurrency slot, or say why not. The caller's unit is taken
     /// first: a caller over its own rate never spends the budget the others share.
-    pub(crate) fn admit(
-        &self,
-        principal: &Arc<str>,
-    ) -> Result<Option<OwnedSemaphorePermit>, Limited> {
+    pub(crate) fn admit(&self, principal: &Arc<str>) -> Result<Option<Permit>, Limited> {
         match &*self.rate {
             RateState::Unlimited => {}
             RateState::Closed(period) => return Err(Limited::Rate(*period)),
@@ -425,7 +567,7 @@ impl ToolState {
         match &*self.global {
             GlobalState::Unlimited => {}
             GlobalState::Closed(period) => return Err(Limited::Global(*period)),
-            GlobalState::Limited(limiter) => {
+            GlobalState::Limited { limiter, .. } => {
                 if let Err(not_until) = limiter.check() {
                     return Err(Limited::Global(
                         not_until.wait_time_from(DefaultClock::default().now()),
@@ -437,13 +579,10 @@ impl ToolState {
     }
 
     /// Take one concurrency slot (the rate was checked elsewhere), or say why not.
-    pub(crate) fn admit_slot(&self) -> Result<Option<OwnedSemaphorePermit>, Limited> {
-        match &self.semaphore {
+    pub(crate) fn admit_slot(&self) -> Result<Option<Permit>, Limited> {
+        match &self.slots {
             None => Ok(None),
-            Some(semaphore) => match Arc::clone(semaphore).try_acquire_owned() {
-                Ok(permit) => Ok(Some(permit)),
-                Err(TryAcquireError::NoPermits | TryAcquireError::Closed) => Err(Limited::Busy),
-            },
+            Some(slots) => slots.take().map(Some).ok_or(Limited::Busy),
         }
     }
 
@@ -464,26 +603,42 @@ impl ToolState {
 }
 
 impl RateState {
-    fn new(limits: &Limits, max_keys: usize) -> Self {
+    /// The state of `limits`' rate, carrying each caller's state from `previous`.
+    fn new(limits: &Limits, max_keys: usize, previous: Option<&Self>) -> Self {
         // A rate no quota can express (0 calls) refuses every call.
         match limits.rate {
             None => Self::Unlimited,
             Some(rate) => match rate.quota(limits.burst) {
-                Some(quota) => Self::Limited(Keyed {
-                    limiter: RateLimiter::new(
-                        quota,
-                        Capped {
-                            map: governor::state::keyed::DashMapStateStore::default(),
-                            cap: max_keys.max(1),
-                            room: AtomicUsize::new(max_keys.max(1)),
+                Some(quota) => {
+                    let table = Arc::new(Table {
+                        map: governor::state::keyed::DashMapStateStore::default(),
+                        cap: max_keys.max(1),
+                        room: AtomicUsize::new(max_keys.max(1)),
+                    });
+                    // Read just before the limiter's own start: a carried time is off by
+                    // the nanoseconds between, on the strict side.
+                    let gcra = Gcra::new(quota);
+                    let keyed = Keyed {
+                        limiter: RateLimiter::new(
+                            quota,
+                            Capped(Arc::clone(&table)),
+                            DefaultClock::default(),
+                        ),
+                        table,
+                        gcra,
+                        hasher: match previous {
+                            Some(Self::Limited(old)) => old.hasher.clone(),
+                            _ => std::hash::RandomState::new(),
                         },
-                        DefaultClock::default(),
-                    ),
-                    hasher: std::hash::RandomState::new(),
-                    calls: AtomicU32::new(0),
-                    swept: AtomicU64::new(0),
-                    born: std::time::Instant::now(),
-                }),
+                        calls: AtomicU32::new(0),
+                        swept: AtomicU64::new(0),
+                        born: std::time::Instant::now(),
+                    };
+                    if let Some(Self::Limited(old)) = previous {
+                        keyed.take_over(old);
+                    }
+                    Self::Limited(keyed)
+                }
                 None => Self::Closed(rate.period().max(Duration::from_secs(1))),
             },
         }
@@ -515,14 +670,54 @@ impl Keyed {
         self.limiter.retain_recent();
         self.limiter.shrink_to_fit();
     }
+
+    /// Carry every caller's state from `old` (the same tool under other limits).
+    fn take_over(&self, old: &Self) {
+        let now = DefaultClock::default().now();
+        let keys: Vec<u64> = old.table.map.iter().map(|entry| *entry.key()).collect();
+        for key in keys {
+            let Some(tat) = old.table.map.get(&key).and_then(|state| read(&state)) else {
+                continue;
+            };
+            if let Some(tat) = old.gcra.carry(tat, &self.gcra, now) {
+                let state = self.table.map.entry(key).or_default();
+                write(&state, tat);
+            }
+        }
+        let _ = self.table.has_room();
+    }
 }
 
 impl GlobalState {
-    fn new(rate: Option<Rate>) -> Self {
+    /// The state of `rate`, carrying the state of `previous`.
+    fn new(rate: Option<Rate>, previous: Option<&Self>) -> Self {
         match rate {
             None => Self::Unlimited,
             Some(rate) => match rate.quota(None) {
-                Some(quota) => Self::Limited(RateLimiter::direct(quota)),
+                Some(quota) => {
+                    let state = Arc::new(InMemoryState::default());
+                    let gcra = Gcra::new(quota);
+                    let limiter = RateLimiter::new(
+                        quota,
+                        Direct(Arc::clone(&state)),
+                        DefaultClock::default(),
+                    );
+                    if let Some(Self::Limited {
+                        state: old,
+                        gcra: old_gcra,
+                        ..
+                    }) = previous
+                        && let Some(tat) = read(old)
+                        && let Some(tat) = old_gcra.carry(tat, &gcra, DefaultClock::default().now())
+                    {
+                        write(&state, tat);
+                    }
+                    Self::Limited {
+                        limiter,
+                        state,
+                        gcra,
+                    }
+                }
                 None => Self::Closed(rate.period().max(Duration::from_secs(1))),
             },
         }
@@ -588,6 +783,108 @@ mod tests {
         assert_eq!(size_text(1 << 20), "1 MiB");
         assert_eq!(size_text(64 * 1024), "64 KiB");
         assert_eq!(size_text(1000), "1000 B");
+    }
+
+    fn rate(count: u32, period_ms: u64, burst: Option<u32>) -> Limits {
+        Limits {
+            rate: Some(Rate { count, period_ms }),
+            burst,
+            ..Limits::NONE
+        }
+    }
+
+    #[test]
+    fn tightening_a_rate_never_refills_a_budget() {
+        let old = rate(10, 60_000, None);
+        let state = ToolState::new(&old, DEFAULT_MAX_KEYS);
+        let (alice, bob): (Arc<str>, Arc<str>) = ("alice".into(), "bob".into());
+        for _ in 0..10 {
+            assert!(state.admit(&alice).is_ok());
+        }
+        assert!(state.admit(&bob).is_ok());
+        // Tightened to 5/min (and, next, a burst of 2): alice spent her bucket and stays
+        // refused; bob spent one call of ten and keeps what the new bucket allows.
+        for new in [rate(5, 60_000, None), rate(10, 60_000, Some(2))] {
+            let next = state.carry(&old, &new, DEFAULT_MAX_KEYS);
+            assert!(
+                matches!(next.admit(&alice), Err(Limited::Rate(_))),
+                "a tightened limit gave a spent caller a fresh bucket"
+            );
+            assert!(next.admit(&bob).is_ok());
+            // A caller the old limiter never saw gets the new bucket.
+            let carol: Arc<str> = "carol".into();
+            let admitted = (0..20).filter(|_| next.admit(&carol).is_ok()).count();
+            assert_eq!(admitted as u32, new.burst.unwrap_or(5));
+        }
+        // Loosened: the spent time is kept, clamped to the new (larger) bucket, so the
+        // wait is at most the new rate's interval.
+        let loose = rate(6_000, 60_000, None);
+        let next = state.carry(&old, &loose, DEFAULT_MAX_KEYS);
+        match next.admit(&alice) {
+            Err(Limited::Rate(wait)) => assert!(wait <= Duration::from_millis(10), "{wait:?}"),
+            Ok(_) => {}
+            Err(_) => panic!("refused by something else"),
+        }
+    }
+
+    #[test]
+    fn tightening_the_global_rate_never_refills_it() {
+        let old = Limits {
+            rate_global: Some(Rate {
+                count: 4,
+                period_ms: 60_000,
+            }),
+            ..Limits::NONE
+        };
+        let state = ToolState::new(&old, DEFAULT_MAX_KEYS);
+        for i in 0..4 {
+            assert!(state.admit(&Arc::from(format!("p{i}"))).is_ok());
+        }
+        let new = Limits {
+            rate_global: Some(Rate {
+                count: 2,
+                period_ms: 60_000,
+            }),
+            ..Limits::NONE
+        };
+        let next = state.carry(&old, &new, DEFAULT_MAX_KEYS);
+        assert!(matches!(
+            next.admit(&Arc::from("late")),
+            Err(Limited::Global(_))
+        ));
+    }
+
+    #[test]
+    fn a_changed_concurrency_cap_counts_the_calls_in_flight() {
+        let cap = |n| Limits {
+            concurrency: Some(n),
+            ..Limits::NONE
+        };
+        let who: Arc<str> = "x".into();
+        let state = ToolState::new(&cap(2), DEFAULT_MAX_KEYS);
+        let first = state.admit(&who).ok().flatten().unwrap();
+        let second = state.admit(&who).ok().flatten().unwrap();
+        // Raised to 3 with two running: one more, not three.
+        let raised = state.carry(&cap(2), &cap(3), DEFAULT_MAX_KEYS);
+        let third = raised.admit(&who).ok().flatten().unwrap();
+        assert!(matches!(raised.admit(&who), Err(Limited::Busy)));
+        // Lowered to 1 with three running: none until two of them end.
+        let lowered = raised.carry(&cap(3), &cap(1), DEFAULT_MAX_KEYS);
+        assert!(matches!(lowered.admit(&who), Err(Limited::Busy)));
+        drop((first, second));
+        assert!(matches!(lowered.admit(&who), Err(Limited::Busy)));
+        drop(third);
+        assert!(lowered.admit(&who).is_ok());
+    }
+
+    #[test]
+    fn a_burst_too_large_for_gcra_is_capped_never_a_panic() {
+        let limits = rate(1, 3_600_000, Some(u32::MAX));
+        assert!(!limits.rate.unwrap().fits(limits.burst));
+        let state = ToolState::new(&limits, DEFAULT_MAX_KEYS);
+        assert!(state.admit(&Arc::from("x")).is_ok());
+        let next = state.carry(&rate(1, 60_000, None), &limits, DEFAULT_MAX_KEYS);
+        assert!(next.admit(&Arc::from("x")).is_ok());
     }
 
     #[test]

@@ -14,12 +14,12 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::limits::Permit;
 use futures::FutureExt as _;
 use rmcp::ErrorData;
 use rmcp::handler::server::common::FromContextPart;
 use rmcp::handler::server::tool::{IntoCallToolResult, ToolCallContext};
 use rmcp::model::{CallToolResponse, JsonObject};
-use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
 use crate::decl::ToolDecl;
@@ -248,7 +248,7 @@ pub struct Guard<'a> {
     security: &'a Security,
     tool: Arc<Tool>,
     scope: CallScope,
-    permit: Option<OwnedSemaphorePermit>,
+    permit: Option<Permit>,
 }
 
 /// Run an async secured tool: stages 1 to 5 (`admit_async`), then `body` with the
@@ -408,7 +408,7 @@ async fn drive(
     security: &Security,
     tool: &Tool,
     scope: CallScope,
-    permit: Option<OwnedSemaphorePermit>,
+    permit: Option<Permit>,
     body: std::pin::Pin<&mut (dyn Future<Output = Returned> + Send + '_)>,
 ) -> CallToolResponse {
     let mut guarded = AssertUnwindSafe(body).catch_unwind();

@@ -1,8 +1,8 @@
 //! Stages 1 to 5 of the pipeline: raw limits, identity, permission, rate and
 //! concurrency, then deserialization and validation.
 
+use crate::limits::Permit;
 use rmcp::model::JsonObject;
-use tokio::sync::OwnedSemaphorePermit;
 
 use crate::audit::Outcome;
 use crate::input;
@@ -16,7 +16,7 @@ use super::CallScope;
 /// A call that passed stages 1 to 5.
 pub(super) struct Admitted<T> {
     pub(super) input: T,
-    pub(super) _permit: Option<OwnedSemaphorePermit>,
+    pub(super) _permit: Option<Permit>,
 }
 
 /// A refusal before the body ran, with its audit outcome.
@@ -209,7 +209,7 @@ pub(super) fn admit_call(
     security: &Security,
     tool: &Tool,
     scope: &mut CallScope,
-) -> Result<Option<(JsonObject, Option<OwnedSemaphorePermit>)>, Refusal> {
+) -> Result<Option<(JsonObject, Option<Permit>)>, Refusal> {
     let (decl, limits) = (tool.decl, &tool.limits);
     scope.resolve(security);
     if !tool.enabled {

@@ -200,6 +200,35 @@ pub(crate) fn parse(
             return Err(at(name.span(), unknown("tool", name.get_ref(), &known)));
         }
         let rule = tool_rule(text, &at)?;
+        for registered in &declared {
+            // GCRA keeps a bucket (interval x burst) in nanoseconds: one past that is a
+            // mistake to name here, not a panic at the first call or under a reload.
+            let limits = rule.limits.or(registered.decl.limits);
+            let too_large = |span: Option<std::ops::Range<usize>>, what: &str| {
+                at(
+                    span.unwrap_or_else(|| name.span()),
+                    format!(
+                        "{what} of `{}` is too large for the rate limiter (the bucket, one call's interval times the burst, must stay under 292 years)",
+                        name.get_ref()
+                    ),
+                )
+            };
+            if let Some(rate) = limits.rate
+                && !rate.fits(limits.burst)
+            {
+                let span = text.burst.as_ref().map(Spanned::span);
+                let span = span.or_else(|| text.rate.as_ref().map(Spanned::span));
+                return Err(too_large(span, "the burst"));
+            }
+            if let Some(rate) = limits.rate_global
+                && !rate.fits(None)
+            {
+                return Err(too_large(
+                    text.rate_global.as_ref().map(Spanned::span),
+                    "`rate_global`",
+                ));
+            }
+        }
         for registered in declared {
             check_loosening(registered, &rule.limits, text, context.defaults, &at)?;
         }
@@ -529,6 +558,20 @@ mod tests {
         assert!(
             error("[tools.sync_tool]\ntimeout = \"1s\"\nallow_loosen = true\n")
                 .contains("sync tool")
+        );
+    }
+
+    #[test]
+    fn a_burst_past_the_limiters_arithmetic_is_a_policy_error() {
+        // 1/hour is an interval of 3.6e12 ns: four billion of them overflow 64 bits.
+        let e = error(
+            "[tools.read_file]\nrate = \"1/hour\"\nburst = 4000000000\nallow_loosen = true\n",
+        );
+        assert!(e.starts_with("p.toml:3:9:"), "{e}");
+        assert!(e.contains("too large for the rate limiter"), "{e}");
+        assert!(
+            check("[tools.read_file]\nrate = \"1/hour\"\nburst = 1000\nallow_loosen = true\n")
+                .is_ok()
         );
     }
 
