@@ -39,7 +39,7 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    const USAGE: &str = "usage: fs_server --root DIR [--grant SCOPE]... [--policy FILE] [--audit-log FILE] [--redis URL [--redis-fail-open]]   (scopes: fs.read, fs.write)\n       fs_server --manifest [--json] [--policy FILE]   (print every tool's scopes, limits and waivers, and exit)";
+    const USAGE: &str = "usage: fs_server --root DIR [--grant SCOPE]... [--policy FILE] [--audit-log FILE] [--redis URL | --redis-url-env NAME | --redis-cluster URL...] [--redis-ca FILE] [--redis-prefix NAME] [--redis-fail-open]   (scopes: fs.read, fs.write)\n       fs_server --manifest [--json] [--policy FILE]   (print every tool's scopes, limits and waivers, and exit)";
     let mut root = None;
     let mut grants = Vec::new();
     let mut operator = Operator::default();

@@ -47,7 +47,7 @@ const USAGE: &str =
     "usage: http_server --root DIR --bind HOST:PORT --issuer ISS --audience AUD --jwks FILE
                    [--tools-list all|granted] [--scope-denial challenge|tool-error]
                    [--allow-host HOST]... [--cors-origin ORIGIN]... [--require-at-jwt]
-                   [--leeway SECS] [--policy FILE] [--audit-log FILE] [--redis URL [--redis-fail-open]]
+                   [--leeway SECS] [--policy FILE] [--audit-log FILE] [--redis URL | --redis-url-env NAME | --redis-cluster URL...] [--redis-ca FILE] [--redis-prefix NAME] [--redis-fail-open]
        http_server --dev-token [--scope SCOPE]... [--sub NAME] [--ttl SECS]
                    [--issuer ISS] [--audience AUD] [--jwks FILE]
          (a local issuer for trying the server: adds a fresh key to the JWKS file and

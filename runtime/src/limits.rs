@@ -40,6 +40,7 @@ impl Rate {
         Some(Quota::with_period(replenish)?.allow_burst(burst))
     }
 
+    #[cfg_attr(not(feature = "policy"), allow(dead_code))]
     /// Whether GCRA's arithmetic holds this rate with `burst` (the bucket, interval x
     /// burst, fits in nanoseconds with room to add the clock to it).
     pub(crate) fn fits(&self, burst: Option<u32>) -> bool {

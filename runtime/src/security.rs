@@ -365,7 +365,7 @@ pub struct SecurityBuilder {
     max_keys: usize,
     audit: Option<AuditLog>,
     #[cfg(feature = "redis")]
-    store: Option<Arc<crate::store::RedisStore>>,
+    redis: crate::store::Settings,
     policy: Policy,
 }
 
@@ -381,7 +381,7 @@ impl Default for SecurityBuilder {
             max_keys: crate::limits::DEFAULT_MAX_KEYS,
             audit: None,
             #[cfg(feature = "redis")]
-            store: None,
+            redis: crate::store::Settings::default(),
             policy: Policy::default(),
         }
     }
@@ -437,45 +437,99 @@ impl SecurityBuilder {
     }
 
     /// Keep rate limits (`rate`, `burst`, `rate_global`) in the Redis at `url`
-    /// (`redis://host:port/db`) instead of in process, so every replica of the server
-    /// that uses it shares each limit. Nothing connects until the first limited call; the
-    /// connection is re-made in the background after Redis goes away and comes back.
-    /// While Redis cannot answer within the deadline, calls are refused (fail closed)
-    /// unless [`redis_fail_open`](Self::redis_fail_open) says otherwise. Concurrency caps
-    /// stay per process.
+    /// (`redis://host:port/db`, or `rediss://` for TLS) instead of in process, so every
+    /// replica of the server that uses it shares each limit. Nothing connects until the
+    /// first limited call; the connection is re-made in the background after Redis goes
+    /// away and comes back. While Redis cannot answer within the deadline, calls are
+    /// refused (fail closed) unless [`redis_fail_open`](Self::redis_fail_open) says
+    /// otherwise. Concurrency caps stay per process. The URL (and its password) is never
+    /// logged; take it from the environment rather than the command line, so `ps` does
+    /// not show it. The other `redis_*` settings apply in any order.
+    ///
+    /// Keys are `{PREFIX:TOOL}:rate:HASH` (HASH: 128 bits of SHA-256 of the caller's id)
+    /// and `{PREFIX:TOOL}:global`, each with a time to live: see
+    /// [`redis_prefix`](Self::redis_prefix).
     ///
     /// # Errors
     ///
-    /// When `url` is not a Redis URL.
+    /// When `url` is not a Redis URL (the error does not repeat it).
     #[cfg(feature = "redis")]
     pub fn redis(mut self, url: &str) -> Result<Self, redis::RedisError> {
-        let mut store = crate::store::RedisStore::new(url)?;
-        if let Some(old) = self.store.take() {
-            store.deadline = old.deadline;
-            store.fail_open = old.fail_open;
+        crate::store::Settings::check_url(url)?;
+        self.redis.url = Some(url.to_owned());
+        self.redis.cluster.clear();
+        Ok(self)
+    }
+
+    /// Keep rate limits in a Redis Cluster (or Valkey cluster) reached through these seed
+    /// nodes (`redis://host:port` each, or `rediss://` for TLS), instead of one Redis. The
+    /// keys of one call share a hash tag, so each check is one atomic step on one slot.
+    ///
+    /// # Errors
+    ///
+    /// When no node is given or one is not a Redis URL.
+    #[cfg(feature = "redis")]
+    pub fn redis_cluster<S: AsRef<str>>(
+        mut self,
+        nodes: impl IntoIterator<Item = S>,
+    ) -> Result<Self, redis::RedisError> {
+        let nodes: Vec<String> = nodes.into_iter().map(|n| n.as_ref().to_owned()).collect();
+        if nodes.is_empty() {
+            return Err(redis::RedisError::from((
+                redis::ErrorKind::InvalidClientConfig,
+                "a Redis Cluster needs at least one seed node",
+            )));
         }
-        self.store = Some(Arc::new(store));
+        for node in &nodes {
+            crate::store::Settings::check_url(node)?;
+        }
+        self.redis.cluster = nodes;
+        self.redis.url = None;
+        Ok(self)
+    }
+
+    /// Trust the PEM certificates in `path` for `rediss://`, on top of the system's root
+    /// certificates (a managed Redis signed by a private CA). A certificate neither
+    /// trusts fails the connection: calls are refused, as when Redis is down.
+    ///
+    /// # Errors
+    ///
+    /// When the file cannot be read or holds no PEM certificate.
+    #[cfg(feature = "redis")]
+    pub fn redis_ca(
+        mut self,
+        path: impl AsRef<std::path::Path>,
+    ) -> Result<Self, redis::RedisError> {
+        self.redis.ca = Some(crate::store::Settings::read_ca(path.as_ref())?);
+        Ok(self)
+    }
+
+    /// The prefix of every key (default `secure-tool`): give each server its own when
+    /// several share one Redis, so their tools' budgets are never shared by accident.
+    ///
+    /// # Errors
+    ///
+    /// Unless it is 1 to 64 printable ASCII characters without braces.
+    #[cfg(feature = "redis")]
+    pub fn redis_prefix(mut self, prefix: &str) -> Result<Self, redis::RedisError> {
+        crate::store::Settings::check_prefix(prefix)?;
+        self.redis.prefix = Some(prefix.to_owned());
         Ok(self)
     }
 
     /// The longest a call waits for Redis to answer its rate check (default 250 ms); past
-    /// it, the limit counts as unavailable. Set after [`redis`](Self::redis).
+    /// it, the limit counts as unavailable.
     #[cfg(feature = "redis")]
     pub fn redis_deadline(mut self, deadline: Duration) -> Self {
-        if let Some(store) = self.store.as_mut().and_then(Arc::get_mut) {
-            store.deadline = deadline;
-        }
+        self.redis.deadline = Some(deadline);
         self
     }
 
     /// Admit calls whose rate limit cannot be checked because Redis is unavailable
-    /// (default `false`: refuse them, audited as `limited`). Set after
-    /// [`redis`](Self::redis).
+    /// (default `false`: refuse them, audited as `limited`).
     #[cfg(feature = "redis")]
     pub fn redis_fail_open(mut self, open: bool) -> Self {
-        if let Some(store) = self.store.as_mut().and_then(Arc::get_mut) {
-            store.fail_open = open;
-        }
+        self.redis.fail_open = open;
         self
     }
 
@@ -581,7 +635,10 @@ impl SecurityBuilder {
             refusals: crate::audit::Coalescer::new(REFUSAL_INTERVAL, self.audit.clone()),
             audit: self.audit,
             #[cfg(feature = "redis")]
-            store: self.store,
+            store: self
+                .redis
+                .is_set()
+                .then(|| Arc::new(crate::store::RedisStore::new(&self.redis))),
             updates: tokio::sync::watch::Sender::new(Arc::clone(&policy)),
             live: RwLock::new(Live {
                 policy,

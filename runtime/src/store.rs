@@ -7,7 +7,15 @@
 //! (the caller's rate, then the tool's rate across callers) is one atomic step on Redis's
 //! clock, so replicas agree whatever their own clocks say. Each key expires when its state
 //! is fresh again, so Redis holds only callers that are still limited.
+//!
+//! Keys are bounded and stable: `{PREFIX:TOOL}:rate:HASH` for a caller (HASH: 128 bits of
+//! SHA-256 of the caller's id, 32 hex digits, whatever the id's length) and
+//! `{PREFIX:TOOL}:global` for the tool across callers. The limit's numbers are not part of
+//! a key, so replicas that reload a changed limit at different moments share one state
+//! (the script clamps a stored time to the bucket of the limit it is run with); the
+//! braces are one hash tag, so both keys of a call sit on one Redis Cluster slot.
 
+use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -17,7 +25,9 @@ use crate::limits::{Limited, Limits, Rate};
 
 /// One GCRA step over every key given: refuse with the first key whose next admission
 /// lies in the future (its index and the wait in microseconds), or admit and move every
-/// key's theoretical arrival time on by one emission interval.
+/// key's theoretical arrival time on by one emission interval. A stored time past the
+/// bucket of the limit it is checked against now (a limit tightened by a reload) is
+/// clamped to that bucket: tightening never refills, and never strands a caller.
 ///
 /// `ARGV[2i-1]` is key i's emission interval and `ARGV[2i]` its tolerance
 /// (`interval * (burst - 1)`), both in microseconds.
@@ -31,7 +41,7 @@ for i, key in ipairs(KEYS) do
   local stored = redis.call('GET', key)
   local tat = now
   if stored then
-    tat = math.max(tonumber(stored), now)
+    tat = math.min(math.max(tonumber(stored), now), now + tolerance + interval)
   end
   local earliest = tat - tolerance
   if now < earliest then
@@ -46,11 +56,108 @@ end
 return {0, 0}
 ";
 
+/// The default key prefix.
+pub(crate) const DEFAULT_PREFIX: &str = "secure-tool";
+
+/// Where the shared store is, as the operator configured it (see `SecurityBuilder::redis`).
+#[derive(Clone, Default)]
+pub(crate) struct Settings {
+    /// One Redis (`redis://` or `rediss://`).
+    pub(crate) url: Option<String>,
+    /// The seed nodes of a Redis Cluster.
+    pub(crate) cluster: Vec<String>,
+    /// PEM certificates trusted for `rediss://` on top of the system's roots.
+    pub(crate) ca: Option<Vec<u8>>,
+    pub(crate) prefix: Option<String>,
+    pub(crate) deadline: Option<Duration>,
+    pub(crate) fail_open: bool,
+}
+
+impl std::fmt::Debug for Settings {
+    // Never the URLs: they may carry a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSettings")
+            .field("single", &self.url.is_some())
+            .field("cluster_nodes", &self.cluster.len())
+            .field("ca", &self.ca.is_some())
+            .field("prefix", &self.prefix)
+            .field("deadline", &self.deadline)
+            .field("fail_open", &self.fail_open)
+            .finish()
+    }
+}
+
+impl Settings {
+    /// Whether a store is configured.
+    pub(crate) fn is_set(&self) -> bool {
+        self.url.is_some() || !self.cluster.is_empty()
+    }
+
+    /// Check a URL without keeping any of its text in the error (it may hold a password).
+    pub(crate) fn check_url(url: &str) -> redis::RedisResult<()> {
+        redis::parse_redis_url(url).map(|_| ()).ok_or_else(|| {
+            redis::RedisError::from((
+                redis::ErrorKind::InvalidClientConfig,
+                "not a Redis URL (redis://, rediss:// or unix://)",
+            ))
+        })?;
+        redis::Client::open(url).map(|_| ())
+    }
+
+    /// Read an operator's CA file: PEM certificates, at least one.
+    pub(crate) fn read_ca(path: &Path) -> redis::RedisResult<Vec<u8>> {
+        let pem = std::fs::read(path)?;
+        use rustls_pki_types::pem::PemObject as _;
+        let certificates = rustls_pki_types::CertificateDer::pem_slice_iter(&pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| invalid("the Redis CA file is not PEM certificates"))?;
+        if certificates.is_empty() {
+            return Err(invalid("the Redis CA file holds no PEM certificate"));
+        }
+        Ok(pem)
+    }
+
+    /// Check a key prefix: printable ASCII without braces (they would break the hash
+    /// tag), 1 to 64 characters.
+    pub(crate) fn check_prefix(prefix: &str) -> redis::RedisResult<()> {
+        let fits = (1..=64).contains(&prefix.len())
+            && prefix
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'{' && b != b'}');
+        if fits {
+            Ok(())
+        } else {
+            Err(invalid(
+                "a Redis key prefix is 1 to 64 printable ASCII characters, without braces or spaces",
+            ))
+        }
+    }
+}
+
+fn invalid(message: &'static str) -> redis::RedisError {
+    redis::RedisError::from((redis::ErrorKind::InvalidClientConfig, message))
+}
+
+/// The connection to one Redis or to a cluster, made on first use.
+enum Backend {
+    Single {
+        client: redis::Client,
+        manager: OnceLock<ConnectionManager>,
+    },
+    Cluster {
+        client: redis::cluster::ClusterClient,
+        connection: tokio::sync::OnceCell<redis::cluster_async::ClusterConnection>,
+    },
+    /// The settings were checked when given, yet no client could be made from them:
+    /// every limited call fails closed (or open, when configured).
+    Broken,
+}
+
 /// Rate limits in Redis, shared by every process that uses the same Redis.
 pub(crate) struct RedisStore {
-    client: redis::Client,
-    manager: OnceLock<ConnectionManager>,
+    backend: Backend,
     script: redis::Script,
+    prefix: Box<str>,
     /// The longest a call waits for Redis.
     pub(crate) deadline: Duration,
     /// Admit a call whose limit cannot be checked (default: refuse it).
@@ -60,6 +167,7 @@ pub(crate) struct RedisStore {
 impl std::fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
             .field("deadline", &self.deadline)
             .field("fail_open", &self.fail_open)
             .finish_non_exhaustive()
@@ -71,31 +179,104 @@ impl std::fmt::Debug for RedisStore {
 pub(crate) struct Unavailable;
 
 impl RedisStore {
-    /// A store at `url` (`redis://host:port/db`). Nothing connects until the first call.
-    pub(crate) fn new(url: &str) -> redis::RedisResult<Self> {
-        Ok(Self {
-            client: redis::Client::open(url)?,
-            manager: OnceLock::new(),
+    /// The store `settings` describe. Nothing connects until the first call.
+    pub(crate) fn new(settings: &Settings) -> Self {
+        let deadline = settings.deadline.unwrap_or(Duration::from_millis(250));
+        let backend = Self::backend(settings, deadline).unwrap_or_else(|_| {
+            tracing::error!(
+                target: crate::AUDIT_TARGET,
+                "the Redis rate-limit store cannot be configured; limited calls are refused"
+            );
+            Backend::Broken
+        });
+        Self {
+            backend,
             script: redis::Script::new(GCRA),
-            deadline: Duration::from_millis(250),
-            fail_open: false,
+            prefix: Box::from(settings.prefix.as_deref().unwrap_or(DEFAULT_PREFIX)),
+            deadline,
+            fail_open: settings.fail_open,
+        }
+    }
+
+    fn backend(settings: &Settings, deadline: Duration) -> redis::RedisResult<Backend> {
+        let certificates = settings.ca.as_ref().map(|ca| redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(with_system_roots(ca)),
+        });
+        if !settings.cluster.is_empty() {
+            let tls = settings
+                .cluster
+                .iter()
+                .any(|url| url.starts_with("rediss://"));
+            let mut builder = redis::cluster::ClusterClient::builder(settings.cluster.clone())
+                .connection_timeout(deadline)
+                .response_timeout(deadline)
+                .retries(2);
+            if tls {
+                builder = builder.tls(redis::cluster::TlsMode::Secure);
+            }
+            if let Some(certificates) = certificates {
+                builder = builder.certs(certificates);
+            }
+            return Ok(Backend::Cluster {
+                client: builder.build()?,
+                connection: tokio::sync::OnceCell::new(),
+            });
+        }
+        let url = settings
+            .url
+            .as_deref()
+            .ok_or_else(|| invalid("no Redis URL"))?;
+        let client = match certificates {
+            Some(certificates) if url.starts_with("rediss://") => {
+                redis::Client::build_with_tls(url, certificates)?
+            }
+            _ => redis::Client::open(url)?,
+        };
+        Ok(Backend::Single {
+            client,
+            manager: OnceLock::new(),
         })
     }
 
-    /// The connection manager, made on first use (inside the runtime): it connects
-    /// lazily and reconnects on its own after Redis comes back.
-    fn manager(&self) -> Result<ConnectionManager, Unavailable> {
-        if let Some(manager) = self.manager.get() {
-            return Ok(manager.clone());
+    /// One GCRA step of `keys` on whichever Redis holds them.
+    async fn invoke(
+        &self,
+        invocation: &redis::ScriptInvocation<'_>,
+    ) -> Result<(usize, u64), Unavailable> {
+        match &self.backend {
+            Backend::Single { client, manager } => {
+                let mut manager = match manager.get() {
+                    Some(manager) => manager.clone(),
+                    None => {
+                        let config = ConnectionManagerConfig::new()
+                            .set_connection_timeout(Some(self.deadline))
+                            .set_response_timeout(Some(self.deadline))
+                            .set_number_of_retries(2)
+                            .set_max_delay(Duration::from_millis(500));
+                        let made = ConnectionManager::new_lazy_with_config(client.clone(), config)
+                            .map_err(|_| Unavailable)?;
+                        manager.get_or_init(|| made).clone()
+                    }
+                };
+                invocation
+                    .invoke_async(&mut manager)
+                    .await
+                    .map_err(|_| Unavailable)
+            }
+            Backend::Cluster { client, connection } => {
+                let mut connection = connection
+                    .get_or_try_init(|| client.get_async_connection())
+                    .await
+                    .map_err(|_| Unavailable)?
+                    .clone();
+                invocation
+                    .invoke_async(&mut connection)
+                    .await
+                    .map_err(|_| Unavailable)
+            }
+            Backend::Broken => Err(Unavailable),
         }
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(self.deadline))
-            .set_response_timeout(Some(self.deadline))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_millis(500));
-        let manager = ConnectionManager::new_lazy_with_config(self.client.clone(), config)
-            .map_err(|_| Unavailable)?;
-        Ok(self.manager.get_or_init(|| manager).clone())
     }
 
     /// One call of `tool` by `principal` under `limits`: `Ok(None)` admitted, `Ok(Some)`
@@ -121,21 +302,11 @@ impl RedisStore {
         if let Some(rate) = limits.rate {
             let burst = limits.burst.unwrap_or(rate.count);
             let (interval, tolerance) = gcra(rate, burst);
-            keys.push((
-                format!("secure-tool:rate:{tool}:{rate}:{burst}:{principal}"),
-                interval,
-                tolerance,
-                false,
-            ));
+            keys.push((self.caller_key(tool, principal), interval, tolerance, false));
         }
         if let Some(rate) = limits.rate_global {
             let (interval, tolerance) = gcra(rate, rate.count);
-            keys.push((
-                format!("secure-tool:global:{tool}:{rate}"),
-                interval,
-                tolerance,
-                true,
-            ));
+            keys.push((self.tool_key(tool), interval, tolerance, true));
         }
         if keys.is_empty() {
             return Ok(None);
@@ -144,16 +315,9 @@ impl RedisStore {
         for (key, interval, tolerance, _) in &keys {
             invocation.key(key).arg(*interval).arg(*tolerance);
         }
-        let mut manager = self.manager()?;
-        let answer: (usize, u64) = match tokio::time::timeout(
-            self.deadline,
-            invocation.invoke_async(&mut manager),
-        )
-        .await
-        {
-            Ok(Ok(answer)) => answer,
-            Ok(Err(_)) | Err(_) => return Err(Unavailable),
-        };
+        let answer = tokio::time::timeout(self.deadline, self.invoke(&invocation))
+            .await
+            .map_err(|_| Unavailable)??;
         Ok(match answer {
             (0, _) => None,
             (index, wait_us) => {
@@ -165,6 +329,38 @@ impl RedisStore {
             }
         })
     }
+
+    /// `{PREFIX:TOOL}:rate:HASH`: a fixed-size key whatever the caller's id.
+    fn caller_key(&self, tool: &str, principal: &str) -> String {
+        use sha2::Digest as _;
+        let hash = sha2::Sha256::digest(principal.as_bytes());
+        let hex: String = hash[..16].iter().map(|b| format!("{b:02x}")).collect();
+        format!("{{{}:{tool}}}:rate:{hex}", self.prefix)
+    }
+
+    /// `{PREFIX:TOOL}:global`.
+    fn tool_key(&self, tool: &str) -> String {
+        format!("{{{}:{tool}}}:global", self.prefix)
+    }
+}
+
+/// The system's root certificates and the operator's `ca`, as one PEM bundle: redis-rs
+/// trusts only the bundle it is given.
+fn with_system_roots(ca: &[u8]) -> Vec<u8> {
+    use base64::Engine as _;
+    let mut pem = Vec::new();
+    for certificate in rustls_native_certs::load_native_certs().certs {
+        let text = base64::engine::general_purpose::STANDARD.encode(certificate.as_ref());
+        pem.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
+        for line in text.as_bytes().chunks(64) {
+            pem.extend_from_slice(line);
+            pem.push(b'\n');
+        }
+        pem.extend_from_slice(b"-----END CERTIFICATE-----\n");
+    }
+    pem.extend_from_slice(ca);
+    pem.push(b'\n');
+    pem
 }
 
 /// governor's emission interval and tolerance for `rate` with `burst`, in microseconds.
