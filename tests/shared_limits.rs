@@ -26,11 +26,18 @@ use serde_json::json;
 /// A `redis-server` of this test's own, on a free loopback port, without persistence.
 struct Redis {
     port: u16,
+    /// More `redis-server` arguments (TLS, cluster mode, persistence).
+    args: Vec<String>,
     child: Option<Child>,
 }
 
 impl Redis {
     fn start() -> Option<Self> {
+        Self::start_with(Vec::new())
+    }
+
+    /// A Redis with `args` after the defaults; `{port}` in them is this Redis's port.
+    fn start_with(args: Vec<String>) -> Option<Self> {
         if Command::new("redis-server")
             .arg("--version")
             .output()
@@ -48,7 +55,15 @@ impl Redis {
             .local_addr()
             .unwrap()
             .port();
-        let mut redis = Self { port, child: None };
+        let args = args
+            .into_iter()
+            .map(|a| a.replace("{port}", &port.to_string()))
+            .collect();
+        let mut redis = Self {
+            port,
+            args,
+            child: None,
+        };
         redis.up();
         Some(redis)
     }
@@ -57,6 +72,7 @@ impl Redis {
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
+            .args(&self.args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -74,6 +90,16 @@ impl Redis {
     fn down(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stop as an orchestrator does (SIGTERM: Redis writes its append-only file out).
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
             let _ = child.wait();
         }
     }
@@ -454,4 +480,367 @@ async fn redis_keys_expire_once_their_state_is_fresh() {
         "0",
         "the fresh key expired"
     );
+}
+
+/// A server whose local caller is `id`, on the Redis `security` was given.
+async fn client_of(security: Security) -> common::Client {
+    connect(server(security)).await
+}
+
+fn caller(id: &str) -> secure_tool::SecurityBuilder {
+    Security::builder().local_principal(Principal::new(id).with_scopes(["x"]))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_are_bounded_prefixed_and_a_tightened_limit_keeps_its_state() {
+    let Some(redis) = Redis::start() else { return };
+    // A 5,000-character caller id makes a key of fixed size.
+    let long = "s".repeat(5_000);
+    let first = client_of(caller(&long).redis(&redis.url()).unwrap().build()).await;
+    let (admitted, _) = outcomes(&first, "limited", 3).await;
+    assert_eq!(admitted, [true, true, false]);
+    let keys = redis_cli(&redis, &["--scan", "--pattern", "*"]);
+    assert_eq!(keys.lines().count(), 1, "{keys}");
+    assert!(keys.len() < 80, "a key of {} bytes", keys.len());
+    assert_eq!(keys, caller_key("secure-tool", "limited", &long));
+    // Every key has a time to live.
+    let ttl: i64 = redis_cli(&redis, &["pttl", &keys]).parse().unwrap();
+    assert!(ttl > 0, "pttl {ttl}");
+
+    // Another server with its own prefix on the same Redis has its own budget; one with
+    // the same prefix shares this one.
+    let other = client_of(
+        caller(&long)
+            .redis(&redis.url())
+            .unwrap()
+            .redis_prefix("billing")
+            .unwrap()
+            .build(),
+    )
+    .await;
+    assert_eq!(outcomes(&other, "limited", 1).await.0, [true]);
+    let replica = client_of(caller(&long).redis(&redis.url()).unwrap().build()).await;
+    assert_eq!(outcomes(&replica, "limited", 1).await.0, [false]);
+    for bad in ["", "a b", "x{y}", &"p".repeat(65)] {
+        assert!(Security::builder().redis_prefix(bad).is_err(), "{bad:?}");
+    }
+
+    // A reload that tightens the limit: the same key, its state kept (no fresh budget).
+    let dir = std::env::temp_dir().join(format!("secure-tool-redis-reload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let policy = dir.join("secure-tool.toml");
+    std::fs::write(&policy, "[roles]\n").unwrap();
+    let _ = Limited::tool_router();
+    let security = caller("carol")
+        .policy_file(&policy)
+        .unwrap()
+        .redis(&redis.url())
+        .unwrap()
+        .build();
+    let carol = client_of(security.clone()).await;
+    assert_eq!(outcomes(&carol, "limited", 2).await.0, [true, true]);
+    let key = caller_key("secure-tool", "limited", "carol");
+    let before: u64 = redis_cli(&redis, &["get", &key]).parse().unwrap();
+    std::fs::write(&policy, "[tools.limited]\nrate = \"1/min\"\nburst = 1\n").unwrap();
+    security.reload_policy().unwrap();
+    let (admitted, waits) = outcomes(&carol, "limited", 1).await;
+    assert_eq!(admitted, [false], "a tightened limit gave a fresh budget");
+    assert!(waits[0] > 0);
+    let after: u64 = redis_cli(&redis, &["get", &key]).parse().unwrap();
+    assert_eq!(before, after, "the refused call changed nothing");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_settings_apply_in_any_order() {
+    // Nothing listens here: every check fails, and fail-open (set before `.redis()`)
+    // admits the call within the deadline (also set before).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let security = caller("p")
+        .redis_fail_open(true)
+        .redis_deadline(Duration::from_millis(100))
+        .redis(&format!("redis://127.0.0.1:{port}/"))
+        .unwrap()
+        .build();
+    let client = client_of(security).await;
+    let started = Instant::now();
+    assert_eq!(
+        ok_text(&call(&client, "limited", json!({"n": 1})).await),
+        "1"
+    );
+    assert!(started.elapsed() < Duration::from_secs(1));
+    // And an invalid URL is refused without repeating it (it may hold a password).
+    let error = Security::builder()
+        .redis("http://user:hunter2@example.com")
+        .unwrap_err()
+        .to_string();
+    assert!(!error.contains("hunter2"), "{error}");
+}
+
+/// `openssl` with `args`, in `dir`.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let output = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("openssl runs (`.ci/run` installs it)");
+    assert!(
+        output.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A CA and a server certificate it signed for 127.0.0.1, in `dir`: `ca.pem`,
+/// `server.pem`, `server.key`; and a CA that signed nothing, `other-ca.pem`.
+fn certificates(dir: &std::path::Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    for ca in ["ca", "other-ca"] {
+        openssl(
+            dir,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                &format!("/CN=secure-tool test {ca}"),
+                "-keyout",
+                &format!("{ca}.key"),
+                "-out",
+                &format!("{ca}.pem"),
+            ],
+        );
+    }
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ],
+    );
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+            "-out",
+            "server.pem",
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rediss_trusts_the_operators_ca_and_fails_closed_on_any_other() {
+    let dir = std::env::temp_dir().join(format!("secure-tool-redis-tls-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    certificates(&dir);
+    let path = |name: &str| dir.join(name).display().to_string();
+    let Some(redis) = Redis::start_with(vec![
+        "--port".into(),
+        "0".into(),
+        "--tls-port".into(),
+        "{port}".into(),
+        "--tls-cert-file".into(),
+        path("server.pem"),
+        "--tls-key-file".into(),
+        path("server.key"),
+        "--tls-ca-cert-file".into(),
+        path("ca.pem"),
+        "--tls-auth-clients".into(),
+        "no".into(),
+    ]) else {
+        return;
+    };
+    let url = format!("rediss://127.0.0.1:{}/", redis.port);
+    // Trusted through the operator's CA: the limit holds (two of 3/min with a burst of 2).
+    let trusted = client_of(
+        caller("p")
+            .redis(&url)
+            .unwrap()
+            .redis_ca(dir.join("ca.pem"))
+            .unwrap()
+            .build(),
+    )
+    .await;
+    let (admitted, waits) = outcomes(&trusted, "limited", 3).await;
+    assert_eq!(admitted, [true, true, false]);
+    assert!(
+        waits[0] > 1_000,
+        "refused by the rate, not by the store: {waits:?}"
+    );
+    // The system's roots alone, or another CA: the certificate is not trusted, and every
+    // limited call is refused (fail closed), within the deadline.
+    for security in [
+        caller("q").redis(&url).unwrap().build(),
+        caller("q")
+            .redis(&url)
+            .unwrap()
+            .redis_ca(dir.join("other-ca.pem"))
+            .unwrap()
+            .build(),
+    ] {
+        let client = client_of(security).await;
+        let started = Instant::now();
+        let refused = call(&client, "limited", json!({"n": 1})).await;
+        assert!(
+            error_text(&refused).contains("cannot be checked right now"),
+            "{refused:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+    // A CA file that is not PEM is refused when given.
+    std::fs::write(dir.join("junk.pem"), "not a certificate").unwrap();
+    assert!(Security::builder().redis_ca(dir.join("junk.pem")).is_err());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_cluster_shares_one_budget_and_a_node_restart_keeps_the_limit() {
+    let dir =
+        std::env::temp_dir().join(format!("secure-tool-redis-cluster-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut nodes = Vec::new();
+    for i in 0..3 {
+        let node_dir = dir.join(format!("node{i}"));
+        std::fs::create_dir_all(&node_dir).unwrap();
+        let Some(node) = Redis::start_with(vec![
+            "--cluster-enabled".into(),
+            "yes".into(),
+            "--cluster-config-file".into(),
+            "nodes.conf".into(),
+            "--cluster-node-timeout".into(),
+            "1000".into(),
+            "--dir".into(),
+            node_dir.display().to_string(),
+            // Persistence, as an operator keeps budgets across a restart.
+            "--appendonly".into(),
+            "yes".into(),
+            "--appendfsync".into(),
+            "always".into(),
+        ]) else {
+            return;
+        };
+        nodes.push(node);
+    }
+    let addresses: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("127.0.0.1:{}", n.port))
+        .collect();
+    let output = Command::new("redis-cli")
+        .args(["--cluster", "create"])
+        .args(&addresses)
+        .args(["--cluster-replicas", "0", "--cluster-yes"])
+        .output()
+        .expect("redis-cli runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let cluster_ok = |nodes: &[Redis]| {
+        nodes
+            .iter()
+            .all(|n| redis_cli(n, &["cluster", "info"]).contains("cluster_state:ok"))
+    };
+    let wait_ok = |nodes: &[Redis]| {
+        for _ in 0..200 {
+            if cluster_ok(nodes) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the cluster never came up");
+    };
+    wait_ok(&nodes);
+
+    // Two replicas, each given a different seed node, share one budget.
+    let replica = |seed: usize| {
+        caller("p")
+            .redis_cluster([format!("redis://{}/", addresses[seed])])
+            .unwrap()
+            .redis_deadline(Duration::from_millis(300))
+            .build()
+    };
+    let a = client_of(replica(0)).await;
+    let b = client_of(replica(1)).await;
+    assert_eq!(outcomes(&a, "limited", 1).await.0, [true]);
+    assert_eq!(outcomes(&b, "limited", 1).await.0, [true]);
+    assert_eq!(outcomes(&a, "limited", 1).await.0, [false]);
+    assert_eq!(outcomes(&b, "limited", 1).await.0, [false]);
+    // `limited` and `shared` live on one slot each; both keys of a call share it.
+    assert_eq!(outcomes(&a, "shared", 1).await.0, [true]);
+
+    // The node holding the caller's key restarts: meanwhile calls fail closed within the
+    // deadline; after, the limit is still spent (no fresh budget).
+    let key = caller_key("secure-tool", "limited", "p");
+    let owner = nodes
+        .iter()
+        .position(|n| redis_cli(n, &["exists", &key]) == "1")
+        .expect("one node holds the key");
+    nodes[owner].stop();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let refused = call(&a, "limited", json!({"n": 1})).await;
+        assert_eq!(refused.is_error, Some(true));
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    nodes[owner].up();
+    wait_ok(&nodes);
+    let mut answered = false;
+    for _ in 0..50 {
+        let result = call(&a, "limited", json!({"n": 1})).await;
+        assert_eq!(
+            result.is_error,
+            Some(true),
+            "the restart refilled the budget"
+        );
+        if error_text(&result).contains("rate limit exceeded") {
+            answered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(answered, "the cluster never answered again");
+    drop(nodes);
+    let _ = std::fs::remove_dir_all(&dir);
 }
