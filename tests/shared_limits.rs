@@ -844,3 +844,72 @@ async fn a_redis_cluster_shares_one_budget_and_a_node_restart_keeps_the_limit() 
     drop(nodes);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_url_with_its_password_comes_from_the_environment_and_is_never_shown() {
+    let Some(redis) = Redis::start_with(vec!["--requirepass".into(), "s3cret-pass".into()]) else {
+        return;
+    };
+    let fx = Fixture::new("url-env", "[tools.read_file]\nrate = \"2/min\"\n");
+    let log = fx.dir.join("stderr.log");
+    let url = format!("redis://:s3cret-pass@127.0.0.1:{}/", redis.port);
+    let mut command = tokio::process::Command::new(fs_server_binary());
+    command
+        .env("RUST_LOG", "debug")
+        .env("SECURE_TOOL_TEST_REDIS", &url)
+        .arg("--root")
+        .arg(fx.dir.join("root"))
+        .arg("--policy")
+        .arg(fx.dir.join("secure-tool.toml"))
+        .args([
+            "--grant",
+            "fs.read",
+            "--redis-url-env",
+            "SECURE_TOOL_TEST_REDIS",
+        ])
+        .args(["--redis-prefix", "fs-test"]);
+    let (transport, _) = TokioChildProcess::builder(command)
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let client = ().serve(transport).await.unwrap();
+    // The command line holds no password (what `ps` shows).
+    let cmdlines: String = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).into_owned())
+        .filter(|c| c.contains("fs_server"))
+        .collect();
+    assert!(cmdlines.contains("--redis-url-env"), "{cmdlines}");
+    assert!(!cmdlines.contains("s3cret-pass"));
+    // The limit lives in that Redis, under the prefix given.
+    assert_eq!(ok_text(&read(&client).await), "hello");
+    assert_eq!(ok_text(&read(&client).await), "hello");
+    assert!(error_text(&read(&client).await).contains("rate limit exceeded"));
+    let keys = Command::new("redis-cli")
+        .args([
+            "-p",
+            &redis.port.to_string(),
+            "-a",
+            "s3cret-pass",
+            "--no-auth-warning",
+        ])
+        .args(["--scan", "--pattern", "{fs-test:read_file}:rate:*"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&keys.stdout).lines().count(), 1);
+    client.cancel().await.unwrap();
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("DEBUG"), "the log was captured: {logged}");
+    assert!(!logged.contains("s3cret-pass"), "the password was logged");
+    // A name that is not set is a clear error, naming the variable, not a value.
+    let output = Command::new(fs_server_binary())
+        .args(["--root", "/", "--redis-url-env", "SECURE_TOOL_NOT_SET"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("SECURE_TOOL_NOT_SET"));
+}
