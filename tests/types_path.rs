@@ -381,3 +381,68 @@ async fn the_schema_tells_the_model_the_rule() {
     assert!(path["pattern"].is_string());
     assert!(path["description"].as_str().unwrap().contains("no `..`"));
 }
+
+/// `mkfifo`/`mknod` through the system's own tools (no unsafe code in the tests).
+fn make(args: &[&str]) -> bool {
+    std::process::Command::new(args[0])
+        .args(&args[1..])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn pipes_sockets_and_devices_are_refused_without_blocking() {
+    let tree = Tree::new("special");
+    let root = tree.root();
+    assert!(make(&["mkfifo", root.join("fifo").to_str().unwrap()]));
+    let _socket = std::os::unix::net::UnixListener::bind(root.join("socket")).unwrap();
+    std::os::unix::fs::symlink("fifo", root.join("link-to-fifo")).unwrap();
+    // A character device (1:3, what /dev/null is) where the sandbox can make one (root).
+    let device = make(&["mknod", root.join("null").to_str().unwrap(), "c", "1", "3"]);
+    let sandbox = Sandbox::open(&root).unwrap();
+    let mut special = vec!["fifo", "socket", "link-to-fifo"];
+    if device {
+        special.push("null");
+    } else {
+        eprintln!("not root: the device node case is left out");
+    }
+    // Each is answered at once (a blocking open of the FIFO would hang this test).
+    let (done, finished) = std::sync::mpsc::channel();
+    let worker = {
+        let sandbox = sandbox.clone();
+        let special: Vec<String> = special.iter().map(|s| (*s).to_owned()).collect();
+        std::thread::spawn(move || {
+            for name in special {
+                let path = SafePath::parse(&name).unwrap();
+                let read = sandbox.read(&path, 100).unwrap_err();
+                let write = sandbox.write(&path, "x").unwrap_err();
+                done.send((name, read.kind(), write.kind(), read.to_string()))
+                    .unwrap();
+            }
+        })
+    };
+    for _ in &special {
+        let (name, read, write, message) = finished
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("a special file blocked the sandbox");
+        assert_eq!(read, SandboxErrorKind::Special, "{name}");
+        assert_eq!(write, SandboxErrorKind::Special, "{name}");
+        assert!(message.contains("pipe, socket or device"), "{message}");
+    }
+    worker.join().unwrap();
+    // Benign: regular files, directories and links to them inside the root still work.
+    assert_eq!(
+        sandbox
+            .read_to_string(&SafePath::parse("link-inside").unwrap(), 100)
+            .unwrap(),
+        "inside"
+    );
+    sandbox
+        .write(&SafePath::parse("docs/new.txt").unwrap(), "new")
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(root.join("docs/new.txt")).unwrap(),
+        "new"
+    );
+    assert!(sandbox.list(&SafePath::parse("docs").unwrap(), 10).is_ok());
+}

@@ -39,6 +39,9 @@ pub enum SandboxErrorKind {
     WrongType,
     /// The file is not UTF-8 text.
     NotText,
+    /// A pipe (FIFO), socket or device: never opened (reading one may block forever, or
+    /// act on hardware), only regular files and directories are.
+    Special,
     /// Any other I/O failure (redacted).
     Io,
 }
@@ -64,6 +67,9 @@ impl SandboxError {
             SandboxErrorKind::TooLarge => "the file is larger than the limit",
             SandboxErrorKind::WrongType => "a directory where a file was expected, or the reverse",
             SandboxErrorKind::NotText => "the file is not UTF-8 text",
+            SandboxErrorKind::Special => {
+                "not a regular file or directory (a pipe, socket or device is never opened)"
+            }
             SandboxErrorKind::Io => "input/output error",
         }
     }
@@ -218,9 +224,40 @@ impl Sandbox {
         String::from_utf8(bytes).map_err(|_| SandboxError::new(SandboxErrorKind::NotText))
     }
 
-    /// Read a file of at most `max_bytes`.
+    /// Open `path` with `options`, only if it is a regular file or a directory. What is
+    /// there is looked at first (opening a FIFO or a device may block or act), then opened
+    /// non-blocking and without taking a terminal, and looked at again through the open
+    /// file (it may have been swapped in between). Links inside the root are followed, as
+    /// everywhere in the sandbox; whatever they lead to is checked.
+    fn open_regular(
+        &self,
+        path: &SafePath,
+        options: &mut OpenOptions,
+    ) -> Result<cap_std::fs::File, SandboxError> {
+        let regular = |m: &cap_std::fs::Metadata| m.is_file() || m.is_dir();
+        if let Ok(metadata) = self.root.metadata(path.as_path())
+            && !regular(&metadata)
+        {
+            return Err(SandboxError::new(SandboxErrorKind::Special));
+        }
+        #[cfg(unix)]
+        {
+            use cap_std::fs::OpenOptionsExt as _;
+            use rustix::fs::OFlags;
+            let flags = (OFlags::NONBLOCK | OFlags::NOCTTY).bits();
+            options.custom_flags(i32::try_from(flags).unwrap_or(0));
+        }
+        let file = self.root.open_with(path.as_path(), options)?;
+        if !regular(&file.metadata()?) {
+            return Err(SandboxError::new(SandboxErrorKind::Special));
+        }
+        Ok(file)
+    }
+
+    /// Read a file of at most `max_bytes`. A pipe, socket or device is refused
+    /// ([`SandboxErrorKind::Special`]) without blocking.
     pub fn read(&self, path: &SafePath, max_bytes: u64) -> Result<Vec<u8>, SandboxError> {
-        let file = self.root.open(path.as_path())?;
+        let file = self.open_regular(path, OpenOptions::new().read(true))?;
         let metadata = file.metadata()?;
         if metadata.is_dir() {
             return Err(SandboxError::new(SandboxErrorKind::WrongType));
@@ -243,7 +280,7 @@ impl Sandbox {
         self.writable()?;
         let mut options = OpenOptions::new();
         options.write(true).create(true).truncate(true);
-        let mut file = self.root.open_with(path.as_path(), &options)?;
+        let mut file = self.open_regular(path, &mut options)?;
         file.write_all(contents.as_ref())?;
         Ok(())
     }
@@ -257,7 +294,7 @@ impl Sandbox {
         self.writable()?;
         let mut options = OpenOptions::new();
         options.write(true).create_new(true);
-        let mut file = self.root.open_with(path.as_path(), &options)?;
+        let mut file = self.open_regular(path, &mut options)?;
         file.write_all(contents.as_ref())?;
         Ok(())
     }
