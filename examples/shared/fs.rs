@@ -30,6 +30,17 @@ struct WriteArg {
     content: String,
 }
 
+/// Run file I/O on tokio's blocking threads, never on an async worker: a slow disk (or
+/// a network file system that hangs) then stalls only its own call, and the call's
+/// timeout answers on time while the blocked thread finishes behind it.
+async fn blocking<T: Send + 'static>(
+    io: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ToolError> {
+    tokio::task::spawn_blocking(io)
+        .await
+        .map_err(ToolError::internal)
+}
+
 /// Files in one directory, each tool behind its scope.
 #[derive(Clone)]
 pub struct FsServer {
@@ -65,13 +76,15 @@ impl FsServer {
     #[secure_tool(scope = "fs.read", rate = "120/min", timeout = "5s", read_only)]
     #[tool(description = "Read a UTF-8 text file (at most 1 MiB) from the served directory")]
     async fn read_file(&self, Parameters(args): Parameters<PathArg>) -> Result<String, ToolError> {
-        Ok(self.sandbox.read_to_string(&args.path, MAX_READ)?)
+        let sandbox = self.sandbox.clone();
+        Ok(blocking(move || sandbox.read_to_string(&args.path, MAX_READ)).await??)
     }
 
     #[secure_tool(scope = "fs.read", rate = "120/min", timeout = "5s", read_only)]
     #[tool(description = "List a directory of the served directory ('.' for the top)")]
     async fn list_dir(&self, Parameters(args): Parameters<PathArg>) -> Result<String, ToolError> {
-        let entries = self.sandbox.list(&args.path, 1000)?;
+        let sandbox = self.sandbox.clone();
+        let entries = blocking(move || sandbox.list(&args.path, 1000)).await??;
         let names: Vec<String> = entries
             .into_iter()
             .map(|e| {
@@ -97,8 +110,9 @@ impl FsServer {
         &self,
         Parameters(args): Parameters<WriteArg>,
     ) -> Result<String, ToolError> {
-        self.sandbox.write(&args.path, &args.content)?;
-        Ok(format!("wrote {} bytes", args.content.len()))
+        let (sandbox, length) = (self.sandbox.clone(), args.content.len());
+        blocking(move || sandbox.write(&args.path, &args.content)).await??;
+        Ok(format!("wrote {length} bytes"))
     }
 }
 

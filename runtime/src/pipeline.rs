@@ -404,6 +404,15 @@ where
 }
 
 /// Stages 6 to 8 of an async tool, the same for every tool.
+///
+/// The timeout counts from the call's start, not from the body's first `Pending`: a body
+/// that spends its first poll working (or blocked) has used its time, and is answered
+/// `timeout` at its first `Pending` after the deadline. A body that blocks its thread
+/// inside a poll cannot be interrupted by anything in the process (async code is only
+/// stopped where it yields), and that thread is not given back until the blocking call
+/// returns: do blocking work in `tokio::task::spawn_blocking` (the deadline then holds
+/// while the blocked thread stays behind) or write the tool as a sync `fn`, which runs
+/// off the runtime's workers.
 async fn drive(
     security: &Security,
     tool: &Tool,
@@ -417,17 +426,20 @@ async fn drive(
     let ran = match futures::poll!(&mut guarded) {
         std::task::Poll::Ready(result) => result.map_or_else(Ran::Panicked, Ran::Returned),
         std::task::Poll::Pending => {
+            let limit = tool
+                .limits
+                .timeout
+                .map(crate::limits::Millis::duration)
+                .or(security.default_timeout());
             let timed = async {
-                match tool
-                    .limits
-                    .timeout
-                    .map(crate::limits::Millis::duration)
-                    .or(security.default_timeout())
-                {
-                    Some(limit) => match tokio::time::timeout(limit, &mut guarded).await {
-                        Ok(result) => result.map_or_else(Ran::Panicked, Ran::Returned),
-                        Err(_) => Ran::TimedOut(limit),
-                    },
+                match limit {
+                    Some(limit) => {
+                        let deadline = tokio::time::Instant::from_std(scope.started) + limit;
+                        match tokio::time::timeout_at(deadline, &mut guarded).await {
+                            Ok(result) => result.map_or_else(Ran::Panicked, Ran::Returned),
+                            Err(_) => Ran::TimedOut(limit),
+                        }
+                    }
                     None => (&mut guarded)
                         .await
                         .map_or_else(Ran::Panicked, Ran::Returned),
