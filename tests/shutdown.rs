@@ -17,9 +17,12 @@ struct Dir(PathBuf);
 impl Dir {
     fn new(tag: &str) -> Self {
         let path = std::env::temp_dir().join(format!(
-            "secure-tool-shutdown-{tag}-{}-{:?}",
+            "secure-tool-shutdown-{tag}-{}-{}",
             std::process::id(),
-            Instant::now()
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
         ));
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(path.join("root/docs")).unwrap();
@@ -249,5 +252,99 @@ async fn sigterm_under_load_on_http_keeps_every_answered_call() {
     assert!(
         written >= answered,
         "{answered} calls answered, {written} in the trail"
+    );
+}
+
+/// The trail's file refuses writes past a size (`prlimit --fsize`, as a full disk would):
+/// no torn line is left, the lines lost are counted, and once the operator moves the
+/// full file away the trail goes on in a new one that starts with the count.
+#[test]
+fn a_failing_disk_leaves_no_torn_line_and_every_lost_line_is_counted() {
+    let dir = Dir::new("full");
+    let trail = dir.0.join("audit.jsonl");
+    let script = format!(
+        "trap '' XFSZ; exec prlimit --fsize=2500 -- {} --root {} --grant fs.read --policy {} --audit-log {}",
+        common::fs_server_binary().display(),
+        dir.0.join("root").display(),
+        dir.0.join("policy.toml").display(),
+        trail.display()
+    );
+    let mut child = Command::new("sh")
+        .args(["-c", &script])
+        .env("RUST_LOG", "error")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    let mut request = |id: u64, message: Value, wait: bool| {
+        let mut message = message;
+        if wait {
+            message["id"] = json!(id);
+        }
+        writeln!(stdin, "{message}").unwrap();
+        if wait {
+            line.clear();
+            stdout.read_line(&mut line).unwrap();
+            assert!(line.contains("\"result\""), "{line}");
+        }
+    };
+    request(
+        0,
+        json!({"jsonrpc": "2.0", "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "full", "version": "1"}}}),
+        true,
+    );
+    request(
+        0,
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        false,
+    );
+    let list = json!({"jsonrpc": "2.0", "method": "tools/call",
+        "params": {"name": "list_dir", "arguments": {"path": "docs"}}});
+    for id in 1..=40 {
+        request(id, list.clone(), true);
+    }
+    // 40 lines of ~200 bytes do not fit in 2,500: the file is full, and never torn.
+    std::thread::sleep(Duration::from_millis(700));
+    let full = std::fs::read_to_string(&trail).unwrap();
+    assert!(full.len() <= 2_500);
+    assert!(full.ends_with('\n'), "a torn line was left");
+    let written = calls_in_trail(&trail);
+    assert!(written < 40, "{written}");
+    // The operator moves the full file away; the trail goes on at the path.
+    std::fs::rename(&trail, dir.0.join("audit.jsonl.1")).unwrap();
+    for id in 41..=45 {
+        request(id, list.clone(), true);
+    }
+    drop(stdin);
+    assert_eq!(exit_within(&mut child, Duration::from_secs(10)), 0);
+    let fresh: Vec<Value> = std::fs::read_to_string(&trail)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("whole JSON"))
+        .collect();
+    assert_eq!(fresh[0]["event"], "audit_dropped", "{fresh:?}");
+    // A count may also have fit in the full file, before the move (a short line).
+    let dropped: u64 = [dir.0.join("audit.jsonl.1"), trail.clone()]
+        .iter()
+        .flat_map(|file| {
+            std::fs::read_to_string(file)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str::<Value>(l).unwrap())
+                .collect::<Vec<_>>()
+        })
+        .filter(|l| l["event"] == "audit_dropped")
+        .map(|l| l["dropped"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        written + dropped + calls_in_trail(&trail),
+        45,
+        "every call is written or counted"
     );
 }
