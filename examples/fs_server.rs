@@ -113,7 +113,12 @@ async fn main() -> anyhow::Result<()> {
     .map_err(|e| anyhow::anyhow!("cannot open --root {}: {e}", args.root.display()))?;
     let _watch = args.operator.watch(&security)?;
     let server = FsServer::new(security.clone(), sandbox);
-    let running = server.serve(rmcp::transport::stdio()).await?;
+    // Listening from before the handshake: a SIGTERM at any moment is a clean exit.
+    let mut signalled = std::pin::pin!(shutdown::signalled());
+    let running = tokio::select! {
+        running = server.serve(rmcp::transport::stdio()) => running?,
+        () = &mut signalled => shutdown::finish(&security),
+    };
     let stop = running.cancellation_token();
     let mut waiting = std::pin::pin!(running.waiting());
     tokio::select! {
@@ -121,7 +126,7 @@ async fn main() -> anyhow::Result<()> {
         _ = &mut waiting => {}
         // SIGTERM or SIGINT: take no more requests; rmcp lets the calls in flight answer
         // for 2 s, after which they are cancelled.
-        () = shutdown::signalled() => {
+        () = &mut signalled => {
             stop.cancel();
             let _ = tokio::time::timeout(shutdown::GRACE, &mut waiting).await;
         }

@@ -95,6 +95,20 @@ fn fifo(name: &str) -> std::path::PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_blocked_reads_on_two_workers_are_each_answered_on_time() {
     let path = fifo("spawned");
+    // However the test ends, the threads left blocked on the FIFO are released (the
+    // runtime waits for them when it shuts down): an open for reading and writing never
+    // blocks on Linux, and releases every reader.
+    struct Release(std::path::PathBuf);
+    impl Drop for Release {
+        fn drop(&mut self) {
+            let _ = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&self.0);
+            let _ = std::fs::remove_dir_all(self.0.parent().unwrap());
+        }
+    }
+    let _release = Release(path.clone());
     let client = std::sync::Arc::new(connect(server()).await);
     let started = Instant::now();
     let calls: Vec<_> = (0..4)

@@ -142,6 +142,12 @@ impl Limited {
         p.n.to_string()
     }
 
+    #[secure_tool(scope = "x", rate = "2/hour")]
+    #[tool(description = "Limited per hour, async")]
+    async fn hourly(&self, Parameters(p): Parameters<Ping>) -> String {
+        p.n.to_string()
+    }
+
     #[secure_tool(scope = "x", rate = "100/min", rate_global = "4/min")]
     #[tool(description = "Limited across callers, sync")]
     fn shared(&self, Parameters(p): Parameters<Ping>) -> String {
@@ -799,16 +805,17 @@ async fn a_redis_cluster_shares_one_budget_and_a_node_restart_keeps_the_limit() 
     };
     let a = client_of(replica(0)).await;
     let b = client_of(replica(1)).await;
-    assert_eq!(outcomes(&a, "limited", 1).await.0, [true]);
-    assert_eq!(outcomes(&b, "limited", 1).await.0, [true]);
-    assert_eq!(outcomes(&a, "limited", 1).await.0, [false]);
-    assert_eq!(outcomes(&b, "limited", 1).await.0, [false]);
-    // `limited` and `shared` live on one slot each; both keys of a call share it.
+    // (2/hour: no refill during the test, however slow the machine.)
+    assert_eq!(outcomes(&a, "hourly", 1).await.0, [true]);
+    assert_eq!(outcomes(&b, "hourly", 1).await.0, [true]);
+    assert_eq!(outcomes(&a, "hourly", 1).await.0, [false]);
+    assert_eq!(outcomes(&b, "hourly", 1).await.0, [false]);
+    // `hourly` and `shared` live on one slot each; both keys of a call share it.
     assert_eq!(outcomes(&a, "shared", 1).await.0, [true]);
 
     // The node holding the caller's key restarts: meanwhile calls fail closed within the
     // deadline; after, the limit is still spent (no fresh budget).
-    let key = caller_key("secure-tool", "limited", "p");
+    let key = caller_key("secure-tool", "hourly", "p");
     let owner = nodes
         .iter()
         .position(|n| redis_cli(n, &["exists", &key]) == "1")
@@ -816,7 +823,7 @@ async fn a_redis_cluster_shares_one_budget_and_a_node_restart_keeps_the_limit() 
     nodes[owner].stop();
     for _ in 0..3 {
         let started = Instant::now();
-        let refused = call(&a, "limited", json!({"n": 1})).await;
+        let refused = call(&a, "hourly", json!({"n": 1})).await;
         assert_eq!(refused.is_error, Some(true));
         assert!(
             started.elapsed() < Duration::from_secs(3),
@@ -828,7 +835,7 @@ async fn a_redis_cluster_shares_one_budget_and_a_node_restart_keeps_the_limit() 
     wait_ok(&nodes);
     let mut answered = false;
     for _ in 0..50 {
-        let result = call(&a, "limited", json!({"n": 1})).await;
+        let result = call(&a, "hourly", json!({"n": 1})).await;
         assert_eq!(
             result.is_error,
             Some(true),
@@ -912,4 +919,49 @@ async fn the_url_with_its_password_comes_from_the_environment_and_is_never_shown
         .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("SECURE_TOOL_NOT_SET"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_out_of_memory_refuses_or_admits_as_configured_and_never_crashes() {
+    let Some(redis) = Redis::start_with(vec![
+        "--maxmemory".into(),
+        "4mb".into(),
+        "--maxmemory-policy".into(),
+        "noeviction".into(),
+    ]) else {
+        return;
+    };
+    // Fill Redis past its limit (one value admitted while it was under).
+    let filler = std::env::temp_dir().join(format!("secure-tool-oom-{}", std::process::id()));
+    std::fs::write(&filler, "x".repeat(6 << 20)).unwrap();
+    let output = Command::new("redis-cli")
+        .args(["-p", &redis.port.to_string(), "-x", "set", "filler"])
+        .stdin(std::fs::File::open(&filler).unwrap())
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&filler);
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "OK");
+    let closed = client_of(caller("p").redis(&redis.url()).unwrap().build()).await;
+    let open = client_of(
+        caller("q")
+            .redis(&redis.url())
+            .unwrap()
+            .redis_fail_open(true)
+            .build(),
+    )
+    .await;
+    for _ in 0..3 {
+        let refused = call(&closed, "limited", json!({"n": 1})).await;
+        assert!(
+            error_text(&refused).contains("cannot be checked right now"),
+            "{refused:?}"
+        );
+        assert_eq!(ok_text(&call(&open, "limited", json!({"n": 1})).await), "1");
+    }
+    // Redis and the servers are fine: memory back, limits hold again.
+    assert_eq!(redis_cli(&redis, &["del", "filler"]), "1");
+    assert_eq!(
+        ok_text(&call(&closed, "limited", json!({"n": 1})).await),
+        "1"
+    );
 }

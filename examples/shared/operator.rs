@@ -90,6 +90,18 @@ impl Operator {
                 .map_err(|e| format!("invalid --redis-cluster URL: {e}"))?;
         }
         if let Some(path) = &self.redis_ca {
+            let tls = |url: &str| {
+                let url = url.to_ascii_lowercase();
+                url.starts_with("rediss://") || url.starts_with("valkeys://")
+            };
+            let urls = self
+                .redis
+                .iter()
+                .chain(&from_env)
+                .chain(&self.redis_cluster);
+            if !urls.clone().any(|url| tls(url)) || urls.clone().any(|url| !tls(url)) {
+                return Err("--redis-ca goes with rediss:// URLs (Redis over TLS)".into());
+            }
             security = security
                 .redis_ca(path)
                 .map_err(|e| format!("--redis-ca {}: {e}", path.display()))?;

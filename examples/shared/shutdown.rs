@@ -44,10 +44,14 @@ pub async fn signalled() {
 /// The server has stopped: write the audit trail out, then exit 0 (at once: a blocking
 /// read of stdin cannot be cancelled, and would hold the runtime's shutdown).
 pub fn finish(security: &Security) -> ! {
-    if !security.close_audit(FLUSH) {
-        tracing::error!(
-            dropped = security.audit_log().map_or(0, |log| log.dropped()),
-            "the audit trail could not be written out in time"
+    let complete = security.close_audit(FLUSH);
+    let dropped = security.audit_log().map_or(0, |log| log.dropped());
+    if !complete {
+        tracing::error!(dropped, "the audit trail could not be written out in time");
+    } else if dropped > 0 {
+        tracing::warn!(
+            dropped,
+            "audit lines were lost (each counted in the trail where it could be)"
         );
     }
     std::process::exit(0)

@@ -779,4 +779,49 @@ mod tests {
         );
         let _ = std::fs::remove_dir_all(dir);
     }
+
+    #[cfg(unix)]
+    #[test]
+    fn only_a_regular_file_is_a_trail() {
+        let dir = temp("fifo");
+        let path = dir.join("audit.jsonl");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&path)
+                .status()
+                .unwrap()
+                .success()
+        );
+        // Opening a FIFO for writing would wait for a reader forever: refused at once.
+        let error = AuditLog::new(&path).open().unwrap_err();
+        assert!(error.to_string().contains("not a regular file"), "{error}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_write_failing_after_copytruncate_leaves_no_hole() {
+        let dir = temp("copytruncate");
+        let path = dir.join("audit.jsonl");
+        let mut log = AuditLog::new(&path);
+        log.open().unwrap();
+        for _ in 0..50 {
+            log.send(call("before"));
+        }
+        assert!(log.flush(Duration::from_secs(10)));
+        // logrotate's `copytruncate`: the same file, emptied in place.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        for _ in 0..3 {
+            log.send(call("after"));
+        }
+        assert!(log.flush(Duration::from_secs(10)));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains('\0'), "the file was extended with NULs");
+        assert_eq!(lines(&path).len(), 3);
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

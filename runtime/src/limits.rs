@@ -32,7 +32,7 @@ impl Rate {
     fn quota(&self, burst: Option<u32>) -> Option<Quota> {
         let count = NonZeroU32::new(self.count)?;
         // `period / count` is at least 1ns because count <= u32::MAX and period >= 1ms.
-        let replenish = (self.period() / count.get()).max(Duration::from_nanos(1));
+        let replenish = interval(self.period(), count);
         let burst = burst.and_then(NonZeroU32::new).unwrap_or(count);
         // A bucket (interval x burst) past what GCRA's nanosecond arithmetic holds is
         // refused by the policy check; one built by hand is capped there, never a panic.
@@ -47,8 +47,7 @@ impl Rate {
         let Some(count) = NonZeroU32::new(self.count) else {
             return true;
         };
-        let replenish = (self.period() / count.get()).max(Duration::from_nanos(1));
-        burst.unwrap_or(self.count) <= max_burst(replenish).get()
+        burst.unwrap_or(self.count) <= max_burst(interval(self.period(), count)).get()
     }
 }
 
@@ -68,6 +67,13 @@ impl Serialize for Rate {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)
     }
+}
+
+/// One call's interval: at least 1 ns, and at most a quarter of what GCRA's nanosecond
+/// clock holds (about 146 years: a rate slower than one call in that is
+/// kept as one in 146 years, never a panic in the limiter).
+fn interval(period: Duration, count: NonZeroU32) -> Duration {
+    (period / count.get()).clamp(Duration::from_nanos(1), Duration::from_nanos(u64::MAX >> 2))
 }
 
 /// The largest burst whose bucket (`interval * burst` nanoseconds) leaves half of

@@ -433,14 +433,15 @@ async fn drive(
                 .or(security.default_timeout());
             let timed = async {
                 match limit {
-                    Some(limit) => {
-                        let deadline = tokio::time::Instant::from_std(scope.started) + limit;
+                    // A limit too long for the clock to hold is no limit.
+                    Some(limit) if let Some(deadline) = scope.started.checked_add(limit) => {
+                        let deadline = tokio::time::Instant::from_std(deadline);
                         match tokio::time::timeout_at(deadline, &mut guarded).await {
                             Ok(result) => result.map_or_else(Ran::Panicked, Ran::Returned),
                             Err(_) => Ran::TimedOut(limit),
                         }
                     }
-                    None => (&mut guarded)
+                    _ => (&mut guarded)
                         .await
                         .map_or_else(Ran::Panicked, Ran::Returned),
                 }

@@ -83,6 +83,9 @@ struct Inner {
     #[cfg(feature = "redis")]
     store: Option<Arc<crate::store::RedisStore>>,
     live: RwLock<Live>,
+    /// Held by a policy reload from reading the file to putting it in force.
+    #[cfg(feature = "policy")]
+    reload: std::sync::Mutex<()>,
     /// The policy in force, announced to each session's list-change notifier.
     updates: tokio::sync::watch::Sender<Arc<Policy>>,
 }
@@ -274,6 +277,15 @@ impl Security {
         self.inner
             .live
             .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Held while a policy reload reads, checks and installs a file.
+    #[cfg(feature = "policy")]
+    pub(crate) fn reload_lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.inner
+            .reload
+            .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
@@ -640,6 +652,8 @@ impl SecurityBuilder {
                 .is_set()
                 .then(|| Arc::new(crate::store::RedisStore::new(&self.redis))),
             updates: tokio::sync::watch::Sender::new(Arc::clone(&policy)),
+            #[cfg(feature = "policy")]
+            reload: std::sync::Mutex::new(()),
             live: RwLock::new(Live {
                 policy,
                 tools: HashMap::default(),

@@ -182,9 +182,11 @@ impl RedisStore {
     /// The store `settings` describe. Nothing connects until the first call.
     pub(crate) fn new(settings: &Settings) -> Self {
         let deadline = settings.deadline.unwrap_or(Duration::from_millis(250));
-        let backend = Self::backend(settings, deadline).unwrap_or_else(|_| {
+        let backend = Self::backend(settings, deadline).unwrap_or_else(|error| {
+            // The error's kind and text, never a URL (redis-rs does not put one in).
             tracing::error!(
                 target: crate::AUDIT_TARGET,
+                %error,
                 "the Redis rate-limit store cannot be configured; limited calls are refused"
             );
             Backend::Broken
@@ -199,6 +201,19 @@ impl RedisStore {
     }
 
     fn backend(settings: &Settings, deadline: Duration) -> redis::RedisResult<Backend> {
+        let urls: Vec<&str> = settings
+            .url
+            .iter()
+            .map(String::as_str)
+            .chain(settings.cluster.iter().map(String::as_str))
+            .collect();
+        let tls = urls.iter().any(|url| is_tls(url));
+        if settings.ca.is_some() && !tls {
+            // A CA file for a connection that will not use TLS: the operator meant TLS.
+            return Err(invalid(
+                "a CA file was given for a Redis URL without TLS (use rediss://)",
+            ));
+        }
         let certificates = settings.ca.as_ref().map(|ca| redis::TlsCertificates {
             client_tls: None,
             root_cert: Some(with_system_roots(ca)),
@@ -228,9 +243,7 @@ impl RedisStore {
             .as_deref()
             .ok_or_else(|| invalid("no Redis URL"))?;
         let client = match certificates {
-            Some(certificates) if url.starts_with("rediss://") => {
-                redis::Client::build_with_tls(url, certificates)?
-            }
+            Some(certificates) if tls => redis::Client::build_with_tls(url, certificates)?,
             _ => redis::Client::open(url)?,
         };
         Ok(Backend::Single {
@@ -342,6 +355,11 @@ impl RedisStore {
     fn tool_key(&self, tool: &str) -> String {
         format!("{{{}:{tool}}}:global", self.prefix)
     }
+}
+
+/// Whether `url` asks for TLS (`rediss://`, `valkeys://`, in any case).
+fn is_tls(url: &str) -> bool {
+    redis::parse_redis_url(url).is_some_and(|url| matches!(url.scheme(), "rediss" | "valkeys"))
 }
 
 /// The system's root certificates and the operator's `ca`, as one PEM bundle: redis-rs

@@ -24,7 +24,7 @@ const ROTATE_RETRY: Duration = Duration::from_secs(30);
 /// How long the writer waits for a line before it checks the path again.
 const IDLE: Duration = Duration::from_millis(500);
 
-/// The most lines written between two checks of the path and of the progress counter.
+/// The most lines written between two updates of the progress counter.
 const BATCH: u64 = 1024;
 
 /// A line as the writer thread renders it (calls never format JSON).
@@ -86,7 +86,7 @@ impl Progress {
     }
 
     /// Wait until `done(handled, stopped)` holds or `deadline` passes; whether it held.
-    fn wait(&self, deadline: Instant, done: impl Fn(u64, bool) -> bool) -> bool {
+    fn wait(&self, deadline: Instant, mut done: impl FnMut(u64, bool) -> bool) -> bool {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
             if done(state.0, state.1) {
@@ -153,16 +153,18 @@ impl<L: Render> Sink<L> {
     /// at most `timeout`. `true` when it was.
     pub(crate) fn flush(&self, timeout: Duration) -> bool {
         let target = self.sent.load(Ordering::Acquire);
-        let deadline = Instant::now() + timeout;
-        self.progress
-            .wait(deadline, |handled, stopped| handled >= target || stopped)
-            && self.progress.wait(deadline, |handled, _| handled >= target)
+        let mut reached = false;
+        self.progress.wait(deadline(timeout), |handled, stopped| {
+            reached = handled >= target;
+            reached || stopped
+        });
+        reached
     }
 
     /// Take no more lines, write every queued one, sync the file and stop the writer,
     /// within `timeout`. `true` when all of that happened in time.
     pub(crate) fn close(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline(timeout);
         self.closed.store(true, Ordering::Relaxed);
         let target = self.sent.load(Ordering::Acquire);
         // The queue may be full: the writer is draining it, so room comes soon.
@@ -183,6 +185,13 @@ impl<L: Render> Sink<L> {
         self.progress
             .wait(deadline, |handled, stopped| stopped && handled >= target)
     }
+}
+
+/// `timeout` from now, or far in the future for a timeout past what an `Instant` holds.
+fn deadline(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
 }
 
 impl<L: Render> Drop for Sink<L> {
@@ -240,14 +249,22 @@ impl File {
         loop {
             let first = match lines.recv_timeout(IDLE) {
                 Ok(message) => Some(message),
+                // Nothing to write: the path is left alone (a file made now could race
+                // logrotate's own `create`), but a count of drops is written if any.
                 Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => Some(Message::Close),
             };
-            self.follow_path();
-            self.note_drops(counters);
             let mut handled = 0;
             let mut next = first;
+            if next.is_none() && counters.pending.load(Ordering::Relaxed) > 0 {
+                self.follow_path();
+                self.note_drops(counters);
+            }
             while let Some(message) = next.take() {
+                // Before each line (one `stat`, as Python's `WatchedFileHandler` makes):
+                // does the path still name the file?
+                self.follow_path();
+                self.note_drops(counters);
                 match message {
                     Message::Line(line) => {
                         if !self.write(&line.render()) {
@@ -256,6 +273,16 @@ impl File {
                         handled += 1;
                     }
                     Message::Close => {
+                        // Lines a sender queued while the trail was closing are written
+                        // too; a later one finds the queue gone and is counted there.
+                        while let Ok(message) = lines.try_recv() {
+                            if let Message::Line(line) = message {
+                                if !self.write(&line.render()) {
+                                    counters.pending.fetch_add(1, Ordering::Relaxed);
+                                }
+                                handled += 1;
+                            }
+                        }
                         self.note_drops(counters);
                         let _ = self.file.sync_data();
                         progress.advance(handled, true);
@@ -298,6 +325,11 @@ impl File {
         }
         text.push_str(&value.to_string());
         text.push('\n');
+        // The file's own length, not a count kept here: `copytruncate` or `: > FILE` may
+        // have emptied it, and a failed write is cut back to exactly where it began.
+        if let Ok(metadata) = self.file.metadata() {
+            self.size = metadata.len();
+        }
         if self.size > 0 && self.size + text.len() as u64 > self.settings.max_bytes {
             self.rotate();
         }
@@ -329,7 +361,8 @@ impl File {
             Err(error) => {
                 // Cut the partial line off, so the next line starts clean.
                 if written > 0 {
-                    if self.file.set_len(start).is_ok() {
+                    let grown = self.file.metadata().map_or(true, |m| m.len() > start);
+                    if grown && self.file.set_len(start).is_ok() {
                         self.size = start;
                     } else {
                         self.size = start + written as u64;
@@ -431,8 +464,26 @@ impl File {
     }
 }
 
-/// Open `path` for appending, made with `mode` when it does not exist.
+/// Open `path` for appending, made with `mode` when it does not exist. Only a regular
+/// file is a trail: a FIFO or device put at the path is refused (opening one for writing
+/// could block the writer for good).
 fn open_at(path: &std::path::Path, mode: u32) -> std::io::Result<std::fs::File> {
+    let file = open_path(path, mode)?;
+    if file.metadata()?.is_file() {
+        Ok(file)
+    } else {
+        Err(std::io::Error::other(
+            "the audit trail's path is not a regular file",
+        ))
+    }
+}
+
+fn open_path(path: &std::path::Path, mode: u32) -> std::io::Result<std::fs::File> {
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        return Err(std::io::Error::other(
+            "the audit trail's path is not a regular file",
+        ));
+    }
     let mut options = std::fs::OpenOptions::new();
     options.append(true);
     #[cfg(unix)]

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Access, Policy};
 use crate::decl::ToolDecl;
-use crate::limits::{Limits, Rate};
+use crate::limits::{Defaults, Limits, Rate};
 
 /// The changes from one policy to the next, each a short sentence for an operator.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -18,8 +18,14 @@ pub(crate) struct Changes {
 }
 
 /// The changes from `old` to `new` for a program serving `tools` (whose declared limits
-/// stand where a policy sets none).
-pub(crate) fn changes(old: &Policy, new: &Policy, tools: &[&'static ToolDecl]) -> Changes {
+/// stand where a policy sets none), each limit compared as calls run under it (the
+/// server's `defaults` filled in).
+pub(crate) fn changes(
+    old: &Policy,
+    new: &Policy,
+    tools: &[&'static ToolDecl],
+    defaults: &Defaults,
+) -> Changes {
     let mut changes = Changes::default();
     for (what, old, new) in [
         ("principal", &old.principals, &new.principals),
@@ -60,8 +66,12 @@ pub(crate) fn changes(old: &Policy, new: &Policy, tools: &[&'static ToolDecl]) -
             (true, false) => changes.tightened.push(format!("tool `{name}`: disabled")),
             _ => {}
         }
-        let before = old.limits(name, decl.limits);
-        let after = new.limits(name, decl.limits);
+        let before = old
+            .limits(name, decl.limits)
+            .effective(defaults, decl.asynchronous);
+        let after = new
+            .limits(name, decl.limits)
+            .effective(defaults, decl.asynchronous);
         limits(name, &before, &after, &mut changes);
     }
     changes

@@ -562,6 +562,57 @@ mod tests {
     }
 
     #[test]
+    fn a_reload_diff_compares_the_limits_calls_run_under() {
+        let defaults = Defaults {
+            timeout: Some(std::time::Duration::from_secs(30)),
+            max_output: 1 << 20,
+            max_input: 256 << 10,
+        };
+        let diff = |old: &str, new: &str| {
+            crate::policy::diff::changes(
+                &check(old).unwrap(),
+                &check(new).unwrap(),
+                &[&READ, &SYNC],
+                &defaults,
+            )
+        };
+        // Raising an output cap over the server's default (1 MiB) loosens, and dropping a
+        // tighter timeout (back to the default 30 s) loosens too.
+        let changes = diff(
+            "[roles]\n",
+            "[tools.read_file]\nmax_output = \"64MiB\"\nallow_loosen = true\n",
+        );
+        assert_eq!(
+            changes.loosened,
+            ["tool `read_file`: max_output 1048576 B -> 67108864 B"]
+        );
+        assert!(changes.tightened.is_empty());
+        let changes = diff("[tools.read_file]\ntimeout = \"5s\"\n", "[roles]\n");
+        assert_eq!(
+            changes.loosened,
+            ["tool `read_file`: timeout 5000ms -> 30000ms"]
+        );
+        // A sync tool has no timeout either way: nothing changes.
+        assert_eq!(
+            diff("[roles]\n", "[tools.sync_tool]\nenabled = true\n"),
+            Default::default()
+        );
+        // Grants and denials, both ways.
+        let changes = diff(
+            "[principals.bob]\nscopes = [\"a\"]\ndeny = [\"b\"]\n",
+            "[principals.bob]\nscopes = [\"c\"]\n",
+        );
+        assert_eq!(
+            changes.loosened,
+            [
+                "principal `bob`: grants `c`",
+                "principal `bob`: no longer denies `b`"
+            ]
+        );
+        assert_eq!(changes.tightened, ["principal `bob`: no longer grants `a`"]);
+    }
+
+    #[test]
     fn a_burst_past_the_limiters_arithmetic_is_a_policy_error() {
         // 1/hour is an interval of 3.6e12 ns: four billion of them overflow 64 bits.
         let e = error(

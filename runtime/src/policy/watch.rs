@@ -47,6 +47,9 @@ impl Security {
     ///
     /// When no policy file was loaded, or the file cannot be read or fails a check.
     pub fn reload_policy(&self) -> Result<(), PolicyError> {
+        // One reload at a time: each is judged against, and diffed with, the policy the
+        // one before it put in force, and the last file read is the one that stays.
+        let _one = self.reload_lock();
         let current = self.policy();
         let Some(path) = current.origin() else {
             return Err(PolicyError {
@@ -60,7 +63,7 @@ impl Security {
             Ok(policy) if policy.digest == current.digest => Ok(()),
             Ok(policy) => {
                 let tools: Vec<_> = crate::decl::served().iter().map(|r| r.decl).collect();
-                let changes = super::diff::changes(&current, &policy, &tools);
+                let changes = super::diff::changes(&current, &policy, &tools, &self.defaults());
                 let digest = policy.digest.clone();
                 self.install(policy);
                 crate::audit::policy_reload(self.audit_log(), digest.as_ref(), Ok(&changes));
