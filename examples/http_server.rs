@@ -82,7 +82,7 @@ struct DevToken {
 }
 
 enum Command {
-    Serve(Serve),
+    Serve(Box<Serve>),
     DevToken(DevToken),
 }
 
@@ -180,7 +180,7 @@ fn parse_args() -> Result<Command, String> {
         }));
     }
     let missing = |name: &str| format!("{name} is required\n{USAGE}");
-    Ok(Command::Serve(Serve {
+    Ok(Command::Serve(Box::new(Serve {
         root: root.ok_or_else(|| missing("--root"))?,
         bind: bind.ok_or_else(|| missing("--bind"))?,
         issuer: issuer.ok_or_else(|| missing("--issuer"))?,
@@ -193,7 +193,7 @@ fn parse_args() -> Result<Command, String> {
         require_at_jwt,
         leeway,
         operator,
-    }))
+    })))
 }
 
 /// Add a fresh key to the JWKS file (keeping the keys already there, so earlier tokens
@@ -338,6 +338,6 @@ async fn main() -> anyhow::Result<()> {
     };
     match command {
         Command::DevToken(dev) => dev_token(dev),
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
     }
 }

@@ -145,7 +145,7 @@ enum Backend {
         manager: OnceLock<ConnectionManager>,
     },
     Cluster {
-        client: redis::cluster::ClusterClient,
+        client: Box<redis::cluster::ClusterClient>,
         connection: tokio::sync::OnceCell<redis::cluster_async::ClusterConnection>,
     },
     /// The settings were checked when given, yet no client could be made from them:
@@ -234,7 +234,7 @@ impl RedisStore {
                 builder = builder.certs(certificates);
             }
             return Ok(Backend::Cluster {
-                client: builder.build()?,
+                client: Box::new(builder.build()?),
                 connection: tokio::sync::OnceCell::new(),
             });
         }

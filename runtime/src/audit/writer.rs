@@ -387,12 +387,11 @@ impl File {
         let current = std::fs::metadata(&self.settings.path)
             .ok()
             .and_then(|m| identity(&m));
-        if current.is_none() || current != self.identity {
-            if let Err(error) = self.reopen() {
-                if !self.failing {
-                    tracing::error!(target: TARGET, %error, "cannot reopen the audit trail at its path; writing on to the file it was moved to");
-                }
-            }
+        if (current.is_none() || current != self.identity)
+            && let Err(error) = self.reopen()
+            && !self.failing
+        {
+            tracing::error!(target: TARGET, %error, "cannot reopen the audit trail at its path; writing on to the file it was moved to");
         }
     }
 
