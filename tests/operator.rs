@@ -351,7 +351,8 @@ async fn a_reload_changes_grants_while_a_call_in_flight_finishes_under_the_old()
         "1/min"
     );
 
-    let lines = wait_for_lines(&dir.join("audit.jsonl"), 10).await;
+    assert!(security.flush_audit(Duration::from_secs(5)));
+    let lines = wait_for_lines(&dir.join("audit.jsonl"), 9).await;
     let reloads: Vec<&Value> = lines
         .iter()
         .filter(|l| l["event"] == "policy_reload")
