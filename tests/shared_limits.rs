@@ -923,24 +923,33 @@ async fn the_url_with_its_password_comes_from_the_environment_and_is_never_shown
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_out_of_memory_refuses_or_admits_as_configured_and_never_crashes() {
-    let Some(redis) = Redis::start_with(vec![
-        "--maxmemory".into(),
-        "4mb".into(),
-        "--maxmemory-policy".into(),
-        "noeviction".into(),
-    ]) else {
+    let Some(redis) = Redis::start_with(vec!["--maxmemory-policy".into(), "noeviction".into()])
+    else {
         return;
     };
-    // Fill Redis past its limit (one value admitted while it was under).
+    // Fill Redis with 4 MiB, then lower its limit under that: every write is refused.
     let filler = std::env::temp_dir().join(format!("secure-tool-oom-{}", std::process::id()));
-    std::fs::write(&filler, "x".repeat(6 << 20)).unwrap();
-    let output = Command::new("redis-cli")
-        .args(["-p", &redis.port.to_string(), "-x", "set", "filler"])
-        .stdin(std::fs::File::open(&filler).unwrap())
-        .output()
-        .unwrap();
+    std::fs::write(&filler, "x".repeat(256 << 10)).unwrap();
+    for i in 0..16 {
+        let output = Command::new("redis-cli")
+            .args([
+                "-p",
+                &redis.port.to_string(),
+                "-x",
+                "set",
+                &format!("filler{i}"),
+            ])
+            .stdin(std::fs::File::open(&filler).unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "OK");
+    }
     let _ = std::fs::remove_file(&filler);
-    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "OK");
+    assert_eq!(
+        redis_cli(&redis, &["config", "set", "maxmemory", "2mb"]),
+        "OK"
+    );
+    assert!(redis_cli(&redis, &["set", "probe", "1"]).contains("OOM"));
     let closed = client_of(caller("p").redis(&redis.url()).unwrap().build()).await;
     let open = client_of(
         caller("q")
@@ -959,7 +968,7 @@ async fn a_redis_out_of_memory_refuses_or_admits_as_configured_and_never_crashes
         assert_eq!(ok_text(&call(&open, "limited", json!({"n": 1})).await), "1");
     }
     // Redis and the servers are fine: memory back, limits hold again.
-    assert_eq!(redis_cli(&redis, &["del", "filler"]), "1");
+    assert_eq!(redis_cli(&redis, &["flushall"]), "OK");
     assert_eq!(
         ok_text(&call(&closed, "limited", json!({"n": 1})).await),
         "1"
