@@ -36,25 +36,22 @@ pub(crate) fn changes(
         for name in names {
             let before = old.get(name).unwrap_or(&none);
             let after = new.get(name).unwrap_or(&none);
-            for scope in after.grant.difference(&before.grant) {
-                changes
-                    .loosened
-                    .push(format!("{what} `{name}`: grants `{scope}`"));
-            }
-            for scope in before.grant.difference(&after.grant) {
-                changes
-                    .tightened
-                    .push(format!("{what} `{name}`: no longer grants `{scope}`"));
-            }
-            for scope in after.deny.difference(&before.deny) {
-                changes
-                    .tightened
-                    .push(format!("{what} `{name}`: denies `{scope}`"));
-            }
-            for scope in before.deny.difference(&after.deny) {
-                changes
-                    .loosened
-                    .push(format!("{what} `{name}`: no longer denies `{scope}`"));
+            // (scopes gained, scopes lost, the words for each, and which way each goes)
+            let grants = (&after.grant, &before.grant, "grants", "no longer grants");
+            let denials = (&after.deny, &before.deny, "denies", "no longer denies");
+            for ((now, was, gained, lost), loosens) in [(grants, true), (denials, false)] {
+                for (scope, word, looser) in now
+                    .difference(was)
+                    .map(|s| (s, gained, loosens))
+                    .chain(was.difference(now).map(|s| (s, lost, !loosens)))
+                {
+                    let list = if looser {
+                        &mut changes.loosened
+                    } else {
+                        &mut changes.tightened
+                    };
+                    list.push(format!("{what} `{name}`: {word} `{scope}`"));
+                }
             }
         }
     }
