@@ -308,7 +308,6 @@ const SQLITE_ATTACKS: &[&str] = &[
     "DETACH DATABASE main",
     "PRAGMA writable_schema = 1",
     "PRAGMA table_info(users)",
-    "SELECT * FROM pragma_table_info('users')",
     "SELECT load_extension('/tmp/evil.so')",
     "SELECT LOAD_EXTENSION('/tmp/evil.so')",
     "SELECT \"load_extension\"('/tmp/evil.so')",
@@ -754,6 +753,167 @@ const BENIGN_MYSQL: &[&str] = &[
     "SELECT UUID()",
     "SELECT INET_NTOA(ip) FROM visits",
 ];
+
+/// Round three: every reading the server may have. Each is refused by its own dialect and
+/// by `Generic` (which must hold for every dialect).
+const READINGS_ATTACKS: &[(&str, &str)] = &[
+    // MySQL runs `/*! */`: a `--` inside it is code, and the `/*` after it opens a comment
+    // that MySQL's reading of the executable comment never closes the same way.
+    ("mysql", "SELECT 1 /*! -- */ /*\n, sleep(5)\n*/"),
+    ("mysql", "SELECT 1 /*!99999 , sleep(5) */"),
+    // Optimizer hints lift the server's statement timeout.
+    (
+        "mysql",
+        "SELECT /*+ MAX_EXECUTION_TIME(86400000) */ * FROM t",
+    ),
+    ("mysql", "SELECT /*+ SET_VAR(max_execution_time=0) */ 1"),
+    (
+        "pg",
+        "SELECT /*+ SeqScan(t) Set(statement_timeout 0) */ * FROM t",
+    ),
+    // One string under MySQL's default mode, `sleep` under NO_BACKSLASH_ESCAPES.
+    ("mysql", r"SELECT 'a\' , sleep(5) -- '"),
+    ("mysql", r#"SELECT "a\" , sleep(5) -- ""#),
+    // A comment under standard_conforming_strings = on, `pg_sleep` with it off.
+    ("pg", r"SELECT 'a\' , 1 -- ', pg_sleep(5)"),
+    // SQLite's eponymous virtual tables are functions, with or without parentheses.
+    ("lite", "SELECT name, data FROM fsdir WHERE path = '/home'"),
+    ("lite", "SELECT * FROM fsdir"),
+    ("lite", "SELECT data FROM sqlite_dbpage WHERE pgno = 1"),
+    ("lite", "SELECT * FROM main.sqlite_dbpage"),
+    ("lite", "SELECT * FROM zipfile"),
+    // Tokens the server lexes differently: parameters and placeholders of every kind.
+    ("lite", "SELECT $a::b('),load_extension(char(120))--')"),
+    ("lite", "SELECT * FROM t WHERE id = :id"),
+    ("lite", "SELECT * FROM t WHERE id = @id"),
+    ("lite", "SELECT * FROM t WHERE id = ?1"),
+    ("lite", "SELECT * FROM t WHERE id = ?"),
+    ("pg", "SELECT * FROM t WHERE id = $1"),
+    ("mysql", "SELECT * FROM t WHERE id = ?"),
+    // User-defined operators call user functions.
+    ("pg", "SELECT 1 OPERATOR(public.===) 2"),
+    ("pg", "SELECT 1 OPERATOR(myschema.+) 2"),
+    ("pg", "SELECT 1 === 2"),
+    ("pg", "SELECT 'a' <~~> 'b'"),
+    // Settings that may hold secrets are not read.
+    ("pg", "SELECT current_setting('app.api_key')"),
+    ("pg", "SELECT current_setting(name) FROM pg_settings"),
+    ("pg", "SELECT set_config('statement_timeout', '0', false)"),
+];
+
+/// What analysts and models really write about the server itself: session and server
+/// information, catalogs, sizes; and comments and strings that merely look like the above.
+const READINGS_BENIGN: &[(&str, &str)] = &[
+    ("pg", "SELECT current_user"),
+    ("pg", "SELECT session_user, current_user, current_role"),
+    ("pg", "SELECT version()"),
+    (
+        "pg",
+        "SELECT current_database(), current_schema(), current_schemas(true)",
+    ),
+    (
+        "pg",
+        "SELECT pg_size_pretty(pg_total_relation_size('users'))",
+    ),
+    ("pg", "SELECT current_setting('server_version')"),
+    (
+        "pg",
+        "SELECT current_setting('server_version_num')::int >= 150000",
+    ),
+    (
+        "pg",
+        "SELECT current_setting('TimeZone'), current_setting('search_path')",
+    ),
+    (
+        "pg",
+        "SELECT relname, pg_size_pretty(pg_relation_size(c.oid)) AS size FROM pg_class c WHERE relkind = 'r' ORDER BY pg_relation_size(c.oid) DESC LIMIT 10",
+    ),
+    (
+        "pg",
+        "SELECT pg_size_pretty(pg_database_size(current_database()))",
+    ),
+    (
+        "pg",
+        "SELECT schemaname, relname, n_live_tup FROM pg_stat_user_tables ORDER BY n_live_tup DESC",
+    ),
+    (
+        "pg",
+        "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = 'public' ORDER BY table_name, ordinal_position",
+    ),
+    (
+        "pg",
+        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'orders'",
+    ),
+    (
+        "pg",
+        "SELECT pg_typeof(created_at), format_type(atttypid, atttypmod) FROM pg_attribute LIMIT 5",
+    ),
+    (
+        "pg",
+        "SELECT obj_description('users'::regclass, 'pg_class')",
+    ),
+    ("pg", "SELECT 1 OPERATOR(pg_catalog.+) 2"),
+    ("pg", "SELECT 'it''s', E'tab\\there'"),
+    ("pg", "SELECT 1 /* a comment, with ! and + in it */"),
+    ("pg", "SELECT 2 -- ! and + in a line comment\n"),
+    ("pg", "SELECT '/*+ not a hint */', '/*! not code */'"),
+    ("mysql", "SELECT VERSION()"),
+    (
+        "mysql",
+        "SELECT DATABASE(), USER(), CURRENT_USER(), SESSION_USER()",
+    ),
+    ("mysql", "SELECT CONNECTION_ID()"),
+    (
+        "mysql",
+        "SELECT table_name, table_rows, data_length + index_length AS bytes FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY bytes DESC",
+    ),
+    ("mysql", "SELECT 'it''s', 'back\\\\slash'"),
+    ("mysql", "SELECT 1 /* a comment */, 2"),
+    ("mysql", "SELECT '/*! not code */'"),
+    ("lite", "SELECT sqlite_version()"),
+    ("lite", "SELECT sqlite_source_id()"),
+    (
+        "lite",
+        "SELECT name, sql FROM sqlite_master WHERE type = 'table'",
+    ),
+    ("lite", "SELECT name, type FROM sqlite_schema ORDER BY name"),
+    ("lite", "SELECT * FROM pragma_table_info('users')"),
+    ("lite", "SELECT name FROM pragma_index_list('orders')"),
+    ("lite", "SELECT key, value FROM json_each('[1,2,3]')"),
+    ("lite", "SELECT value FROM generate_series(1, 10)"),
+    ("lite", "SELECT 'it''s', 'a\\b'"),
+    ("generic", "SELECT 'it''s'"),
+    ("generic", "SELECT 1 /* a plain comment */"),
+];
+
+#[tokio::test]
+async fn every_reading_the_server_has_is_checked() {
+    let client = connect(db()).await;
+    let mut passed = Vec::new();
+    for (tool, sql) in READINGS_ATTACKS {
+        for tool in [*tool, "generic"] {
+            let result = call(&client, tool, json!({ "sql": sql })).await;
+            if result.is_error != Some(true) {
+                passed.push(format!("{tool}: {sql:?}"));
+                continue;
+            }
+            let message = error_text(&result);
+            assert!(
+                message.starts_with("invalid arguments: `sql`: "),
+                "{message}"
+            );
+        }
+    }
+    assert!(passed.is_empty(), "accepted:\n{}", passed.join("\n"));
+    let mut refused = Vec::new();
+    for (tool, sql) in READINGS_BENIGN {
+        let result = call(&client, tool, json!({ "sql": sql })).await;
+        if result.is_error == Some(true) {
+            refused.push(format!("{tool}: {sql}\n    -> {}", common::text(&result)));
+        }
+    }
+    assert!(refused.is_empty(), "refused:\n{}", refused.join("\n"));
+}
 
 #[tokio::test]
 async fn real_analytical_sql_passes_in_every_dialect() {

@@ -31,6 +31,8 @@ mod sandbox;
 pub(crate) mod sql;
 #[cfg(feature = "sql")]
 mod sql_functions;
+#[cfg(feature = "sql")]
+mod sql_lexing;
 mod text;
 #[cfg(feature = "url")]
 pub(crate) mod url;

@@ -9,14 +9,16 @@ use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use sqlparser::ast::{
-    Expr, ObjectName, ObjectNamePart, Query, SetExpr, Statement, TableFactor, Visit, Visitor,
+    BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, ObjectName,
+    ObjectNamePart, Query, SetExpr, Statement, TableFactor, Value, Visit, Visitor,
 };
 use sqlparser::dialect::Dialect;
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::Parser;
-use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Word};
+use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Whitespace, Word};
 
 use super::sql_functions;
+use super::sql_lexing::Reading;
 
 use crate::Problem;
 
@@ -40,6 +42,13 @@ pub trait SqlDialect: 'static {
     const QUOTED_NAMES_KEEP_CASE: bool = true;
     /// Whether `U&"..."` writes an identifier with Unicode escapes (PostgreSQL).
     const UNICODE_IDENTIFIERS: bool = false;
+    /// How the server may read a backslash in a string literal, depending on its settings:
+    /// `None` as the dialect's lexer reads it, `Some(on)` with escapes on or off. A query
+    /// must be safe under every reading listed.
+    const BACKSLASH_READINGS: &'static [Option<bool>] = &[None];
+    /// Whether a table name may be a table-valued function (SQLite's eponymous virtual
+    /// tables: `FROM fsdir` is `fsdir()`).
+    const EPONYMOUS_TABLES: bool = false;
     /// The sqlparser dialect.
     fn dialect() -> &'static dyn Dialect;
     /// Whether the built-in function `name` (normalised: unqualified, case folded as the
@@ -110,16 +119,21 @@ dialects! {
         const FUNCTIONS: &'static [&'static str] = sql_functions::POSTGRES;
         const CATALOG: Option<&'static str> = Some("pg_catalog");
         const UNICODE_IDENTIFIERS: bool = true;
+        /// `standard_conforming_strings` on (the default) and off.
+        const BACKSLASH_READINGS: &'static [Option<bool>] = &[Some(false), Some(true)];
     }
     /// SQLite.
     Sqlite => SQLiteDialect, "SQLite" {
         const FUNCTIONS: &'static [&'static str] = sql_functions::SQLITE;
         const QUOTED_NAMES_KEEP_CASE: bool = false;
+        const EPONYMOUS_TABLES: bool = true;
     }
     /// MySQL.
     MySql => MySqlDialect, "MySQL" {
         const FUNCTIONS: &'static [&'static str] = sql_functions::MYSQL;
         const QUOTED_NAMES_KEEP_CASE: bool = false;
+        /// The default mode and `NO_BACKSLASH_ESCAPES`.
+        const BACKSLASH_READINGS: &'static [Option<bool>] = &[Some(true), Some(false)];
     }
 }
 
@@ -140,6 +154,13 @@ use super::checked::reject;
 /// SQL held in a string, reach files or the network, take locks, notify, advance
 /// sequences, sleep, or touch transactions, replication or configuration, and every
 /// function the list does not know (a database's own functions included).
+///
+/// The text is read as the server may lex it under each of its settings (MySQL with and
+/// without `NO_BACKSLASH_ESCAPES`, PostgreSQL with `standard_conforming_strings` on and
+/// off), and refused outright where servers read tokens their own way: executable
+/// comments and optimizer hints (`/*! */`, `/*+ */`), parameters and placeholders, and
+/// user-defined operators. SQLite's eponymous virtual tables (`FROM fsdir`) are judged as
+/// the functions they are.
 ///
 /// Function names are read as the database resolves them: unquoted names case-folded,
 /// quoted names kept as written where the dialect keeps them (`"PG_SLEEP"` is not
@@ -315,18 +336,52 @@ fn analyse<D: SqlDialect>(text: &str) -> Result<Vec<String>, SqlRejection> {
     if super::find_hidden(text).is_some() {
         return reject("the query contains hidden or control characters");
     }
-    let invalid = || SqlRejection::owned(format!("the query is not valid {} SQL", D::NAME));
-    // MySQL runs the code in `/*! ... */`, which sqlparser reads as code too; MariaDB also
-    // runs `/*M! ... */`, which it does not: read both as the server does.
-    let text: Cow<'_, str> =
-        if D::dialect().supports_multiline_comment_hints() && text.contains("/*M!") {
-            Cow::Owned(text.replace("/*M!", "/*!"))
-        } else {
-            Cow::Borrowed(text)
+    let mut unlisted: Vec<String> = Vec::new();
+    for backslash in D::BACKSLASH_READINGS {
+        let reading = Reading {
+            inner: D::dialect(),
+            backslash: *backslash,
         };
-    let mut tokens = Tokenizer::new(D::dialect(), &text)
+        for name in analyse_reading::<D>(text, &reading)? {
+            if !unlisted.contains(&name) {
+                unlisted.push(name);
+            }
+        }
+    }
+    Ok(unlisted)
+}
+
+/// Check `text` as the server reads it under one `reading` of its lexer.
+fn analyse_reading<D: SqlDialect>(
+    text: &str,
+    reading: &Reading,
+) -> Result<Vec<String>, SqlRejection> {
+    let invalid = || SqlRejection::owned(format!("the query is not valid {} SQL", D::NAME));
+    let mut tokens = Tokenizer::new(reading, text)
         .tokenize_with_location()
         .map_err(|_| invalid())?;
+    for token in &tokens {
+        match &token.token {
+            // MySQL runs `/*! */` (MariaDB `/*M! */`) and obeys `/*+ */` hints, which may
+            // lift the statement timeout; PostgreSQL's pg_hint_plan reads `/*+` too.
+            // Nothing a read-only query needs: refused in every dialect, so no lexer of
+            // the inside of an executable comment has to be modelled.
+            Token::Whitespace(Whitespace::MultiLineComment(comment))
+                if comment.starts_with(['!', '+']) || comment.starts_with("M!") =>
+            {
+                return reject(
+                    "executable comments and optimizer hints (/*! */, /*+ */) are not allowed",
+                );
+            }
+            // A parameter is bound by the driver, and its spellings are lexed differently
+            // by each server (SQLite reads `$a::b(...)` as one name): a model's query has
+            // none.
+            Token::Placeholder(_) => {
+                return reject("parameters and placeholders ($1, ?, :name, @name) are not allowed");
+            }
+            _ => {}
+        }
+    }
     if D::UNICODE_IDENTIFIERS {
         tokens = decode_unicode_identifiers(tokens).ok_or_else(invalid)?;
     }
@@ -503,6 +558,24 @@ fn normalise<D: SqlDialect>(name: &ObjectName) -> Option<Vec<String>> {
         .collect()
 }
 
+/// Whether `current_setting`'s arguments name, as a literal, a setting that is public
+/// (what `SHOW` tells any user and holds no secret).
+fn public_setting(args: &FunctionArguments) -> bool {
+    let FunctionArguments::List(list) = args else {
+        return false;
+    };
+    let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Value(value)))) = list.args.first()
+    else {
+        return false;
+    };
+    match &value.value {
+        Value::SingleQuotedString(name) => {
+            sql_functions::PUBLIC_SETTINGS.contains(&name.to_ascii_lowercase().as_str())
+        }
+        _ => false,
+    }
+}
+
 fn check_set_expr(body: &SetExpr) -> ControlFlow<&'static str> {
     match body {
         SetExpr::Select(select) if select.into.is_some() => {
@@ -538,7 +611,45 @@ impl<D: SqlDialect> Visitor for ReadOnly<D> {
 
     fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<Self::Break> {
         match expr {
-            Expr::Function(function) => self.function(&function.name),
+            Expr::Function(function) => {
+                // PostgreSQL's `current_setting` is on no list (a custom setting may hold a
+                // secret): it is allowed for a public setting named as a literal.
+                let setting = D::CATALOG == Some("pg_catalog")
+                    && normalise::<D>(&function.name).is_some_and(|parts| {
+                        matches!(parts.as_slice(), [n] if n == "current_setting")
+                            || matches!(parts.as_slice(), [s, n] if s == "pg_catalog" && n == "current_setting")
+                    });
+                if setting {
+                    return if public_setting(&function.args) {
+                        ControlFlow::Continue(())
+                    } else {
+                        ControlFlow::Break(
+                            "current_setting() reads only the server's public settings, named as a literal",
+                        )
+                    };
+                }
+                self.function(&function.name)
+            }
+            // `:name` and `@name` become parameters in the parser, not the lexer.
+            Expr::Value(value) if matches!(value.value, Value::Placeholder(_)) => {
+                ControlFlow::Break(
+                    "parameters and placeholders ($1, ?, :name, @name) are not allowed",
+                )
+            }
+            // An operator calls a function: a user-defined one may do anything, and only
+            // the built-in operators (sqlparser's own, or `OPERATOR(pg_catalog.x)`) are
+            // known to be pure.
+            Expr::BinaryOp { op, .. } => match op {
+                BinaryOperator::Custom(_) => {
+                    ControlFlow::Break("user-defined operators are not allowed")
+                }
+                BinaryOperator::PGCustomBinaryOperator(parts)
+                    if !(parts.len() == 2 && parts[0].eq_ignore_ascii_case("pg_catalog")) =>
+                {
+                    ControlFlow::Break("user-defined operators are not allowed")
+                }
+                _ => ControlFlow::Continue(()),
+            },
             _ => ControlFlow::Continue(()),
         }
     }
@@ -551,6 +662,17 @@ impl<D: SqlDialect> Visitor for ReadOnly<D> {
                 ..
             }
             | TableFactor::Function { name, .. } => self.function(name),
+            // SQLite's eponymous virtual tables are functions without parentheses.
+            TableFactor::Table {
+                name, args: None, ..
+            } if D::EPONYMOUS_TABLES
+                && normalise::<D>(name)
+                    .and_then(|parts| parts.last().cloned())
+                    .is_some_and(|table| sql_functions::is_eponymous_table(&table)) =>
+            {
+                let table = name.0.last().cloned().into_iter().collect();
+                self.function(&ObjectName(table))
+            }
             _ => ControlFlow::Continue(()),
         }
     }
