@@ -159,6 +159,13 @@ fn attacks(base: &str) -> Vec<String> {
         "link-to-passwd",
         "link-to-outside",
         "docs/deep/../../../secret.txt",
+        // Round three: what becomes a separator, `..`, a drive or an escape when folded.
+        "\u{FF23}\u{FF1A}/secret.txt",
+        "\u{FF5E}/secret.txt",
+        "\u{FF05}2e\u{FF05}2e/secret.txt",
+        "docs/readme\u{FF0E}",
+        "docs\u{2216}..\u{2216}secret.txt",
+        "\u{3002}\u{3002}/secret.txt",
     ]
     .iter()
     .map(|s| (*s).to_owned())
@@ -230,6 +237,16 @@ async fn ordinary_paths_are_accepted() {
         "README",
         "Cargo.toml",
         &("deep/".repeat(30) + "leaf"),
+        // Real file names whose look-alikes change only their look (round three).
+        "会议纪要：第三季度.docx",
+        "資料～最新版.xlsx",
+        "レポート（最終版）.pdf",
+        "Ｑ１報告書.txt",
+        "議事録　2024年.md",
+        "ｶﾀｶﾅ.txt",
+        "メモ．下書き.txt",
+        "①章/第一節.md",
+        "résumé ～ final.docx",
     ];
     for path in more {
         assert!(SafePath::parse(path).is_ok(), "{path:?} refused");

@@ -18,8 +18,10 @@ pub const MAX_PATH_DEPTH: usize = 64;
 ///
 /// Refused: absolute paths, `..` components, drive letters and UNC prefixes, backslashes,
 /// NUL and other control or hidden characters, percent-encoded characters (so neither
-/// `%2e%2e%2f` nor a double-encoded `%252e` survives), Unicode look-alikes of `.` `/` `\`
-/// `:` (fullwidth dot and solidus, division slash...), components made only of dots or
+/// `%2e%2e%2f` nor a double-encoded `%252e` survives), Unicode look-alikes that become a
+/// separator, a `..`, a drive colon or a percent escape once normalised (fullwidth solidus
+/// and dots, division slash...; a look-alike that only changes a name's look, such as the
+/// fullwidth colon of `会议纪要：第三季度.docx`, stays), components made only of dots or
 /// ending in a dot or space, reserved Windows device names, over-long paths and
 /// components. Accepted paths are normalised to NFC, `.` components dropped; `.` alone is
 /// the root itself.
@@ -39,21 +41,62 @@ pub struct SafePath(String);
 /// Why a path was refused. Its text names the rule, never the path.
 pub type PathRejection = super::Rejection;
 
-/// Look-alikes of the separators and dots that have no compatibility decomposition, so
-/// NFKC alone would not catch them.
-const LOOKALIKES: &[char] = &[
-    '\u{2215}', // DIVISION SLASH
-    '\u{2044}', // FRACTION SLASH
-    '\u{29F8}', // BIG SOLIDUS
-    '\u{2216}', // SET MINUS
-    '\u{29F5}', // REVERSE SOLIDUS OPERATOR
-    '\u{29F9}', // BIG REVERSE SOLIDUS
-    '\u{3002}', // IDEOGRAPHIC FULL STOP
-    '\u{FF61}', // HALFWIDTH IDEOGRAPHIC FULL STOP
-    '\u{2E31}', // WORD SEPARATOR MIDDLE DOT
-    '\u{0589}', // ARMENIAN FULL STOP
-    '\u{06D4}', // ARABIC FULL STOP
+/// Look-alikes of the separators and dots that have no compatibility decomposition (so
+/// NFKC alone would not fold them), with what a consumer that folds look-alikes (a
+/// best-fit code page, a confusables map) may read them as.
+const LOOKALIKES: &[(char, char)] = &[
+    ('\u{2215}', '/'),  // DIVISION SLASH
+    ('\u{2044}', '/'),  // FRACTION SLASH
+    ('\u{29F8}', '/'),  // BIG SOLIDUS
+    ('\u{2216}', '\\'), // SET MINUS
+    ('\u{29F5}', '\\'), // REVERSE SOLIDUS OPERATOR
+    ('\u{29F9}', '\\'), // BIG REVERSE SOLIDUS
+    ('\u{3002}', '.'),  // IDEOGRAPHIC FULL STOP
+    ('\u{FF61}', '.'),  // HALFWIDTH IDEOGRAPHIC FULL STOP
+    ('\u{2E31}', '.'),  // WORD SEPARATOR MIDDLE DOT
+    ('\u{0589}', '.'),  // ARMENIAN FULL STOP
+    ('\u{06D4}', '.'),  // ARABIC FULL STOP
 ];
+
+/// The path as a consumer that normalises may read it (NFKC, look-alikes folded), checked
+/// for what would change its meaning there: a separator that was not one (`／`, `∕`, `＼`),
+/// a `..` or dots-only component (`．．`), a component ending in a dot (which Windows
+/// strips), a leading `~`, a drive colon (`Ｃ：`) or a percent escape (`％2e`). A look-alike
+/// that only changes a name's look (`会议纪要：第三季度.docx`, `資料～最新版.xlsx`) is a
+/// real file name and stays.
+fn check_folded(text: &str) -> Result<(), PathRejection> {
+    let reject = super::checked::reject;
+    let folded: String = text
+        .nfkc()
+        .map(|c| {
+            LOOKALIKES
+                .iter()
+                .find(|(from, _)| *from == c)
+                .map_or(c, |(_, to)| *to)
+        })
+        .collect();
+    let separator =
+        "the path contains a look-alike that becomes a separator or `..` when normalised";
+    if folded.contains('\\') || folded.matches('/').count() != text.matches('/').count() {
+        return reject(separator);
+    }
+    if folded.starts_with('~') || folded.starts_with('/') {
+        return reject("the path must be relative to the root (no leading `/` or `~`)");
+    }
+    let bytes = folded.as_bytes();
+    if bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':' {
+        return reject("drive letters are not allowed: the path must be relative");
+    }
+    if has_percent_escape(&folded) {
+        return reject("the path contains percent-encoded characters: write them plainly");
+    }
+    for component in folded.split('/') {
+        if component.bytes().all(|b| b == b'.') || component.ends_with('.') {
+            return reject(separator);
+        }
+    }
+    Ok(())
+}
 
 const WINDOWS_DEVICES: &[&str] = &[
     "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8",
@@ -90,18 +133,7 @@ impl SafePath {
             return reject("drive letters are not allowed: the path must be relative");
         }
         if !text.is_ascii() {
-            for c in text.chars() {
-                if c.is_ascii() {
-                    continue;
-                }
-                let lookalike = LOOKALIKES.contains(&c)
-                    || std::iter::once(c)
-                        .nfkc()
-                        .any(|d| matches!(d, '.' | '/' | '\\' | ':' | '%' | '~'));
-                if lookalike {
-                    return reject("the path contains a look-alike of `.`, `/`, `\\` or `:`");
-                }
-            }
+            check_folded(text)?;
         }
         let normalized: Cow<'_, str> = if text.is_ascii() {
             Cow::Borrowed(text)
