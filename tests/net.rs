@@ -138,3 +138,47 @@ fn chain(error: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[tokio::test]
+async fn a_redirect_keeps_the_fields_own_host_and_scheme_rules() {
+    let port = serve().await;
+    let mut resolver = SafeResolver::with_lookup(table);
+    resolver = resolver.allow_addresses(["127.0.0.1".parse().unwrap()]);
+    // The field allows only `public.example.com`: a redirect to another public name (that
+    // SafeUrl's defaults alone would follow) is refused.
+    let client = client_builder_with(resolver)
+        .redirect(secure_tool::net::redirect_policy_for(
+            &["public.example.com"],
+            &[],
+            &["http"],
+        ))
+        .build()
+        .unwrap();
+    let url = |host: &str, path: &str| format!("http://{host}:{port}{path}");
+    let body = client
+        .get(url("public.example.com", "/to-public-name"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body.text().await.unwrap(), "hi");
+    let strict = client_builder_with(
+        SafeResolver::with_lookup(table).allow_addresses(["127.0.0.1".parse().unwrap()]),
+    )
+    .redirect(secure_tool::net::redirect_policy_for(
+        &["other.example.com"],
+        &[],
+        &["http"],
+    ))
+    .build()
+    .unwrap();
+    let error = strict
+        .get(url("public.example.com", "/to-public-name"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        chain(&error).contains("redirect to a refused URL"),
+        "{}",
+        chain(&error)
+    );
+}

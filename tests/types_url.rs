@@ -27,6 +27,20 @@ struct GitHub {
 
 #[derive(serde::Deserialize, schemars::JsonSchema, validator::Validate, SecureInput)]
 #[serde(deny_unknown_fields)]
+struct NotThese {
+    #[secure(url(deny_hosts = ["1.1.1.1", "[2606:4700:4700::1111]", "2001:4860:4860::8888", "bücher.example", "*.例え.jp"]))]
+    url: SafeUrl,
+}
+
+#[derive(serde::Deserialize, schemars::JsonSchema, validator::Validate, SecureInput)]
+#[serde(deny_unknown_fields)]
+struct OnlyThese {
+    #[secure(url(allow_hosts = ["8.8.8.8", "[2001:4860:4860::8844]", "*.bücher.example"]))]
+    url: SafeUrl,
+}
+
+#[derive(serde::Deserialize, schemars::JsonSchema, validator::Validate, SecureInput)]
+#[serde(deny_unknown_fields)]
 struct Socket {
     #[secure(url(schemes = ["wss"]))]
     endpoint: SafeUrl,
@@ -56,6 +70,18 @@ impl Web {
     #[tool(description = "GitHub only")]
     async fn github(&self, Parameters(args): Parameters<GitHub>) -> String {
         args.url.host().to_owned()
+    }
+
+    #[secure_tool(public)]
+    #[tool(description = "Some hosts denied")]
+    async fn not_these(&self, Parameters(args): Parameters<NotThese>) -> String {
+        args.url.to_string()
+    }
+
+    #[secure_tool(public)]
+    #[tool(description = "Some hosts allowed")]
+    async fn only_these(&self, Parameters(args): Parameters<OnlyThese>) -> String {
+        args.url.to_string()
     }
 
     #[secure_tool(public)]
@@ -323,4 +349,74 @@ async fn the_schema_tells_the_model_the_rule() {
             .unwrap()
             .contains("metadata")
     );
+}
+
+#[tokio::test]
+async fn host_lists_compare_addresses_as_addresses_and_names_in_ascii() {
+    let client = connect(web()).await;
+    // Every spelling of a denied address or name reaches it: refused.
+    for url in [
+        "http://1.1.1.1/",
+        "http://[::ffff:1.1.1.1]/",
+        "http://[::ffff:101:101]/",
+        "http://[64:ff9b::101:101]/",
+        "http://[64:ff9b::1.1.1.1]/",
+        "http://[2002:101:101::1]/",
+        "http://[2606:4700:4700::1111]/",
+        "http://[2606:4700:4700:0:0:0:0:1111]/",
+        "http://[2001:4860:4860::8888]/",
+        "http://bücher.example/",
+        "http://xn--bcher-kva.example/",
+        "http://BÜCHER.example./",
+        "http://api.例え.jp/",
+        "http://api.xn--r8jz45g.jp/",
+    ] {
+        let message = error_text(&call(&client, "not_these", json!({ "url": url })).await);
+        assert!(
+            message.contains("this host is not allowed"),
+            "{url}: {message}"
+        );
+    }
+    // Neighbours are not denied by accident.
+    for url in [
+        "http://1.1.1.2/",
+        "http://[2606:4700:4700::1001]/",
+        "http://xbücher.example/",
+        "http://例え.jp/",
+    ] {
+        assert!(
+            call(&client, "not_these", json!({ "url": url }))
+                .await
+                .is_error
+                != Some(true),
+            "{url} refused"
+        );
+    }
+    // An allow list matches the same way, and nothing else.
+    for url in [
+        "http://8.8.8.8/",
+        "http://[::ffff:8.8.8.8]/",
+        "http://[2001:4860:4860::8844]/",
+        "http://shop.bücher.example/",
+        "http://shop.xn--bcher-kva.example/",
+    ] {
+        assert!(
+            call(&client, "only_these", json!({ "url": url }))
+                .await
+                .is_error
+                != Some(true),
+            "{url} refused"
+        );
+    }
+    for url in [
+        "http://8.8.4.4/",
+        "http://bücher.example/",
+        "http://evil.example/",
+    ] {
+        let message = error_text(&call(&client, "only_these", json!({ "url": url })).await);
+        assert!(
+            message.contains("only these hosts are allowed"),
+            "{url}: {message}"
+        );
+    }
 }

@@ -108,6 +108,38 @@ pub fn redirect_policy() -> reqwest::redirect::Policy {
     })
 }
 
+/// The redirect policy of a field with its own rules: each hop a valid [`SafeUrl`] that
+/// also keeps the field's `url(allow_hosts = .., deny_hosts = .., schemes = ..)` (pass the
+/// same lists), so a redirect cannot take a request where the field would not let the
+/// model send it.
+///
+/// ```no_run
+/// # async fn run(url: secure_tool::types::SafeUrl) -> Result<(), reqwest::Error> {
+/// // The field: #[secure(url(allow_hosts = ["*.example.com"], schemes = ["https"]))]
+/// let client = secure_tool::net::client_builder()
+///     .redirect(secure_tool::net::redirect_policy_for(&["*.example.com"], &[], &["https"]))
+///     .build()?;
+/// let body = client.get(url.as_str()).send().await?.text().await?;
+/// # Ok(()) }
+/// ```
+pub fn redirect_policy_for(
+    allow: &'static [&'static str],
+    deny: &'static [&'static str],
+    schemes: &'static [&'static str],
+) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() >= MAX_REDIRECTS {
+            return attempt.error("too many redirects");
+        }
+        match SafeUrl::parse(attempt.url().as_str()) {
+            Ok(url) if crate::types::url::field_rule(&url, allow, deny, schemes).is_none() => {
+                attempt.follow()
+            }
+            _ => attempt.error("redirect to a refused URL"),
+        }
+    })
+}
+
 /// A `reqwest::ClientBuilder` with [`SafeResolver`] and [`redirect_policy`]; add TLS
 /// and timeouts as usual.
 pub fn client_builder() -> reqwest::ClientBuilder {

@@ -171,19 +171,61 @@ impl SafeUrl {
         Ok(pinned)
     }
 
-    /// Whether the host matches `pattern`: an exact name, or `*.example.com` for any
-    /// subdomain of `example.com` (not `example.com` itself).
+    /// Whether the host matches `pattern`: an exact name, `*.example.com` for any
+    /// subdomain of `example.com` (not `example.com` itself), or an IP address.
+    ///
+    /// Compared as the connection would reach them: an address pattern (`1.1.1.1`,
+    /// `2606:4700::1111`, with or without brackets) matches the URL's address however it is
+    /// written, an IPv6 address that embeds an IPv4 one (`[::ffff:1.1.1.1]`,
+    /// `[64:ff9b::101:101]`) judged as that IPv4; names are compared in their ASCII form
+    /// (`*.bücher.example` matches `xn--bcher-kva.bücher.example`'s punycode), case and a
+    /// trailing dot aside.
     pub fn host_matches(&self, pattern: &str) -> bool {
-        host_matches(self.host(), pattern)
+        host_matches(&self.0, pattern)
     }
 }
 
-fn host_matches(host: &str, pattern: &str) -> bool {
+fn host_matches(url: &url::Url, pattern: &str) -> bool {
+    let pattern = pattern.trim();
+    let bare = pattern
+        .strip_prefix('[')
+        .and_then(|p| p.strip_suffix(']'))
+        .unwrap_or(pattern);
+    if let Ok(address) = bare.parse::<IpAddr>() {
+        let host = match url.host() {
+            Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip),
+            Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip),
+            _ => return false,
+        };
+        return reached(host) == reached(address);
+    }
+    let Some(url::Host::Domain(host)) = url.host() else {
+        return false;
+    };
     let host = host.trim_end_matches('.');
-    let pattern = pattern.trim_end_matches('.').to_ascii_lowercase();
-    match pattern.strip_prefix("*.") {
-        Some(suffix) => host.len() > suffix.len() + 1 && host.ends_with(&format!(".{suffix}")),
-        None => host == pattern,
+    let (wildcard, name) = match pattern.strip_prefix("*.") {
+        Some(suffix) => (true, suffix),
+        None => (false, pattern),
+    };
+    // The name as the URL holds hosts: lowercase ASCII, punycode for Unicode labels.
+    let Ok(url::Host::Domain(name)) = url::Host::parse(name.trim_end_matches('.')) else {
+        return false;
+    };
+    if wildcard {
+        host.len() > name.len() + 1
+            && host.ends_with(name.as_str())
+            && host.as_bytes()[host.len() - name.len() - 1] == b'.'
+    } else {
+        host == name
+    }
+}
+
+/// The address a connection to `ip` reaches: an IPv6 address embedding an IPv4 one is
+/// that IPv4 address.
+fn reached(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => embedded_v4(v6).map_or(ip, IpAddr::V4),
+        IpAddr::V4(_) => ip,
     }
 }
 
@@ -395,6 +437,38 @@ impl super::checked::Checked for SafeUrl {
 
 super::checked::threat_type!([] SafeUrl);
 
+/// The rule of a field's annotation that `url` breaks, if any: its scheme not among
+/// `schemes` (default: http and https), its host matching a `deny` pattern, or none of a
+/// non-empty `allow` list. The one decision behind the field check and the `net`
+/// client's redirects ([`net::redirect_policy_for`](crate::net::redirect_policy_for)).
+pub(crate) fn field_rule(
+    url: &SafeUrl,
+    allow: &[&str],
+    deny: &[&str],
+    schemes: &[&str],
+) -> Option<String> {
+    let schemes = if schemes.is_empty() {
+        &["http", "https"][..]
+    } else {
+        schemes
+    };
+    if !schemes.contains(&url.0.scheme()) {
+        Some(format!(
+            "only these URL schemes are allowed: {}",
+            schemes.join(", ")
+        ))
+    } else if deny.iter().any(|p| url.host_matches(p)) {
+        Some("this host is not allowed".to_owned())
+    } else if !allow.is_empty() && !allow.iter().any(|p| url.host_matches(p)) {
+        Some(format!(
+            "only these hosts are allowed: {}",
+            allow.join(", ")
+        ))
+    } else {
+        None
+    }
+}
+
 /// Check a `SafeUrl` field (or `Option`/`Vec` of them) against its annotation's host lists
 /// and schemes (default: http and https). Called by generated code.
 pub fn check_url_field<F: super::FieldValues<SafeUrl> + ?Sized>(
@@ -405,28 +479,9 @@ pub fn check_url_field<F: super::FieldValues<SafeUrl> + ?Sized>(
     schemes: &[&str],
     problems: &mut Vec<Problem>,
 ) {
-    let schemes = if schemes.is_empty() {
-        &["http", "https"][..]
-    } else {
-        schemes
-    };
-    let problem = value.values().find_map(|url| {
-        if !schemes.contains(&url.0.scheme()) {
-            Some(format!(
-                "only these URL schemes are allowed: {}",
-                schemes.join(", ")
-            ))
-        } else if deny.iter().any(|p| url.host_matches(p)) {
-            Some("this host is not allowed".to_owned())
-        } else if !allow.is_empty() && !allow.iter().any(|p| url.host_matches(p)) {
-            Some(format!(
-                "only these hosts are allowed: {}",
-                allow.join(", ")
-            ))
-        } else {
-            None
-        }
-    });
+    let problem = value
+        .values()
+        .find_map(|url| field_rule(url, allow, deny, schemes));
     if let Some(rule) = problem {
         path.problem(rule, problems);
     }
