@@ -16,6 +16,15 @@ struct Run {
     cmd: CommandLine,
 }
 
+/// Tools in the style of popular shell-helper MCP servers: each with the options its
+/// author wrote down, and nothing else.
+#[derive(serde::Deserialize, schemars::JsonSchema, validator::Validate, SecureInput)]
+#[serde(deny_unknown_fields)]
+struct Archive {
+    #[secure(command(programs = ["tar", "ps", "sed", "awk", "dd"], options = ["-tf", "-n", "-p", "aux", "s/a/b/", "--version"]))]
+    cmd: CommandLine,
+}
+
 #[derive(Clone)]
 struct Shell {
     security: Security,
@@ -30,6 +39,12 @@ impl SecureServer for Shell {
 
 #[tool_router]
 impl Shell {
+    #[secure_tool(public)]
+    #[tool(description = "Checks an archive or process command (echoes it, never runs it)")]
+    async fn archive(&self, Parameters(args): Parameters<Archive>) -> String {
+        format!("{} {}", args.cmd.program(), args.cmd.args().join(" "))
+    }
+
     #[secure_tool(public, timeout = "5s")]
     #[tool(description = "Run an allowed program")]
     async fn run(&self, Parameters(args): Parameters<Run>) -> Result<String, ToolError> {
@@ -128,4 +143,49 @@ fn allowed_shapes_pass_the_check() {
     assert!(git(&["log", "--formatx"]).check(programs, options).is_err());
     assert!(git(&["log", "-nx"]).check(programs, options).is_err());
     assert!(git(&["status"]).check(&["echo"], options).is_err());
+}
+
+#[tokio::test]
+async fn option_words_without_a_dash_are_options_too() {
+    let client = connect(shell()).await;
+    // Old-style clusters, BSD words, scripts and programs: options or code to the program.
+    for (program, args) in [
+        ("tar", vec!["cfI", "out.tar", "touch /tmp/x", "."]),
+        ("tar", vec!["xf", "in.tar", "--to-command=id"]),
+        ("tar", vec!["tvf", "in.tar"]),
+        ("ps", vec!["eww"]),
+        ("ps", vec!["e"]),
+        ("ps", vec!["auxe"]),
+        ("sed", vec!["1e id", "notes.txt"]),
+        ("sed", vec!["w /tmp/out", "notes.txt"]),
+        ("sed", vec!["-n", "1e id", "notes.txt"]),
+        ("sed", vec!["-e", "1e id", "notes.txt"]),
+        ("sed", vec!["--", "1e id"]),
+        ("awk", vec!["BEGIN{system(\"id\")}"]),
+        ("awk", vec!["-F", ":", "{print $1 | \"sh\"}", "/etc/passwd"]),
+        ("dd", vec!["if=/dev/zero", "of=/tmp/disk"]),
+    ] {
+        let cmd = json!({"program": program, "args": args});
+        let message = error_text(&call(&client, "archive", json!({ "cmd": cmd })).await);
+        assert!(
+            message.starts_with("invalid arguments: `cmd"),
+            "{cmd}: {message}"
+        );
+        assert!(!message.contains("/tmp"), "{message}");
+    }
+    // What the author listed, and operands, pass.
+    for (program, args) in [
+        ("tar", vec!["tf", "backup.tar"]),
+        ("tar", vec!["-tf", "backup.tar"]),
+        ("ps", vec!["aux"]),
+        ("ps", vec!["-p", "123"]),
+        ("sed", vec!["s/a/b/", "notes.txt"]),
+        ("sed", vec!["-n", "s/a/b/", "notes.txt"]),
+        ("awk", vec!["--version"]),
+        ("dd", vec!["--version"]),
+    ] {
+        let cmd = json!({"program": program, "args": args});
+        let result = call(&client, "archive", json!({ "cmd": cmd })).await;
+        assert!(result.is_error != Some(true), "{cmd} refused: {result:?}");
+    }
 }

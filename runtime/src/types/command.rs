@@ -27,6 +27,13 @@ pub const MAX_ARG_BYTES: usize = 4096;
 /// allowed option: an exact match, or `--name=value` when `--name=` is listed. So
 /// `--upload-pack=...` or `-c core.sshCommand=...` is refused unless written down.
 ///
+/// Some programs read options, or code, from words without a `-`, and those words are
+/// options here too, allowed only when listed: `tar`'s first word (`tar cfI out.tar
+/// 'touch /tmp/x' .` is `tar -cfI ...`: listed as `-cf`, or as written), `ps`'s letter
+/// words (`ps eww` prints every process's environment; `aux` must be listed), `sed`'s
+/// script and `awk`'s program (code: `sed '1e id'` runs `id`), and `dd`'s `key=value`
+/// operands (`of=/dev/sda`; `if=` listed allows `if=...`).
+///
 /// [`CommandLine::command`] builds a `std::process::Command` that runs the program
 /// directly: no shell ever sees the arguments, so `$(id)` is just text.
 #[derive(Clone, PartialEq, Eq, Hash, serde::Serialize)]
@@ -88,13 +95,25 @@ impl CommandLine {
                 programs.join(", ")
             )));
         }
-        for arg in self.args.iter().filter(|a| a.starts_with('-')) {
-            let allowed = options.iter().any(|o| {
-                arg == o || (o.ends_with('=') && arg.starts_with(o) && arg.len() > o.len())
-            });
+        let listed = |arg: &str| {
+            options.iter().any(|o| {
+                arg == *o || (o.ends_with('=') && arg.starts_with(o) && arg.len() > o.len())
+            })
+        };
+        for (index, arg) in self.args.iter().enumerate() {
+            let allowed = if arg.starts_with('-') {
+                listed(arg)
+            } else if positional_option(&self.program, &self.args, index) {
+                // As written, or (tar's old style) as the `-` cluster it stands for.
+                listed(arg) || (is_tar(&self.program) && listed(&format!("-{arg}")))
+            } else {
+                true
+            };
             if !allowed {
                 return Err(if options.is_empty() {
-                    CommandRejection::new("options (arguments starting with `-`) are not allowed")
+                    CommandRejection::new(
+                        "options are not allowed (arguments starting with `-`, and the option words and scripts a program takes without one)",
+                    )
                 } else {
                     CommandRejection::owned(format!(
                         "only these options are allowed: {}",
@@ -120,6 +139,88 @@ impl CommandLine {
         command.kill_on_drop(true);
         command
     }
+}
+
+fn is_tar(program: &str) -> bool {
+    matches!(program, "tar" | "gtar" | "bsdtar")
+}
+
+/// Whether `args[index]`, which does not start with `-`, is read by `program` as options
+/// or code rather than as an operand.
+fn positional_option(program: &str, args: &[String], index: usize) -> bool {
+    let arg = args[index].as_str();
+    let previous = index.checked_sub(1).map(|i| args[i].as_str());
+    match program {
+        // tar's first word is an option cluster when it has no dash (`tar tvf x.tar`).
+        program if is_tar(program) => index == 0,
+        // BSD-style words (`aux`, `eww`) are option clusters; a number or a list of
+        // them, or the value of an option that takes one, is not.
+        "ps" => {
+            let takes_value = previous.is_some_and(|p| {
+                matches!(
+                    p,
+                    "-o" | "-O"
+                        | "-p"
+                        | "-u"
+                        | "-U"
+                        | "-g"
+                        | "-G"
+                        | "-t"
+                        | "-C"
+                        | "--sort"
+                        | "--format"
+                        | "--pid"
+                        | "--user"
+                        | "o"
+                        | "O"
+                        | "p"
+                        | "U"
+                        | "t"
+                )
+            });
+            !takes_value && arg.bytes().all(|b| b.is_ascii_alphabetic())
+        }
+        // A sed script is code (`e` runs a command, `w` writes a file): the word after
+        // `-e`/`--expression`, or the first word when no script option is given.
+        "sed" | "gsed" => {
+            if matches!(previous, Some("-e" | "--expression")) {
+                return true;
+            }
+            let scripted = args.iter().any(|a| {
+                matches!(a.as_str(), "-e" | "-f" | "--expression" | "--file")
+                    || a.starts_with("--expression=")
+                    || a.starts_with("--file=")
+            });
+            !scripted && first_operand(args, &["-l", "--line-length"]) == Some(index)
+        }
+        // An awk program is code (`system()`, pipes): the first word when no `-f`.
+        "awk" | "gawk" | "mawk" | "nawk" => {
+            let from_file = args.iter().any(|a| a == "-f" || a.starts_with("--file"));
+            !from_file
+                && first_operand(args, &["-F", "-v", "--field-separator", "--assign"])
+                    == Some(index)
+        }
+        // dd takes every setting as `key=value` (`of=/dev/sda`).
+        "dd" => arg.contains('='),
+        _ => false,
+    }
+}
+
+/// The index of the first argument that is not an option or the value of one of
+/// `taking_value`, up to `--`.
+fn first_operand(args: &[String], taking_value: &[&str]) -> Option<usize> {
+    let mut index = 0;
+    while index < args.len() {
+        let arg = args[index].as_str();
+        if arg == "--" {
+            return (index + 1 < args.len()).then_some(index + 1);
+        }
+        if !arg.starts_with('-') || arg == "-" {
+            return Some(index);
+        }
+        index += if taking_value.contains(&arg) { 2 } else { 1 };
+    }
+    None
 }
 
 impl fmt::Debug for CommandLine {
