@@ -192,6 +192,41 @@ fn hidden() -> Vec<(&'static str, String)> {
             "ideographic selectors after Latin letters",
             "h\u{E0101}i\u{E0142}".to_owned(),
         ),
+        // Round three: only sequences Unicode defines.
+        (
+            "a black flag carrying a word that is no subdivision",
+            format!("\u{1F3F4}{}\u{E007F}", tags("ignore")),
+        ),
+        (
+            "a black flag carrying a region code and letters",
+            format!("\u{1F3F4}{}\u{E007F}", tags("usxyz")),
+        ),
+        (
+            "standardized-variant selectors after math symbols with no such sequence",
+            "a=\u{FE01}b|\u{FE0C}c".to_owned(),
+        ),
+        (
+            "a selector after a digit other than zero",
+            "7\u{FE00}".to_owned(),
+        ),
+        (
+            "a second shape variant after the digit zero",
+            "0\u{FE01}".to_owned(),
+        ),
+        ("FE00 after `#`", "#\u{FE00}".to_owned()),
+        ("FE03 after an ideograph", "\u{6F22}\u{FE03}".to_owned()),
+        (
+            "FE02 after an ideograph with two variants",
+            "\u{6F22}\u{FE02}".to_owned(),
+        ),
+        (
+            "FE00 after an ideograph with no compatibility variant",
+            "\u{4E00}\u{FE00}".to_owned(),
+        ),
+        (
+            "ZWJ between a consonant other than RA and a virama",
+            "\u{09AC}\u{200D}\u{09CD}".to_owned(),
+        ),
     ]);
     cases
 }
@@ -226,6 +261,25 @@ const BENIGN: &[(&str, &str)] = &[
     ("Malayalam chillu", "അവന്‍"),
     ("Sinhala conjunct", "ශ්‍රී ලංකාව"),
     ("Sinhala ya-phala", "ක්‍ය"),
+    // Round three: the Indic scripts' common joiner forms.
+    ("Bengali ya-phala after RA (ZWJ before the virama)", "র‍্যাব"),
+    ("Bengali ya-phala in a sentence", "র‍্যাংকিং তালিকা"),
+    ("Assamese RA ya-phala", "ৰ‍্য"),
+    ("Bengali ZWNJ after the virama", "ক্‌ষ"),
+    ("Marathi eyelash RA", "र्‍य"),
+    ("Devanagari explicit half form", "द्‍ध"),
+    ("Malayalam chillu in a word", "ഇന്ത്യന്‍ രൂപ"),
+    ("Kannada ZWNJ after the virama", "ಕ್‌ಷ"),
+    ("Telugu ZWNJ after the virama", "క్‌ష"),
+    ("Gujarati ZWJ after the virama", "ક્‍ષ"),
+    ("Tamil ZWNJ after the pulli", "க்‌ஷ"),
+    ("Sinhala rakaransaya", "ප්‍රශ්නය"),
+    ("keycap zero and number sign", "0️⃣ #️⃣ *️⃣"),
+    ("digit zero with a short diagonal stroke", "0\u{FE00}"),
+    ("fullwidth digit zero variant", "\u{FF10}\u{FE00}"),
+    ("CJK compatibility variant", "\u{6F22}\u{FE00}字"),
+    ("third CJK compatibility variant", "\u{9F9C}\u{FE02}"),
+    ("Texas and California flags", "🏴󠁵󠁳󠁴󠁸󠁿 🏴󠁵󠁳󠁣󠁡󠁿"),
     ("emoji with presentation selector", "I ❤️ Rust 🦀"),
     ("text presentation", "☺︎"),
     ("keycap", "press 1️⃣ or #️⃣"),

@@ -33,6 +33,7 @@ pub(crate) mod sql;
 mod sql_functions;
 #[cfg(feature = "sql")]
 mod sql_lexing;
+mod subdivisions;
 mod text;
 #[cfg(feature = "url")]
 pub(crate) mod url;

@@ -12,13 +12,13 @@
 //! |---|---|
 //! | `\t`, `\n` | anywhere |
 //! | `\r` | before `\n` (CRLF line endings) |
-//! | ZWJ U+200D | after a virama (RFC 5892 CONTEXTJ: Devanagari, Malayalam chillu, Sinhala conjuncts...); between two emoji of an emoji ZWJ sequence (UTS #51) |
+//! | ZWJ U+200D | after a virama (RFC 5892 CONTEXTJ: Devanagari, Malayalam chillu, Sinhala conjuncts...); between a letter and a virama of its script (Bengali ya-phala `র‍্য`, Marathi eyelash ra); between two emoji of an emoji ZWJ sequence (UTS #51) |
 //! | ZWNJ U+200C | after a virama; between a left- or dual-joining and a right- or dual-joining letter, transparent marks between (RFC 5892 CONTEXTJ: Persian, Urdu...) |
 //! | U+FE0E, U+FE0F (text and emoji presentation) | once, after a character with the `Emoji` property |
-//! | U+FE00–FE0D | once, after an ideograph or a math symbol, or a letter of the scripts with standardized variants (Myanmar, Phags-pa, Manichaean, Egyptian hieroglyphs) |
+//! | U+FE00–FE0D | once, where StandardizedVariants.txt defines the sequence: U+FE00 after its 26 mathematical symbols and digits zero (`≩︀`, `0︀`); U+FE00–FE02 after a unified ideograph with that many CJK compatibility ideographs (derived from their canonical decompositions, as the file lists them); U+FE00 (U+FE01 in Phags-pa) after a letter of Myanmar, Phags-pa, Manichaean or Egyptian hieroglyphs |
 //! | U+E0100–E01EF (ideographic variation selectors) | once, after an ideograph |
 //! | Mongolian free variation selectors | once, after a Mongolian letter |
-//! | tag characters U+E0020–E007F | inside an emoji tag sequence (UTS #51): 🏴, a subdivision code (`gbsct`), the cancel tag |
+//! | tag characters U+E0020–E007F | inside an emoji tag sequence (UTS #51): 🏴, a valid subdivision code (one of ISO 3166-2's, as CLDR spells them: `gbsct`, `ustx`), the cancel tag |
 //! | braille blank U+2800 | next to a braille pattern (a space in braille text) |
 //! | prepended concatenation marks (U+0600–0605, U+06DD...) | anywhere: `Cf`, but visible |
 //!
@@ -125,12 +125,16 @@ fn allowed_here(text: &str, at: usize, c: char) -> bool {
     let after = text[at + c.len_utf8()..].chars().next();
     match c {
         '\r' => after == Some('\n'),
-        ZWJ => after_virama(before) || in_emoji_zwj_sequence(&text[..at], after),
+        ZWJ => {
+            after_virama(before)
+                || before_virama(before, after)
+                || in_emoji_zwj_sequence(&text[..at], after)
+        }
         ZWNJ => after_virama(before) || between_joining_letters(&text[..at], &text[at + 3..]),
         '\u{FE0E}' | '\u{FE0F}' => {
             before.is_some_and(|b| CodePointSetData::new::<Emoji>().contains(b))
         }
-        '\u{FE00}'..='\u{FE0D}' => before.is_some_and(takes_standardized_variant),
+        '\u{FE00}'..='\u{FE0D}' => before.is_some_and(|b| standardized_variant(b, c)),
         '\u{E0100}'..='\u{E01EF}' => before.is_some_and(is_ideograph),
         '\u{180B}'..='\u{180D}' | '\u{180F}' => before.is_some_and(|b| {
             CodePointMapData::<Script>::new().get(b) == Script::Mongolian && b.is_alphabetic()
@@ -152,6 +156,17 @@ fn is_variation_selector(c: char) -> bool {
 fn is_noncharacter(c: char) -> bool {
     let c = u32::from(c);
     (0xFDD0..=0xFDEF).contains(&c) || c & 0xFFFE == 0xFFFE
+}
+
+/// A ZWJ between RA and the virama that follows it, in its script: Bengali's (and
+/// Assamese's) ya-phala, `র‍্য` (RA, ZWJ, VIRAMA, YA: the RA stays whole instead of
+/// becoming a reph), and Devanagari's eyelash RA, as the scripts' chapters of the Unicode
+/// Standard describe them. Any other letter before a ZWJ and a virama is refused.
+fn before_virama(before: Option<char>, after: Option<char>) -> bool {
+    matches!(before, Some('\u{09B0}' | '\u{09F0}' | '\u{0930}'))
+        && after_virama(after)
+        && CodePointMapData::<Script>::new().get(before.unwrap_or_default())
+            == CodePointMapData::<Script>::new().get(after.unwrap_or_default())
 }
 
 fn after_virama(before: Option<char>) -> bool {
@@ -200,25 +215,60 @@ fn is_ideograph(c: char) -> bool {
     CodePointSetData::new::<Ideographic>().contains(c)
 }
 
-/// The bases of Unicode's standardized variation sequences for U+FE00–FE0D: CJK
-/// compatibility ideographs, mathematical symbols, and letters of the few scripts that
-/// define them.
-fn takes_standardized_variant(c: char) -> bool {
-    is_ideograph(c)
-        || CodePointMapData::<GeneralCategory>::new().get(c) == GeneralCategory::MathSymbol
-        || (c.is_alphabetic()
-            && matches!(
-                CodePointMapData::<Script>::new().get(c),
-                Script::Myanmar
-                    | Script::PhagsPa
-                    | Script::Manichaean
-                    | Script::EgyptianHieroglyphs
-            ))
+/// Whether `base` followed by `selector` (U+FE00–FE0D) is one of Unicode's standardized
+/// variation sequences (StandardizedVariants.txt).
+fn standardized_variant(base: char, selector: char) -> bool {
+    let index = u32::from(selector) - 0xFE00;
+    if index == 0 && MATH_VARIANTS.binary_search(&base).is_ok() {
+        return true;
+    }
+    if is_ideograph(base) {
+        return compatibility_variants(base) > index;
+    }
+    base.is_alphabetic()
+        && match CodePointMapData::<Script>::new().get(base) {
+            Script::Myanmar | Script::Manichaean | Script::EgyptianHieroglyphs => index == 0,
+            Script::PhagsPa => index <= 1,
+            _ => false,
+        }
 }
 
-/// UTS #51 emoji tag sequence: U+1F3F4, a subdivision code as tag characters (a region of
-/// two letters or three digits, then one to four letters or digits: `gbeng`, `gbsct`,
-/// `usca`), then the cancel tag. Anything else in the tag block carries hidden ASCII.
+/// The bases StandardizedVariants.txt gives a U+FE00 shape variant outside the CJK and
+/// script sections: mathematical symbols, and the digits zero (short diagonal stroke).
+const MATH_VARIANTS: &[char] = &[
+    '\u{0030}', '\u{2205}', '\u{2229}', '\u{222A}', '\u{2268}', '\u{2269}', '\u{2272}', '\u{2273}',
+    '\u{228A}', '\u{228B}', '\u{2293}', '\u{2294}', '\u{2295}', '\u{2297}', '\u{229C}', '\u{22DA}',
+    '\u{22DB}', '\u{2A3C}', '\u{2A3D}', '\u{2A9D}', '\u{2A9E}', '\u{2AAC}', '\u{2AAD}', '\u{2ACB}',
+    '\u{2ACC}', '\u{FF10}',
+];
+
+/// How many standardized variants (U+FE00 on) a unified ideograph has: one per CJK
+/// compatibility ideograph that decomposes to it, in code point order, which is how
+/// StandardizedVariants.txt assigns them. Derived once from the decompositions.
+fn compatibility_variants(base: char) -> u32 {
+    static VARIANTS: std::sync::LazyLock<std::collections::HashMap<char, u32>> =
+        std::sync::LazyLock::new(|| {
+            let mut counts = std::collections::HashMap::new();
+            let blocks = ('\u{F900}'..='\u{FAFF}').chain('\u{2F800}'..='\u{2FA1F}');
+            for compatibility in blocks {
+                let mut decomposed = None;
+                let mut parts = 0;
+                unicode_normalization::char::decompose_canonical(compatibility, |c| {
+                    decomposed = Some(c);
+                    parts += 1;
+                });
+                if let Some(unified) = decomposed.filter(|&c| parts == 1 && c != compatibility) {
+                    *counts.entry(unified).or_insert(0) += 1;
+                }
+            }
+            counts
+        });
+    VARIANTS.get(&base).copied().unwrap_or(0)
+}
+
+/// UTS #51 emoji tag sequence: U+1F3F4, a valid subdivision code as tag characters
+/// (`gbeng`, `gbsct`, `ustx`: [`SUBDIVISIONS`](super::subdivisions::SUBDIVISIONS)), then
+/// the cancel tag. Anything else in the tag block carries hidden ASCII.
 fn in_emoji_tag_sequence(text: &str, at: usize) -> bool {
     const LONGEST_SPEC: usize = 7;
     let is_tag = |c: char| ('\u{E0020}'..='\u{E007E}').contains(&c);
@@ -248,15 +298,8 @@ fn in_emoji_tag_sequence(text: &str, at: usize) -> bool {
     if !text[end..].starts_with(CANCEL_TAG) || at > end {
         return false;
     }
-    let bytes = spec.as_bytes();
-    let region = match bytes {
-        [a, b, ..] if a.is_ascii_lowercase() && b.is_ascii_lowercase() => 2,
-        [a, b, c, ..] if [a, b, c].iter().all(|d| d.is_ascii_digit()) => 3,
-        _ => return false,
-    };
-    let suffix = &bytes[region..];
-    (1..=4).contains(&suffix.len())
-        && suffix
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    // Only a code that names a subdivision: any other letters are a message.
+    super::subdivisions::SUBDIVISIONS
+        .binary_search(&spec.as_str())
+        .is_ok()
 }
