@@ -230,7 +230,7 @@ fn apply<'a>(finder: &Regex, parser: &Regex, rule: &Rule, text: &'a str) -> Cow<
 /// The part of a match that is the secret: the `secret` group, else the value of an
 /// assignment, else the whole match.
 fn secret_part<'h>(caps: &Captures<'h>) -> Option<regex::Match<'h>> {
-    ["secret", "dq", "sq", "bq", "uq"]
+    ["secret", "dq", "sq", "bq", "br", "pr", "uq"]
         .iter()
         .find_map(|name| caps.name(name))
         .or_else(|| caps.get(0))

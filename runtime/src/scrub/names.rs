@@ -12,9 +12,10 @@ use regex::Captures;
 
 /// Words every key the assignment rule redacts holds one of (or a vendor's name), as the
 /// prefilter reads them in raw text (`relic` for `new_relic`, `bundle_` for Bundler).
-const WORDS: [&str; 16] = [
+const WORDS: [&str; 17] = [
     "pass",
     "pwd",
+    "pw",
     "secret",
     "token",
     "credential",
@@ -116,7 +117,7 @@ const VENDORS: [&str; 79] = [
 
 /// The literal text a secret-looking key contains, one of which every key the
 /// assignment rule redacts holds (any case): the prefilter of that rule.
-pub(crate) const KEYWORDS: &[&str] = &concat::<16, 79, 95>(WORDS, VENDORS);
+pub(crate) const KEYWORDS: &[&str] = &concat::<17, 79, 96>(WORDS, VENDORS);
 
 /// `a` then `b`, at compile time.
 const fn concat<const A: usize, const B: usize, const C: usize>(
@@ -152,6 +153,8 @@ const SECRET_WORDS: &[&str] = &[
     "credentials",
     "creds",
     "apikey",
+    "authkey",
+    "pw",
     "dsn",
 ];
 
@@ -203,6 +206,8 @@ const KEY_QUALIFIERS: &[&str] = &[
 const NOT_CREDENTIAL_TOKENS: &[&str] = &[
     "public",
     "page",
+    "pagination",
+    "paging",
     "next",
     "continuation",
     "sync",
@@ -384,6 +389,7 @@ pub(crate) fn is_secret_name(name: &str) -> Name {
         "passwd",
         "secret",
         "apikey",
+        "authkey",
         "secretkey",
         "accesskey",
         "privatekey",
@@ -421,6 +427,11 @@ pub(crate) fn is_secret_name(name: &str) -> Name {
         && vendor()
     {
         return Name::Vendor;
+    }
+    // A hash under a name with no secret word in it (`commit_hash`, `file_hash`) is a
+    // digest of something public; `password_hash` stays weak.
+    if last == "hash" && !secret_word_inside {
+        return Name::Plain;
     }
     if CARRIER_WORDS.contains(&last) || (secret_word_inside && !DESCRIPTORS.contains(&last)) {
         return Name::Weak;
@@ -513,8 +524,43 @@ pub(crate) fn is_placeholder(value: &str) -> bool {
         || v.starts_with("env:")
         || v.starts_with("vault:")
         || v.starts_with("secretref:")
-        || matches!(first, '$' | '<' | '*' | '&' | '{' | '(' | '%')
+        || placeholder_shape(v)
         || v.chars().all(|c| c == first)
+}
+
+/// A reference written where the value goes, by its structure: `$NAME`, `$(cmd)`,
+/// `<your key>`, `{name}`, `(required)`, `%NAME%`, `%s`, a YAML anchor or alias (`&a`,
+/// `*a`). The name inside is a written name, never a generated one: a password that
+/// merely starts with `%`, `$`, `{`, `*`, `<` or `(` (`%Gr8x!Lq2$vZ`) is a value.
+fn placeholder_shape(v: &str) -> bool {
+    let name = |s: &str| {
+        let s = s.trim_matches([' ', '{', '}']);
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | ':' | ' '))
+            && !looks_random_from(s, 8)
+    };
+    let enclosed = |open: char, close: char| {
+        v.strip_prefix(open)
+            .and_then(|r| r.strip_suffix(close))
+            .is_some_and(name)
+    };
+    if let Some(rest) = v.strip_prefix('$') {
+        return rest.starts_with(['{', '(']) || name(rest);
+    }
+    // `<your access token>`, cut at its first space by a rule that reads one token.
+    if let Some(rest) = v.strip_prefix('<') {
+        return name(rest.trim_end_matches('>'));
+    }
+    if let Some(rest) = v.strip_prefix(['&', '*']) {
+        return !rest.contains(' ') && name(rest);
+    }
+    enclosed('<', '>')
+        || enclosed('{', '}')
+        || enclosed('(', ')')
+        || enclosed('%', '%')
+        || v.starts_with("%(")
+        || matches!(v, "%s" | "%d" | "%v")
 }
 
 /// Whether `word` is one of the words that name a secret (`password`, `token`...): what a
@@ -575,6 +621,27 @@ fn is_expression(value: &str, called: bool) -> bool {
             .chars()
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
     dotted || env_name
+}
+
+/// Code passing a variable on under its own name: `self.api_key = api_key`,
+/// `this.apiKey = apiKey;`, `password=password` in a call. The value is the key's last
+/// part again, as an identifier (case, `_` and `-` aside): a name, never a secret.
+fn names_itself(key: &str, value: &str) -> bool {
+    let fold = |s: &str| -> String {
+        s.chars()
+            .filter(|c| *c != '_' && *c != '-')
+            .map(|c| c.to_ascii_lowercase())
+            .collect()
+    };
+    let value = value.trim_end_matches(';');
+    let last = key.rsplit(['.', '>', ':']).next().unwrap_or(key);
+    value.len() >= 3
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && value
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && fold(value) == fold(last)
 }
 
 /// Shannon entropy of `text`, in bits per byte.
@@ -645,13 +712,24 @@ fn looks_random_from(value: &str, min_len: usize) -> bool {
 
 /// The assignment rule's decision.
 pub(crate) fn assignment_is_secret(caps: &Captures<'_>) -> bool {
-    let (Some(key), Some(value)) = (
-        caps.name("key"),
-        caps.name("dq")
-            .or_else(|| caps.name("sq"))
-            .or_else(|| caps.name("bq"))
-            .or_else(|| caps.name("uq")),
-    ) else {
+    let Some(key) = caps.name("key") else {
+        return false;
+    };
+    // A value in braces or parentheses is judged whole (`{name}` is a template, `{Xq7!..}`
+    // a password that starts with a brace).
+    let wrapped = |group: &str, open: char, close: char| {
+        caps.name(group)
+            .map(|v| format!("{open}{}{close}", v.as_str()))
+    };
+    let Some(value) = caps
+        .name("dq")
+        .or_else(|| caps.name("sq"))
+        .or_else(|| caps.name("bq"))
+        .or_else(|| caps.name("uq"))
+        .map(|v| v.as_str().to_owned())
+        .or_else(|| wrapped("br", '{', '}'))
+        .or_else(|| wrapped("pr", '(', ')'))
+    else {
         return false;
     };
     // A shell's backticks run a command (`` `pass show db` ``); Go's hold a raw string,
@@ -663,8 +741,10 @@ pub(crate) fn assignment_is_secret(caps: &Captures<'_>) -> bool {
         return false;
     }
     let unquoted = caps.name("uq").is_some();
-    let expression = unquoted && is_expression(value.as_str(), caps.name("call").is_some());
-    !expression && value_is_secret(key.as_str(), value.as_str())
+    let expression = unquoted
+        && (is_expression(&value, caps.name("call").is_some())
+            || names_itself(key.as_str(), &value));
+    !expression && value_is_secret(key.as_str(), &value)
 }
 
 /// Whether `value`, a literal (quoted, or a value in structured data) named `key`, is a

@@ -65,14 +65,44 @@ pub(crate) const RULES: &[Rule] = &[
     Rule {
         id: "url-password",
         keywords: &["://"],
-        pattern: r#"(?i)\b[a-z][a-z0-9+.\-]{0,30}://[^\s:/@"'<>\\]*:(?P<secret>[^\s@/"'<>\\]+)@"#,
+        // A password may hold `/` (`pa/ss`): the userinfo ends at the last `@` before the
+        // host, and a `host:port/path@x` is told apart by its port.
+        pattern: r#"(?i)\b[a-z][a-z0-9+.\-]{0,30}://[^\s:/@"'<>\\]*:(?P<secret>[^\s@"'<>\\]+)@"#,
         label: REDACTED,
+        check: Some(url_password_is_real),
+    },
+    Rule {
+        id: "url-query-credential",
+        keywords: &[
+            "sig=",
+            "signature=",
+            "token=",
+            "secret=",
+            "password=",
+            "key=",
+        ],
+        // Query values under credential names: SAS `sig=` (it ends in `%3D`), presigned
+        // `X-Amz-Signature=`, OAuth tokens in a URL, `api_key=`.
+        pattern: r#"(?i)[?&](?:sig|signature|x-amz-signature|x-goog-signature|access_token|id_token|refresh_token|auth_token|token|client_secret|secret|password|api_key|apikey|access_key)=(?P<secret>[^&#\s"'<>\\]+)"#,
+        label: REDACTED,
+        check: Some(query_value_is_secret),
+    },
+    Rule {
+        id: "jwk-private-member",
+        keywords: &["\"kty\""],
+        // A private JWK (RFC 7518): `d` (EC, OKP, RSA), the RSA primes and CRT values,
+        // and a symmetric key's `k`. The public members (`n`, `e`, `x`, `y`) stay.
+        pattern: r#""(?:d|p|q|dp|dq|qi|k)"\s*:\s*"(?P<secret>[A-Za-z0-9_\-]{16,})""#,
+        label: KEY,
         check: None,
     },
     Rule {
         id: "authorization-header",
         keywords: &["authorization"],
-        pattern: r#"(?i)\b(?:proxy-)?authorization(?:\\?["'])?\s*[:=]\s*(?:\\?["'])?\s*(?:(?:bearer|basic|token|digest|negotiate|ntlm|apikey|sso-key|key|hmac|aws4-hmac-sha256)\s+)?(?P<secret>[^\s"'\\,;]+)"#,
+        // RFC 9110: `credentials = auth-scheme [ 1*SP token68 ]`: the token after any
+        // scheme (known or not: `Bot`, `SSWS`...) is the credential; a lone token is one
+        // too.
+        pattern: r#"(?i)\b(?:proxy-)?authorization(?:\\?["'])?\s*[:=]\s*(?:\\?["'])?[ \t]*(?:[a-z][a-z0-9!#$%&*+.^_|~-]*[ \t]+)?(?P<secret>[^\s"'\\,;]+)"#,
         label: REDACTED,
         check: Some(not_a_placeholder),
     },
@@ -529,7 +559,7 @@ pub(crate) const RULES: &[Rule] = &[
     // holds one of the rule's keywords (`{KEYWORDS}`, filled in from them) can match.
     named(
         "secret-assignment",
-        r#"(?P<key>\b[A-Za-z0-9_.\-]*(?i:{KEYWORDS})[A-Za-z0-9_.\-]*)(?:\\?["'])?(?:[ \t]*:[ \t]*[A-Za-z_][A-Za-z0-9_<>\[\]?]*[ \t]*(?:=|:=)|[ \t]+[A-Za-z_][A-Za-z0-9_<>\[\]?]*[ \t]*(?:=|:=)|[ \t]*(?::{1,3}=|\?\?=|\?=|\.=|\+=|=>|=|:))[ \t]*(?:\\?"(?P<dq>[^"\\\r\n]+)|'(?P<sq>[^'\\\r\n]+)|`(?P<bq>[^`\r\n]+)|(?P<uq>[^\s"'\\,;&<>(){}\[\]=`][^\s"'\\,;&<>(){}\[\]`]*)(?P<call>[(\[])?)"#,
+        r#"(?P<key>\b[A-Za-z0-9_.\-]*(?i:{KEYWORDS})[A-Za-z0-9_.\-]*)(?:\\?["'])?(?:[ \t]*:[ \t]*[A-Za-z_][A-Za-z0-9_<>\[\]?]*[ \t]*(?:=|:=)|[ \t]+[A-Za-z_][A-Za-z0-9_<>\[\]?]*[ \t]*(?:=|:=)|[ \t]*(?::{1,3}=|\?\?=|\?=|\.=|\+=|=>|=|:))[ \t]*(?:\\?"(?P<dq>[^"\\\r\n]+)|'(?P<sq>[^'\\\r\n]+)|`(?P<bq>[^`\r\n]+)|\{(?P<br>[^\s{}"'\\]+)\}|\((?P<pr>[^\s()"'\\]+)\)|(?P<uq>[^\s"'\\,;&<>(){}\[\]=`][^\s"'\\,;&<>(){}\[\]`]*)(?P<call>[(\[])?)"#,
     ),
     // The same decision for the other ways a value gets its name: an XML element
     // (`<apiToken>...</apiToken>`), a name/value attribute pair, a JSON name/value object
@@ -554,6 +584,27 @@ pub(crate) const RULES: &[Rule] = &[
 ];
 
 /// The secret (or the whole token) is not a placeholder written in its shape.
+/// A URL's password, not a `host:port/path@...`: the part before any `/` is not a port.
+fn url_password_is_real(caps: &Captures<'_>) -> bool {
+    caps.name("secret").is_some_and(|secret| {
+        let head = secret.as_str().split('/').next().unwrap_or_default();
+        !(secret.as_str().contains('/') && head.bytes().all(|b| b.is_ascii_digit()))
+    })
+}
+
+/// A query value under a credential name that is a value, not a placeholder or a word.
+fn query_value_is_secret(caps: &Captures<'_>) -> bool {
+    caps.name("secret").is_some_and(|value| {
+        let value = value.as_str();
+        let decoded = value
+            .replace("%3D", "=")
+            .replace("%2B", "+")
+            .replace("%2F", "/");
+        !super::names::is_placeholder(&decoded)
+            && (decoded.len() >= 20 || super::names::looks_random(&decoded))
+    })
+}
+
 fn not_a_placeholder(caps: &Captures<'_>) -> bool {
     let text = caps
         .name("secret")
