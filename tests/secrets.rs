@@ -76,6 +76,24 @@ impl Leaky {
     }
 
     #[secure_tool(public)]
+    #[tool(description = "Credentials where only the structure says so")]
+    async fn structure(&self) -> Json<serde_json::Value> {
+        Json(json!({
+            "db": {"user": "app", "password": "hunter2-Xq9", "passcode": 48291377, "port": 5432},
+            "key_lines": [
+                "-----BEGIN PRIVATE KEY-----",
+                "MC4CAQAwBQYDK2VwBCIEIJ+DYvh6SEqVTm50DFtMDoQikTmiCqirVv9mWG9qfSnF",
+                "-----END PRIVATE KEY-----"
+            ],
+            "by_token": {GHP: {"scopes": ["repo"]}},
+            "max_tokens": 4096,
+            "page": {"next_page_token": "CiAKGjBpNDd2Nmp2Zml2cXRwYjBpOXA0", "count": 20},
+            "commit_hash": "9f2c4e1b7a3d5f6e8c0b2a4d6f8e1c3b5a7d9f0e",
+            "password_required": true
+        }))
+    }
+
+    #[secure_tool(public)]
     #[tool(description = "A pod's environment, as Kubernetes lists it")]
     async fn env(&self) -> Json<Pod> {
         let var = |name: &str, value: &str| EnvVar {
@@ -203,6 +221,7 @@ rule_tests! {
     private_key: "private-key" => row("private-key");
     url_password: "url-password" => text("connect to postgres://admin:Xk2p9Lq@db.example.com:5432/app failed", "Xk2p9Lq");
     url_query_credential: "url-query-credential" => text("GET https://acct.blob.core.windows.net/c/b?sv=2022-11-02&sp=r&sig=Zx9Kq2Lm4Np6Rt8Vw0Yb1Cd3Ef5Gh7%3D HTTP/1.1", "Zx9Kq2Lm4Np6Rt8Vw0Yb1Cd3Ef5Gh7");
+    base64_private_key: "base64-private-key" => text("apiVersion: v1\nkind: Secret\ntype: kubernetes.io/tls\ndata:\n  tls.crt: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJzekNDQVZtZ0F3SUJBZ0lVUTJaawotLS0tLUVORCBDRVJUSUZJQ0FURS0tLS0tCg==\n  tls.key: LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCk1DNENBUUF3QlFZREsyVndCQ0lFSUorRFl2aDZTRXFWVG01MERGdE1Eb1Fpa1RtaUNxaXJWdjltV0c5cWZTbkYKLS0tLS1FTkQgUFJJVkFURSBLRVktLS0tLQo=\n", "LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCk1D");
     jwk_private_member: "jwk-private-member" => text("{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\",\"d\":\"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A\"}", "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A");
     authorization_header: "authorization-header" => text("sent Authorization: token abc", "abc");
     bearer_token: "bearer-token" => text("retrying with Bearer 9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c", "9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c");
@@ -572,6 +591,7 @@ const STRUCTURED_BENIGN: &[&str] = &[
     "$ git checkout -b sk-add-retry-logic\nSwitched to a new branch 'sk-add-retry-logic'",
     "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\",\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\",\"use\":\"sig\"}",
     "GET https://api.example.com/search?q=rust&page=2&sort=stars HTTP/1.1",
+    "data:\n  ca.crt: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJzekNDQVZtZ0F3SUJBZ0lVUTJaawotLS0tLUVORCBDRVJUSUZJQ0FURS0tLS0tCg==",
     "https://example.com:8443/users/@alice/posts",
     "password = ${DB_PASSWORD}\ntoken: <your token here>\nsecret: {{ vault_secret }}",
 ];
@@ -599,4 +619,37 @@ async fn round_three_credentials_by_structure_and_benign_code() {
         missed.join("\n"),
         changed.join("\n=====\n")
     );
+}
+
+#[tokio::test]
+async fn structure_numbers_keys_and_split_keys_are_scrubbed_and_agree_with_the_text() {
+    let client = connect(leaky()).await;
+    let result = call(&client, "structure", json!({})).await;
+    let structured = result.structured_content.clone().expect("structured");
+    let text = ok_text(&result);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+        structured,
+        "the text copy is made from the scrubbed value"
+    );
+    for shown in [structured.to_string(), text] {
+        for secret in ["hunter2-Xq9", "48291377", "MC4CAQAwBQYDK2VwBCIEIJ", GHP] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+    }
+    // What is not a credential stays as it was.
+    assert_eq!(structured["db"]["port"], 5432);
+    assert_eq!(structured["db"]["user"], "app");
+    assert_eq!(structured["max_tokens"], 4096);
+    assert_eq!(
+        structured["page"]["next_page_token"],
+        "CiAKGjBpNDd2Nmp2Zml2cXRwYjBpOXA0"
+    );
+    assert_eq!(
+        structured["commit_hash"],
+        "9f2c4e1b7a3d5f6e8c0b2a4d6f8e1c3b5a7d9f0e"
+    );
+    assert_eq!(structured["password_required"], true);
+    assert_eq!(structured["key_lines"][2], "-----END PRIVATE KEY-----");
+    assert_eq!(structured["by_token"].as_object().unwrap().len(), 1);
 }

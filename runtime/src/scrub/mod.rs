@@ -352,23 +352,87 @@ fn replace(text: &mut String, scrub: fn(&str) -> Cow<'_, str>) {
 fn needs_scrub(value: &Value, scrub: fn(&str) -> Cow<'_, str>) -> bool {
     match value {
         Value::String(s) => matches!(scrub(s), Cow::Owned(_)),
-        Value::Array(items) => items.iter().any(|v| needs_scrub(v, scrub)),
+        Value::Array(items) => {
+            pem_body(items).is_some() || items.iter().any(|v| needs_scrub(v, scrub))
+        }
         Value::Object(map) => {
-            named_secret(map).is_some() || map.values().any(|v| needs_scrub(v, scrub))
+            named_secret(map).is_some()
+                || map.iter().any(|(key, value)| {
+                    secret_member(key, value)
+                        || matches!(scrub(key), Cow::Owned(_))
+                        || needs_scrub(value, scrub)
+                })
         }
         Value::Null | Value::Bool(_) | Value::Number(_) => false,
     }
 }
 
+/// A member whose key names a credential, judged as `key = value` would be in text: a
+/// string, or a number (`"pin_code": 482913`; the text copy and the value must agree).
+fn secret_member(key: &str, value: &Value) -> bool {
+    match value {
+        Value::String(text) => text != REDACTED && names::value_is_secret(key, text),
+        Value::Number(number) => names::value_is_secret(key, &number.to_string()),
+        _ => false,
+    }
+}
+
+/// A private key split over array items (one PEM line each): the range of the lines
+/// between its `BEGIN` and `END` lines.
+fn pem_body(items: &[Value]) -> Option<std::ops::Range<usize>> {
+    fn line(v: &Value) -> Option<&str> {
+        v.as_str().map(str::trim)
+    }
+    let begin = items.iter().position(|v| {
+        line(v).is_some_and(|l| {
+            l.starts_with("-----BEGIN") && l.contains("PRIVATE KEY") && !l.contains("-----END")
+        })
+    })?;
+    let end = items[begin + 1..]
+        .iter()
+        .position(|v| line(v).is_some_and(|l| l.starts_with("-----END")))
+        .map_or(items.len(), |at| begin + 1 + at);
+    let body = begin + 1..end;
+    (!body.is_empty()
+        && items[body.clone()]
+            .iter()
+            .any(|v| v.as_str().is_some_and(|l| l != REDACTED)))
+    .then_some(body)
+}
+
 fn scrub_value(value: &mut Value, scrub: fn(&str) -> Cow<'_, str>) {
     match value {
         Value::String(s) => replace(s, scrub),
-        Value::Array(items) => items.iter_mut().for_each(|v| scrub_value(v, scrub)),
+        Value::Array(items) => {
+            while let Some(body) = pem_body(items) {
+                for item in &mut items[body] {
+                    *item = Value::String(REDACTED.to_owned());
+                }
+            }
+            items.iter_mut().for_each(|v| scrub_value(v, scrub));
+        }
         Value::Object(map) => {
             if let Some(field) = named_secret(map) {
                 map.insert(field, Value::String(REDACTED.to_owned()));
             }
-            map.values_mut().for_each(|v| scrub_value(v, scrub));
+            // A key is a value too (a map keyed by token): scrubbed, its value kept.
+            let keys: Vec<String> = map
+                .keys()
+                .filter(|key| matches!(scrub(key), Cow::Owned(_)))
+                .cloned()
+                .collect();
+            for key in keys {
+                if let Some(value) = map.remove(&key) {
+                    map.insert(scrub(&key).into_owned(), value);
+                }
+            }
+            for (key, value) in map.iter_mut() {
+                if secret_member(key, value) {
+                    *value = Value::String(REDACTED.to_owned());
+                } else {
+                    scrub_value(value, scrub);
+                }
+            }
         }
         Value::Null | Value::Bool(_) | Value::Number(_) => {}
     }

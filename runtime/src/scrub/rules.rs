@@ -88,6 +88,15 @@ pub(crate) const RULES: &[Rule] = &[
         check: Some(query_value_is_secret),
     },
     Rule {
+        id: "base64-private-key",
+        keywords: &["LS0tLS1CRUdJTi"],
+        // A PEM private key in base64 (a Kubernetes Secret's `tls.key:`, a JSON config):
+        // `-----BEGIN` always encodes to `LS0tLS1CRUdJTi`; judged by what it decodes to.
+        pattern: r"(?P<secret>LS0tLS1CRUdJTi[A-Za-z0-9+/]{20,}={0,2})",
+        label: KEY,
+        check: Some(decodes_to_private_key),
+    },
+    Rule {
         id: "jwk-private-member",
         keywords: &["\"kty\""],
         // A private JWK (RFC 7518): `d` (EC, OKP, RSA), the RSA primes and CRT values,
@@ -584,6 +593,13 @@ pub(crate) const RULES: &[Rule] = &[
 ];
 
 /// The secret (or the whole token) is not a placeholder written in its shape.
+/// A base64 blob that decodes to a PEM private key (a certificate stays).
+fn decodes_to_private_key(caps: &Captures<'_>) -> bool {
+    caps.name("secret")
+        .and_then(|blob| super::names::base64_decode(blob.as_str()))
+        .is_some_and(|pem| pem.windows(11).any(|w| w == b"PRIVATE KEY"))
+}
+
 /// A URL's password, not a `host:port/path@...`: the part before any `/` is not a port.
 fn url_password_is_real(caps: &Captures<'_>) -> bool {
     caps.name("secret").is_some_and(|secret| {
