@@ -568,7 +568,7 @@ pub(crate) const RULES: &[Rule] = &[
     // holds one of the rule's keywords (`{KEYWORDS}`, filled in from them) can match.
     named(
         "secret-assignment",
-        r#"(?P<key>\b[A-Za-z0-9_.\-]*(?i:{KEYWORDS})[A-Za-z0-9_.\-]*)(?:\\?["'])?(?:[ \t]*:[ \t]*[A-Za-z_][A-Za-z0-9_<>\[\]?]*[ \t]*(?:=|:=)|[ \t]+[A-Za-z_][A-Za-z0-9_<>\[\]?]*[ \t]*(?:=|:=)|[ \t]*(?::{1,3}=|\?\?=|\?=|\.=|\+=|=>|=|:))[ \t]*(?:\\?"(?P<dq>[^"\\\r\n]+)|'(?P<sq>[^'\\\r\n]+)|`(?P<bq>[^`\r\n]+)|\{(?P<br>[^\s{}"'\\]+)\}|\((?P<pr>[^\s()"'\\]+)\)|(?P<uq>[^\s"'\\,;&<>(){}\[\]=`][^\s"'\\,;&<>(){}\[\]`]*)(?P<call>[(\[])?)"#,
+        r#"(?P<key>\b[A-Za-z0-9_.\-]*(?i:{KEYWORDS})[A-Za-z0-9_.\-]*)(?:\\?["'])?(?:[ \t]*:[ \t]*[A-Za-z_][A-Za-z0-9_<>\[\]?]*[ \t]*(?:=|:=)|[ \t]+[A-Za-z_][A-Za-z0-9_<>\[\]?]*[ \t]*(?:=|:=)|[ \t]*(?::{1,3}=|\?\?=|\?=|\.=|\+=|=>|=|:))[ \t]*(?:\\?"(?P<dq>[^"\\\r\n]+)|'(?P<sq>[^'\\\r\n]+)|`(?P<bq>[^`\r\n]+)|\{(?P<br>[^\s{}"'\\]+)\}|\((?P<pr>[^\s()"'\\]+)\)|(?P<uq>[^\s"'\\,;&<>(){}\[\]=`][^\s"'\\,;&<>(){}\[\]`]*)(?P<call>[(\[]|[ \t]*\{)?)"#,
     ),
     // The same decision for the other ways a value gets its name: an XML element
     // (`<apiToken>...</apiToken>`), a name/value attribute pair, a JSON name/value object
