@@ -18,8 +18,8 @@ use std::cell::RefCell;
 
 /// Lowercase; each is contained in every credential its rules redact.
 const ANCHORS: &[&str] = &[
-    "pass", "pw", "secret", "token", "cred", "key", "dsn", "auth", "basic", "curl", "://",
-    "bundle_", "a3-", "sig=", "\"kty\"",
+    "pass", "pwd", "_pw", "pw=", "secret", "token", "cred", "key", "dsn", "auth", "basic", "curl",
+    "://", "bundle_", "a3-", "sig=", "\"kty\"",
 ];
 
 pub(crate) struct Gate {

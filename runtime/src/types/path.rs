@@ -66,6 +66,15 @@ const LOOKALIKES: &[(char, char)] = &[
 /// real file name and stays.
 fn check_folded(text: &str) -> Result<(), PathRejection> {
     let reject = super::checked::reject;
+    // Already NFKC with no look-alike: folding changes nothing the checks before missed.
+    if unicode_normalization::is_nfkc_quick(text.chars())
+        == unicode_normalization::IsNormalized::Yes
+        && !text
+            .chars()
+            .any(|c| LOOKALIKES.iter().any(|(from, _)| *from == c))
+    {
+        return Ok(());
+    }
     let folded: String = text
         .nfkc()
         .map(|c| {

@@ -337,7 +337,13 @@ fn analyse<D: SqlDialect>(text: &str) -> Result<Vec<String>, SqlRejection> {
         return reject("the query contains hidden or control characters");
     }
     let mut unlisted: Vec<String> = Vec::new();
-    for backslash in D::BACKSLASH_READINGS {
+    // Without a backslash, every backslash reading lexes the text alike: one is enough.
+    let readings = if text.contains('\\') {
+        D::BACKSLASH_READINGS
+    } else {
+        &D::BACKSLASH_READINGS[..1]
+    };
+    for backslash in readings {
         let reading = Reading {
             inner: D::dialect(),
             backslash: *backslash,
