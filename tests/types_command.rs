@@ -12,7 +12,7 @@ use serde_json::json;
 #[derive(serde::Deserialize, schemars::JsonSchema, validator::Validate, SecureInput)]
 #[serde(deny_unknown_fields)]
 struct Run {
-    #[secure(command(programs = ["echo", "git"], options = ["-n", "--oneline", "--format="]))]
+    #[secure(command(programs = ["echo", "git"], options = ["log", "status", "-n", "--oneline", "--format="]))]
     cmd: CommandLine,
 }
 
@@ -129,7 +129,34 @@ fn allowed_shapes_pass_the_check() {
     let git = |args: &[&str]| {
         CommandLine::new("git", args.iter().map(|s| (*s).to_owned()).collect()).unwrap()
     };
-    let (programs, options) = (&["git"][..], &["-n", "--oneline", "--format="][..]);
+    let (programs, options) = (&["git"][..], &["log", "-n", "--oneline", "--format="][..]);
+    // git's subcommand is a choice of its own: only listed ones run.
+    for args in [
+        &["config", "core.fsmonitor", "touch /tmp/p"][..],
+        &["config", "alias.x", "!touch /tmp/p"],
+        &["submodule", "foreach", "id"],
+        &["x"],
+        &["-C", "/tmp", "config", "core.pager", "id"],
+    ] {
+        assert!(git(args).check(programs, options).is_err(), "{args:?}");
+    }
+    // Programs that run another: their words are choices too.
+    for (program, args) in [
+        ("timeout", &["5", "sed", "1e id", "f"][..]),
+        ("env", &["sed", "1e id", "f"]),
+        ("xargs", &["sh"]),
+        ("busybox", &["sed", "1e id"]),
+        ("jq", &["env", "data.json"]),
+        ("make", &["CC=touch /tmp/p"]),
+    ] {
+        let cmd =
+            CommandLine::new(program, args.iter().map(|s| (*s).to_owned()).collect()).unwrap();
+        assert!(
+            cmd.check(&[program], &["-n"]).is_err(),
+            "{program} {args:?}"
+        );
+    }
+    assert!(git(&["log", "-n", "5"]).check(programs, options).is_ok());
     assert!(
         git(&["log", "--oneline", "-n", "5"])
             .check(programs, options)
@@ -164,6 +191,8 @@ async fn option_words_without_a_dash_are_options_too() {
         ("awk", vec!["BEGIN{system(\"id\")}"]),
         ("awk", vec!["-F", ":", "{print $1 | \"sh\"}", "/etc/passwd"]),
         ("dd", vec!["if=/dev/zero", "of=/tmp/disk"]),
+        ("ps", vec!["ewwU0"]),
+        ("ps", vec!["axp1"]),
     ] {
         let cmd = json!({"program": program, "args": args});
         let message = error_text(&call(&client, "archive", json!({ "cmd": cmd })).await);

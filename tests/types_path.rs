@@ -161,9 +161,12 @@ fn attacks(base: &str) -> Vec<String> {
         "docs/deep/../../../secret.txt",
         // Round three: what becomes a separator, `..`, a drive or an escape when folded.
         "\u{FF23}\u{FF1A}/secret.txt",
-        "\u{FF5E}/secret.txt",
+        "COM\u{00B9}.txt",
+        "LPT\u{00B2}.log",
+        "COM0",
+        "CONIN$",
+        "\u{FF43}\u{FF4F}\u{FF4E}.txt",
         "\u{FF05}2e\u{FF05}2e/secret.txt",
-        "docs/readme\u{FF0E}",
         "docs\u{2216}..\u{2216}secret.txt",
         "\u{3002}\u{3002}/secret.txt",
     ]
@@ -247,6 +250,9 @@ async fn ordinary_paths_are_accepted() {
         "メモ．下書き.txt",
         "①章/第一節.md",
         "résumé ～ final.docx",
+        "～まとめ～.docx",
+        "Draft\u{2026}",
+        "Notes\u{FF0E}",
     ];
     for path in more {
         assert!(SafePath::parse(path).is_ok(), "{path:?} refused");

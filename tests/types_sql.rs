@@ -795,6 +795,17 @@ const READINGS_ATTACKS: &[(&str, &str)] = &[
     ("pg", "SELECT 1 OPERATOR(myschema.+) 2"),
     ("pg", "SELECT 1 === 2"),
     ("pg", "SELECT 'a' <~~> 'b'"),
+    // A hex literal sqlparser reads with backslash escapes, and SQLite and MySQL without.
+    (
+        "lite",
+        r"SELECT X'41''\', load_extension(char(47,116,109,112,47,120)) -- '",
+    ),
+    ("mysql", r"SELECT X'41''\', SLEEP(5) -- '"),
+    // `--` before an ideographic space: a comment to sqlparser, `- -` to MySQL.
+    (
+        "mysql",
+        "SELECT v --\u{3000}, SLEEP(5)\nFROM (SELECT 1 AS v, 2 AS `\u{3000}`) AS t",
+    ),
     // Settings that may hold secrets are not read.
     ("pg", "SELECT current_setting('app.api_key')"),
     ("pg", "SELECT current_setting(name) FROM pg_settings"),
@@ -884,6 +895,12 @@ const READINGS_BENIGN: &[(&str, &str)] = &[
     ("lite", "SELECT 'it''s', 'a\\b'"),
     ("generic", "SELECT 'it''s'"),
     ("generic", "SELECT 1 /* a plain comment */"),
+    ("lite", "SELECT X'DEADbeef', hex(x'00')"),
+    ("mysql", "SELECT 1 -- a comment with a space first\n"),
+    (
+        "pg",
+        "SELECT '山田\u{3000}太郎' AS name -- 全角スペース入りの名前\n",
+    ),
 ];
 
 #[tokio::test]

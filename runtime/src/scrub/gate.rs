@@ -18,8 +18,9 @@ use std::cell::RefCell;
 
 /// Lowercase; each is contained in every credential its rules redact.
 const ANCHORS: &[&str] = &[
-    "pass", "pwd", "_pw", "pw=", "secret", "token", "cred", "key", "dsn", "auth", "basic", "curl",
-    "://", "bundle_", "a3-", "sig=", "\"kty\"",
+    "pass", "pwd", "_pw", "-pw", "pw=", "pw:", "pw\"", "pw'", "pw ", "secret", "token", "cred",
+    "key", "dsn", "auth", "basic", "bearer", "session", "cookie", "salt", "sig", "curl", "://",
+    "bundle_", "a3-", "kty", "ya29", "tskey",
 ];
 
 pub(crate) struct Gate {

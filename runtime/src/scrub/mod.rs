@@ -353,7 +353,7 @@ fn needs_scrub(value: &Value, scrub: fn(&str) -> Cow<'_, str>) -> bool {
     match value {
         Value::String(s) => matches!(scrub(s), Cow::Owned(_)),
         Value::Array(items) => {
-            pem_body(items).is_some() || items.iter().any(|v| needs_scrub(v, scrub))
+            pem_body(items, 0).is_some() || items.iter().any(|v| needs_scrub(v, scrub))
         }
         Value::Object(map) => {
             named_secret(map).is_some()
@@ -378,33 +378,45 @@ fn secret_member(key: &str, value: &Value) -> bool {
 }
 
 /// A private key split over array items (one PEM line each): the range of the lines
-/// between its `BEGIN` and `END` lines.
-fn pem_body(items: &[Value]) -> Option<std::ops::Range<usize>> {
+/// between a `BEGIN` and its `END` line, the first at or after `from` that still holds
+/// a line not redacted.
+fn pem_body(items: &[Value], from: usize) -> Option<std::ops::Range<usize>> {
     fn line(v: &Value) -> Option<&str> {
         v.as_str().map(str::trim)
     }
-    let begin = items.iter().position(|v| {
-        line(v).is_some_and(|l| {
-            l.starts_with("-----BEGIN") && l.contains("PRIVATE KEY") && !l.contains("-----END")
-        })
-    })?;
-    let end = items[begin + 1..]
-        .iter()
-        .position(|v| line(v).is_some_and(|l| l.starts_with("-----END")))
-        .map_or(items.len(), |at| begin + 1 + at);
-    let body = begin + 1..end;
-    (!body.is_empty()
-        && items[body.clone()]
+    let mut at = from;
+    while at < items.len() {
+        let begin = at
+            + items[at..].iter().position(|v| {
+                line(v).is_some_and(|l| {
+                    l.starts_with("-----BEGIN")
+                        && l.contains("PRIVATE KEY")
+                        && !l.contains("-----END")
+                })
+            })?;
+        let end = items[begin + 1..]
             .iter()
-            .any(|v| v.as_str().is_some_and(|l| l != REDACTED)))
-    .then_some(body)
+            .position(|v| line(v).is_some_and(|l| l.starts_with("-----END")))
+            .map_or(items.len(), |n| begin + 1 + n);
+        let body = begin + 1..end;
+        if items[body.clone()]
+            .iter()
+            .any(|v| v.as_str().is_some_and(|l| l != REDACTED))
+        {
+            return Some(body);
+        }
+        at = end;
+    }
+    None
 }
 
 fn scrub_value(value: &mut Value, scrub: fn(&str) -> Cow<'_, str>) {
     match value {
         Value::String(s) => replace(s, scrub),
         Value::Array(items) => {
-            while let Some(body) = pem_body(items) {
+            let mut from = 0;
+            while let Some(body) = pem_body(items, from) {
+                from = body.end;
                 for item in &mut items[body] {
                     *item = Value::String(REDACTED.to_owned());
                 }

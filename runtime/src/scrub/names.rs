@@ -429,8 +429,9 @@ pub(crate) fn is_secret_name(name: &str) -> Name {
         return Name::Vendor;
     }
     // A hash under a name with no secret word in it (`commit_hash`, `file_hash`) is a
-    // digest of something public; `password_hash` stays weak.
-    if last == "hash" && !secret_word_inside {
+    // digest of something public; `password_hash` and `api_hash` (Telegram's credential)
+    // stay weak.
+    if last == "hash" && !secret_word_inside && !inside.contains(&"api") && !vendor() {
         return Name::Plain;
     }
     if CARRIER_WORDS.contains(&last) || (secret_word_inside && !DESCRIPTORS.contains(&last)) {

@@ -65,9 +65,9 @@ pub(crate) const RULES: &[Rule] = &[
     Rule {
         id: "url-password",
         keywords: &["://"],
-        // A password may hold `/` (`pa/ss`): the userinfo ends at the last `@` before the
-        // host, and a `host:port/path@x` is told apart by its port.
-        pattern: r#"(?i)\b[a-z][a-z0-9+.\-]{0,30}://[^\s:/@"'<>\\]*:(?P<secret>[^\s@"'<>\\]+)@"#,
+        // A password may hold `/` (`pa/ss`) and `@` (`P@ss@host`): the userinfo ends at the
+        // last `@` before the host, and a `host:port/path@x` is told apart by its port.
+        pattern: r#"(?i)\b[a-z][a-z0-9+.\-]{0,30}://[^\s:/@"'<>\\]*:(?P<secret>[^\s@"'<>\\]+(?:@[^\s@/"'<>\\]+)*)@"#,
         label: REDACTED,
         check: Some(url_password_is_real),
     },
@@ -111,9 +111,9 @@ pub(crate) const RULES: &[Rule] = &[
         // RFC 9110: `credentials = auth-scheme [ 1*SP token68 ]`: the token after any
         // scheme (known or not: `Bot`, `SSWS`...) is the credential; a lone token is one
         // too.
-        pattern: r#"(?i)\b(?:proxy-)?authorization(?:\\?["'])?\s*[:=]\s*(?:\\?["'])?[ \t]*(?:[a-z][a-z0-9!#$%&*+.^_|~-]*[ \t]+)?(?P<secret>[^\s"'\\,;]+)"#,
+        pattern: r#"(?i)\b(?:proxy-)?authorization(?:\\?["'])?\s*[:=]\s*(?:\\?["'])?[ \t]*(?:(?P<scheme>[a-z][a-z0-9!#$%&*+.^_|~-]*)[ \t]+)?(?P<secret>[^\s"'\\,;]+)"#,
         label: REDACTED,
-        check: Some(not_a_placeholder),
+        check: Some(authorization_is_credential),
     },
     Rule {
         id: "bearer-token",
@@ -479,10 +479,23 @@ pub(crate) const RULES: &[Rule] = &[
         &["sk-ant-"],
         r"\bsk-ant-(?:api03|admin01)-[\w\-]{93}AA",
     ),
+    Rule {
+        id: "openai-api-key",
+        keywords: &["sk-", "rk-", "pk-"],
+        // The body is generated: a branch `sk-add-retry-logic-to-uploader` is not a key.
+        pattern: r"\b(?:sk|rk|pk)-(?P<secret>[A-Za-z0-9_\-]{20,})",
+        label: KEY,
+        check: Some(openai_key_is_random),
+    },
     token(
-        "openai-api-key",
-        &["sk-", "rk-", "pk-"],
-        r"\b(?:sk|rk|pk)-[A-Za-z0-9_\-]{20,}",
+        "google-oauth-access-token",
+        &["ya29."],
+        r"\bya29\.[A-Za-z0-9_\-]{20,}",
+    ),
+    token(
+        "tailscale-key",
+        &["tskey-"],
+        r"\btskey-(?:auth|client|api|webhook|scim)?-?[A-Za-z0-9]{6,}-[A-Za-z0-9]{16,}",
     ),
     token("huggingface-access-token", &["hf_"], r"\bhf_[A-Za-z]{34}\b"),
     token(
@@ -621,6 +634,55 @@ fn query_value_is_secret(caps: &Captures<'_>) -> bool {
     })
 }
 
+/// What follows `Authorization:` is a credential, not a scheme word left alone
+/// (`'Bearer ' + token`), an expression (`req.headers.authorization`) or a word of prose
+/// (`Authorization: Users must ...`). After a scheme the standard names, any value that is
+/// none of those is one; after another word, or none, it must look like a credential (at
+/// least 8 characters, not all lowercase letters).
+fn authorization_is_credential(caps: &Captures<'_>) -> bool {
+    const SCHEMES: &[&str] = &[
+        "bearer",
+        "basic",
+        "token",
+        "digest",
+        "negotiate",
+        "ntlm",
+        "apikey",
+        "sso-key",
+        "key",
+        "hmac",
+        "aws4-hmac-sha256",
+        "bot",
+        "ssws",
+        "dpop",
+        "mac",
+        "hoba",
+        "mutual",
+        "vapid",
+        "scram-sha-256",
+        "otp",
+    ];
+    let Some(secret) = caps.name("secret").map(|m| m.as_str()) else {
+        return false;
+    };
+    if SCHEMES.contains(&secret.to_ascii_lowercase().as_str()) {
+        return false;
+    }
+    let expression = secret.contains('.')
+        && secret.split('.').all(|part| {
+            !part.is_empty()
+                && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !super::names::looks_random(part)
+        });
+    if expression || !not_a_placeholder(caps) {
+        return false;
+    }
+    let known = caps
+        .name("scheme")
+        .is_some_and(|s| SCHEMES.contains(&s.as_str().to_ascii_lowercase().as_str()));
+    known || (secret.len() >= 8 && !secret.bytes().all(|b| b.is_ascii_lowercase()))
+}
+
 fn not_a_placeholder(caps: &Captures<'_>) -> bool {
     let text = caps
         .name("secret")
@@ -643,6 +705,19 @@ fn curl_user_is_real(caps: &Captures<'_>) -> bool {
 }
 
 /// Whether the captured `secret` looks like a generated token rather than a word.
+/// An OpenAI-style key: its body (`proj-...`, `svcacct-...` or bare) looks generated.
+fn openai_key_is_random(caps: &Captures<'_>) -> bool {
+    not_a_placeholder(caps)
+        && caps.name("secret").is_some_and(|s| {
+            let body = s.as_str();
+            let body = ["proj-", "svcacct-", "admin-", "None-"]
+                .iter()
+                .find_map(|p| body.strip_prefix(p))
+                .unwrap_or(body);
+            super::names::looks_random(body)
+        })
+}
+
 fn secret_is_random(caps: &Captures<'_>) -> bool {
     caps.name("secret")
         .is_some_and(|s| super::names::looks_random(s.as_str()))

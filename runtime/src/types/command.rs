@@ -19,7 +19,7 @@ pub const MAX_ARG_BYTES: usize = 4096;
 /// characters. Checked against the field's annotation, which is required:
 ///
 /// ```text
-/// #[secure(command(programs = ["git"], options = ["--oneline", "-n", "--format="]))]
+/// #[secure(command(programs = ["git"], options = ["log", "--oneline", "-n", "--format="]))]
 /// cmd: CommandLine,
 /// ```
 ///
@@ -32,7 +32,10 @@ pub const MAX_ARG_BYTES: usize = 4096;
 /// 'touch /tmp/x' .` is `tar -cfI ...`: listed as `-cf`, or as written), `ps`'s letter
 /// words (`ps eww` prints every process's environment; `aux` must be listed), `sed`'s
 /// script and `awk`'s program (code: `sed '1e id'` runs `id`), and `dd`'s `key=value`
-/// operands (`of=/dev/sda`; `if=` listed allows `if=...`).
+/// operands (`of=/dev/sda`; `if=` listed allows `if=...`), `git`'s subcommand (`git
+/// config` writes what later commands run: list `log`, `status`...), a `jq` program,
+/// `make`'s `VAR=value` words, and every word of a program that runs another (`env`,
+/// `xargs`, `timeout`, `busybox`, `sudo`...).
 ///
 /// [`CommandLine::command`] builds a `std::process::Command` that runs the program
 /// directly: no shell ever sees the arguments, so `$(id)` is just text.
@@ -178,8 +181,40 @@ fn positional_option(program: &str, args: &[String], index: usize) -> bool {
                         | "t"
                 )
             });
-            !takes_value && arg.bytes().all(|b| b.is_ascii_alphabetic())
+            // A cluster may end in an option's value (`ewwU0`, `axp1`).
+            !takes_value && arg.starts_with(|c: char| c.is_ascii_alphabetic())
         }
+        // git's subcommand is the program's first choice: `git config` writes hooks and
+        // aliases that later commands run, `submodule foreach` runs a shell command, an
+        // alias may run anything: the subcommand must be listed (`options = ["log"]`).
+        "git" => {
+            first_operand(
+                args,
+                &["-C", "-c", "--git-dir", "--work-tree", "--namespace"],
+            ) == Some(index)
+        }
+        // A jq program is code (`env`, `input_filename`, `$__loc__`...): the first word.
+        "jq" | "gojq" | "jaq" => {
+            first_operand(
+                args,
+                &[
+                    "--arg",
+                    "--argjson",
+                    "--slurpfile",
+                    "--rawfile",
+                    "-f",
+                    "--from-file",
+                    "-L",
+                    "--indent",
+                ],
+            ) == Some(index)
+        }
+        // make's `VAR=value` words set variables (`CC=...` runs what it names).
+        "make" | "gmake" => arg.contains('='),
+        // Programs that run the program their words name: every word is a choice.
+        "env" | "xargs" | "timeout" | "nice" | "nohup" | "stdbuf" | "time" | "busybox" | "sudo"
+        | "doas" | "chroot" | "flock" | "setsid" | "watch" | "strace" | "ltrace" | "command"
+        | "exec" | "unbuffer" | "firejail" | "ionice" | "taskset" => true,
         // A sed script is code (`e` runs a command, `w` writes a file): the word after
         // `-e`/`--expression`, or the first word when no script option is given.
         "sed" | "gsed" => {

@@ -60,10 +60,9 @@ const LOOKALIKES: &[(char, char)] = &[
 
 /// The path as a consumer that normalises may read it (NFKC, look-alikes folded), checked
 /// for what would change its meaning there: a separator that was not one (`／`, `∕`, `＼`),
-/// a `..` or dots-only component (`．．`), a component ending in a dot (which Windows
-/// strips), a leading `~`, a drive colon (`Ｃ：`) or a percent escape (`％2e`). A look-alike
-/// that only changes a name's look (`会议纪要：第三季度.docx`, `資料～最新版.xlsx`) is a
-/// real file name and stays.
+/// a `..` or dots-only component (`．．`), a drive colon (`Ｃ：`), a percent escape
+/// (`％2e`) or a device name (`COM¹`). A look-alike that only changes a name's look
+/// (`会议纪要：第三季度.docx`, `～まとめ～.docx`, `Draft…`) is a real file name and stays.
 fn check_folded(text: &str) -> Result<(), PathRejection> {
     let reject = super::checked::reject;
     // Already NFKC with no look-alike: folding changes nothing the checks before missed.
@@ -89,7 +88,7 @@ fn check_folded(text: &str) -> Result<(), PathRejection> {
     if folded.contains('\\') || folded.matches('/').count() != text.matches('/').count() {
         return reject(separator);
     }
-    if folded.starts_with('~') || folded.starts_with('/') {
+    if folded.starts_with('/') {
         return reject("the path must be relative to the root (no leading `/` or `~`)");
     }
     let bytes = folded.as_bytes();
@@ -100,17 +99,28 @@ fn check_folded(text: &str) -> Result<(), PathRejection> {
         return reject("the path contains percent-encoded characters: write them plainly");
     }
     for component in folded.split('/') {
-        if component.bytes().all(|b| b == b'.') || component.ends_with('.') {
+        if component.bytes().all(|b| b == b'.') {
             return reject(separator);
+        }
+        if is_device(component) {
+            return reject("reserved device names (`con`, `nul`...) are not allowed");
         }
     }
     Ok(())
 }
 
 const WINDOWS_DEVICES: &[&str] = &[
-    "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8",
-    "com9", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
+    "con", "prn", "aux", "nul", "com0", "com1", "com2", "com3", "com4", "com5", "com6", "com7",
+    "com8", "com9", "lpt0", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
+    "conin$", "conout$", "clock$",
 ];
+
+/// Whether a component names a Windows device (`nul.txt`, `COM1`; Windows reads the
+/// superscript digits of `COM¹` as digits too).
+fn is_device(component: &str) -> bool {
+    let stem = component.split('.').next().unwrap_or_default();
+    WINDOWS_DEVICES.contains(&stem.trim_end_matches(' ').to_ascii_lowercase().as_str())
+}
 
 impl SafePath {
     /// Check and normalise `text`.
@@ -172,8 +182,7 @@ impl SafePath {
             if component.contains(':') {
                 return reject("`:` is not allowed in a path component");
             }
-            let stem = component.split('.').next().unwrap_or_default();
-            if WINDOWS_DEVICES.contains(&stem.to_ascii_lowercase().as_str()) {
+            if is_device(component) {
                 return reject("reserved device names (`con`, `nul`...) are not allowed");
             }
             depth += 1;

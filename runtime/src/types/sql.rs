@@ -385,6 +385,21 @@ fn analyse_reading<D: SqlDialect>(
             Token::Placeholder(_) => {
                 return reject("parameters and placeholders ($1, ?, :name, @name) are not allowed");
             }
+            // sqlparser reads `X'...'` with backslash escapes whatever the server does, so
+            // a quote or backslash inside one is read differently by SQLite and MySQL:
+            // a hex literal holds hex digits only.
+            Token::HexStringLiteral(hex) if !hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                return reject("a hex literal (X'...') holds hex digits only");
+            }
+            // MySQL ends `--` comments only after ASCII whitespace and reads U+3000 and its
+            // kin as identifier characters; sqlparser takes any Unicode space.
+            Token::Whitespace(Whitespace::SingleLineComment { prefix, comment })
+                if prefix == "--" && comment.starts_with(|c: char| !c.is_ascii()) =>
+            {
+                return reject(
+                    "`--` followed by a non-ASCII character is read differently by MySQL",
+                );
+            }
             _ => {}
         }
     }
