@@ -39,7 +39,7 @@ fn types(c: &mut Criterion) {
                 vec!["log".into(), "--oneline".into(), "-n".into(), "5".into()],
             )
             .unwrap();
-            cmd.check(&["git"], &["--oneline", "-n"]).unwrap();
+            cmd.check(&["git"], &["log", "--oneline", "-n"]).unwrap();
             cmd
         })
     });

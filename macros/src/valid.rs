@@ -499,7 +499,7 @@ fn field(f: &ast::Field, errors: &mut Errors) -> Audit {
     if command && args.command.is_none() {
         errors.at(
             ty.span(),
-            format!("`CommandLine` field `{name}` needs its allowlist: `#[secure(command(programs = [\"git\"], options = [\"--oneline\"]))]`"),
+            format!("`CommandLine` field `{name}` needs its allowlist: `#[secure(command(programs = [\"git\"], options = [\"log\", \"--oneline\"]))]`"),
         );
     }
     if let Some((span, ..)) = &args.command

@@ -483,7 +483,7 @@ pub(crate) const RULES: &[Rule] = &[
         id: "openai-api-key",
         keywords: &["sk-", "rk-", "pk-"],
         // The body is generated: a branch `sk-add-retry-logic-to-uploader` is not a key.
-        pattern: r"\b(?:sk|rk|pk)-(?P<secret>[A-Za-z0-9_\-]{20,})",
+        pattern: r"\b(?P<secret>(?:sk|rk|pk)-[A-Za-z0-9_\-]{20,})",
         label: KEY,
         check: Some(openai_key_is_random),
     },
@@ -705,16 +705,18 @@ fn curl_user_is_real(caps: &Captures<'_>) -> bool {
 }
 
 /// Whether the captured `secret` looks like a generated token rather than a word.
-/// An OpenAI-style key: its body (`proj-...`, `svcacct-...` or bare) looks generated.
+/// An OpenAI-style key: its body (`proj-...`, `svcacct-...` or bare) looks generated or
+/// holds one long unbroken run; a branch name (`sk-add-retry-logic-to-uploader`) is
+/// short words between dashes.
 fn openai_key_is_random(caps: &Captures<'_>) -> bool {
     not_a_placeholder(caps)
         && caps.name("secret").is_some_and(|s| {
-            let body = s.as_str();
+            let body = &s.as_str()[3..];
             let body = ["proj-", "svcacct-", "admin-", "None-"]
                 .iter()
                 .find_map(|p| body.strip_prefix(p))
                 .unwrap_or(body);
-            super::names::looks_random(body)
+            super::names::looks_random(body) || body.split(['-', '_']).any(|run| run.len() >= 16)
         })
 }
 
