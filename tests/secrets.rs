@@ -373,20 +373,33 @@ async fn recall_and_false_positives_through_a_client() {
         }
     }
     let caught = formats - missed.len();
-    let mut changed = Vec::new();
     let benign = benign();
-    for entry in &benign {
-        let out = ok_text(&call(&client, "emit", json!({ "text": entry })).await);
-        if out != *entry {
-            changed.push(format!("{entry}\n  ->\n{out}"));
-        }
-    }
+    let changed = changed_by_scrubbing(&client, benign.iter().map(String::as_str)).await;
     println!(
         "recall: {caught}/{formats} formats; false positives: {}/{} benign outputs",
         changed.len(),
         benign.len()
     );
     assert!(formats >= 220 && benign.len() >= 55);
+    assert_none_missed_or_changed(&missed, &changed);
+}
+
+/// Each of `texts` that the scrubber changed, with what it became.
+async fn changed_by_scrubbing<'a>(
+    client: &common::Client,
+    texts: impl IntoIterator<Item = &'a str>,
+) -> Vec<String> {
+    let mut changed = Vec::new();
+    for text in texts {
+        let out = ok_text(&call(client, "emit", json!({ "text": text })).await);
+        if out != text {
+            changed.push(format!("{text}\n  ->\n{out}"));
+        }
+    }
+    changed
+}
+
+fn assert_none_missed_or_changed(missed: &[String], changed: &[String]) {
     assert!(
         missed.is_empty() && changed.is_empty(),
         "missed:\n{}\nchanged:\n{}",
@@ -630,19 +643,8 @@ async fn round_three_credentials_by_structure_and_benign_code() {
             missed.push(out);
         }
     }
-    let mut changed = Vec::new();
-    for text in STRUCTURED_BENIGN {
-        let out = ok_text(&call(&client, "emit", json!({ "text": text })).await);
-        if out != *text {
-            changed.push(format!("{text}\n  ->\n{out}"));
-        }
-    }
-    assert!(
-        missed.is_empty() && changed.is_empty(),
-        "missed:\n{}\nchanged:\n{}",
-        missed.join("\n"),
-        changed.join("\n=====\n")
-    );
+    let changed = changed_by_scrubbing(&client, STRUCTURED_BENIGN.iter().copied()).await;
+    assert_none_missed_or_changed(&missed, &changed);
 }
 
 #[tokio::test]

@@ -54,31 +54,6 @@ fn calls_in_trail(path: &Path) -> u64 {
         .sum()
 }
 
-fn signal(child: &Child, name: &str) {
-    let status = Command::new("kill")
-        .args([format!("-{name}"), child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
-/// Wait for `child` to exit, at most `limit`: its exit code (a kill by signal fails).
-fn exit_within(child: &mut Child, limit: Duration) -> i32 {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status
-                .code()
-                .unwrap_or_else(|| panic!("killed by a signal: {status:?}"));
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            panic!("did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn fs_server(dir: &Dir) -> Child {
     Command::new(common::fs_server_binary())
         .arg("--root")
@@ -162,9 +137,9 @@ fn sigterm_under_load_on_stdio_keeps_every_answered_call() {
         let (stdin, answered, reader) = stdio_load(&mut child, 5_000);
         // Signal while thousands of calls are still queued or running.
         wait_for(&answered, 200);
-        signal(&child, signal_name);
+        common::signal(&child, signal_name);
         assert_eq!(
-            exit_within(&mut child, Duration::from_secs(10)),
+            common::exit_code_within(&mut child, Duration::from_secs(10)),
             0,
             "SIG{signal_name}"
         );
@@ -186,7 +161,10 @@ fn a_clean_stdin_close_keeps_every_answered_call() {
     let (stdin, answered, reader) = stdio_load(&mut child, 3_000);
     // The client is done: it closes stdin with every call still queued.
     drop(stdin);
-    assert_eq!(exit_within(&mut child, Duration::from_secs(10)), 0);
+    assert_eq!(
+        common::exit_code_within(&mut child, Duration::from_secs(10)),
+        0
+    );
     reader.join().unwrap();
     let answered = answered.load(std::sync::atomic::Ordering::SeqCst);
     assert!(answered > 0);
@@ -322,7 +300,10 @@ fn a_failing_disk_leaves_no_torn_line_and_every_lost_line_is_counted() {
         request(id, list.clone(), true);
     }
     drop(stdin);
-    assert_eq!(exit_within(&mut child, Duration::from_secs(10)), 0);
+    assert_eq!(
+        common::exit_code_within(&mut child, Duration::from_secs(10)),
+        0
+    );
     let fresh: Vec<Value> = std::fs::read_to_string(&trail)
         .unwrap()
         .lines()

@@ -551,14 +551,7 @@ impl ToolState {
             } else {
                 Arc::new(GlobalState::new(new.rate_global, Some(&self.global)))
             },
-            slots: if old.concurrency == new.concurrency {
-                self.slots.as_ref().map(|slots| Slots {
-                    running: Arc::clone(&slots.running),
-                    cap: slots.cap,
-                })
-            } else {
-                Self::slots(new, self.slots.as_ref())
-            },
+            slots: Self::slots(new, self.slots.as_ref()),
         }
     }
 

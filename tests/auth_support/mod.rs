@@ -376,26 +376,13 @@ impl HttpServer {
 
     /// Send the server `signal` (`TERM`, `INT`, `HUP`).
     pub fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([format!("-{signal}"), self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        crate::common::signal(&self.child, signal);
     }
 
     /// Wait for the server to exit, at most `limit`: its exit code (a kill by a signal
     /// fails the test).
     pub fn exit_code_within(&mut self, limit: std::time::Duration) -> i32 {
-        let start = std::time::Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status
-                    .code()
-                    .unwrap_or_else(|| panic!("killed by a signal: {status:?}\n{}", self.log()));
-            }
-            assert!(start.elapsed() < limit, "did not exit within {limit:?}");
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        crate::common::exit_code_within(&mut self.child, limit)
     }
 }
 

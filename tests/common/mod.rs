@@ -300,6 +300,33 @@ pub fn example_binary(name: &str) -> std::path::PathBuf {
     profile_dir.join("examples").join(name)
 }
 
+/// Send `child` the signal `name` (`TERM`, `INT`, `HUP`), as an orchestrator would.
+pub fn signal(child: &std::process::Child, name: &str) {
+    let status = std::process::Command::new("kill")
+        .args([format!("-{name}"), child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Wait for `child` to exit, at most `limit`: its exit code (a kill by a signal, or no
+/// exit in time, fails the test; the child is killed then).
+pub fn exit_code_within(child: &mut std::process::Child, limit: Duration) -> i32 {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status
+                .code()
+                .unwrap_or_else(|| panic!("killed by a signal: {status:?}"));
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 pub fn fs_server_binary() -> std::path::PathBuf {
     example_binary("fs_server")
 }

@@ -163,10 +163,11 @@ fn is_noncharacter(c: char) -> bool {
 /// becoming a reph), and Devanagari's eyelash RA, as the scripts' chapters of the Unicode
 /// Standard describe them. Any other letter before a ZWJ and a virama is refused.
 fn before_virama(before: Option<char>, after: Option<char>) -> bool {
-    matches!(before, Some('\u{09B0}' | '\u{09F0}' | '\u{0930}'))
-        && after_virama(after)
-        && CodePointMapData::<Script>::new().get(before.unwrap_or_default())
-            == CodePointMapData::<Script>::new().get(after.unwrap_or_default())
+    let (Some(ra @ ('\u{09B0}' | '\u{09F0}' | '\u{0930}')), Some(virama)) = (before, after) else {
+        return false;
+    };
+    let scripts = CodePointMapData::<Script>::new();
+    after_virama(after) && scripts.get(ra) == scripts.get(virama)
 }
 
 fn after_virama(before: Option<char>) -> bool {
