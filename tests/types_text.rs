@@ -224,6 +224,26 @@ fn hidden() -> Vec<(&'static str, String)> {
             "\u{4E00}\u{FE00}".to_owned(),
         ),
         (
+            "an emoji presentation selector after an emoji with no such sequence",
+            "\u{1F600}\u{FE0F}".to_owned(),
+        ),
+        (
+            "a text presentation selector after an emoji with no such sequence",
+            "\u{1F680}\u{FE0E}".to_owned(),
+        ),
+        (
+            "an ideographic selector after an ideograph the IVD has none for",
+            "\u{4EEC}\u{E0100}".to_owned(),
+        ),
+        (
+            "an ideographic selector past the ones registered for its ideograph",
+            "\u{845B}\u{E01EF}".to_owned(),
+        ),
+        (
+            "a Mongolian selector after a letter with no such sequence",
+            "\u{1820}\u{180D}".to_owned(),
+        ),
+        (
             "ZWJ between a consonant other than RA and a virama",
             "\u{09AC}\u{200D}\u{09CD}".to_owned(),
         ),
@@ -298,6 +318,20 @@ const BENIGN: &[(&str, &str)] = &[
     ("Wales flag", "🏴󠁧󠁢󠁷󠁬󠁳󠁿"),
     ("Texas flag (valid, not RGI)", "🏴󠁵󠁳󠁴󠁸󠁿"),
     ("ideographic variation sequence", "葛󠄀城市"),
+    ("Moji_Joho variant of a family name", "渡邉\u{E0113}さん"),
+    ("Hanyo-Denshi variant", "\u{9F4B}\u{E0105}藤"),
+    (
+        "the last registered variant of an ideograph",
+        "\u{845B}\u{E0109}",
+    ),
+    ("star with emoji presentation", "⭐️ ☀️ ✔️"),
+    ("text presentation of a card suit", "♠︎ ♥︎"),
+    ("Myanmar dotted variant", "\u{1000}\u{FE00}"),
+    ("Phags-pa reversed shaping variant", "\u{A856}\u{FE00}"),
+    (
+        "negative squared letter with emoji presentation",
+        "\u{1F170}\u{FE0F}",
+    ),
     ("math standardized variant", "a ≩︀ b"),
     ("Mongolian free variation selector", "ᠭ᠋ᠠ"),
     ("braille words", "⠓⠑⠇⠇⠕⠀⠺⠕⠗⠇⠙"),

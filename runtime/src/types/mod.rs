@@ -37,6 +37,7 @@ mod subdivisions;
 mod text;
 #[cfg(feature = "url")]
 pub(crate) mod url;
+mod variants;
 
 #[cfg(any(
     feature = "path",

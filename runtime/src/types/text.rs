@@ -14,10 +14,9 @@
 //! | `\r` | before `\n` (CRLF line endings) |
 //! | ZWJ U+200D | after a virama (RFC 5892 CONTEXTJ: Devanagari, Malayalam chillu, Sinhala conjuncts...); between a letter and a virama of its script (Bengali ya-phala `র‍্য`, Marathi eyelash ra); between two emoji of an emoji ZWJ sequence (UTS #51) |
 //! | ZWNJ U+200C | after a virama; between a left- or dual-joining and a right- or dual-joining letter, transparent marks between (RFC 5892 CONTEXTJ: Persian, Urdu...) |
-//! | U+FE0E, U+FE0F (text and emoji presentation) | once, after a character with the `Emoji` property |
-//! | U+FE00–FE0D | once, where StandardizedVariants.txt defines the sequence: U+FE00 after its 26 mathematical symbols and digits zero (`≩︀`, `0︀`); U+FE00–FE02 after a unified ideograph with that many CJK compatibility ideographs (derived from their canonical decompositions, as the file lists them); U+FE00 (U+FE01 in Phags-pa) after a letter of Myanmar, Phags-pa, Manichaean or Egyptian hieroglyphs |
-//! | U+E0100–E01EF (ideographic variation selectors) | once, after an ideograph |
-//! | Mongolian free variation selectors | once, after a Mongolian letter |
+//! | variation selectors U+FE00–FE0F (including text and emoji presentation) and the Mongolian free variation selectors U+180B–180D | once, after a base Unicode defines the sequence for: StandardizedVariants.txt (math symbols `≩︀`, digit zero, CJK compatibility ideographs, Myanmar, Phags-pa, Manichaean, Egyptian hieroglyphs, Mongolian) and emoji-variation-sequences.txt (`❤️`, `#️⃣`, `☺︎`), taken from the files themselves ([`variants`](super::variants)) |
+//! | U+E0100–E01EF (ideographic variation selectors) | once, where the Ideographic Variation Database registers the sequence (every collection: Adobe-Japan1, Hanyo-Denshi, Moji_Joho, MSARG, KRName): `葛󠄁` |
+//! | Mongolian free variation selector four U+180F | once, after a Mongolian letter (the Unicode 15.0 data lists no sequence for it yet) |
 //! | tag characters U+E0020–E007F | inside an emoji tag sequence (UTS #51): 🏴, a valid subdivision code (one of ISO 3166-2's, as CLDR spells them: `gbsct`, `ustx`), the cancel tag |
 //! | braille blank U+2800 | next to a braille pattern (a space in braille text) |
 //! | prepended concatenation marks (U+0600–0605, U+06DD...) | anywhere: `Cf`, but visible |
@@ -29,10 +28,12 @@
 //! them as default-ignorable.
 
 use icu_properties::props::{
-    BidiControl, CanonicalCombiningClass, DefaultIgnorableCodePoint, Emoji, ExtendedPictographic,
-    GeneralCategory, Ideographic, JoiningType, PrependedConcatenationMark, Script,
+    BidiControl, CanonicalCombiningClass, DefaultIgnorableCodePoint, ExtendedPictographic,
+    GeneralCategory, JoiningType, PrependedConcatenationMark, Script,
 };
 use icu_properties::{CodePointMapData, CodePointSetData};
+
+use super::variants::{IDEOGRAPHIC, STANDARDIZED};
 
 const ZWNJ: char = '\u{200C}';
 const ZWJ: char = '\u{200D}';
@@ -131,12 +132,11 @@ fn allowed_here(text: &str, at: usize, c: char) -> bool {
                 || in_emoji_zwj_sequence(&text[..at], after)
         }
         ZWNJ => after_virama(before) || between_joining_letters(&text[..at], &text[at + 3..]),
-        '\u{FE0E}' | '\u{FE0F}' => {
-            before.is_some_and(|b| CodePointSetData::new::<Emoji>().contains(b))
+        '\u{FE00}'..='\u{FE0F}' | '\u{180B}'..='\u{180D}' => {
+            before.is_some_and(|b| standardized_variant(b, c))
         }
-        '\u{FE00}'..='\u{FE0D}' => before.is_some_and(|b| standardized_variant(b, c)),
-        '\u{E0100}'..='\u{E01EF}' => before.is_some_and(is_ideograph),
-        '\u{180B}'..='\u{180D}' | '\u{180F}' => before.is_some_and(|b| {
+        '\u{E0100}'..='\u{E01EF}' => before.is_some_and(|b| ideographic_variant(b, c)),
+        '\u{180F}' => before.is_some_and(|b| {
             CodePointMapData::<Script>::new().get(b) == Script::Mongolian && b.is_alphabetic()
         }),
         '\u{E0020}'..='\u{E007F}' => in_emoji_tag_sequence(text, at),
@@ -212,59 +212,28 @@ fn first_non_transparent(chars: impl Iterator<Item = char>) -> Option<JoiningTyp
         .find(|&joining| joining != JoiningType::Transparent)
 }
 
-fn is_ideograph(c: char) -> bool {
-    CodePointSetData::new::<Ideographic>().contains(c)
-}
-
-/// Whether `base` followed by `selector` (U+FE00–FE0D) is one of Unicode's standardized
-/// variation sequences (StandardizedVariants.txt).
+/// Whether `base` followed by `selector` (U+FE00–FE0F or U+180B–180D) is one of
+/// Unicode's standardized or emoji variation sequences.
 fn standardized_variant(base: char, selector: char) -> bool {
-    let index = u32::from(selector) - 0xFE00;
-    if index == 0 && MATH_VARIANTS.binary_search(&base).is_ok() {
-        return true;
-    }
-    if is_ideograph(base) {
-        return compatibility_variants(base) > index;
-    }
-    base.is_alphabetic()
-        && match CodePointMapData::<Script>::new().get(base) {
-            Script::Myanmar | Script::Manichaean | Script::EgyptianHieroglyphs => index == 0,
-            Script::PhagsPa => index <= 1,
-            _ => false,
-        }
+    let bit = match u32::from(selector) {
+        s @ 0xFE00..=0xFE0F => s - 0xFE00,
+        s @ 0x180B..=0x180D => 16 + s - 0x180B,
+        _ => return false,
+    };
+    STANDARDIZED
+        .binary_search_by_key(&u32::from(base), |&(b, _)| b)
+        .is_ok_and(|i| STANDARDIZED[i].1 & (1 << bit) != 0)
 }
 
-/// The bases StandardizedVariants.txt gives a U+FE00 shape variant outside the CJK and
-/// script sections: mathematical symbols, and the digits zero (short diagonal stroke).
-const MATH_VARIANTS: &[char] = &[
-    '\u{0030}', '\u{2205}', '\u{2229}', '\u{222A}', '\u{2268}', '\u{2269}', '\u{2272}', '\u{2273}',
-    '\u{228A}', '\u{228B}', '\u{2293}', '\u{2294}', '\u{2295}', '\u{2297}', '\u{229C}', '\u{22DA}',
-    '\u{22DB}', '\u{2A3C}', '\u{2A3D}', '\u{2A9D}', '\u{2A9E}', '\u{2AAC}', '\u{2AAD}', '\u{2ACB}',
-    '\u{2ACC}', '\u{FF10}',
-];
-
-/// How many standardized variants (U+FE00 on) a unified ideograph has: one per CJK
-/// compatibility ideograph that decomposes to it, in code point order, which is how
-/// StandardizedVariants.txt assigns them. Derived once from the decompositions.
-fn compatibility_variants(base: char) -> u32 {
-    static VARIANTS: std::sync::LazyLock<std::collections::HashMap<char, u32>> =
-        std::sync::LazyLock::new(|| {
-            let mut counts = std::collections::HashMap::new();
-            let blocks = ('\u{F900}'..='\u{FAFF}').chain('\u{2F800}'..='\u{2FA1F}');
-            for compatibility in blocks {
-                let mut decomposed = None;
-                let mut parts = 0;
-                unicode_normalization::char::decompose_canonical(compatibility, |c| {
-                    decomposed = Some(c);
-                    parts += 1;
-                });
-                if let Some(unified) = decomposed.filter(|&c| parts == 1 && c != compatibility) {
-                    *counts.entry(unified).or_insert(0) += 1;
-                }
-            }
-            counts
-        });
-    VARIANTS.get(&base).copied().unwrap_or(0)
+/// Whether `base` followed by `selector` (U+E0100–E01EF) is registered in the IVD.
+fn ideographic_variant(base: char, selector: char) -> bool {
+    let index = u32::from(selector) - 0xE0100;
+    let base = u32::from(base);
+    // Entries are `base << 5 | (count - 1)`: the first entry at or after `base << 5`.
+    let at = IDEOGRAPHIC.partition_point(|&e| e < base << 5);
+    IDEOGRAPHIC
+        .get(at)
+        .is_some_and(|&e| e >> 5 == base && index <= e & 31)
 }
 
 /// UTS #51 emoji tag sequence: U+1F3F4, a valid subdivision code as tag characters
