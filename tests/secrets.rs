@@ -95,7 +95,10 @@ impl Leaky {
             "max_tokens": 4096,
             "page": {"next_page_token": "CiAKGjBpNDd2Nmp2Zml2cXRwYjBpOXA0", "count": 20},
             "commit_hash": "9f2c4e1b7a3d5f6e8c0b2a4d6f8e1c3b5a7d9f0e",
-            "password_required": true
+            "password_required": true,
+            "rotation": {"password": {"current": "Vq8-nR2zLm4x", "previous": "Kp3-tW9sYb7c", "expires_at": "2027-01-01"}},
+            "secrets": ["Zt5-hJ8qWn2e"],
+            "credentials": {"username": "svc-deploy", "api_tokens": {"prod": "Rm6-cX4vGk9p"}}
         }))
     }
 
@@ -338,6 +341,10 @@ rule_tests! {
     intra42_client_secret: "intra42-client-secret" => row("intra42-client-secret");
     defined_networking_api_token: "defined-networking-api-token" => row("defined-networking-api-token");
     mapbox_api_token: "mapbox-api-token" => row("mapbox-api-token");
+    cookie_header: "cookie-header" => text("Cookie: theme=dark; JSESSIONID=8F3A2B7C9D1E4F6A0B5C8D2E7F1A3B9C", "8F3A2B7C9D1E4F6A0B5C8D2E7F1A3B9C");
+    secret_line_value: "secret-line-value" => text("PASSPHRASE=correct horse battery staple", "battery staple");
+    secret_block_scalar: "secret-block-scalar" => text("password: |\n  Wq9!first-line\n  second-line-Zx7\n", "second-line-Zx7");
+    secret_multiline_string: "secret-multiline-string" => text("password = '''Lq4!multi\nline-Rz8'''", "line-Rz8");
     secret_assignment: "secret-assignment" => row("generic-api-key");
     secret_xml_element: "secret-xml-element" => text("<config>\n  <deployToken>\n    q8Zk2mN9pL4vB8cT1wZ6yH3j\n  </deployToken>\n</config>", "q8Zk2mN9pL4vB8cT1wZ6yH3j");
     secret_name_value_pair: "secret-name-value-pair" => text("<entry name=\"deployToken\" value=\"q8Zk2mN9pL4vB8cT1wZ6yH3j\" />", "q8Zk2mN9pL4vB8cT1wZ6yH3j");
@@ -612,6 +619,41 @@ const STRUCTURED_CREDENTIALS: &[(&str, &str)] = &[
         "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\",\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\",\"d\":\"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI\"}",
         "jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI",
     ),
+    // The lines of config formats: a value runs to its line's end.
+    (
+        "PASSPHRASE=correct horse battery staple",
+        "horse battery staple",
+    ),
+    (
+        "export GPG_PASSPHRASE=violet lantern orbit 42 # rotated",
+        "lantern orbit 42",
+    ),
+    ("  password: tangerine river quiet moss", "river quiet moss"),
+    (
+        "db:\n  password: |\n    Wq9!first-line\n    second-line-Zx7\n  host: db.internal",
+        "second-line-Zx7",
+    ),
+    (
+        "stringData:\n  api_token: >-\n    aGVsbG8gd29ybGQgdGhpcyBpcyBh\n    c2VjcmV0IHRva2VuIHZhbHVl\n",
+        "c2VjcmV0IHRva2VuIHZhbHVl",
+    ),
+    (
+        "[db]\npassword = \"\"\"Lq4!multi\nline-Rz8\"\"\"",
+        "line-Rz8",
+    ),
+    ("\"password\": \"abc\\\"def-Gh7\"", "def-Gh7"),
+    (
+        "Cookie: theme=dark; JSESSIONID=8F3A2B7C9D1E4F6A0B5C8D2E7F1A3B9C; lang=en",
+        "8F3A2B7C9D1E4F6A0B5C8D2E7F1A3B9C",
+    ),
+    (
+        "curl -H 'Cookie: _ga=GA1.2.3; PHPSESSID=k3j4h5g6f7d8s9a0q1w2e3r4t5' https://shop.test/",
+        "k3j4h5g6f7d8s9a0q1w2e3r4t5",
+    ),
+    (
+        "{\"ParameterKey\": \"DbPassword\", \"ParameterValue\": \"Sup3rS3cret!\"}",
+        "Sup3rS3cret!",
+    ),
 ];
 
 /// Round three: ordinary output that names credentials or looks random, left alone.
@@ -631,6 +673,15 @@ const STRUCTURED_BENIGN: &[&str] = &[
     "Authorization: Users must sign in before calling the API.",
     "$ git checkout -b sk-add-retry-logic-to-uploader",
     "https://example.com:8443/users/@alice/posts/@bob",
+    "password_hint: Your first pet and the year",
+    "reset_password: Reset your password.",
+    "api_key = os.environ[\"KEY\"] if prod else None",
+    "password = get_password() or prompt_user",
+    "    token = await client.fetch_token(scope)",
+    "Cookie: theme=dark; lang=en-GB; consent=yes",
+    "Set-Cookie: JSESSIONID=; Path=/; Max-Age=0",
+    "db:\n  password: |\n    ${DB_PASSWORD}\n  host: db.internal",
+    "description: |\n  Set the password in the vault.\n  token_ttl: 3600",
 ];
 
 #[tokio::test]
@@ -659,7 +710,16 @@ async fn structure_numbers_keys_and_split_keys_are_scrubbed_and_agree_with_the_t
         "the text copy is made from the scrubbed value"
     );
     for shown in [structured.to_string(), text] {
-        for secret in ["hunter2-Xq9", "48291377", "MC4CAQAwBQYDK2VwBCIEIJ", GHP] {
+        for secret in [
+            "hunter2-Xq9",
+            "48291377",
+            "MC4CAQAwBQYDK2VwBCIEIJ",
+            GHP,
+            "Vq8-nR2zLm4x",
+            "Kp3-tW9sYb7c",
+            "Zt5-hJ8qWn2e",
+            "Rm6-cX4vGk9p",
+        ] {
             assert!(!shown.contains(secret), "{secret} in {shown}");
         }
     }
@@ -678,4 +738,10 @@ async fn structure_numbers_keys_and_split_keys_are_scrubbed_and_agree_with_the_t
     assert_eq!(structured["password_required"], true);
     assert_eq!(structured["key_lines"][2], "-----END PRIVATE KEY-----");
     assert_eq!(structured["by_token"].as_object().unwrap().len(), 1);
+    // Under a key that holds secrets, what describes them stays.
+    assert_eq!(
+        structured["rotation"]["password"]["expires_at"],
+        "2027-01-01"
+    );
+    assert_eq!(structured["credentials"]["username"], "svc-deploy");
 }

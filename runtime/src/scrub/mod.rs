@@ -173,29 +173,35 @@ impl Scrubber {
 /// so an assignment there is still found.
 fn apply<'a>(finder: &Regex, parser: &Regex, rule: &Rule, text: &'a str) -> Cow<'a, str> {
     let mut secrets: Vec<(usize, usize)> = Vec::new();
-    let each = |found: regex::Match<'_>, secrets: &mut Vec<(usize, usize)>| {
+    // Returns where to search next: after the match, or for a YAML block scalar after
+    // the lines that belong to it (the match runs on over every indented line after it,
+    // siblings included, which may hold credentials of their own).
+    let each = |found: regex::Match<'_>, secrets: &mut Vec<(usize, usize)>| -> usize {
         let span = found.range();
         let Some(caps) = parser.captures(&text[span.clone()]) else {
-            return;
+            return span.end;
         };
-        if let Some((start, end)) = decide(rule, &caps) {
-            secrets.push((span.start + start, span.start + end));
-            return;
+        if let Some(block) = caps.name("block") {
+            let column = caps.name("key").map_or(0, |k| k.start());
+            decide(rule, &caps, span.start, secrets);
+            let lines = names::block_lines(block.as_str(), column);
+            return span.start + block.start() + lines.map_or(0, |r| r.end);
+        }
+        if decide(rule, &caps, span.start, secrets) {
+            return span.end;
         }
         // Kept: look inside the value (the rare path), within the match.
         let Some(value) = secret_part(&caps) else {
-            return;
+            return span.end;
         };
         if value.start() == 0 || !value.as_str().contains(['=', ':']) {
-            return;
+            return span.end;
         }
         let inner = &text[..span.end];
         let mut at = span.start + value.start();
         while let Some(inside) = finder.find_at(inner, at) {
-            if let Some(caps) = parser.captures(&inner[inside.range()])
-                && let Some((start, end)) = decide(rule, &caps)
-            {
-                secrets.push((inside.start() + start, inside.start() + end));
+            if let Some(caps) = parser.captures(&inner[inside.range()]) {
+                decide(rule, &caps, inside.start(), secrets);
             }
             at = inside.end().max(inside.start() + 1);
             while at < inner.len() && !inner.is_char_boundary(at) {
@@ -205,9 +211,22 @@ fn apply<'a>(finder: &Regex, parser: &Regex, rule: &Rule, text: &'a str) -> Cow<
                 break;
             }
         }
+        span.end
     };
-    for found in finder.find_iter(text) {
-        each(found, &mut secrets);
+    let mut at = 0;
+    while at <= text.len() {
+        let Some(found) = finder.find_at(text, at) else {
+            break;
+        };
+        let next = each(found, &mut secrets);
+        at = if next > found.start() {
+            next
+        } else {
+            found.start() + 1
+        };
+        while at < text.len() && !text.is_char_boundary(at) {
+            at += 1;
+        }
     }
     if secrets.is_empty() {
         return Cow::Borrowed(text);
@@ -230,18 +249,44 @@ fn apply<'a>(finder: &Regex, parser: &Regex, rule: &Rule, text: &'a str) -> Cow<
 /// The part of a match that is the secret: the `secret` group, else the value of an
 /// assignment, else the whole match.
 fn secret_part<'h>(caps: &Captures<'h>) -> Option<regex::Match<'h>> {
-    ["secret", "dq", "sq", "bq", "br", "pr", "uq"]
+    names::VALUE_GROUPS
         .iter()
         .find_map(|name| caps.name(name))
         .or_else(|| caps.get(0))
 }
 
-/// The span to replace, if the rule's check says this match is a secret.
-fn decide(rule: &Rule, caps: &Captures<'_>) -> Option<(usize, usize)> {
+/// Add the spans to replace in a match found at `offset`, if the rule's check says it
+/// holds a secret; `false` if it holds none. A header of cookies gives one span per
+/// credential cookie, a YAML block scalar the lines that belong to it.
+fn decide(
+    rule: &Rule,
+    caps: &Captures<'_>,
+    offset: usize,
+    secrets: &mut Vec<(usize, usize)>,
+) -> bool {
     if rule.check.is_some_and(|check| !check(caps)) {
-        return None;
+        return false;
     }
-    secret_part(caps).map(|m| (m.start(), m.end()))
+    let before = secrets.len();
+    if let Some(cookies) = caps.name("cookies") {
+        secrets.extend(names::credential_cookies(cookies.as_str()).map(|r| {
+            (
+                offset + cookies.start() + r.start,
+                offset + cookies.start() + r.end,
+            )
+        }));
+    } else if let Some(block) = caps.name("block") {
+        let column = caps.name("key").map_or(0, |k| k.start());
+        if let Some(r) = names::block_lines(block.as_str(), column) {
+            secrets.push((
+                offset + block.start() + r.start,
+                offset + block.start() + r.end,
+            ));
+        }
+    } else if let Some(m) = secret_part(caps) {
+        secrets.push((offset + m.start(), offset + m.end()));
+    }
+    secrets.len() > before
 }
 
 /// Replace credentials in `text`: private keys, passwords in URLs, `Authorization`
@@ -359,6 +404,8 @@ fn needs_scrub(value: &Value, scrub: fn(&str) -> Cow<'_, str>) -> bool {
             named_secret(map).is_some()
                 || map.iter().any(|(key, value)| {
                     secret_member(key, value)
+                        || (value.is_array() || value.is_object())
+                            && names::secret_holder(key).is_some()
                         || matches!(scrub(key), Cow::Owned(_))
                         || needs_scrub(value, scrub)
                 })
@@ -427,20 +474,14 @@ fn scrub_value(value: &mut Value, scrub: fn(&str) -> Cow<'_, str>) {
             if let Some(field) = named_secret(map) {
                 map.insert(field, Value::String(REDACTED.to_owned()));
             }
-            // A key is a value too (a map keyed by token): scrubbed, its value kept.
-            let keys: Vec<String> = map
-                .keys()
-                .filter(|key| matches!(scrub(key), Cow::Owned(_)))
-                .cloned()
-                .collect();
-            for key in keys {
-                if let Some(value) = map.remove(&key) {
-                    map.insert(scrub(&key).into_owned(), value);
-                }
-            }
+            scrub_keys(map, scrub);
             for (key, value) in map.iter_mut() {
                 if secret_member(key, value) {
                     *value = Value::String(REDACTED.to_owned());
+                } else if let Some(holder) =
+                    names::secret_holder(key).filter(|_| value.is_array() || value.is_object())
+                {
+                    redact_held(value, holder, scrub);
                 } else {
                     scrub_value(value, scrub);
                 }
@@ -452,15 +493,59 @@ fn scrub_value(value: &mut Value, scrub: fn(&str) -> Cow<'_, str>) {
 
 const REDACTED: &str = "[redacted]";
 
+/// A key is a value too (a map keyed by token): scrubbed, its value kept.
+fn scrub_keys(map: &mut serde_json::Map<String, Value>, scrub: fn(&str) -> Cow<'_, str>) {
+    let keys: Vec<String> = map
+        .keys()
+        .filter(|key| matches!(scrub(key), Cow::Owned(_)))
+        .cloned()
+        .collect();
+    for key in keys {
+        if let Some(value) = map.remove(&key) {
+            map.insert(scrub(&key).into_owned(), value);
+        }
+    }
+}
+
+/// The secrets a member named `holder` holds (`{"password": {"current": ".."}}`,
+/// `{"tokens": [".."]}`): every string and number inside, each judged as `holder = value`,
+/// except under keys that name their own kind (`"api_key"` inside is judged by its own
+/// name) or describe the secret (`type`, `expires_at`, `username`).
+fn redact_held(value: &mut Value, holder: &str, scrub: fn(&str) -> Cow<'_, str>) {
+    match value {
+        Value::String(_) | Value::Number(_) if secret_member(holder, value) => {
+            *value = Value::String(REDACTED.to_owned());
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| redact_held(v, holder, scrub)),
+        Value::Object(map) => {
+            scrub_keys(map, scrub);
+            for (key, value) in map.iter_mut() {
+                if secret_member(key, value) {
+                    *value = Value::String(REDACTED.to_owned());
+                } else if names::is_descriptor(key)
+                    || names::is_secret_name(key) != names::Name::Plain
+                {
+                    scrub_value(value, scrub);
+                } else {
+                    redact_held(value, holder, scrub);
+                }
+            }
+        }
+        _ => scrub_value(value, scrub),
+    }
+}
+
 /// An object that names its own value, as Kubernetes, ECS and CI list environment
 /// variables (`{"name": "DB_PASSWORD", "value": "..."}`): the value field to redact, if
 /// the name says it holds a credential. Each string alone would not say so.
 fn named_secret(map: &serde_json::Map<String, Value>) -> Option<String> {
     let text = |field: &str| map.get(field).and_then(Value::as_str);
-    let name = ["name", "key", "Name", "Key"]
+    let name = ["name", "key", "Name", "Key", "ParameterKey", "OptionName"]
         .iter()
         .find_map(|f| text(f))?;
-    let field = ["value", "Value"].iter().find(|f| text(f).is_some())?;
+    let field = ["value", "Value", "ParameterValue"]
+        .iter()
+        .find(|f| text(f).is_some())?;
     let value = text(field)?;
     (value != REDACTED && names::value_is_secret(name, value)).then(|| (*field).to_owned())
 }

@@ -440,6 +440,38 @@ pub(crate) fn is_secret_name(name: &str) -> Name {
     Name::Plain
 }
 
+/// A key whose value is the secrets themselves when it is an array or an object:
+/// `{"password": {"current": "..", "previous": ".."}}`, `{"secrets": ["..", ".."]}`,
+/// `{"api_tokens": {"prod": ".."}}`. A strong name (or the singular of one), not one that
+/// groups credentials with the names that go with them (`credentials`, `creds`:
+/// `username` stays). Returns the name to judge each value by.
+pub(crate) fn secret_holder(key: &str) -> Option<&str> {
+    let lower = key.to_ascii_lowercase();
+    let grouping = words(key, &lower)
+        .last()
+        .is_none_or(|w| matches!(*w, "credential" | "credentials" | "creds"));
+    if grouping {
+        return None;
+    }
+    let singular = key.strip_suffix(['s', 'S']).unwrap_or(key);
+    [key, singular]
+        .into_iter()
+        .find(|name| is_secret_name(name) == Name::Strong)
+}
+
+/// A key that describes a secret rather than holding it (`type`, `expires_at`,
+/// `rotation`, `name`, `id`).
+pub(crate) fn is_descriptor(key: &str) -> bool {
+    let lower = key.to_ascii_lowercase();
+    words(key, &lower).last().is_some_and(|w| {
+        DESCRIPTORS.contains(w)
+            || matches!(
+                *w,
+                "created" | "updated" | "user" | "username" | "email" | "host" | "port"
+            )
+    })
+}
+
 /// A value that is not a secret whatever its key: a placeholder, a flag, a type name, a
 /// reference to where the secret really is.
 pub(crate) fn is_placeholder(value: &str) -> bool {
@@ -711,22 +743,43 @@ fn looks_random_from(value: &str, min_len: usize) -> bool {
         || (digit && !upper && !lower && v.len() >= min_len.max(14))
 }
 
+/// The capture groups a named-value rule may put its value in, in the order they are
+/// looked for: a token, a double-quoted string (`eq`: opened by an escaped quote, inside
+/// JSON text), single, back and triple quotes, a value in braces or parentheses, a value
+/// running to the end of its line (`ln`), a bare word.
+pub(crate) const VALUE_GROUPS: &[&str] = &[
+    "secret", "eq", "dq", "sq", "bq", "tq", "tsq", "br", "pr", "ln", "uq",
+];
+
 /// The assignment rule's decision.
 pub(crate) fn assignment_is_secret(caps: &Captures<'_>) -> bool {
     let Some(key) = caps.name("key") else {
         return false;
     };
+    if let Some(block) = caps.name("block") {
+        // A YAML block scalar: judged on its lines, a wrapped blob as one word.
+        let Some(lines) = block_lines(block.as_str(), key.start()) else {
+            return false;
+        };
+        let text = &block.as_str()[lines];
+        let joined: String = text.split_whitespace().collect();
+        return match is_secret_name(key.as_str()) {
+            Name::Strong => !is_placeholder(text) && !is_prose(key.as_str(), text),
+            _ => value_is_secret(key.as_str(), &joined),
+        };
+    }
+    if let Some(line) = caps.name("ln") {
+        return passphrase_is_secret(key.as_str(), line.as_str());
+    }
     // A value in braces or parentheses is judged whole (`{name}` is a template, `{Xq7!..}`
     // a password that starts with a brace).
     let wrapped = |group: &str, open: char, close: char| {
         caps.name(group)
             .map(|v| format!("{open}{}{close}", v.as_str()))
     };
-    let Some(value) = caps
-        .name("dq")
-        .or_else(|| caps.name("sq"))
-        .or_else(|| caps.name("bq"))
-        .or_else(|| caps.name("uq"))
+    let Some(value) = ["eq", "dq", "sq", "bq", "tq", "tsq", "uq"]
+        .iter()
+        .find_map(|g| caps.name(g))
         .map(|v| v.as_str().to_owned())
         .or_else(|| wrapped("br", '{', '}'))
         .or_else(|| wrapped("pr", '(', ')'))
@@ -741,11 +794,114 @@ pub(crate) fn assignment_is_secret(caps: &Captures<'_>) -> bool {
     {
         return false;
     }
+    // A sentence after the key (`reset_password: Reset your password.`) is a label.
+    if let (Some(first), Some(tail)) = (caps.name("uq"), caps.name("tail")) {
+        let sentence = format!("{}{}", first.as_str(), tail.as_str());
+        if is_prose(key.as_str(), &sentence) {
+            return false;
+        }
+    }
     let unquoted = caps.name("uq").is_some();
     let expression = unquoted
         && (is_expression(&value, caps.name("call").is_some())
             || names_itself(key.as_str(), &value));
     !expression && value_is_secret(key.as_str(), &value)
+}
+
+/// An unquoted value of several words under a strong name, at the start of a line of a
+/// config format (env, INI, properties, YAML): `PASSPHRASE=correct horse battery staple`.
+/// The whole line is the value, unless it reads as code (operators, brackets, keywords
+/// such as `if` or `None`, an expression first) or as prose about the key (`Forgot your
+/// password?` names what it labels).
+fn passphrase_is_secret(key: &str, value: &str) -> bool {
+    const CODE_WORDS: &[&str] = &[
+        "if", "else", "elif", "then", "or", "and", "not", "in", "is", "none", "null", "nil",
+        "true", "false", "new", "await", "return", "unless", "for", "of", "as", "await",
+    ];
+    if is_secret_name(key) != Name::Strong || is_placeholder(value) || is_prose(key, value) {
+        return false;
+    }
+    let words: Vec<&str> = value.split_whitespace().collect();
+    let first = words.first().copied().unwrap_or_default();
+    let code = value.contains([
+        '(', ')', '[', ']', '{', '}', '$', '%', '=', '+', '*', '<', '>', '|', '&', ';', '\\',
+    ]) || words
+        .iter()
+        .any(|w| CODE_WORDS.contains(&w.to_ascii_lowercase().as_str()))
+        || is_expression(first, false);
+    !code && words.len() <= 12
+}
+
+/// Text about the key rather than its value: it names the secret it labels (`Enter your
+/// password`, `Forgot your password?`) or ends a sentence.
+fn is_prose(key: &str, value: &str) -> bool {
+    let lower = value.to_ascii_lowercase();
+    let key_lower = key.to_ascii_lowercase();
+    let named = words(key, &key_lower)
+        .iter()
+        .any(|w| w.len() >= 3 && SECRET_WORDS.contains(w) && lower.contains(w));
+    named || value.trim_end().ends_with(['?', '.', '!', ':'])
+}
+
+/// The lines of a YAML block scalar (`password: |` and what follows) that belong to it:
+/// blank lines and lines indented deeper than `column`, the key's column. The range runs
+/// from the first line's text to the last line's end, so the replacement keeps the
+/// first line's indentation.
+pub(crate) fn block_lines(block: &str, column: usize) -> Option<std::ops::Range<usize>> {
+    let mut start = None;
+    let mut end = 0;
+    let mut at = 0;
+    for line in block.split_inclusive('\n') {
+        let content = line.trim_end_matches(['\r', '\n']);
+        let indent = content.len() - content.trim_start_matches([' ', '\t']).len();
+        if !content.trim().is_empty() {
+            if indent <= column {
+                break;
+            }
+            start.get_or_insert(at + indent);
+            end = at + content.len();
+        }
+        at += line.len();
+    }
+    start.map(|start| start..end)
+}
+
+/// The credentials of a `Cookie` or `Set-Cookie` header, as ranges of `cookies` (the
+/// header's value): each cookie whose name says it holds a session or a credential
+/// (`JSESSIONID`, `PHPSESSID`, `sid`, `auth_token`), and each whose value looks
+/// generated, wherever it stands in the header.
+pub(crate) fn credential_cookies(
+    cookies: &str,
+) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    let mut at = 0;
+    cookies.split(';').filter_map(move |pair| {
+        let start = at;
+        at += pair.len() + 1;
+        let eq = pair.find('=')?;
+        let name = pair[..eq].trim();
+        let raw = &pair[eq + 1..];
+        let trimmed = raw.trim();
+        let value = trimmed.trim_matches('"');
+        let offset =
+            eq + 1 + (raw.len() - raw.trim_start().len()) + usize::from(trimmed.starts_with('"'));
+        let lower = name.to_ascii_lowercase();
+        let session = ["sess", "sid", "auth", "token", "jwt", "remember", "login"]
+            .iter()
+            .any(|w| lower.contains(w))
+            || is_secret_name(name) != Name::Plain;
+        let decoded = value
+            .replace("%3A", ":")
+            .replace("%2F", "/")
+            .replace("%3D", "=");
+        let secret = !value.starts_with("[redacted")
+            && !is_placeholder(value)
+            && if session {
+                value.len() >= 8
+            } else {
+                looks_random_from(&decoded, 16)
+            };
+        secret.then(|| start + offset..start + offset + value.len())
+    })
 }
 
 /// Whether `value`, a literal (quoted, or a value in structured data) named `key`, is a

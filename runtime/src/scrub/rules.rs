@@ -116,6 +116,15 @@ pub(crate) const RULES: &[Rule] = &[
         check: Some(authorization_is_credential),
     },
     Rule {
+        id: "cookie-header",
+        keywords: &["cookie"],
+        // Every cookie of a `Cookie` or `Set-Cookie` header (`names::credential_cookies`
+        // picks the credentials), not only the first.
+        pattern: r#"(?i)\b(?:set-)?cookie(?:\\?["'])?[ \t]*[:=][ \t]*(?:\\?["'])?(?P<cookies>[^\r\n"'\\]*=[^\r\n"'\\]*)"#,
+        label: REDACTED,
+        check: None,
+    },
+    Rule {
         id: "bearer-token",
         keywords: &["bearer"],
         pattern: r"(?i)\bbearer\s+(?P<secret>[A-Za-z0-9._~+/\-]{16,}=*)",
@@ -576,12 +585,28 @@ pub(crate) const RULES: &[Rule] = &[
         &["pk.", "sk."],
         r"\b[ps]k\.eyJ[A-Za-z0-9_\-]{20,}\.[A-Za-z0-9_\-]{20,}",
     ),
+    // The lines of config formats, where a value runs to the end of its line: an env,
+    // INI or YAML passphrase of several words, a YAML block scalar (`password: |` and its
+    // indented lines), a TOML or Python triple-quoted string. Before the one-word rule,
+    // which would take only the first word.
+    named(
+        "secret-line-value",
+        r#"(?m)^[ \t]*(?:export[ \t]+|-[ \t]+)?(?P<key>[A-Za-z0-9_.\-]*(?i:{KEYWORDS})[A-Za-z0-9_.\-]*)[ \t]*[=:][ \t]*(?P<ln>[^\s"'`#|>&\[{(<$%!*@][^\r\n"'`#]*[ \t][^\r\n"'`#]*[^\s"'`#])[ \t]*(?:#[^\r\n]*)?\r?$"#,
+    ),
+    named(
+        "secret-block-scalar",
+        r#"(?m)^[ \t]*(?:-[ \t]+)?(?P<key>[A-Za-z0-9_.\-]*(?i:{KEYWORDS})[A-Za-z0-9_.\-]*)["']?[ \t]*:[ \t]*[|>][1-9+\-]{0,2}[ \t]*(?:#[^\r\n]*)?\r?\n(?P<block>(?:[ \t]*\r?\n|[ \t]+[^\r\n]*(?:\r?\n|\z))+)"#,
+    ),
+    named(
+        "secret-multiline-string",
+        r#"(?P<key>\b[A-Za-z0-9_.\-]*(?i:{KEYWORDS})[A-Za-z0-9_.\-]*)[ \t]*=[ \t]*(?:"""(?P<tq>[\s\S]*?)"""|'''(?P<tsq>[\s\S]*?)''')"#,
+    ),
     // Named values: `api_key = ...`, `"password": "..."`, `DB_PASSWORD=...`, in code,
     // config, logs, headers, query strings and JSON (escaped quotes too). Only a key that
     // holds one of the rule's keywords (`{KEYWORDS}`, filled in from them) can match.
     named(
         "secret-assignment",
-        r#"(?P<key>\b[A-Za-z0-9_.\-]*(?i:{KEYWORDS})[A-Za-z0-9_.\-]*)(?:\\?["'])?(?:[ \t]*:[ \t]*[A-Za-z_][A-Za-z0-9_<>\[\]?]*[ \t]*(?:=|:=)|[ \t]+[A-Za-z_][A-Za-z0-9_<>\[\]?]*[ \t]*(?:=|:=)|[ \t]*(?::{1,3}=|\?\?=|\?=|\.=|\+=|=>|=|:))[ \t]*(?:\\?"(?P<dq>[^"\\\r\n]+)|'(?P<sq>[^'\\\r\n]+)|`(?P<bq>[^`\r\n]+)|\{(?P<br>[^\s{}"'\\]+)\}|\((?P<pr>[^\s()"'\\]+)\)|(?P<uq>[^\s"'\\,;&<>(){}\[\]=`][^\s"'\\,;&<>(){}\[\]`]*)(?P<call>[(\[]|[ \t]*\{)?)"#,
+        r#"(?P<key>\b[A-Za-z0-9_.\-]*(?i:{KEYWORDS})[A-Za-z0-9_.\-]*)(?:\\?["'])?(?:[ \t]*:[ \t]*[A-Za-z_][A-Za-z0-9_<>\[\]?]*[ \t]*(?:=|:=)|[ \t]+[A-Za-z_][A-Za-z0-9_<>\[\]?]*[ \t]*(?:=|:=)|[ \t]*(?::{1,3}=|\?\?=|\?=|\.=|\+=|=>|=|:))[ \t]*(?:\\"(?P<eq>[^"\\\r\n]+)|"(?P<dq>(?:[^"\\\r\n]|\\[^\r\n])+)|'(?P<sq>(?:[^'\\\r\n]|\\[^\r\n])+)|`(?P<bq>[^`\r\n]+)|\{(?P<br>[^\s{}"'\\]+)\}|\((?P<pr>[^\s()"'\\]+)\)|(?P<uq>[^\s"'\\,;&<>(){}\[\]=`][^\s"'\\,;&<>(){}\[\]`]*)(?:(?P<call>[(\[]|[ \t]*\{)|(?P<tail>[ \t]+[^\s=][^\r\n=]*[.?!](?m:$)))?)"#,
     ),
     // The same decision for the other ways a value gets its name: an XML element
     // (`<apiToken>...</apiToken>`), a name/value attribute pair, a JSON name/value object
@@ -597,7 +622,7 @@ pub(crate) const RULES: &[Rule] = &[
     ),
     named(
         "secret-json-name-value",
-        r#"\\?"(?i:name|key)\\?"\s*:\s*\\?"(?P<key>[A-Za-z0-9_.\-]*(?i:{KEYWORDS})[A-Za-z0-9_.\-]*)\\?"\s*,\s*\\?"(?i:value)\\?"\s*:\s*\\?"(?P<dq>[^"\\\r\n]+)"#,
+        r#"\\?"(?i:name|key|parameterkey|optionname)\\?"\s*:\s*\\?"(?P<key>[A-Za-z0-9_.\-]*(?i:{KEYWORDS})[A-Za-z0-9_.\-]*)\\?"\s*,\s*\\?"(?i:value|parametervalue)\\?"\s*:\s*\\?"(?P<dq>[^"\\\r\n]+)"#,
     ),
     named(
         "secret-string-pair",
