@@ -98,7 +98,9 @@ impl Leaky {
             "password_required": true,
             "rotation": {"password": {"current": "Vq8-nR2zLm4x", "previous": "Kp3-tW9sYb7c", "expires_at": "2027-01-01"}},
             "secrets": ["Zt5-hJ8qWn2e"],
-            "credentials": {"username": "svc-deploy", "api_tokens": {"prod": "Rm6-cX4vGk9p"}}
+            "credentials": {"username": "svc-deploy", "api_tokens": {"prod": "Rm6-cX4vGk9p"}},
+            "tokenizer": {"tokens": ["hello", "world"], "added_tokens": [{"content": "[CLS]"}]},
+            "usage": {"tokens": {"input_tokens": 123}}
         }))
     }
 
@@ -135,6 +137,17 @@ impl Leaky {
             ),
             ContentBlock::resource_link(link),
         ])
+    }
+
+    #[secure_tool(public)]
+    #[tool(description = "Structured content with its text copy pretty-printed")]
+    async fn pretty(&self) -> CallToolResult {
+        let value = json!({"password": {"current": "Vq8-nR2zLm4x", "expires_at": "2027-01-01"}});
+        let mut result = CallToolResult::structured(value.clone());
+        result.content = vec![ContentBlock::text(
+            serde_json::to_string_pretty(&value).expect("json"),
+        )];
+        result
     }
 }
 
@@ -345,6 +358,7 @@ rule_tests! {
     secret_line_value: "secret-line-value" => text("PASSPHRASE=correct horse battery staple", "battery staple");
     secret_block_scalar: "secret-block-scalar" => text("password: |\n  Wq9!first-line\n  second-line-Zx7\n", "second-line-Zx7");
     secret_multiline_string: "secret-multiline-string" => text("password = '''Lq4!multi\nline-Rz8'''", "line-Rz8");
+    secret_parameter_pair: "secret-parameter-pair" => text("aws cloudformation deploy --parameters ParameterKey=DbPassword,ParameterValue=Sup3rS3cret!", "Sup3rS3cret!");
     secret_assignment: "secret-assignment" => row("generic-api-key");
     secret_xml_element: "secret-xml-element" => text("<config>\n  <deployToken>\n    q8Zk2mN9pL4vB8cT1wZ6yH3j\n  </deployToken>\n</config>", "q8Zk2mN9pL4vB8cT1wZ6yH3j");
     secret_name_value_pair: "secret-name-value-pair" => text("<entry name=\"deployToken\" value=\"q8Zk2mN9pL4vB8cT1wZ6yH3j\" />", "q8Zk2mN9pL4vB8cT1wZ6yH3j");
@@ -654,6 +668,35 @@ const STRUCTURED_CREDENTIALS: &[(&str, &str)] = &[
         "{\"ParameterKey\": \"DbPassword\", \"ParameterValue\": \"Sup3rS3cret!\"}",
         "Sup3rS3cret!",
     ),
+    // Found by the attack review of the above.
+    ("DB_PASSWORD=hunter2-Xq9  # rotated monthly.", "hunter2-Xq9"),
+    ("2024 INFO login password=Xq9mP2vL7 accepted.", "Xq9mP2vL7"),
+    ("PASSPHRASE=correct horse battery staple!", "battery staple"),
+    ("PASSWORD=don't tread on me", "tread on me"),
+    ("PASSWORD=correct horse#battery staple", "battery staple"),
+    ("PASSPHRASE=correct horse is battery", "is battery"),
+    ("  \"password\": |\n    Xq9-first horse\n", "horse"),
+    (
+        "password: !!binary |\n  aGVsbG8gd29ybGQ=\n",
+        "aGVsbG8gd29ybGQ=",
+    ),
+    ("password: |\n  MyPassword!2024\n", "MyPassword!2024"),
+    (
+        "aws cloudformation deploy --parameters ParameterKey=DbPassword,ParameterValue=Sup3rS3cret!",
+        "Sup3rS3cret!",
+    ),
+    (
+        "Parameters:\n  - ParameterKey: DbPassword\n    ParameterValue: Sup3rS3cret!",
+        "Sup3rS3cret!",
+    ),
+    (
+        "Cookie: theme=\"dark\"; PHPSESSID=k3j4h5g6f7d8s9a0q1w2e3r4t5",
+        "k3j4h5g6f7d8s9a0q1w2e3r4t5",
+    ),
+    (
+        "Set-Cookie: a=b; Path=/, PHPSESSID=k3j4h5g6f7d8s9a0q1w2e3r4t5; HttpOnly",
+        "k3j4h5g6f7d8s9a0q1w2e3r4t5",
+    ),
 ];
 
 /// Round three: ordinary output that names credentials or looks random, left alone.
@@ -682,6 +725,9 @@ const STRUCTURED_BENIGN: &[&str] = &[
     "Set-Cookie: JSESSIONID=; Path=/; Max-Age=0",
     "db:\n  password: |\n    ${DB_PASSWORD}\n  host: db.internal",
     "description: |\n  Set the password in the vault.\n  token_ttl: 3600",
+    "Cookie: sidebar_state=expanded; last_login=2024-01-01; theme=dark",
+    "password_help: |\n  Use at least 8 characters\n  and one digit",
+    "data:\n  auth.properties: |\n    timeout=300\n    store=redis",
 ];
 
 #[tokio::test]
@@ -744,4 +790,26 @@ async fn structure_numbers_keys_and_split_keys_are_scrubbed_and_agree_with_the_t
         "2027-01-01"
     );
     assert_eq!(structured["credentials"]["username"], "svc-deploy");
+    // A tokenizer's output and a usage count are not credentials.
+    assert_eq!(structured["tokenizer"]["tokens"][1], "world");
+    assert_eq!(
+        structured["tokenizer"]["added_tokens"][0]["content"],
+        "[CLS]"
+    );
+    assert_eq!(structured["usage"]["tokens"]["input_tokens"], 123);
+}
+
+#[tokio::test]
+async fn a_pretty_printed_text_copy_is_rebuilt_from_the_scrubbed_value() {
+    let client = connect(leaky()).await;
+    let result = call(&client, "pretty", json!({})).await;
+    let structured = result.structured_content.clone().expect("structured");
+    let text = ok_text(&result);
+    assert!(!text.contains("Vq8-nR2zLm4x"), "{text}");
+    assert!(text.contains('\n'), "still pretty: {text}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+        structured
+    );
+    assert_eq!(structured["password"]["expires_at"], "2027-01-01");
 }

@@ -181,11 +181,18 @@ fn apply<'a>(finder: &Regex, parser: &Regex, rule: &Rule, text: &'a str) -> Cow<
         let Some(caps) = parser.captures(&text[span.clone()]) else {
             return span.end;
         };
-        if let Some(block) = caps.name("block") {
-            let column = caps.name("key").map_or(0, |k| k.start());
-            decide(rule, &caps, span.start, secrets);
-            let lines = names::block_lines(block.as_str(), column);
-            return span.start + block.start() + lines.map_or(0, |r| r.end);
+        if let (Some(block), Some(key)) = (caps.name("block"), caps.name("key")) {
+            // The key's column: where its quote is, if it has one.
+            let quoted = caps[0][..key.start()].ends_with(['"', '\'']);
+            let column = key.start() - usize::from(quoted);
+            let from = span.start + block.start();
+            let Some(lines) = names::block_lines(&text[from..], column) else {
+                return span.end;
+            };
+            if names::block_is_secret(key.as_str(), &text[from + lines.start..from + lines.end]) {
+                secrets.push((from + lines.start, from + lines.end));
+            }
+            return from + lines.end;
         }
         if decide(rule, &caps, span.start, secrets) {
             return span.end;
@@ -268,21 +275,13 @@ fn decide(
         return false;
     }
     let before = secrets.len();
-    if let Some(cookies) = caps.name("cookies") {
+    if let Some(cookies) = caps.name("cookies").or_else(|| caps.name("cookiesq")) {
         secrets.extend(names::credential_cookies(cookies.as_str()).map(|r| {
             (
                 offset + cookies.start() + r.start,
                 offset + cookies.start() + r.end,
             )
         }));
-    } else if let Some(block) = caps.name("block") {
-        let column = caps.name("key").map_or(0, |k| k.start());
-        if let Some(r) = names::block_lines(block.as_str(), column) {
-            secrets.push((
-                offset + block.start() + r.start,
-                offset + block.start() + r.end,
-            ));
-        }
     } else if let Some(m) = secret_part(caps) {
         secrets.push((offset + m.start(), offset + m.end()));
     }
@@ -334,19 +333,33 @@ pub fn scrub_public(text: &str) -> Cow<'_, str> {
 /// agree), embedded text resources (text and URI), blob resources' URIs and resource
 /// links (URI, title, description).
 pub(crate) fn scrub_result(result: &mut CallToolResult, scrub: fn(&str) -> Cow<'_, str>) {
-    // The text copy rmcp makes of structured content, rebuilt if the value changes.
-    let mut mirror: Option<(String, String)> = None;
+    // The text copy of structured content, rebuilt if the value changes: rmcp's compact
+    // one, or any other spelling of the same JSON (a tool's pretty-printed copy).
+    let mut mirror: Option<(Value, String, String)> = None;
     if let Some(value) = &mut result.structured_content
         && needs_scrub(value, scrub)
     {
-        let before = value.to_string();
+        let before = value.clone();
+        let compact = value.to_string();
         scrub_value(value, scrub);
-        mirror = Some((before, value.to_string()));
+        mirror = Some((before, compact, value.to_string()));
     }
+    let scrubbed = result.structured_content.as_ref();
     for block in &mut result.content {
         match block {
-            ContentBlock::Text(text) => match &mirror {
-                Some((before, after)) if text.text == *before => text.text.clone_from(after),
+            ContentBlock::Text(text) => match (&mirror, scrubbed) {
+                (Some((_, compact, after)), _) if text.text == *compact => {
+                    text.text.clone_from(after);
+                }
+                (Some((before, ..)), Some(value))
+                    if text.text.trim_start().starts_with(['{', '['])
+                        && serde_json::from_str::<Value>(&text.text)
+                            .is_ok_and(|v| v == *before) =>
+                {
+                    if let Ok(pretty) = serde_json::to_string_pretty(value) {
+                        text.text = pretty;
+                    }
+                }
                 _ => replace(&mut text.text, scrub),
             },
             ContentBlock::Resource(embedded) => match &mut embedded.resource {
@@ -513,7 +526,13 @@ fn scrub_keys(map: &mut serde_json::Map<String, Value>, scrub: fn(&str) -> Cow<'
 /// name) or describe the secret (`type`, `expires_at`, `username`).
 fn redact_held(value: &mut Value, holder: &str, scrub: fn(&str) -> Cow<'_, str>) {
     match value {
-        Value::String(_) | Value::Number(_) if secret_member(holder, value) => {
+        Value::String(text) if text != REDACTED && names::value_is_secret(holder, text) => {
+            *value = Value::String(REDACTED.to_owned());
+        }
+        Value::Number(number)
+            if names::holds_numbers(holder)
+                && names::value_is_secret(holder, &number.to_string()) =>
+        {
             *value = Value::String(REDACTED.to_owned());
         }
         Value::Array(items) => items.iter_mut().for_each(|v| redact_held(v, holder, scrub)),
@@ -522,9 +541,7 @@ fn redact_held(value: &mut Value, holder: &str, scrub: fn(&str) -> Cow<'_, str>)
             for (key, value) in map.iter_mut() {
                 if secret_member(key, value) {
                     *value = Value::String(REDACTED.to_owned());
-                } else if names::is_descriptor(key)
-                    || names::is_secret_name(key) != names::Name::Plain
-                {
+                } else if names::is_descriptor(key) {
                     scrub_value(value, scrub);
                 } else {
                     redact_held(value, holder, scrub);

@@ -231,6 +231,10 @@ const NOT_CREDENTIAL_TOKENS: &[&str] = &[
     "cls",
     "mask",
     "special",
+    "added",
+    "cached",
+    "reasoning",
+    "num",
 ];
 
 /// Last words that carry secrets without naming them.
@@ -447,29 +451,78 @@ pub(crate) fn is_secret_name(name: &str) -> Name {
 /// `username` stays). Returns the name to judge each value by.
 pub(crate) fn secret_holder(key: &str) -> Option<&str> {
     let lower = key.to_ascii_lowercase();
-    let grouping = words(key, &lower)
-        .last()
-        .is_none_or(|w| matches!(*w, "credential" | "credentials" | "creds"));
-    if grouping {
+    let words = words(key, &lower);
+    let last = *words.last()?;
+    if matches!(last, "credential" | "credentials" | "creds") {
         return None;
     }
-    let singular = key.strip_suffix(['s', 'S']).unwrap_or(key);
-    [key, singular]
+    // The singular of a name of several words (`api_tokens`, `db_passwords`); a bare
+    // `tokens` is a tokenizer's output or a usage count, not credentials.
+    let singular = (words.len() >= 2)
+        .then(|| key.strip_suffix(['s', 'S']))
+        .flatten();
+    [Some(key), singular]
         .into_iter()
+        .flatten()
         .find(|name| is_secret_name(name) == Name::Strong)
+}
+
+/// Whether a value held under `holder` may be a number: a PIN or a numeric password,
+/// never a token or a key.
+pub(crate) fn holds_numbers(holder: &str) -> bool {
+    let lower = holder.to_ascii_lowercase();
+    words(holder, &lower).last().is_some_and(|w| {
+        matches!(
+            *w,
+            "password" | "passwd" | "pwd" | "pw" | "passcode" | "pin" | "passphrase"
+        )
+    })
 }
 
 /// A key that describes a secret rather than holding it (`type`, `expires_at`,
 /// `rotation`, `name`, `id`).
 pub(crate) fn is_descriptor(key: &str) -> bool {
+    const HELD_DESCRIPTORS: &[&str] = &[
+        "type",
+        "kind",
+        "format",
+        "alg",
+        "algorithm",
+        "expiry",
+        "expires",
+        "ttl",
+        "scope",
+        "scopes",
+        "id",
+        "ids",
+        "name",
+        "names",
+        "label",
+        "description",
+        "version",
+        "hint",
+        "policy",
+        "rotation",
+        "enabled",
+        "required",
+        "length",
+        "strength",
+        "created",
+        "updated",
+        "date",
+        "time",
+        "at",
+        "username",
+        "email",
+        "host",
+        "port",
+        "issuer",
+        "audience",
+    ];
     let lower = key.to_ascii_lowercase();
-    words(key, &lower).last().is_some_and(|w| {
-        DESCRIPTORS.contains(w)
-            || matches!(
-                *w,
-                "created" | "updated" | "user" | "username" | "email" | "host" | "port"
-            )
-    })
+    words(key, &lower)
+        .last()
+        .is_some_and(|w| HELD_DESCRIPTORS.contains(w))
 }
 
 /// A value that is not a secret whatever its key: a placeholder, a flag, a type name, a
@@ -756,18 +809,6 @@ pub(crate) fn assignment_is_secret(caps: &Captures<'_>) -> bool {
     let Some(key) = caps.name("key") else {
         return false;
     };
-    if let Some(block) = caps.name("block") {
-        // A YAML block scalar: judged on its lines, a wrapped blob as one word.
-        let Some(lines) = block_lines(block.as_str(), key.start()) else {
-            return false;
-        };
-        let text = &block.as_str()[lines];
-        let joined: String = text.split_whitespace().collect();
-        return match is_secret_name(key.as_str()) {
-            Name::Strong => !is_placeholder(text) && !is_prose(key.as_str(), text),
-            _ => value_is_secret(key.as_str(), &joined),
-        };
-    }
     if let Some(line) = caps.name("ln") {
         return passphrase_is_secret(key.as_str(), line.as_str());
     }
@@ -797,7 +838,8 @@ pub(crate) fn assignment_is_secret(caps: &Captures<'_>) -> bool {
     // A sentence after the key (`reset_password: Reset your password.`) is a label.
     if let (Some(first), Some(tail)) = (caps.name("uq"), caps.name("tail")) {
         let sentence = format!("{}{}", first.as_str(), tail.as_str());
-        if is_prose(key.as_str(), &sentence) {
+        let word = first.as_str().chars().all(char::is_alphabetic);
+        if word && sentence.split_whitespace().count() >= 3 && is_prose(key.as_str(), &sentence) {
             return false;
         }
     }
@@ -814,20 +856,29 @@ pub(crate) fn assignment_is_secret(caps: &Captures<'_>) -> bool {
 /// such as `if` or `None`, an expression first) or as prose about the key (`Forgot your
 /// password?` names what it labels).
 fn passphrase_is_secret(key: &str, value: &str) -> bool {
+    // Words only code writes, and words code writes in pairs (`x if y else z`).
     const CODE_WORDS: &[&str] = &[
-        "if", "else", "elif", "then", "or", "and", "not", "in", "is", "none", "null", "nil",
-        "true", "false", "new", "await", "return", "unless", "for", "of", "as", "await",
+        "none", "null", "nil", "true", "false", "new", "await", "return", "lambda", "function",
+    ];
+    const OPERATOR_WORDS: &[&str] = &[
+        "if", "else", "elif", "then", "or", "and", "not", "in", "is", "for", "of", "as", "unless",
     ];
     if is_secret_name(key) != Name::Strong || is_placeholder(value) || is_prose(key, value) {
         return false;
     }
-    let words: Vec<&str> = value.split_whitespace().collect();
-    let first = words.first().copied().unwrap_or_default();
-    let code = value.contains([
-        '(', ')', '[', ']', '{', '}', '$', '%', '=', '+', '*', '<', '>', '|', '&', ';', '\\',
-    ]) || words
+    let words: Vec<String> = value
+        .split_whitespace()
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let first = value.split_whitespace().next().unwrap_or_default();
+    let operators = words
         .iter()
-        .any(|w| CODE_WORDS.contains(&w.to_ascii_lowercase().as_str()))
+        .filter(|w| OPERATOR_WORDS.contains(&w.as_str()))
+        .count();
+    let code = value.contains([
+        '(', ')', '[', ']', '{', '}', '$', '=', '+', '<', '>', '|', '&', ';', '\\',
+    ]) || words.iter().any(|w| CODE_WORDS.contains(&w.as_str()))
+        || operators >= 2
         || is_expression(first, false);
     !code && words.len() <= 12
 }
@@ -840,7 +891,38 @@ fn is_prose(key: &str, value: &str) -> bool {
     let named = words(key, &key_lower)
         .iter()
         .any(|w| w.len() >= 3 && SECRET_WORDS.contains(w) && lower.contains(w));
-    named || value.trim_end().ends_with(['?', '.', '!', ':'])
+    // A capitalised sentence of plain words: `Choose a new one.`
+    let trimmed = value.trim_end();
+    let sentence = trimmed.ends_with(['?', '.', '!', ':'])
+        && trimmed.chars().next().is_some_and(char::is_uppercase)
+        && trimmed.split_whitespace().count() >= 3
+        && trimmed
+            .trim_end_matches(['?', '.', '!', ':'])
+            .split_whitespace()
+            .all(|w| {
+                w.chars()
+                    .all(|c| c.is_alphabetic() || matches!(c, '\'' | ','))
+            });
+    named || sentence
+}
+
+/// Whether the body of a YAML block scalar under `key` is a credential: under a strong
+/// name, anything but a placeholder; under a weaker one, a blob wrapped over lines (one
+/// word a line, judged joined), never lines of words.
+pub(crate) fn block_is_secret(key: &str, body: &str) -> bool {
+    match is_secret_name(key) {
+        Name::Plain => false,
+        Name::Strong => !is_placeholder(body),
+        Name::Weak | Name::Vendor => {
+            let blob_line = |line: &str| {
+                let line = line.trim().trim_end_matches('=');
+                line.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+/_-".contains(&b))
+            };
+            body.lines().all(blob_line)
+                && value_is_secret(key, &body.split_whitespace().collect::<String>())
+        }
+    }
 }
 
 /// The lines of a YAML block scalar (`password: |` and what follows) that belong to it:
@@ -874,7 +956,8 @@ pub(crate) fn credential_cookies(
     cookies: &str,
 ) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
     let mut at = 0;
-    cookies.split(';').filter_map(move |pair| {
+    // `;` between cookies; `,` between the `Set-Cookie` lines an HTTP library joins.
+    cookies.split([';', ',']).filter_map(move |pair| {
         let start = at;
         at += pair.len() + 1;
         let eq = pair.find('=')?;
@@ -885,10 +968,14 @@ pub(crate) fn credential_cookies(
         let offset =
             eq + 1 + (raw.len() - raw.trim_start().len()) + usize::from(trimmed.starts_with('"'));
         let lower = name.to_ascii_lowercase();
-        let session = ["sess", "sid", "auth", "token", "jwt", "remember", "login"]
-            .iter()
-            .any(|w| lower.contains(w))
-            || is_secret_name(name) != Name::Plain;
+        let session = words(name, &lower).iter().any(|w| {
+            matches!(
+                *w,
+                "sid" | "sess" | "session" | "auth" | "token" | "jwt" | "remember" | "login"
+            ) || w.ends_with("sessid")
+                || w.ends_with("sessionid")
+                || w.ends_with("session")
+        }) || is_secret_name(name) != Name::Plain;
         let decoded = value
             .replace("%3A", ":")
             .replace("%2F", "/")
@@ -896,7 +983,7 @@ pub(crate) fn credential_cookies(
         let secret = !value.starts_with("[redacted")
             && !is_placeholder(value)
             && if session {
-                value.len() >= 8
+                looks_random_from(&decoded, 8) || value.len() >= 20
             } else {
                 looks_random_from(&decoded, 16)
             };

@@ -120,7 +120,7 @@ pub(crate) const RULES: &[Rule] = &[
         keywords: &["cookie"],
         // Every cookie of a `Cookie` or `Set-Cookie` header (`names::credential_cookies`
         // picks the credentials), not only the first.
-        pattern: r#"(?i)\b(?:set-)?cookie(?:\\?["'])?[ \t]*[:=][ \t]*(?:\\?["'])?(?P<cookies>[^\r\n"'\\]*=[^\r\n"'\\]*)"#,
+        pattern: r#"(?i)\b(?:set-)?cookie(?:\\?["'])?[ \t]*[:=][ \t]*(?:\\?["'](?P<cookiesq>[^\r\n"'\\]*=[^\r\n"'\\]*)|(?P<cookies>[^\r\n'\\]*=[^\r\n'\\]*))"#,
         label: REDACTED,
         check: None,
     },
@@ -591,11 +591,14 @@ pub(crate) const RULES: &[Rule] = &[
     // which would take only the first word.
     named(
         "secret-line-value",
-        r#"(?m)^[ \t]*(?:export[ \t]+|-[ \t]+)?(?P<key>[A-Za-z0-9_.\-]*(?i:{KEYWORDS})[A-Za-z0-9_.\-]*)[ \t]*[=:][ \t]*(?P<ln>[^\s"'`#|>&\[{(<$%!*@][^\r\n"'`#]*[ \t][^\r\n"'`#]*[^\s"'`#])[ \t]*(?:#[^\r\n]*)?\r?$"#,
+        r#"(?m)^[ \t]*(?:export[ \t]+|-[ \t]+)?(?P<key>[A-Za-z0-9_.\-]*(?i:{KEYWORDS})[A-Za-z0-9_.\-]*)[ \t]*[=:][ \t]*(?P<ln>[^\s"'`#|>&\[{(<$%!*@][^\r\n`]*?[ \t][^\r\n`]*?[^\s`])(?:[ \t]+#[^\r\n]*)?[ \t]*\r?$"#,
     ),
     named(
         "secret-block-scalar",
-        r#"(?m)^[ \t]*(?:-[ \t]+)?(?P<key>[A-Za-z0-9_.\-]*(?i:{KEYWORDS})[A-Za-z0-9_.\-]*)["']?[ \t]*:[ \t]*[|>][1-9+\-]{0,2}[ \t]*(?:#[^\r\n]*)?\r?\n(?P<block>(?:[ \t]*\r?\n|[ \t]+[^\r\n]*(?:\r?\n|\z))+)"#,
+        // Only the line after the indicator is matched; the lines that belong to the
+        // block are found from there (`names::block_lines`), so a match never runs on
+        // over the rest of the text.
+        r#"(?m)^[ \t]*(?:-[ \t]+)?["']?(?P<key>[A-Za-z0-9_.\-]*(?i:{KEYWORDS})[A-Za-z0-9_.\-]*)["']?[ \t]*:[ \t]*(?:[!&][^\s]*[ \t]+)*[|>][1-9+\-]{0,2}[ \t]*(?:#[^\r\n]*)?\r?\n(?P<block>[^\r\n]*)"#,
     ),
     named(
         "secret-multiline-string",
@@ -623,6 +626,12 @@ pub(crate) const RULES: &[Rule] = &[
     named(
         "secret-json-name-value",
         r#"\\?"(?i:name|key|parameterkey|optionname)\\?"\s*:\s*\\?"(?P<key>[A-Za-z0-9_.\-]*(?i:{KEYWORDS})[A-Za-z0-9_.\-]*)\\?"\s*,\s*\\?"(?i:value|parametervalue)\\?"\s*:\s*\\?"(?P<dq>[^"\\\r\n]+)"#,
+    ),
+    // A parameter list's pair, as the AWS CLI's shorthand and CloudFormation's YAML
+    // write it: `ParameterKey=DbPassword,ParameterValue=...`.
+    named(
+        "secret-parameter-pair",
+        r#"(?i:parameterkey|optionname)\\?["']?[ \t]*[=:][ \t]*\\?["']?(?P<key>[A-Za-z0-9_.\-]*(?i:{KEYWORDS})[A-Za-z0-9_.\-]*)\\?["']?[ \t]*(?:,|\r?\n)[ \t\-]*\\?["']?(?i:parametervalue|value)\\?["']?[ \t]*[=:][ \t]*(?:\\?"(?P<dq>[^"\\\r\n]+)|(?P<uq>[^\s"',}\]]+))"#,
     ),
     named(
         "secret-string-pair",
