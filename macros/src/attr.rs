@@ -6,8 +6,7 @@ use syn::parse::Parser;
 use syn::spanned::Spanned;
 use syn::{Expr, ExprArray, Lit, LitInt, LitStr};
 
-pub use crate::words::suggest;
-use crate::words::{is_scope_name, parse_duration_ms, parse_rate, parse_size};
+use secure_tool_words::{is_scope_name, parse_duration_ms, parse_rate, parse_size, suggest};
 
 /// Collects errors; `finish` combines them into one.
 #[derive(Default)]

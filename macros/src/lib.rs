@@ -11,10 +11,7 @@ mod ast;
 mod attr;
 mod expand;
 mod fallback;
-// Shared with the runtime, which reads the same words in an operator's policy file.
 mod valid;
-#[path = "../../runtime/src/words.rs"]
-mod words;
 
 use proc_macro::TokenStream;
 use quote::quote;

@@ -51,9 +51,12 @@
 //! # let _ = Greeter::tool_router();
 //! ```
 #![doc(html_root_url = "https://docs.rs/secure-tool/0.1.0")]
+// docs.rs builds with every feature and `--cfg docsrs`: each gated item shows its feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod audit;
 #[cfg(feature = "jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub mod auth;
 mod de;
 mod decl;
@@ -65,6 +68,7 @@ mod limits;
 mod manifest;
 mod messages;
 #[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub mod net;
 mod pipeline;
 mod policy;
@@ -77,8 +81,6 @@ mod security;
 mod store;
 mod support;
 pub mod types;
-#[cfg(feature = "policy")]
-mod words;
 
 pub use audit::{AUDIT_TARGET, AUDIT_VALUE_CHARS, AuditLog, ERROR_TARGET, Outcome};
 pub use error::{ErrorRef, ToolError};
@@ -90,6 +92,7 @@ pub use manifest::{Manifest, ToolManifest};
 pub use pipeline::{Denied, RETRY_AFTER_META_KEY, SCOPES_META_KEY};
 pub use policy::Policy;
 #[cfg(feature = "policy")]
+#[cfg_attr(docsrs, doc(cfg(feature = "policy")))]
 pub use policy::{PolicyError, PolicyWatch};
 pub use problem::{InputError, Problem};
 pub use raw::RawLimits;

@@ -1,7 +1,13 @@
 //! Words that `#[secure_tool(..)]` and an operator's policy file read alike: limits
 //! (`"60/min"`, `"2s"`, `"64KiB"`), scope names, and the near-miss suggestion for an
-//! unknown key. Plain functions on text, with no dependencies: the macro crate compiles
-//! this same file (`#[path]`), so the two cannot drift apart.
+//! unknown key. Plain functions on text, with no dependencies, in a crate of their own so
+//! that [secure-tool](https://docs.rs/secure-tool) and its macros read them from one
+//! source and cannot drift apart. Not meant to be used directly.
+//!
+//! ```
+//! assert_eq!(secure_tool_words::parse_rate("60/min"), Ok((60, 60_000)));
+//! assert_eq!(secure_tool_words::parse_size("64KiB"), Ok(65_536));
+//! ```
 
 /// `"60/min"` -> (60, 60_000 ms).
 pub fn parse_rate(text: &str) -> Result<(u32, u64), String> {

@@ -14,7 +14,7 @@ use toml::Spanned;
 use super::{Access, Policy, ToolRule};
 use crate::decl::Registered;
 use crate::limits::{Bytes, Defaults, Limits, Millis, Rate};
-use crate::words::{is_scope_name, parse_duration_ms, parse_rate, parse_size, suggest};
+use secure_tool_words::{is_scope_name, parse_duration_ms, parse_rate, parse_size, suggest};
 
 /// A policy that cannot be used: where, and why. Its `Display` is
 /// `FILE:LINE:COLUMN: message`, the form editors and terminals link to.

@@ -45,20 +45,34 @@ mod variants;
     feature = "sql",
     feature = "command"
 ))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(
+        feature = "path",
+        feature = "url",
+        feature = "sql",
+        feature = "command"
+    )))
+)]
 pub use checked::Rejection;
 #[cfg(feature = "command")]
+#[cfg_attr(docsrs, doc(cfg(feature = "command")))]
 pub use command::{CommandLine, CommandRejection, MAX_ARG_BYTES, MAX_ARGS};
 #[cfg(feature = "path")]
+#[cfg_attr(docsrs, doc(cfg(feature = "path")))]
 pub use path::{MAX_COMPONENT_BYTES, MAX_PATH_BYTES, MAX_PATH_DEPTH, PathRejection, SafePath};
 #[cfg(feature = "path")]
+#[cfg_attr(docsrs, doc(cfg(feature = "path")))]
 pub use sandbox::{DirEntry, Metadata, Sandbox, SandboxError, SandboxErrorKind};
 #[cfg(feature = "sql")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sql")))]
 pub use sql::{
     Generic, MAX_IDENT_BYTES, MAX_SQL_BYTES, MySql, Postgres, ReadOnlySql, SqlDialect, SqlIdent,
     SqlRejection, Sqlite,
 };
 pub use text::{find_hidden, hidden_class};
 #[cfg(feature = "url")]
+#[cfg_attr(docsrs, doc(cfg(feature = "url")))]
 pub use url::{MAX_URL_BYTES, SafeUrl, UrlRejection};
 
 /// The values a field holds: itself, or each item of an `Option` or `Vec` of it. The
