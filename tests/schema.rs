@@ -101,10 +101,16 @@ async fn tools_list_is_identical_to_bare_rmcp() {
     let as_json = |t: &Vec<rmcp::model::Tool>| serde_json::to_value(t).unwrap();
     // Identical, but that each secured tool's `_meta` lists the scopes a call needs
     // (none: these tools are public).
+    // (none: these tools are public), and that a tool without input says it takes no
+    // argument, as the server enforces (issue 22).
     let mut secured = as_json(&secured);
     for tool in secured.as_array_mut().unwrap() {
         let meta = tool.as_object_mut().unwrap().remove("_meta").unwrap();
         assert_eq!(meta, serde_json::json!({"secure-tool/scopes": []}));
+        if tool["name"] == "ping" {
+            let schema = tool["inputSchema"].as_object_mut().unwrap();
+            assert_eq!(schema.remove("additionalProperties"), Some(false.into()));
+        }
     }
     assert_eq!(secured, as_json(&bare));
 }
@@ -151,4 +157,19 @@ async fn structured_output_still_arrives_structured() {
             "{tool}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_tool_without_input_refuses_arguments_as_its_schema_says() {
+    let client = connect(secured::Server::new()).await;
+    let tools = client.list_all_tools().await.unwrap();
+    let ping = tools.iter().find(|t| t.name == "ping").unwrap();
+    assert_eq!(
+        ping.input_schema.get("additionalProperties"),
+        Some(&false.into())
+    );
+    let result = call(&client, "ping", serde_json::json!({"force": true})).await;
+    assert_eq!(result.is_error, Some(true), "{result:?}");
+    let result = call(&client, "ping", serde_json::json!({})).await;
+    assert_ne!(result.is_error, Some(true), "{result:?}");
 }

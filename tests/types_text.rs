@@ -15,6 +15,7 @@ struct Note {
     #[validate(length(max = 500))]
     text: String,
     #[validate(length(max = 8))]
+    #[secure(each(length(max = 64)))]
     tags: Option<Vec<String>>,
     #[validate(length(max = 500))]
     #[secure(hidden_text = "raw terminal transcript: escape codes are the content")]
@@ -495,4 +496,30 @@ fn nested_inputs_are_validated_with_their_path() {
     );
     assert!(!matches!(post.kind, Kind::Final));
     assert_eq!(post.count, 1);
+}
+
+/// Issue 22: `length(max = 8)` on `tags` counts tags; `each(length(max = 64))` bounds each
+/// one, in characters (a tag of 64 CJK characters is 192 bytes, and fits).
+#[tokio::test]
+async fn each_item_of_a_collection_is_bounded() {
+    let client = connect(notes()).await;
+    let long = "a".repeat(60_000);
+    let result = call(
+        &client,
+        "save",
+        json!({ "text": "hi", "tags": ["ok", long] }),
+    )
+    .await;
+    let message = error_text(&result);
+    assert!(
+        message.contains("tags") && message.contains("at most 64 characters"),
+        "{message}"
+    );
+    assert!(!message.contains("aaaa"), "value-free: {message}");
+    let cjk = "字".repeat(64);
+    let result = call(&client, "save", json!({ "text": "hi", "tags": [cjk] })).await;
+    assert_eq!(ok_text(&result), "saved 2 chars");
+    let over = "字".repeat(65);
+    let result = call(&client, "save", json!({ "text": "hi", "tags": [over] })).await;
+    assert!(error_text(&result).contains("at most 64 characters"));
 }

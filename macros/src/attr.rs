@@ -328,6 +328,10 @@ pub struct FieldArgs {
     pub audit: Option<Span>,
     /// `sensitive`: the value is never written anywhere.
     pub sensitive: Option<Span>,
+    /// `each(length(max = N))`: every item of the collection at most N long.
+    pub each: Option<(Span, LitInt)>,
+    /// An `each(..)` was written but did not parse (already reported).
+    pub each_malformed: bool,
 }
 
 pub const FIELD_KEYS: &[&str] = &[
@@ -342,6 +346,7 @@ pub const FIELD_KEYS: &[&str] = &[
     "sql",
     "audit",
     "sensitive",
+    "each",
 ];
 
 /// `name = ["a", "b"]` inside a nested list.
@@ -396,6 +401,47 @@ fn named_lists(
         Ok(())
     })?;
     Ok((span, lists))
+}
+
+/// `each(length(max = N))`, validator's `length` applied to every item.
+fn each_length(
+    meta: &syn::meta::ParseNestedMeta<'_>,
+    errors: &mut Errors,
+) -> syn::Result<Option<(Span, LitInt)>> {
+    const FORM: &str =
+        "write `each(length(max = N))`: the most characters (or items) each item may hold";
+    let span = meta.path.span();
+    if !meta.input.peek(syn::token::Paren) {
+        errors.at(span, FORM);
+        skip_value(meta)?;
+        return Ok(None);
+    }
+    let mut max = None;
+    let reported = errors.len();
+    meta.parse_nested_meta(|inner| {
+        if !inner.path.is_ident("length") {
+            errors.at(inner.path.span(), FORM);
+            return skip_value(&inner);
+        }
+        inner.parse_nested_meta(|bound| {
+            if bound.path.is_ident("max") {
+                let value: LitInt = bound.value()?.parse()?;
+                if value.base10_parse::<u64>().map_or(true, |n| n == 0) {
+                    errors.at(value.span(), "`max` must be a whole number above 0");
+                } else {
+                    max = Some(value);
+                }
+            } else {
+                errors.at(bound.path.span(), FORM);
+                skip_value(&bound)?;
+            }
+            Ok(())
+        })
+    })?;
+    if max.is_none() && errors.len() == reported {
+        errors.at(span, FORM);
+    }
+    Ok(max.map(|max| (span, max)))
 }
 
 /// `#[secure(...)]` on a `SecureInput` type itself.
@@ -474,6 +520,14 @@ impl FieldArgs {
                     errors.at(meta.path.span(), format!("duplicate `{name}`"));
                 }
                 *slot = Some(named_lists(meta, keys, errors)?);
+                return Ok(());
+            }
+            if name == "each" {
+                if args.each.is_some() {
+                    errors.at(meta.path.span(), "duplicate `each`");
+                }
+                args.each = each_length(meta, errors)?;
+                args.each_malformed |= args.each.is_none();
                 return Ok(());
             }
             // Flags: what the audit trail may keep of the value.

@@ -263,10 +263,8 @@ fn rebuild_tool_attr(
             let input = &params.input;
             register(&quote!(::secure_tool::__private::input_schema::<#input>()))
         }
-        // What rmcp lists for a tool without `Parameters`.
-        (None, None) => register(&quote!(
-            ::secure_tool::__private::rmcp::handler::server::common::schema_for_empty_input()
-        )),
+        // An empty object, and no other argument: what the server enforces.
+        (None, None) => register(&quote!(::secure_tool::__private::no_input_schema())),
     };
     let output_schema = json_output
         .filter(|_| !parsed.has_output_schema)
@@ -681,6 +679,15 @@ fn field_checks(f: &Field, value: &TokenStream, path: &TokenStream) -> TokenStre
             ::secure_tool::__private::check_url_field(
                 #value, &__secure_tool_at, &[#(#allow),*], &[#(#deny),*], &[#(#schemes),*],
                 __secure_tool_problems,
+            );
+        });
+    }
+    if let Some((_, max)) = &f.args.each
+        && !f.audit.refused
+    {
+        checks.push(quote! {
+            ::secure_tool::__private::check_each_length(
+                #value, &__secure_tool_at, #max, __secure_tool_problems,
             );
         });
     }

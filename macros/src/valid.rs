@@ -131,12 +131,18 @@ fn tool_attr_below(tool: &ast::Tool, errors: &mut Errors) {
         return;
     }
     let item = &tool.method;
-    let message = if expanded_by_rmcp(&item.sig) {
-        "`#[secure_tool]` is below `#[tool]`: move it above, so it wraps the method before rmcp's `#[tool]` does"
+    if expanded_by_rmcp(&item.sig) {
+        // The call site of an attribute macro is the attribute itself: the one to move.
+        errors.at(
+            Span::call_site(),
+            "`#[secure_tool]` is below `#[tool]`: move it above, so it wraps the method before rmcp's `#[tool]` does",
+        );
     } else {
-        "`#[secure_tool]` goes on an rmcp tool method: add `#[tool(...)]` below it (and keep the method in a `#[tool_router]` impl)"
-    };
-    errors.at(item.sig.fn_token.span, message);
+        errors.at(
+            item.sig.fn_token.span,
+            "`#[secure_tool]` goes on an rmcp tool method: add `#[tool(...)]` below it (and keep the method in a `#[tool_router]` impl)",
+        );
+    }
 }
 
 /// Whether rmcp's `#[tool]` already rewrote this method (it turns `async fn` into a fn
@@ -566,6 +572,18 @@ fn field(f: &ast::Field, errors: &mut Errors) -> Audit {
                     ty.span(),
                     format!("unbounded `{}` field `{name}`: add `#[validate(length(max = N))]`, or `#[secure(unbounded = \"why\")]` to accept the risk", type_text(ty)),
                 );
+            } else if items_unbounded(ty)
+                && args.each.is_none()
+                && !args.each_malformed
+                && args.unbounded.is_none()
+                && errors.len() == before
+            {
+                // `length(max)` counts the items; each item (a string, an inner list, a
+                // map's keys and values) is still as long as the model likes.
+                errors.at(
+                    ty.span(),
+                    format!("the items of `{}` field `{name}` are unbounded: `length(max = N)` counts items, not their length; add `#[secure(each(length(max = N)))]` to bound each one, or `#[secure(unbounded = \"why\")]` to accept the risk", type_text(ty)),
+                );
             }
         }
         // Untyped JSON has no schema for the model and no validation for the server.
@@ -578,6 +596,14 @@ fn field(f: &ast::Field, errors: &mut Errors) -> Audit {
             }
         }
         Kind::Bounded => {}
+    }
+    if let Some((span, _)) = &args.each
+        && !items_unbounded(ty)
+    {
+        errors.at(
+            *span,
+            format!("`each` on field `{name}`, whose items are bounded by their type (or which is no collection): remove it"),
+        );
     }
     // A waiver that waives nothing would make the manifest lie about the risks taken.
     if let Some(reason) = &args.unbounded
@@ -646,6 +672,28 @@ fn variant_field_rules(
             attr.path().span(),
             format!("`#[validate]` on field `{name}` of variant `{variant}` would never run (validator checks structs only): move the fields into a struct that derives `SecureInput` and hold it in the variant, `{variant}({variant}Args)`"),
         );
+    }
+}
+
+/// Whether `ty` is a collection (looking through `Option`, `Box`...) whose items, keys
+/// or values are themselves strings or collections: `Vec<String>`, `Vec<Vec<u8>>`,
+/// `HashMap<String, u32>`.
+fn items_unbounded(ty: &Type) -> bool {
+    let Some(name) = last_ident(ty) else {
+        return match ty {
+            Type::Slice(slice) => kind(&slice.elem) == Kind::Sized,
+            Type::Array(array) => kind(&array.elem) == Kind::Sized,
+            Type::Reference(reference) => items_unbounded(&reference.elem),
+            _ => false,
+        };
+    };
+    match name.as_str() {
+        "Option" | "Box" | "Arc" | "Rc" => first_generic(ty).is_some_and(items_unbounded),
+        "Vec" | "VecDeque" | "LinkedList" | "BinaryHeap" | "HashMap" | "BTreeMap" | "HashSet"
+        | "BTreeSet" | "IndexMap" | "IndexSet" => {
+            generics(ty).any(|item| kind(item) == Kind::Sized)
+        }
+        _ => false,
     }
 }
 

@@ -135,6 +135,28 @@ pub trait InputField {
     fn sensitive_values(&self, out: &mut Vec<String>) {
         let _ = out;
     }
+
+    /// Whether this value, as an item of a collection, is longer than `max`: characters
+    /// of text, items of a collection (or anything inside them). Other values are bounded
+    /// by their type. For `#[secure(each(length(max = N)))]`.
+    #[doc(hidden)]
+    fn item_exceeds(&self, max: usize) -> bool {
+        let _ = max;
+        false
+    }
+
+    /// Whether any item of this collection (key or value of a map) is longer than `max`,
+    /// as [`item_exceeds`](Self::item_exceeds) measures it.
+    #[doc(hidden)]
+    fn items_exceed(&self, max: usize) -> bool {
+        let _ = max;
+        false
+    }
+}
+
+/// Characters of text over `max` (bytes bound characters from above: the fast path).
+fn text_exceeds(text: &str, max: usize) -> bool {
+    text.len() > max && text.chars().count() > max
 }
 
 fn scan(text: &str, path: &FieldPath<'_>, scan_text: bool, problems: &mut Vec<Problem>) {
@@ -146,6 +168,10 @@ fn scan(text: &str, path: &FieldPath<'_>, scan_text: bool, problems: &mut Vec<Pr
 impl InputField for str {
     fn check_field(&self, path: &FieldPath<'_>, scan_text: bool, problems: &mut Vec<Problem>) {
         scan(self, path, scan_text, problems);
+    }
+
+    fn item_exceeds(&self, max: usize) -> bool {
+        text_exceeds(self, max)
     }
 }
 
@@ -160,6 +186,10 @@ macro_rules! text {
         impl InputField for $ty {
             fn check_field(&self, path: &FieldPath<'_>, scan_text: bool, problems: &mut Vec<Problem>) {
                 scan(self, path, scan_text, problems);
+            }
+
+            fn item_exceeds(&self, max: usize) -> bool {
+                text_exceeds(self, max)
             }
         }
     )*};
@@ -241,6 +271,14 @@ macro_rules! forward {
             fn collect_opt_outs(out: &mut Vec<OptOut>, seen: &mut Vec<&'static str>) {
                 T::collect_opt_outs(out, seen);
             }
+
+            fn item_exceeds(&self, max: usize) -> bool {
+                (**self).item_exceeds(max)
+            }
+
+            fn items_exceed(&self, max: usize) -> bool {
+                (**self).items_exceed(max)
+            }
         }
     )*};
 }
@@ -259,6 +297,14 @@ impl<T: InputField> InputField for Option<T> {
         if let Some(value) = self {
             value.sensitive_values(out);
         }
+    }
+
+    fn item_exceeds(&self, max: usize) -> bool {
+        self.as_ref().is_some_and(|value| value.item_exceeds(max))
+    }
+
+    fn items_exceed(&self, max: usize) -> bool {
+        self.as_ref().is_some_and(|value| value.items_exceed(max))
     }
 
     fn collect_opt_outs(out: &mut Vec<OptOut>, seen: &mut Vec<&'static str>) {
@@ -299,6 +345,14 @@ macro_rules! sequence {
             fn collect_opt_outs(out: &mut Vec<OptOut>, seen: &mut Vec<&'static str>) {
                 T::collect_opt_outs(out, seen);
             }
+
+            fn item_exceeds(&self, max: usize) -> bool {
+                self.len() > max || self.items_exceed(max)
+            }
+
+            fn items_exceed(&self, max: usize) -> bool {
+                self.iter().any(|item| item.item_exceeds(max))
+            }
         }
     )*};
 }
@@ -311,6 +365,14 @@ impl<T: InputField, const N: usize> InputField for [T; N] {
         check_items(self, path, scan_text, problems);
     }
 
+    fn item_exceeds(&self, max: usize) -> bool {
+        N > max || self.items_exceed(max)
+    }
+
+    fn items_exceed(&self, max: usize) -> bool {
+        self.iter().any(|item| item.item_exceeds(max))
+    }
+
     fn collect_opt_outs(out: &mut Vec<OptOut>, seen: &mut Vec<&'static str>) {
         T::collect_opt_outs(out, seen);
     }
@@ -318,6 +380,14 @@ impl<T: InputField, const N: usize> InputField for [T; N] {
 
 impl<T: InputField, S> InputField for HashSet<T, S> {
     const VALIDATES_ITSELF: bool = T::VALIDATES_ITSELF;
+
+    fn item_exceeds(&self, max: usize) -> bool {
+        self.len() > max || self.items_exceed(max)
+    }
+
+    fn items_exceed(&self, max: usize) -> bool {
+        self.iter().any(|item| item.item_exceeds(max))
+    }
 
     fn check_field(&self, path: &FieldPath<'_>, scan_text: bool, problems: &mut Vec<Problem>) {
         // Set order is arbitrary, so an index would name nothing: report the field.
@@ -356,6 +426,15 @@ fn check_entries<'v, K: InputField + 'v, V: InputField + 'v>(
 impl<K: InputField, V: InputField> InputField for BTreeMap<K, V> {
     const VALIDATES_ITSELF: bool = V::VALIDATES_ITSELF;
 
+    fn item_exceeds(&self, max: usize) -> bool {
+        self.len() > max || self.items_exceed(max)
+    }
+
+    fn items_exceed(&self, max: usize) -> bool {
+        self.iter()
+            .any(|(key, value)| key.item_exceeds(max) || value.item_exceeds(max))
+    }
+
     fn check_field(&self, path: &FieldPath<'_>, scan_text: bool, problems: &mut Vec<Problem>) {
         check_entries(self, path, scan_text, problems);
     }
@@ -368,6 +447,15 @@ impl<K: InputField, V: InputField> InputField for BTreeMap<K, V> {
 
 impl<K: InputField, V: InputField, S> InputField for HashMap<K, V, S> {
     const VALIDATES_ITSELF: bool = V::VALIDATES_ITSELF;
+
+    fn item_exceeds(&self, max: usize) -> bool {
+        self.len() > max || self.items_exceed(max)
+    }
+
+    fn items_exceed(&self, max: usize) -> bool {
+        self.iter()
+            .any(|(key, value)| key.item_exceeds(max) || value.item_exceeds(max))
+    }
 
     fn check_field(&self, path: &FieldPath<'_>, scan_text: bool, problems: &mut Vec<Problem>) {
         check_entries(self, path, scan_text, problems);
@@ -390,11 +478,54 @@ impl InputField for serde_json::Value {
             _ => {}
         }
     }
+
+    fn item_exceeds(&self, max: usize) -> bool {
+        match self {
+            serde_json::Value::String(text) => text_exceeds(text, max),
+            serde_json::Value::Array(items) => items.item_exceeds(max),
+            serde_json::Value::Object(map) => map.item_exceeds(max),
+            _ => false,
+        }
+    }
+
+    fn items_exceed(&self, max: usize) -> bool {
+        match self {
+            serde_json::Value::Array(items) => items.items_exceed(max),
+            serde_json::Value::Object(map) => map.items_exceed(max),
+            _ => false,
+        }
+    }
 }
 
 impl InputField for serde_json::Map<String, serde_json::Value> {
     fn check_field(&self, path: &FieldPath<'_>, scan_text: bool, problems: &mut Vec<Problem>) {
         check_entries(self, path, scan_text, problems);
+    }
+
+    fn item_exceeds(&self, max: usize) -> bool {
+        self.len() > max || self.items_exceed(max)
+    }
+
+    fn items_exceed(&self, max: usize) -> bool {
+        self.iter()
+            .any(|(key, value)| text_exceeds(key, max) || value.item_exceeds(max))
+    }
+}
+
+/// `#[secure(each(length(max = N)))]`: every item of the collection (key and value of a
+/// map, and everything inside them) at most `max` characters or items long. Called by
+/// generated code.
+pub fn check_each_length<F: InputField + ?Sized>(
+    value: &F,
+    path: &FieldPath<'_>,
+    max: usize,
+    problems: &mut Vec<Problem>,
+) {
+    if value.items_exceed(max) {
+        path.problem(
+            format!("each item must be at most {max} characters (or items) long"),
+            problems,
+        );
     }
 }
 

@@ -160,13 +160,15 @@ pub mod __private {
     pub use crate::__secure_tool_register as register;
     pub use crate::__secure_tool_verbatim as verbatim;
     pub use crate::decl::{Site, ToolDecl, registered};
+    pub use crate::field::check_each_length;
     pub use crate::limits::{Bytes, Limits, Millis, Rate};
     // `ReturnsResult`, `ReturnsValue` and `ToolReturn` are named by the compiler's message
     // for an unsupported return type.
     pub use crate::pipeline::{
         AuthFuture, CallScope, NoInput, ReturnsResult, ReturnsValue, ToolFuture, ToolReturn,
-        WrapParameters, input_schema, output_schema, returns_result, returns_value, run_async,
-        run_async_authorized, run_sync, run_sync_authorized, tool_meta, verdict, verdict_now,
+        WrapParameters, input_schema, no_input_schema, output_schema, returns_result,
+        returns_value, run_async, run_async_authorized, run_sync, run_sync_authorized, tool_meta,
+        verdict, verdict_now,
     };
     #[cfg(feature = "command")]
     pub use crate::types::command::check_command_field;

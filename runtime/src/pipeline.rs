@@ -143,6 +143,20 @@ pub fn input_schema<T: schemars::JsonSchema + 'static>() -> Arc<JsonObject> {
     }
 }
 
+/// The `inputSchema` of a tool without `Parameters<T>`: an empty object that allows no
+/// property (`additionalProperties: false`), which is what the server enforces; rmcp's
+/// own would let a client believe extra arguments are welcome.
+pub fn no_input_schema() -> Arc<JsonObject> {
+    static SCHEMA: std::sync::LazyLock<Arc<JsonObject>> = std::sync::LazyLock::new(|| {
+        let mut schema = JsonObject::new();
+        schema.insert("type".into(), "object".into());
+        schema.insert("properties".into(), JsonObject::new().into());
+        schema.insert("additionalProperties".into(), false.into());
+        Arc::new(schema)
+    });
+    Arc::clone(&SCHEMA)
+}
+
 /// rmcp's own panic for an input whose schema is not an object (compiled once, not per
 /// input type). The derive refuses such inputs first, so this is only a backstop.
 #[cold]
