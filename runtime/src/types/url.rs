@@ -25,7 +25,17 @@ pub const MAX_URL_BYTES: usize = 2048;
 /// documentation link works, and [`as_str`](Self::as_str) is exactly what is fetched.
 ///
 /// Parsing checks the URL as written; [`SafeUrl::resolve`] checks what its name resolves
-/// to (DNS rebinding) and returns the addresses to connect to.
+/// to (DNS rebinding) and returns the addresses to connect to. **A name is not resolved
+/// by parsing**: `http://127.0.0.1.nip.io/` is a valid `SafeUrl`, and reaches the loopback
+/// interface if fetched by name. Connect to the addresses `resolve` returns, or fetch
+/// through `secure_tool::net` (feature `reqwest`), whose resolver refuses them:
+///
+/// ```no_run
+/// # async fn fetch(url: secure_tool::types::SafeUrl) -> Result<(), Box<dyn std::error::Error>> {
+/// let addrs = url.resolve().await?; // every answer checked: refuses 127.0.0.1.nip.io
+/// let stream = tokio::net::TcpStream::connect(&addrs[..]).await?;
+/// # drop(stream); Ok(()) }
+/// ```
 ///
 /// ```
 /// use secure_tool::types::SafeUrl;
