@@ -55,8 +55,7 @@ fn tool_generates_its_attr_function_and_a_boxed_future() {
     assert_eq!(attr.name, "ping", "{CHANGED}");
     assert_eq!(attr.description.as_deref(), Some("Ping"), "{CHANGED}");
     let server = bare();
-    let future: std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send + '_>> =
-        server.ping();
+    let future: std::pin::Pin<Box<dyn Future<Output = String> + Send + '_>> = server.ping();
     drop(future);
     assert_eq!(bare().tool_router.list_all().len(), 2, "{CHANGED}");
 }

@@ -516,6 +516,12 @@ async fn each_item_of_a_collection_is_bounded() {
         "{message}"
     );
     assert!(!message.contains("aaaa"), "value-free: {message}");
+    // The model is told: each tag's bound is in the schema, through the `Option`.
+    let tools = client.list_all_tools().await.unwrap();
+    let schema = serde_json::Value::Object((*tools[0].input_schema).clone());
+    let tags = &schema["properties"]["tags"];
+    assert_eq!(tags["maxItems"], 8, "{tags}");
+    assert_eq!(tags["items"]["maxLength"], 64, "{tags}");
     let cjk = "字".repeat(64);
     let result = call(&client, "save", json!({ "text": "hi", "tags": [cjk] })).await;
     assert_eq!(ok_text(&result), "saved 2 chars");

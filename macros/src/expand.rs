@@ -550,11 +550,32 @@ pub fn secure_input(input: &Input<'_>) -> TokenStream {
             impl #impl_generics ::secure_tool::__private::ObjectInput for #ident #ty_generics #where_clause {}
         }
     });
+    // `each(length(max = N))` of a struct's own fields, for its input schema.
+    let bounds: Vec<_> = match shape {
+        Shape::Struct { fields, .. } => fields
+            .iter()
+            .filter(|f| !f.skipped && !f.flatten)
+            .filter_map(|f| {
+                let (_, max) = f.args.each.as_ref()?;
+                let wire = &f.wire;
+                Some(quote!((#wire, #max)))
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let item_bounds = (!bounds.is_empty()).then(|| {
+        quote! {
+            fn item_bounds() -> &'static [(&'static str, usize)] {
+                &[#(#bounds),*]
+            }
+        }
+    });
     quote! {
         #[automatically_derived]
         impl #impl_generics ::secure_tool::SecureInput for #ident #ty_generics #where_clause {
             #own_opt_outs
             #audit_values
+            #item_bounds
         }
 
         #[automatically_derived]

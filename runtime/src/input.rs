@@ -62,6 +62,13 @@ pub trait SecureInput:
     fn audit_values(&self, out: &mut Vec<(&'static str, Value)>) {
         let _ = out;
     }
+
+    /// The `#[secure(each(length(max = N)))]` bounds of this type's own fields, by the
+    /// name serde reads, so its input schema shows them.
+    #[doc(hidden)]
+    fn item_bounds() -> &'static [(&'static str, usize)] {
+        &[]
+    }
 }
 
 /// A waived compile-time rule on one field, with the reason its author wrote.

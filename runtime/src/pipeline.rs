@@ -134,12 +134,75 @@ impl<T> WrapParameters<T> for rmcp::handler::server::wrapper::Parameters<T> {
 
 /// The `inputSchema` rmcp itself would compute for `Parameters<T>`, used because the
 /// secured method no longer takes `Parameters<T>` (its arguments come through the guard).
-pub fn input_schema<T: schemars::JsonSchema + 'static>() -> Arc<JsonObject> {
-    match rmcp::handler::server::common::schema_for_input::<
+pub fn input_schema<T: SecureInput>() -> Arc<JsonObject> {
+    let schema = match rmcp::handler::server::common::schema_for_input::<
         rmcp::handler::server::wrapper::Parameters<T>,
     >() {
         Ok(schema) => schema,
         Err(error) => invalid_input_schema(std::any::type_name::<T>(), &error),
+    };
+    if T::item_bounds().is_empty() {
+        return schema;
+    }
+    let mut schema = (*schema).clone();
+    if let Some(serde_json::Value::Object(properties)) = schema.get_mut("properties") {
+        for (name, max) in T::item_bounds() {
+            if let Some(property) = properties.get_mut(*name) {
+                bound_items(property, *max);
+            }
+        }
+    }
+    Arc::new(schema)
+}
+
+/// Show `each(length(max))` in a property's schema: on an array's items and on a map's
+/// keys (`propertyNames`) and values (`additionalProperties`), as `maxLength` for text and
+/// `maxItems` for inner arrays; through `anyOf` (an `Option`).
+fn bound_items(property: &mut serde_json::Value, max: usize) {
+    fn bound(item: &mut serde_json::Value, max: usize) {
+        let Some(object) = item.as_object_mut() else {
+            return;
+        };
+        let kinds: Vec<String> = match object.get("type") {
+            Some(serde_json::Value::String(kind)) => vec![kind.clone()],
+            Some(serde_json::Value::Array(kinds)) => kinds
+                .iter()
+                .filter_map(|k| k.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        };
+        if kinds.iter().any(|k| k == "string") {
+            object.insert("maxLength".into(), max.into());
+        }
+        if kinds.iter().any(|k| k == "array") {
+            object.insert("maxItems".into(), max.into());
+            if let Some(items) = object.get_mut("items") {
+                bound(items, max);
+            }
+        }
+    }
+    let Some(object) = property.as_object_mut() else {
+        return;
+    };
+    if let Some(serde_json::Value::Array(choices)) = object.get_mut("anyOf") {
+        choices
+            .iter_mut()
+            .for_each(|choice| bound_items(choice, max));
+        return;
+    }
+    if let Some(items) = object.get_mut("items") {
+        bound(items, max);
+    }
+    if object.get("type").and_then(|t| t.as_str()) == Some("object")
+        || object.contains_key("additionalProperties")
+    {
+        if let Some(values) = object.get_mut("additionalProperties") {
+            bound(values, max);
+        }
+        object.insert(
+            "propertyNames".into(),
+            serde_json::json!({ "maxLength": max }),
+        );
     }
 }
 

@@ -34,6 +34,8 @@ async def main(binary):
             check("the quick start's tool is listed", set(tools) == {"add_note"}, tools)
             schema = tools["add_note"].input_schema
             check("the text bound is in the schema", schema["properties"]["text"].get("maxLength") == 500, schema)
+            tags = schema["properties"]["tags"]
+            check("the tag bounds are in the schema", tags.get("maxItems") == 8 and tags["items"].get("maxLength") == 32, tags)
             check("extra arguments are refused by the schema", schema.get("additionalProperties") is False, schema)
             ok = await session.call_tool("add_note", {"text": "buy milk", "tags": ["home"]})
             check("a note is kept", not ok.is_error and "8 characters" in text_of(ok), text_of(ok))
