@@ -261,7 +261,13 @@ fn rebuild_tool_attr(
         (Some(schema), _) => register(schema),
         (None, Some(params)) => {
             let input = &params.input;
-            register(&quote!(::secure_tool::__private::input_schema::<#input>()))
+            // The bounds through the same autoref pick as the waivers: a type that is no
+            // tool input is reported once, by the pipeline's bound.
+            register(&quote!(::secure_tool::__private::input_schema::<#input>({
+                #[allow(unused_imports)]
+                use ::secure_tool::__private::{ViaNoInput as _, ViaToolInput as _};
+                (&::secure_tool::__private::OptOutsOf::<#input>::NEW).item_bounds()
+            })))
         }
         // An empty object, and no other argument: what the server enforces.
         (None, None) => register(&quote!(::secure_tool::__private::no_input_schema())),

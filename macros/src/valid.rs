@@ -572,18 +572,6 @@ fn field(f: &ast::Field, errors: &mut Errors) -> Audit {
                     ty.span(),
                     format!("unbounded `{}` field `{name}`: add `#[validate(length(max = N))]`, or `#[secure(unbounded = \"why\")]` to accept the risk", type_text(ty)),
                 );
-            } else if items_unbounded(ty)
-                && args.each.is_none()
-                && !args.each_malformed
-                && args.unbounded.is_none()
-                && errors.len() == before
-            {
-                // `length(max)` counts the items; each item (a string, an inner list, a
-                // map's keys and values) is still as long as the model likes.
-                errors.at(
-                    ty.span(),
-                    format!("the items of `{}` field `{name}` are unbounded: `length(max = N)` counts items, not their length; add `#[secure(each(length(max = N)))]` to bound each one, or `#[secure(unbounded = \"why\")]` to accept the risk", type_text(ty)),
-                );
             }
         }
         // Untyped JSON has no schema for the model and no validation for the server.
@@ -597,6 +585,27 @@ fn field(f: &ast::Field, errors: &mut Errors) -> Audit {
         }
         Kind::Bounded => {}
     }
+    // Untyped JSON inside a collection (`Vec<Value>`) is as schema-less as a bare one.
+    if kind(ty) != Kind::Untyped && holds_untyped(ty) && args.untyped.is_none() {
+        errors.at(
+            ty.span(),
+            format!("field `{name}` holds untyped JSON: declare a struct with `#[derive(SecureInput)]` for its items, or add `#[secure(untyped = \"why\")]` to accept the risk"),
+        );
+    }
+    // `length(max)` counts a collection's items (a fixed-size array has its count in its
+    // type); each item (a string, an inner list, a map's keys and values, untyped JSON) is
+    // still as long as the model likes.
+    if items_unbounded(ty)
+        && args.each.is_none()
+        && !args.each_malformed
+        && args.unbounded.is_none()
+        && errors.len() == before
+    {
+        errors.at(
+            ty.span(),
+            format!("the items of `{}` field `{name}` are unbounded: `length(max = N)` counts items, not their length; add `#[secure(each(length(max = N)))]` to bound each one, or `#[secure(unbounded = \"why\")]` to accept the risk", type_text(ty)),
+        );
+    }
     if let Some((span, _)) = &args.each
         && !items_unbounded(ty)
     {
@@ -608,6 +617,7 @@ fn field(f: &ast::Field, errors: &mut Errors) -> Audit {
     // A waiver that waives nothing would make the manifest lie about the risks taken.
     if let Some(reason) = &args.unbounded
         && kind(ty) != Kind::Sized
+        && !items_unbounded(ty)
     {
         errors.at(
             reason.span(),
@@ -618,6 +628,7 @@ fn field(f: &ast::Field, errors: &mut Errors) -> Audit {
     }
     if let Some(reason) = &args.untyped
         && kind(ty) != Kind::Untyped
+        && !holds_untyped(ty)
     {
         errors.at(
             reason.span(),
@@ -676,24 +687,70 @@ fn variant_field_rules(
 }
 
 /// Whether `ty` is a collection (looking through `Option`, `Box`...) whose items, keys
-/// or values are themselves strings or collections: `Vec<String>`, `Vec<Vec<u8>>`,
-/// `HashMap<String, u32>`.
+/// or values are themselves strings, collections or untyped JSON, at any depth:
+/// `Vec<String>`, `Vec<Vec<u8>>`, `HashMap<String, u32>`, `Vec<Value>`, `[String; 4]`,
+/// `Vec<[String; 2]>`.
 fn items_unbounded(ty: &Type) -> bool {
     let Some(name) = last_ident(ty) else {
         return match ty {
-            Type::Slice(slice) => kind(&slice.elem) == Kind::Sized,
-            Type::Array(array) => kind(&array.elem) == Kind::Sized,
+            Type::Slice(slice) => holds_unbounded(&slice.elem),
+            Type::Array(array) => holds_unbounded(&array.elem),
             Type::Reference(reference) => items_unbounded(&reference.elem),
+            Type::Group(group) => items_unbounded(&group.elem),
+            Type::Paren(paren) => items_unbounded(&paren.elem),
             _ => false,
         };
     };
     match name.as_str() {
         "Option" | "Box" | "Arc" | "Rc" => first_generic(ty).is_some_and(items_unbounded),
         "Vec" | "VecDeque" | "LinkedList" | "BinaryHeap" | "HashMap" | "BTreeMap" | "HashSet"
-        | "BTreeSet" | "IndexMap" | "IndexSet" => {
-            generics(ty).any(|item| kind(item) == Kind::Sized)
-        }
+        | "BTreeSet" | "IndexMap" | "IndexSet" => generics(ty).any(holds_unbounded),
         _ => false,
+    }
+}
+
+/// Whether a value of `ty` can be as long as the model likes: a string or collection,
+/// untyped JSON, or a fixed-size array of either.
+fn holds_unbounded(ty: &Type) -> bool {
+    match ty {
+        Type::Array(array) => holds_unbounded(&array.elem),
+        Type::Group(group) => holds_unbounded(&group.elem),
+        Type::Paren(paren) => holds_unbounded(&paren.elem),
+        _ => kind(ty) != Kind::Bounded,
+    }
+}
+
+/// Whether untyped JSON (`Value`, `Map`...) is in `ty`, at any depth of its collections.
+fn holds_untyped(ty: &Type) -> bool {
+    if kind(ty) == Kind::Untyped {
+        return true;
+    }
+    match ty {
+        Type::Array(array) => holds_untyped(&array.elem),
+        Type::Slice(slice) => holds_untyped(&slice.elem),
+        Type::Group(group) => holds_untyped(&group.elem),
+        Type::Paren(paren) => holds_untyped(&paren.elem),
+        _ => {
+            matches!(
+                last_ident(ty).as_deref(),
+                Some(
+                    "Option"
+                        | "Box"
+                        | "Arc"
+                        | "Rc"
+                        | "Vec"
+                        | "VecDeque"
+                        | "LinkedList"
+                        | "BinaryHeap"
+                        | "HashMap"
+                        | "BTreeMap"
+                        | "HashSet"
+                        | "BTreeSet"
+                        | "IndexMap"
+                        | "IndexSet"
+                )
+            ) && generics(ty).any(holds_untyped)
+        }
     }
 }
 
@@ -704,6 +761,7 @@ fn type_text(ty: &Type) -> String {
             first_generic(ty).map_or_else(|| "str".to_owned(), type_text)
         }
         Some(name) => name.to_owned(),
+        None if matches!(ty, Type::Array(_)) => "array".to_owned(),
         None => "collection".to_owned(),
     }
 }

@@ -118,7 +118,8 @@ pub use secure_tool_macros::secure_tool;
 /// validates at run time. On structs and on enums (every variant shape; each variant's
 /// data is checked where it sits).
 ///
-/// A `String`, `Vec` or map field needs `#[validate(length(max = N))]`; a
+/// A `String`, `Vec` or map field needs `#[validate(length(max = N))]`, and a collection
+/// of strings or collections `#[secure(each(length(max = N)))]` for its items too; a
 /// `serde_json::Value` is refused; every field's type must be one secure-tool checks (a
 /// nested struct or enum derives `SecureInput` too); the type needs
 /// `#[serde(deny_unknown_fields)]`. Each rule can be waived for one field with a written
@@ -171,10 +172,13 @@ pub mod __private {
         verdict, verdict_now,
     };
     #[cfg(feature = "command")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "command")))]
     pub use crate::types::command::check_command_field;
     #[cfg(feature = "sql")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "sql")))]
     pub use crate::types::sql::{check_ident_field, check_sql_field};
     #[cfg(feature = "url")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "url")))]
     pub use crate::types::url::check_url_field;
 
     pub use crate::support::{

@@ -132,21 +132,24 @@ impl<T> WrapParameters<T> for rmcp::handler::server::wrapper::Parameters<T> {
     }
 }
 
-/// The `inputSchema` rmcp itself would compute for `Parameters<T>`, used because the
+/// The `inputSchema` rmcp itself would compute for `Parameters<T>`, plus the
+/// `each(length(max))` bounds of `T`'s fields (`item_bounds`), used because the
 /// secured method no longer takes `Parameters<T>` (its arguments come through the guard).
-pub fn input_schema<T: SecureInput>() -> Arc<JsonObject> {
+pub fn input_schema<T: schemars::JsonSchema + 'static>(
+    item_bounds: &[(&str, usize)],
+) -> Arc<JsonObject> {
     let schema = match rmcp::handler::server::common::schema_for_input::<
         rmcp::handler::server::wrapper::Parameters<T>,
     >() {
         Ok(schema) => schema,
         Err(error) => invalid_input_schema(std::any::type_name::<T>(), &error),
     };
-    if T::item_bounds().is_empty() {
+    if item_bounds.is_empty() {
         return schema;
     }
     let mut schema = (*schema).clone();
     if let Some(serde_json::Value::Object(properties)) = schema.get_mut("properties") {
-        for (name, max) in T::item_bounds() {
+        for (name, max) in item_bounds {
             if let Some(property) = properties.get_mut(*name) {
                 bound_items(property, *max);
             }
@@ -155,32 +158,11 @@ pub fn input_schema<T: SecureInput>() -> Arc<JsonObject> {
     Arc::new(schema)
 }
 
-/// Show `each(length(max))` in a property's schema: on an array's items and on a map's
-/// keys (`propertyNames`) and values (`additionalProperties`), as `maxLength` for text and
-/// `maxItems` for inner arrays; through `anyOf` (an `Option`).
+/// Show `each(length(max))` in a property's schema, as the server measures it: every
+/// string (`maxLength`) and inner array (`maxItems`) in an array's items, in a map's
+/// values (`additionalProperties`, `patternProperties`), and a map's string keys
+/// (`propertyNames`); through `anyOf` (an `Option`) and nested arrays and maps.
 fn bound_items(property: &mut serde_json::Value, max: usize) {
-    fn bound(item: &mut serde_json::Value, max: usize) {
-        let Some(object) = item.as_object_mut() else {
-            return;
-        };
-        let kinds: Vec<String> = match object.get("type") {
-            Some(serde_json::Value::String(kind)) => vec![kind.clone()],
-            Some(serde_json::Value::Array(kinds)) => kinds
-                .iter()
-                .filter_map(|k| k.as_str().map(str::to_owned))
-                .collect(),
-            _ => Vec::new(),
-        };
-        if kinds.iter().any(|k| k == "string") {
-            object.insert("maxLength".into(), max.into());
-        }
-        if kinds.iter().any(|k| k == "array") {
-            object.insert("maxItems".into(), max.into());
-            if let Some(items) = object.get_mut("items") {
-                bound(items, max);
-            }
-        }
-    }
     let Some(object) = property.as_object_mut() else {
         return;
     };
@@ -191,19 +173,53 @@ fn bound_items(property: &mut serde_json::Value, max: usize) {
         return;
     }
     if let Some(items) = object.get_mut("items") {
-        bound(items, max);
+        bound_item(items, max);
     }
-    if object.get("type").and_then(|t| t.as_str()) == Some("object")
-        || object.contains_key("additionalProperties")
+    // A map: schemars writes string keys' values as `additionalProperties`, integer keys'
+    // as `patternProperties` (and `additionalProperties: false`).
+    if let Some(values) = object.get_mut("additionalProperties") {
+        bound_item(values, max);
+    }
+    if let Some(serde_json::Value::Object(patterns)) = object.get_mut("patternProperties") {
+        patterns
+            .values_mut()
+            .for_each(|values| bound_item(values, max));
+    } else if object
+        .get("additionalProperties")
+        .is_some_and(serde_json::Value::is_object)
     {
-        if let Some(values) = object.get_mut("additionalProperties") {
-            bound(values, max);
+        let names = object
+            .entry("propertyNames")
+            .or_insert_with(|| serde_json::json!({}));
+        if let Some(names) = names.as_object_mut() {
+            names.insert("maxLength".into(), max.into());
         }
-        object.insert(
-            "propertyNames".into(),
-            serde_json::json!({ "maxLength": max }),
-        );
     }
+}
+
+/// One item (a value of an array or map) of an `each`-bounded field.
+fn bound_item(item: &mut serde_json::Value, max: usize) {
+    let Some(object) = item.as_object_mut() else {
+        return;
+    };
+    let kinds: Vec<String> = match object.get("type") {
+        Some(serde_json::Value::String(kind)) => vec![kind.clone()],
+        Some(serde_json::Value::Array(kinds)) => kinds
+            .iter()
+            .filter_map(|k| k.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    };
+    if kinds.iter().any(|k| k == "string") {
+        object.insert("maxLength".into(), max.into());
+    }
+    if kinds.iter().any(|k| k == "array") {
+        object.insert("maxItems".into(), max.into());
+    }
+    if kinds.iter().any(|k| k == "object") {
+        object.insert("maxProperties".into(), max.into());
+    }
+    bound_items(item, max);
 }
 
 /// The `inputSchema` of a tool without `Parameters<T>`: an empty object that allows no
@@ -651,5 +667,37 @@ fn run_blocking<R>(f: impl FnOnce() -> R) -> R {
             tokio::task::block_in_place(f)
         }
         _ => f(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, HashMap};
+
+    /// The schema of one property of `T` after `each(length(max = 7))` on it.
+    fn bounded<T: schemars::JsonSchema>() -> serde_json::Value {
+        #[derive(schemars::JsonSchema)]
+        #[allow(dead_code)]
+        struct Holder<T> {
+            field: T,
+        }
+        let mut schema = serde_json::to_value(schemars::schema_for!(Holder<T>)).unwrap();
+        super::bound_items(&mut schema["properties"]["field"], 7);
+        schema["properties"]["field"].take()
+    }
+
+    #[test]
+    fn each_bounds_reach_items_keys_and_values_as_the_server_measures_them() {
+        let list = bounded::<Option<Vec<Vec<String>>>>();
+        assert_eq!(list["items"]["maxItems"], 7, "{list}");
+        assert_eq!(list["items"]["items"]["maxLength"], 7, "{list}");
+        let map = bounded::<HashMap<String, String>>();
+        assert_eq!(map["additionalProperties"]["maxLength"], 7, "{map}");
+        assert_eq!(map["propertyNames"]["maxLength"], 7, "{map}");
+        // Integer keys: the server never measures them, so neither does the schema.
+        let by_number = bounded::<BTreeMap<u32, String>>();
+        assert!(by_number.get("propertyNames").is_none(), "{by_number}");
+        let values = by_number["patternProperties"].as_object().unwrap();
+        assert!(values.values().all(|v| v["maxLength"] == 7), "{by_number}");
     }
 }

@@ -30,6 +30,8 @@
 //! | rule | threat | error (abridged) | fix or waiver |
 //! |---|---|---|---|
 //! | bounded strings and collections | megabyte strings and million-item arrays in a retry loop | ``unbounded `String` field `name` `` | `#[validate(length(max = N))]` / `#[secure(unbounded = "why")]` |
+//! | bounded items | a `Vec<String>` of 5 items, each a megabyte (`length(max)` counts items) | ``the items of `Vec` field `tags` are unbounded`` | `#[secure(each(length(max = N)))]` (each string, key, value and inner collection, in characters; shown in the schema) / `#[secure(unbounded = "why")]` |
+//! | no untyped JSON in collections | `Vec<Value>`: no schema, no validation | ``field `payloads` holds untyped JSON`` | a `SecureInput` struct for the items / `#[secure(untyped = "why")]` |
 //! | typed JSON | no schema for the model, no validation for the server | ``untyped JSON field `payload` `` | a typed struct / `#[secure(untyped = "why")]` |
 //! | unknown fields refused | a misspelt safety flag silently ignored | `` `Input` accepts unknown fields `` | `#[serde(deny_unknown_fields)]` / `#[secure(allow_unknown_fields = "why")]` |
 //! | no flattened maps | every unknown argument gathered unbounded | ``#[serde(flatten)] field `rest` gathers every unknown argument`` | flatten a struct |

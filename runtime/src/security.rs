@@ -466,6 +466,7 @@ impl SecurityBuilder {
     ///
     /// When `url` is not a Redis URL (the error does not repeat it).
     #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
     pub fn redis(mut self, url: &str) -> Result<Self, redis::RedisError> {
         crate::store::Settings::check_url(url)?;
         self.redis.url = Some(url.to_owned());
@@ -481,6 +482,7 @@ impl SecurityBuilder {
     ///
     /// When no node is given or one is not a Redis URL.
     #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
     pub fn redis_cluster<S: AsRef<str>>(
         mut self,
         nodes: impl IntoIterator<Item = S>,
@@ -508,6 +510,7 @@ impl SecurityBuilder {
     ///
     /// When the file cannot be read or holds no PEM certificate.
     #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
     pub fn redis_ca(
         mut self,
         path: impl AsRef<std::path::Path>,
@@ -523,6 +526,7 @@ impl SecurityBuilder {
     ///
     /// Unless it is 1 to 64 printable ASCII characters without braces.
     #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
     pub fn redis_prefix(mut self, prefix: &str) -> Result<Self, redis::RedisError> {
         crate::store::Settings::check_prefix(prefix)?;
         self.redis.prefix = Some(prefix.to_owned());
@@ -532,6 +536,7 @@ impl SecurityBuilder {
     /// The longest a call waits for Redis to answer its rate check (default 250 ms); past
     /// it, the limit counts as unavailable.
     #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
     pub fn redis_deadline(mut self, deadline: Duration) -> Self {
         self.redis.deadline = Some(deadline);
         self
@@ -540,6 +545,7 @@ impl SecurityBuilder {
     /// Admit calls whose rate limit cannot be checked because Redis is unavailable
     /// (default `false`: refuse them, audited as `limited`).
     #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
     pub fn redis_fail_open(mut self, open: bool) -> Self {
         self.redis.fail_open = open;
         self
@@ -608,6 +614,7 @@ impl SecurityBuilder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[cfg(feature = "policy")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "policy")))]
     pub fn policy_file(
         mut self,
         path: impl AsRef<std::path::Path>,

@@ -72,11 +72,18 @@ pub type CollectOptOuts =
 pub trait ViaToolInput {
     /// `T`'s collector.
     fn collector(&self) -> CollectOptOuts;
+
+    /// `T`'s `each(length(max))` bounds, for its input schema.
+    fn item_bounds(&self) -> &'static [(&'static str, usize)];
 }
 
 impl<T: ObjectInput> ViaToolInput for OptOutsOf<T> {
     fn collector(&self) -> CollectOptOuts {
         <T as crate::InputField>::collect_opt_outs
+    }
+
+    fn item_bounds(&self) -> &'static [(&'static str, usize)] {
+        <T as crate::SecureInput>::item_bounds()
     }
 }
 
@@ -85,6 +92,11 @@ pub trait ViaNoInput {
     /// A collector that collects nothing.
     fn collector(&self) -> CollectOptOuts {
         |_, _| {}
+    }
+
+    /// No bounds.
+    fn item_bounds(&self) -> &'static [(&'static str, usize)] {
+        &[]
     }
 }
 

@@ -19,8 +19,10 @@ mod file;
 pub(crate) mod watch;
 
 #[cfg(feature = "policy")]
+#[cfg_attr(docsrs, doc(cfg(feature = "policy")))]
 pub use file::PolicyError;
 #[cfg(feature = "policy")]
+#[cfg_attr(docsrs, doc(cfg(feature = "policy")))]
 pub use watch::PolicyWatch;
 
 /// Read and check the policy file at `path` against every tool this program serves.

@@ -19,6 +19,13 @@ struct Input {
     notes: BTreeMap<u32, String>,
     #[validate(length(max = 5))]
     words: HashSet<Box<str>>,
+    // A fixed-size array counts its items in its type; its strings are unbounded.
+    pair: [String; 2],
+    #[validate(length(max = 5))]
+    pairs: Vec<[String; 2]>,
+    // Untyped JSON in a collection: no schema, and unbounded.
+    #[validate(length(max = 5))]
+    payloads: Vec<serde_json::Value>,
 }
 
 fn main() {}
