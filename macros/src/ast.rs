@@ -268,6 +268,20 @@ pub fn generics(mut ty: &Type) -> impl Iterator<Item = &Type> {
 // ---------------------------------------------------------------------------------------
 // #[derive(SecureInput)]
 
+/// What the audit (`valid`) found of one field, for `expand`.
+#[derive(Default)]
+pub struct Audit {
+    /// The audit reported an error on this field: it gets no type checks (one error per
+    /// mistake).
+    pub refused: bool,
+    /// Scan the field's text for hidden characters at run time (unless waived).
+    pub scan_text: bool,
+    /// The field's `SafeUrl` / `CommandLine` / `SqlIdent` rules apply.
+    pub url: bool,
+    pub command: bool,
+    pub ident: bool,
+}
+
 /// A type `#[derive(SecureInput)]` was written on.
 pub struct Input<'a> {
     pub item: &'a syn::DeriveInput,
@@ -331,7 +345,7 @@ pub struct Field {
     /// `#[serde(skip)]` / `skip_deserializing`: never read from the arguments.
     pub skipped: bool,
     /// What the audit found (filled in by `valid`).
-    pub audit: crate::valid::Audit,
+    pub audit: Audit,
 }
 
 impl Shape {
@@ -375,7 +389,7 @@ impl<'a> Input<'a> {
                 args: FieldArgs::parse(&f.original.attrs, errors),
                 variant: variant.cloned(),
                 skipped: f.attrs.skip_deserializing(),
-                audit: crate::valid::Audit::default(),
+                audit: Audit::default(),
             }
         };
         let (shape, denies_unknown_fields) = match &container {

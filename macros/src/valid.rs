@@ -6,7 +6,7 @@ use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{FnArg, GenericArgument, PathArguments, ReturnType, Type};
 
-use crate::ast::{self, Method, ToolAttr, first_generic, generics, last_ident};
+use crate::ast::{self, Audit, Method, ToolAttr, first_generic, generics, last_ident};
 use crate::attr::{Errors, FieldArgs, ToolArgs};
 
 /// A tool that passed every rule.
@@ -303,20 +303,6 @@ fn kind(ty: &Type) -> Kind {
         "Value" | "JsonValue" | "JsonObject" | "Map" | "RawValue" => Kind::Untyped,
         _ => Kind::Bounded,
     }
-}
-
-/// What the audit found of one field, for `expand`.
-#[derive(Default)]
-pub struct Audit {
-    /// The audit reported an error on this field: it gets no type checks (one error per
-    /// mistake).
-    pub refused: bool,
-    /// Scan the field's text for hidden characters at run time (unless waived).
-    pub scan_text: bool,
-    /// The field's `SafeUrl` / `CommandLine` / `SqlIdent` rules apply.
-    pub url: bool,
-    pub command: bool,
-    pub ident: bool,
 }
 
 /// Check every rule of `#[derive(SecureInput)]`, recording on each field what its audit

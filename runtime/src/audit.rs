@@ -6,12 +6,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::{ErrorRef, Principal};
+use crate::error::ErrorRef;
+use crate::identity::Principal;
 
-mod coalesce;
+pub(crate) mod coalesce;
 mod writer;
 
-pub(crate) use coalesce::{Coalescer, Event, Kind};
+use coalesce::{Coalescer, Event, Kind};
 use writer::{Render, Settings, Sink};
 
 /// The target of audit events; filter on it to route them (e.g. to a separate log).

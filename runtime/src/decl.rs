@@ -146,7 +146,7 @@ mod tests {
             scopes: &["a", "b"],
             public: false,
             limits: Limits {
-                rate: Some(crate::Rate {
+                rate: Some(crate::limits::Rate {
                     count: rate,
                     period_ms: 1000,
                 }),

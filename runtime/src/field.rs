@@ -12,6 +12,8 @@ use std::fmt;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use crate::input::OptOut;
+use crate::problem::Problem;
 #[cfg(feature = "command")]
 use crate::types::CommandLine;
 #[cfg(feature = "path")]
@@ -20,7 +22,6 @@ use crate::types::SafePath;
 use crate::types::SafeUrl;
 #[cfg(feature = "sql")]
 use crate::types::{ReadOnlySql, SqlDialect, SqlIdent};
-use crate::{OptOut, Problem};
 
 /// Where a value sits in a tool's arguments: `files[2].name`. Built on the stack as the
 /// checks descend and rendered only when a problem is recorded.

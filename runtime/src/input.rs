@@ -40,14 +40,14 @@ use crate::problem::InputError;
     note = "add `#[derive(SecureInput)]` to `{Self}` (with `serde::Deserialize`, `schemars::JsonSchema` and `validator::Validate`)"
 )]
 pub trait SecureInput:
-    crate::InputField + DeserializeOwned + schemars::JsonSchema + 'static
+    crate::field::InputField + DeserializeOwned + schemars::JsonSchema + 'static
 {
     /// Run every validation rule; each failure names the field path and the rule, never
     /// the value. The derive's checks live in its [`InputField`](crate::InputField) impl,
     /// which runs here from the root of the arguments.
     fn validate_input(&self) -> Result<(), InputError> {
         let mut problems = Vec::new();
-        self.check_field(&crate::FieldPath::ROOT, true, &mut problems);
+        self.check_field(&crate::field::FieldPath::ROOT, true, &mut problems);
         crate::support::finish_validation(problems)
     }
 

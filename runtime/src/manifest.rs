@@ -11,8 +11,8 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::OptOut;
 use crate::decl::Registered;
+use crate::input::OptOut;
 use crate::limits::{Defaults, Limits};
 use crate::policy::Policy;
 

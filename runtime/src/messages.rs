@@ -70,7 +70,7 @@ fn describe_validation(error: &validator::ValidationError) -> String {
         text.push(')');
     }
     if let Some(message) = &error.message {
-        let _ = write!(text, ": {}", crate::scrub_public(message));
+        let _ = write!(text, ": {}", crate::scrub::scrub_public(message));
     }
     text
 }

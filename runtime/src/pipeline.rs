@@ -23,12 +23,17 @@ use rmcp::model::{CallToolResponse, JsonObject};
 use tokio_util::sync::CancellationToken;
 
 use crate::decl::ToolDecl;
+use crate::error::ToolError;
+use crate::identity;
+use crate::identity::Principal;
+use crate::input::SecureInput;
+use crate::security::Security;
 use crate::security::Tool;
 use crate::support::ObjectInput;
-use crate::{Principal, SecureInput, Security, ToolError, identity};
 
 mod admission;
 mod authorize;
+mod sensitive;
 mod shape;
 
 pub use shape::RETRY_AFTER_META_KEY;
@@ -114,8 +119,14 @@ pub struct NoInput {}
 
 impl SecureInput for NoInput {}
 
-impl crate::InputField for NoInput {
-    fn check_field(&self, _: &crate::FieldPath<'_>, _: bool, _: &mut Vec<crate::Problem>) {}
+impl crate::field::InputField for NoInput {
+    fn check_field(
+        &self,
+        _: &crate::field::FieldPath<'_>,
+        _: bool,
+        _: &mut Vec<crate::problem::Problem>,
+    ) {
+    }
 }
 
 impl ObjectInput for NoInput {}

@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use crate::Principal;
 use crate::audit::AuditLog;
 use crate::decl::{ToolDecl, ToolKey};
+use crate::identity::Principal;
 use crate::limits::{Defaults, Limits, ToolState};
 use crate::policy::Policy;
 use crate::raw::RawLimits;
@@ -79,7 +79,7 @@ struct Inner {
     #[cfg_attr(not(feature = "policy"), allow(dead_code))]
     lineage: u64,
     /// Repeated refusals, coalesced before they reach the trail.
-    refusals: crate::audit::Coalescer,
+    refusals: crate::audit::coalesce::Coalescer,
     #[cfg(feature = "redis")]
     store: Option<Arc<crate::store::RedisStore>>,
     live: RwLock<Live>,
@@ -198,8 +198,8 @@ impl Security {
     /// Every secured tool in the program, with this server's effective limits (its
     /// policy's overrides marked), and every waiver its inputs carry. See
     /// [`Manifest`](crate::Manifest).
-    pub fn manifest(&self) -> crate::Manifest {
-        crate::Manifest::new(&self.defaults(), &self.policy())
+    pub fn manifest(&self) -> crate::manifest::Manifest {
+        crate::manifest::Manifest::new(&self.defaults(), &self.policy())
     }
 
     /// The operator's policy in force (empty when none was loaded).
@@ -262,7 +262,7 @@ impl Security {
     }
 
     /// Where repeated refusals (the pipeline's and the HTTP layer's) are counted.
-    pub(crate) fn refusals(&self) -> &crate::audit::Coalescer {
+    pub(crate) fn refusals(&self) -> &crate::audit::coalesce::Coalescer {
         &self.inner.refusals
     }
 
@@ -618,7 +618,7 @@ impl SecurityBuilder {
     pub fn policy_file(
         mut self,
         path: impl AsRef<std::path::Path>,
-    ) -> Result<Self, crate::policy::PolicyError> {
+    ) -> Result<Self, crate::policy::file::PolicyError> {
         let defaults = Defaults {
             timeout: self.default_timeout,
             max_output: self.max_output,
@@ -651,7 +651,7 @@ impl SecurityBuilder {
             scrub_logs: self.scrub_logs,
             max_keys: self.max_keys,
             lineage,
-            refusals: crate::audit::Coalescer::new(REFUSAL_INTERVAL, self.audit.clone()),
+            refusals: crate::audit::coalesce::Coalescer::new(REFUSAL_INTERVAL, self.audit.clone()),
             audit: self.audit,
             #[cfg(feature = "redis")]
             store: self

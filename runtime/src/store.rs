@@ -185,7 +185,7 @@ impl RedisStore {
         let backend = Self::backend(settings, deadline).unwrap_or_else(|error| {
             // The error's kind and text, never a URL (redis-rs does not put one in).
             tracing::error!(
-                target: crate::AUDIT_TARGET,
+                target: crate::audit::AUDIT_TARGET,
                 %error,
                 "the Redis rate-limit store cannot be configured; limited calls are refused"
             );

@@ -3,15 +3,17 @@
 //! mistake with a message that says what to do. Re-exported from `__private`; not API.
 
 /// Problems found by the generated field checks.
-pub type Problems = ::std::vec::Vec<crate::Problem>;
+pub type Problems = ::std::vec::Vec<crate::problem::Problem>;
 
 /// The problems found, as the result of `validate_input`.
-pub fn finish_validation(mut problems: Problems) -> ::core::result::Result<(), crate::InputError> {
+pub fn finish_validation(
+    mut problems: Problems,
+) -> ::core::result::Result<(), crate::problem::InputError> {
     if problems.is_empty() {
         return ::core::result::Result::Ok(());
     }
     problems.sort_by(|a, b| a.path().cmp(b.path()));
-    ::core::result::Result::Err(crate::InputError::new(problems))
+    ::core::result::Result::Err(crate::problem::InputError::new(problems))
 }
 
 /// Record validator's problems under `path`. validator names a field as Rust does;
@@ -21,8 +23,8 @@ pub fn finish_validation(mut problems: Problems) -> ::core::result::Result<(), c
 /// such a type are that type's to report (once, under serde's names), so every path is
 /// one the model wrote.
 pub fn validated_at(
-    result: ::core::result::Result<(), crate::InputError>,
-    path: &crate::FieldPath<'_>,
+    result: ::core::result::Result<(), crate::problem::InputError>,
+    path: &crate::field::FieldPath<'_>,
     fields: &[(&str, &str, bool)],
     problems: &mut Problems,
 ) {
@@ -49,7 +51,7 @@ pub fn validated_at(
             (base, inner) if base.is_empty() => inner.to_owned(),
             (base, inner) => ::std::format!("{base}.{inner}"),
         };
-        problems.push(crate::Problem::new(at, problem.rule().to_owned()));
+        problems.push(crate::problem::Problem::new(at, problem.rule().to_owned()));
     }
 }
 
@@ -66,7 +68,7 @@ impl<T> OptOutsOf<T> {
 
 /// Collects the waivers of a tool's input and of every input nested in it.
 pub type CollectOptOuts =
-    fn(&mut ::std::vec::Vec<crate::OptOut>, &mut ::std::vec::Vec<&'static str>);
+    fn(&mut ::std::vec::Vec<crate::input::OptOut>, &mut ::std::vec::Vec<&'static str>);
 
 /// Picked when `T` is a tool input.
 pub trait ViaToolInput {
@@ -79,11 +81,11 @@ pub trait ViaToolInput {
 
 impl<T: ObjectInput> ViaToolInput for OptOutsOf<T> {
     fn collector(&self) -> CollectOptOuts {
-        <T as crate::InputField>::collect_opt_outs
+        <T as crate::field::InputField>::collect_opt_outs
     }
 
     fn item_bounds(&self) -> &'static [(&'static str, usize)] {
-        <T as crate::SecureInput>::item_bounds()
+        <T as crate::input::SecureInput>::item_bounds()
     }
 }
 
@@ -103,8 +105,8 @@ pub trait ViaNoInput {
 impl<T> ViaNoInput for &OptOutsOf<T> {}
 
 /// Add the waivers of `T` and of the inputs it holds, once per type.
-pub fn collect_own_opt_outs<T: crate::SecureInput>(
-    out: &mut ::std::vec::Vec<crate::OptOut>,
+pub fn collect_own_opt_outs<T: crate::input::SecureInput>(
+    out: &mut ::std::vec::Vec<crate::input::OptOut>,
     seen: &mut ::std::vec::Vec<&'static str>,
 ) -> bool {
     let name = ::core::any::type_name::<T>();
@@ -123,7 +125,7 @@ pub fn collect_own_opt_outs<T: crate::SecureInput>(
     label = "`{Self}` is not a struct with named fields that derives `SecureInput`",
     note = "add `#[derive(SecureInput)]` to `{Self}` (with `serde::Deserialize`, `schemars::JsonSchema` and `validator::Validate`); a tool's arguments are a JSON object, so an enum or a tuple struct goes in a field of such a struct"
 )]
-pub trait ObjectInput: crate::SecureInput {}
+pub trait ObjectInput: crate::input::SecureInput {}
 
 /// `Self: validator::Validate`, with a message that says what to derive.
 #[diagnostic::on_unimplemented(
@@ -133,12 +135,12 @@ pub trait ObjectInput: crate::SecureInput {}
 )]
 pub trait HasValidate {
     /// Run `validator::Validate::validate`, as an `InputError`.
-    fn run_validate(&self) -> ::core::result::Result<(), crate::InputError>;
+    fn run_validate(&self) -> ::core::result::Result<(), crate::problem::InputError>;
 }
 
 impl<T: ::validator::Validate> HasValidate for T {
-    fn run_validate(&self) -> ::core::result::Result<(), crate::InputError> {
-        ::validator::Validate::validate(self).map_err(crate::InputError::from)
+    fn run_validate(&self) -> ::core::result::Result<(), crate::problem::InputError> {
+        ::validator::Validate::validate(self).map_err(crate::problem::InputError::from)
     }
 }
 
@@ -149,14 +151,14 @@ pub fn audit_value<T: serde::Serialize + ?Sized>(value: &T) -> serde_json::Value
     fn cut(value: &mut serde_json::Value) {
         match value {
             serde_json::Value::String(text) => {
-                let clean = crate::scrub_secrets(text).into_owned();
-                *text = match clean.char_indices().nth(crate::AUDIT_VALUE_CHARS) {
+                let clean = crate::scrub::scrub_secrets(text).into_owned();
+                *text = match clean.char_indices().nth(crate::audit::AUDIT_VALUE_CHARS) {
                     Some((end, _)) => format!("{}…", &clean[..end]),
                     None => clean,
                 };
             }
             serde_json::Value::Array(items) => {
-                items.truncate(crate::AUDIT_VALUE_CHARS);
+                items.truncate(crate::audit::AUDIT_VALUE_CHARS);
                 items.iter_mut().for_each(cut);
             }
             serde_json::Value::Object(map) => map.values_mut().for_each(cut),

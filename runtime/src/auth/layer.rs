@@ -16,7 +16,7 @@ use serde_json::json;
 
 use super::body::{AuthBody, BoxError, full};
 use super::{Config, ResourceServer, ScopeDenial, TokenError, ToolsList};
-use crate::Principal;
+use crate::identity::Principal;
 
 const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
 
@@ -734,7 +734,7 @@ fn escaped_path(path: &str) -> Cow<'_, str> {
 
 /// The RFC 9728 document.
 pub(crate) fn metadata(config: &Config) -> serde_json::Value {
-    let manifest = crate::Security::default().manifest();
+    let manifest = crate::security::Security::default().manifest();
     let mut scopes: Vec<&str> = manifest
         .tools()
         .iter()

@@ -9,7 +9,7 @@ use http_body_util::{BodyExt, StreamBody};
 use serde_json::Value;
 
 use super::body::{AuthBody, BoxError};
-use crate::Principal;
+use crate::identity::Principal;
 
 /// The largest JSON answer filtered. A larger one is cut off with an error rather than
 /// passed on unfiltered, which would reveal what the caller may not see.

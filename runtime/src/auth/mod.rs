@@ -75,7 +75,7 @@ pub use jsonwebtoken::Algorithm;
 pub use keys::JwksSource;
 pub use layer::AuthService;
 
-use crate::Principal;
+use crate::identity::Principal;
 
 /// Why a bearer token was refused. The text says what is wrong and never echoes the token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -202,7 +202,7 @@ pub(crate) struct Config {
     /// The resource's path (`/mcp`), when it is an `http(s)` URL with a path.
     pub(crate) resource_path: Option<String>,
     /// The `Security` whose operator policy grants and denies scopes beyond the token's.
-    pub(crate) security: Option<crate::Security>,
+    pub(crate) security: Option<crate::security::Security>,
     /// Only `typ: at+jwt` is accepted (RFC 9068 strictly).
     pub(crate) require_at_jwt: bool,
     /// Each session's owner.
@@ -212,7 +212,7 @@ pub(crate) struct Config {
     /// Origins allowed for CORS (serialized origins).
     pub(crate) cors_origins: Vec<String>,
     /// Repeated refusals, coalesced (the `Security`'s when there is one).
-    pub(crate) refusals: crate::audit::Coalescer,
+    pub(crate) refusals: crate::audit::coalesce::Coalescer,
 }
 
 /// An OAuth 2.1 resource server: verifies bearer JWTs, serves RFC 9728 metadata and
@@ -320,7 +320,7 @@ pub struct ResourceServerBuilder {
     tools_list: ToolsList,
     authorization_servers: Option<Vec<String>>,
     resource_name: Option<String>,
-    security: Option<crate::Security>,
+    security: Option<crate::security::Security>,
     require_at_jwt: bool,
     max_sessions: usize,
     cors_origins: Vec<String>,
@@ -370,7 +370,7 @@ impl ResourceServerBuilder {
     /// operator policy's grants added and denials taken away (`[principals]` by subject,
     /// `[token_scopes]`), so the per-tool challenge and the filtered `tools/list` agree
     /// with what the tool call itself will decide, across policy reloads.
-    pub fn security(mut self, security: &crate::Security) -> Self {
+    pub fn security(mut self, security: &crate::security::Security) -> Self {
         self.security = Some(security.clone());
         self
     }
@@ -496,7 +496,7 @@ impl ResourceServerBuilder {
         }
         let refusals = match &self.security {
             Some(security) => security.refusals().clone(),
-            None => crate::audit::Coalescer::new(crate::security::REFUSAL_INTERVAL, None),
+            None => crate::audit::coalesce::Coalescer::new(crate::security::REFUSAL_INTERVAL, None),
         };
         Ok(ResourceServer {
             config: Arc::new(Config {

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
 
-use crate::Principal;
+use crate::identity::Principal;
 
 /// Who owns a session: the issuer that vouched for the caller, and the caller's id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::keys::{IssuerKeys, Lookup, lookup_error};
 use super::{Config, TokenError};
-use crate::Principal;
+use crate::identity::Principal;
 
 /// One configured issuer and its keys.
 pub(crate) struct Issuer {

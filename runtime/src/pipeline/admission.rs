@@ -6,10 +6,11 @@ use rmcp::model::JsonObject;
 
 use crate::audit::Outcome;
 use crate::input;
+use crate::input::SecureInput;
 use crate::limits::{Limited, retry_secs};
 use crate::problem::InputError;
+use crate::security::Security;
 use crate::security::Tool;
-use crate::{SecureInput, Security};
 
 use super::CallScope;
 
@@ -109,7 +110,7 @@ pub(super) async fn admit_remote<T: SecureInput>(
             Ok(Some(limited)) => return Err(limited_refusal(limited, &tool.limits)),
             Err(crate::store::Unavailable) if store.fail_open => {
                 tracing::warn!(
-                    target: crate::AUDIT_TARGET,
+                    target: crate::audit::AUDIT_TARGET,
                     tool = tool.decl.name,
                     "rate limit store unavailable: call admitted (fail open)"
                 );
@@ -157,7 +158,7 @@ fn decode<T: SecureInput>(scope: &mut CallScope, arguments: JsonObject) -> Resul
         .sort_unstable_by_key(|value| std::cmp::Reverse(value.len()));
     if !scope.sensitive.is_empty() {
         for (_, value) in &mut scope.audited {
-            super::shape::redact_json(value, &scope.sensitive);
+            super::sensitive::redact_json(value, &scope.sensitive);
         }
     }
     if !all_checked {
@@ -173,7 +174,7 @@ fn decode<T: SecureInput>(scope: &mut CallScope, arguments: JsonObject) -> Resul
 }
 
 /// The refusal of a call over one of the tool's limits.
-fn limited_refusal(limited: Limited, limits: &crate::Limits) -> Refusal {
+fn limited_refusal(limited: Limited, limits: &crate::limits::Limits) -> Refusal {
     Refusal {
         outcome: Outcome::Limited,
         retry_after: limited.retry_after(),
@@ -227,7 +228,7 @@ pub(super) fn admit_call(
     let arguments = scope.arguments.take().unwrap_or_default();
     let raw = match limits.max_input.map(crate::limits::Bytes::get) {
         None => security.raw_limits().check(&arguments),
-        Some(max) => crate::RawLimits {
+        Some(max) => crate::raw::RawLimits {
             max_bytes: max,
             max_string: max,
             ..*security.raw_limits()

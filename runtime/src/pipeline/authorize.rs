@@ -18,8 +18,9 @@ use super::{
 };
 use crate::audit::Outcome;
 use crate::decl::ToolDecl;
+use crate::identity::Principal;
+use crate::security::Security;
 use crate::support::ObjectInput;
-use crate::{Principal, Security};
 
 /// A refusal by a tool's `authorize` function: the call is denied like any call without
 /// its scope (an `isError` result, audited as `denied`), with this message, scrubbed,
@@ -143,7 +144,7 @@ fn denial(verdict: Result<Result<(), Denied>, Refusal>) -> Result<(), Refusal> {
         Ok(Ok(())) => Ok(()),
         Ok(Err(denied)) => Err(Refusal::new(
             Outcome::Denied,
-            crate::scrub_public(denied.message()),
+            crate::scrub::scrub_public(denied.message()),
         )),
         Err(refusal) => Err(refusal),
     }

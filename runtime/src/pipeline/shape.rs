@@ -9,10 +9,12 @@ use std::time::Duration;
 use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock};
 
 use crate::audit::{self, ERROR_TARGET, Outcome};
+use crate::error::ErrorRef;
+use crate::security::Security;
 use crate::security::Tool;
-use crate::{ErrorRef, Security};
 
 use super::admission::Refusal;
+use super::sensitive::without_sensitive;
 use super::{CallScope, Ran, Returned};
 
 pub(super) fn refuse(
@@ -81,33 +83,6 @@ fn record(
     );
 }
 
-/// `value` (an audited field's) with every sensitive value cut out of its strings: an
-/// audited struct may hold a sensitive field of its own.
-pub(super) fn redact_json(value: &mut serde_json::Value, sensitive: &[String]) {
-    match value {
-        serde_json::Value::String(text) => {
-            *text = without_sensitive(std::mem::take(text), sensitive);
-        }
-        serde_json::Value::Number(n) if sensitive.contains(&n.to_string()) => {
-            *value = serde_json::Value::from("[sensitive]");
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| redact_json(v, sensitive)),
-        serde_json::Value::Object(map) => map.values_mut().for_each(|v| redact_json(v, sensitive)),
-        _ => {}
-    }
-}
-
-/// `text` with every value of a `#[secure(sensitive)]` field cut out: such a value is
-/// never shown or written anywhere, even inside the tool's own error message.
-pub(super) fn without_sensitive(text: String, sensitive: &[String]) -> String {
-    if sensitive.iter().all(|value| !text.contains(value.as_str())) {
-        return text;
-    }
-    sensitive.iter().fold(text, |text, value| {
-        text.replace(value.as_str(), "[sensitive]")
-    })
-}
-
 pub(super) fn error_result(message: String) -> CallToolResponse {
     CallToolResult::error(vec![ContentBlock::text(message)]).into()
 }
@@ -156,7 +131,7 @@ pub(super) fn finish_returned(
             Returned::Error(error) => match error.public_message() {
                 Some(message) => (
                     error_result(without_sensitive(
-                        crate::scrub_public(message).into_owned(),
+                        crate::scrub::scrub_public(message).into_owned(),
                         &sensitive,
                     )),
                     Outcome::Error,
@@ -204,9 +179,9 @@ pub(super) fn shape_ok(
     // A result the author marked as an error is a message for the model: it gets the full
     // public scrubbing. A success is data: secrets only, paths may be its very content.
     let scrub: fn(&str) -> Cow<'_, str> = if is_error {
-        crate::scrub_public
+        crate::scrub::scrub_public
     } else {
-        crate::scrub_secrets
+        crate::scrub::scrub_secrets
     };
     if is_error || security.scrub_output() {
         crate::scrub::scrub_result(&mut result, scrub);
@@ -242,7 +217,7 @@ pub(super) fn log_text(security: &Security, what: &dyn std::fmt::Display) -> Str
     if !security.scrub_logs() {
         return text;
     }
-    match crate::scrub_secrets(&text) {
+    match crate::scrub::scrub_secrets(&text) {
         Cow::Borrowed(_) => text,
         Cow::Owned(clean) => clean,
     }

@@ -676,8 +676,8 @@ mod tests {
             "[roles]\nwriter = [\"fs.read\", \"fs.write\"]\n\n[principals.alice]\nscopes = [\"files.rw\"]\n\n[token_scopes.\"files.rw\"]\nroles = [\"writer\"]\n",
         )
         .unwrap();
-        policy.bind_local(&crate::Principal::new("local"));
-        let alice = crate::Principal::new("alice").with_scopes(["fs.read"]);
+        policy.bind_local(&crate::identity::Principal::new("local"));
+        let alice = crate::identity::Principal::new("alice").with_scopes(["fs.read"]);
         let once = policy.resolve(&alice, false).unwrap();
         assert!(once.has_scope("files.rw") && !once.has_scope("fs.write"));
         assert_eq!(once.token_scopes().collect::<Vec<_>>(), ["fs.read"]);
@@ -685,11 +685,11 @@ mod tests {
         assert!(policy.resolve(&once, false).is_none());
         // A newer policy decides afresh from the token, not from the grants above.
         let mut newer = check("[principals.bob]\nscopes = [\"fs.read\"]\n").unwrap();
-        newer.bind_local(&crate::Principal::new("local"));
+        newer.bind_local(&crate::identity::Principal::new("local"));
         let again = newer.resolve(&once, false).unwrap();
         assert_eq!(again.scopes().collect::<Vec<_>>(), ["fs.read"]);
         // A token holding `files.rw` itself does get the role.
-        let carol = crate::Principal::new("carol").with_scopes(["files.rw"]);
+        let carol = crate::identity::Principal::new("carol").with_scopes(["files.rw"]);
         assert!(policy.resolve(&carol, false).unwrap().has_scope("fs.write"));
     }
 
@@ -699,27 +699,27 @@ mod tests {
             "[roles]\nw = [\"fs.read\", \"fs.write\"]\n\n[principals]\nlocal = { roles = [\"w\"] }\nbob = { roles = [\"w\"], deny = [\"fs.write\"] }\n\n[token_scopes]\n\"files:rw\" = { scopes = [\"fs.write\"] }\n",
         )
         .unwrap();
-        policy.bind_local(&crate::Principal::new("local"));
+        policy.bind_local(&crate::identity::Principal::new("local"));
         let local = policy
-            .resolve(&crate::Principal::new("local"), true)
+            .resolve(&crate::identity::Principal::new("local"), true)
             .unwrap();
         assert!(local.has_scope("fs.write"));
         // A token whose subject is `local` is not the local principal.
         assert!(
             policy
-                .resolve(&crate::Principal::new("local"), false)
+                .resolve(&crate::identity::Principal::new("local"), false)
                 .is_none()
         );
         // A denial wins over the role and over the token's own scope.
-        let bob = crate::Principal::new("bob").with_scopes(["fs.write"]);
+        let bob = crate::identity::Principal::new("bob").with_scopes(["fs.write"]);
         let bob = policy.resolve(&bob, false).unwrap();
         assert!(bob.has_scope("fs.read") && !bob.has_scope("fs.write"));
         // A token scope maps to grants for whoever holds it.
-        let carol = crate::Principal::new("carol").with_scopes(["files:rw"]);
+        let carol = crate::identity::Principal::new("carol").with_scopes(["files:rw"]);
         assert!(policy.resolve(&carol, false).unwrap().has_scope("fs.write"));
         assert!(
             policy
-                .resolve(&crate::Principal::new("dave"), false)
+                .resolve(&crate::identity::Principal::new("dave"), false)
                 .is_none()
         );
         assert!(policy.digest().unwrap().starts_with("sha256:"));
@@ -729,7 +729,7 @@ mod tests {
             "[principals]\n\"ada@example.com\" = { scopes = [\"fs.read\"] }\n\"https://idp.example/#3f2a\" = { scopes = [\"api:files/read-write\"] }\n\"Zoë Ünal\" = { scopes = [\"a_b\"] }\n",
         )
         .unwrap();
-        let ada = policy.resolve(&crate::Principal::new("ada@example.com"), false);
+        let ada = policy.resolve(&crate::identity::Principal::new("ada@example.com"), false);
         assert!(ada.unwrap().has_scope("fs.read"));
         // Refused: ids with control characters, scopes with spaces or quotes.
         assert!(error("[principals]\n\"a\\nb\" = {}\n").contains("invalid principal id"));

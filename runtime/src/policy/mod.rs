@@ -8,13 +8,13 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use crate::Principal;
+use crate::identity::Principal;
 use crate::limits::Limits;
 
 #[cfg(feature = "policy")]
 pub(crate) mod diff;
 #[cfg(feature = "policy")]
-mod file;
+pub(crate) mod file;
 #[cfg(feature = "policy")]
 pub(crate) mod watch;
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use notify::Watcher as _;
 
 use super::PolicyError;
-use crate::Security;
+use crate::security::Security;
 
 /// Reloads a [`Security`]'s policy file while it lives: on SIGHUP (Unix) and when the
 /// file changes on disk. Stops when dropped. Made by [`Security::watch_policy`].
@@ -149,7 +149,7 @@ impl Security {
                 if (forced || watch.changed(&security))
                     && let Err(error) = security.reload_policy()
                 {
-                    tracing::error!(target: crate::AUDIT_TARGET, %error, "policy reload refused");
+                    tracing::error!(target: crate::audit::AUDIT_TARGET, %error, "policy reload refused");
                 }
             }
         });

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::Problem;
+use crate::problem::Problem;
 
 /// Arguments accepted at most.
 pub const MAX_ARGS: usize = 64;
@@ -309,7 +309,7 @@ super::checked::threat_type!([] CommandLine, serialize = derive);
 /// `#[secure(command(programs = [..], options = [..]))]`. Called by generated code.
 pub fn check_command_field<F: super::FieldValues<CommandLine> + ?Sized>(
     value: &F,
-    path: &crate::FieldPath<'_>,
+    path: &crate::field::FieldPath<'_>,
     programs: &[&str],
     options: &[&str],
     problems: &mut Vec<Problem>,

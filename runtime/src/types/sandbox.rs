@@ -11,7 +11,7 @@ use cap_std::ambient_authority;
 use cap_std::fs::{Dir, OpenOptions};
 
 use super::SafePath;
-use crate::ToolError;
+use crate::error::ToolError;
 
 /// What went wrong in a [`Sandbox`] operation. Converts into a [`ToolError`] whose
 /// message the model may read for the expected cases (not found, too large, read-only,

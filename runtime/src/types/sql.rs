@@ -20,7 +20,7 @@ use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Whitespace, Word};
 use super::sql_functions;
 use super::sql_lexing::Reading;
 
-use crate::Problem;
+use crate::problem::Problem;
 
 /// Longest accepted query, in bytes.
 pub const MAX_SQL_BYTES: usize = 8192;
@@ -835,7 +835,7 @@ super::checked::threat_type!([] SqlIdent);
 /// `#[secure(ident(allow = [..]))]`. Called by generated code.
 pub fn check_ident_field<F: super::FieldValues<SqlIdent> + ?Sized>(
     value: &F,
-    path: &crate::FieldPath<'_>,
+    path: &crate::field::FieldPath<'_>,
     allow: &[&str],
     problems: &mut Vec<Problem>,
 ) {
@@ -853,7 +853,7 @@ pub fn check_ident_field<F: super::FieldValues<SqlIdent> + ?Sized>(
 /// check, which allows the built-ins only.
 pub fn check_sql_field<D: SqlDialect, F: super::FieldValues<ReadOnlySql<D>> + ?Sized>(
     value: &F,
-    path: &crate::FieldPath<'_>,
+    path: &crate::field::FieldPath<'_>,
     allow_functions: &[&str],
     problems: &mut Vec<Problem>,
 ) {

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use crate::Problem;
+use crate::problem::Problem;
 
 /// Longest accepted URL, in bytes.
 pub const MAX_URL_BYTES: usize = 2048;
@@ -483,7 +483,7 @@ pub(crate) fn field_rule(
 /// and schemes (default: http and https). Called by generated code.
 pub fn check_url_field<F: super::FieldValues<SafeUrl> + ?Sized>(
     value: &F,
-    path: &crate::FieldPath<'_>,
+    path: &crate::field::FieldPath<'_>,
     allow: &[&str],
     deny: &[&str],
     schemes: &[&str],
