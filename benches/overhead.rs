@@ -6,6 +6,9 @@
 //! - `pipeline/*`: the guard alone, without transport: the prologue (raw limits, identity,
 //!   permission, rate, audit) on a tool with no input, and the whole pipeline with the
 //!   6-field input (adds deserialization and validation).
+//! - `stages` (outside criterion): each stage of the pipeline alone, in ns and heap
+//!   allocations per call (a counting allocator wraps the system one for the whole bench),
+//!   medians of 21 rounds: the table in the README's performance section.
 //! - Then, outside criterion, `tools_call` interleaved: criterion measures bare, then
 //!   secured, so drift in the machine's speed between the two lands on one side. This
 //!   alternates batches of bare and secured calls and prints the median of the per-round
@@ -17,13 +20,49 @@ use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolRequestParams;
 use rmcp::service::RunningService;
 use rmcp::{RoleClient, ServerHandler, ServiceExt, tool, tool_handler, tool_router};
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::any::TypeId;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use secure_tool::__private::{
     CallScope, Limits, NoInput, Rate, Site, ToolDecl, returns_value, run_async, run_sync,
 };
 use secure_tool::{Principal, SecureInput, SecureServer, Security, secure_tool};
 use serde_json::{Value, json};
+
+/// The system allocator, counting allocations (both sides of every comparison pay the
+/// same one relaxed increment).
+struct Counting;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: forwards every call to `System` unchanged.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations() -> u64 {
+    ALLOCATIONS.load(Ordering::Relaxed)
+}
 
 #[derive(serde::Deserialize, schemars::JsonSchema, validator::Validate, SecureInput)]
 #[serde(deny_unknown_fields)]
@@ -337,6 +376,16 @@ fn interleaved(rounds: usize, batch: usize) {
             .collect();
         ratios.sort_by(f64::total_cmp);
         let at = |q: f64| ratios[((ratios.len() - 1) as f64 * q).round() as usize];
+        let per_call_allocations = |client| {
+            let before = allocations();
+            time(client);
+            (allocations() - before) as f64 / batch as f64
+        };
+        println!(
+            "{label}: allocations per call (client and server, one process): bare {:.1}, secured {:.1}",
+            per_call_allocations(&bare),
+            per_call_allocations(&secured)
+        );
         println!(
             "{label} interleaved ({rounds} rounds of {batch} calls a side): secured/bare median {:.3}x (quartiles {:.3}x to {:.3}x)",
             at(0.5),
@@ -344,6 +393,121 @@ fn interleaved(rounds: usize, batch: usize) {
             at(0.75)
         );
     }
+}
+
+/// ns and allocations per call of `f`: the median of `rounds` rounds of `batch` calls.
+fn per_call(rounds: usize, batch: usize, mut f: impl FnMut()) -> (f64, f64) {
+    for _ in 0..batch {
+        f();
+    }
+    let mut times = Vec::with_capacity(rounds);
+    let mut allocs = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let (a0, t0) = (allocations(), std::time::Instant::now());
+        for _ in 0..batch {
+            f();
+        }
+        times.push(t0.elapsed().as_nanos() as f64 / batch as f64);
+        allocs.push((allocations() - a0) as f64 / batch as f64);
+    }
+    times.sort_by(f64::total_cmp);
+    allocs.sort_by(f64::total_cmp);
+    (times[rounds / 2], allocs[rounds / 2])
+}
+
+/// Each stage of the pipeline alone: ns and allocations per call.
+fn stages(rounds: usize, batch: usize) {
+    let security = security();
+    let principal = Principal::new("bench").with_scopes(["orders.write"]);
+    let args = order().as_object().cloned().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let row = |name: &str, (ns, allocs): (f64, f64)| {
+        println!("stage {name:<58} {ns:>8.1} ns {allocs:>6.2} allocations");
+    };
+    let copy = per_call(rounds, batch, || {
+        std::hint::black_box(args.clone());
+    });
+    row("copy of the arguments (harness; in every row below)", copy);
+    let scope_only = per_call(rounds, batch, || {
+        std::hint::black_box(CallScope::new(None, principal.clone()));
+    });
+    row(
+        "a call's scope and principal (harness; in the rows below)",
+        scope_only,
+    );
+    row(
+        "prologue: raw limits, identity, permission, rate, audit",
+        per_call(rounds, batch, || {
+            let scope = CallScope::new(None, principal.clone());
+            std::hint::black_box(run_sync::<NoInput, _, _>(
+                &security,
+                TypeId::of::<Bench>(),
+                PROLOGUE,
+                scope,
+                |_| (),
+                returns_value,
+            ));
+        }),
+    );
+    row(
+        "serde_json::from_value::<Order> (what bare rmcp does too)",
+        per_call(rounds, batch, || {
+            let value = Value::Object(args.clone());
+            std::hint::black_box(serde_json::from_value::<Order>(value).unwrap());
+        }),
+    );
+    let strings = ["ada@example.com", "RUST-2024", "leave at the door"];
+    row(
+        "hidden-text scan of the 3 string fields",
+        per_call(rounds, batch, || {
+            for s in strings {
+                std::hint::black_box(secure_tool::types::find_hidden(s));
+            }
+        }),
+    );
+    row(
+        "secret scrub of the output",
+        per_call(rounds, batch, || {
+            std::hint::black_box(secure_tool::scrub_secrets("RUST-2024"));
+        }),
+    );
+    row(
+        "whole sync pipeline, 6-field input (+ deserialize, validate, shape)",
+        per_call(rounds, batch, || {
+            let scope = CallScope::new(Some(args.clone()), principal.clone());
+            std::hint::black_box(run_sync::<Order, _, _>(
+                &security,
+                TypeId::of::<Bench>(),
+                PROLOGUE,
+                scope,
+                |o| o.sku,
+                returns_value,
+            ));
+        }),
+    );
+    row(
+        "whole async pipeline (+ panic guard, first poll, no timer)",
+        per_call(rounds, batch, || {
+            let scope = CallScope::new(Some(args.clone()), principal.clone());
+            std::hint::black_box(runtime.block_on(run_async::<Order, _, _>(
+                &security,
+                TypeId::of::<Bench>(),
+                PROLOGUE,
+                scope,
+                returns_value,
+                |order| Box::pin(async move { order.sku }),
+            )));
+        }),
+    );
+    row(
+        "runtime.block_on of a ready future (harness of the row above)",
+        per_call(rounds, batch, || {
+            std::hint::black_box(runtime.block_on(async { 1 }));
+        }),
+    );
 }
 
 /// `OVERHEAD_LOOP=bare|secured|none OVERHEAD_CALLS=N`: only connect both clients and make
@@ -378,12 +542,18 @@ fn main() {
     if let Ok(mode) = std::env::var("OVERHEAD_LOOP") {
         return instruction_loop(&mode);
     }
-    benches();
-    Criterion::default().configure_from_args().final_summary();
+    // `OVERHEAD_ONLY=ratio`: the stage table and the interleaved ratio, without criterion.
+    let only_ratio = std::env::var("OVERHEAD_ONLY").is_ok_and(|v| v == "ratio");
+    if !only_ratio {
+        benches();
+        Criterion::default().configure_from_args().final_summary();
+    }
     // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this once, briefly.
     if std::env::args().any(|a| a == "--bench") {
+        stages(21, 20_000);
         interleaved(41, 2000);
     } else {
+        stages(1, 10);
         interleaved(1, 10);
     }
 }

@@ -2,7 +2,9 @@
 //! [`SecureServer`], which connects a server to it.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
 use std::time::Duration;
 
 use crate::audit::AuditLog;
@@ -82,17 +84,21 @@ struct Inner {
     refusals: crate::audit::coalesce::Coalescer,
     #[cfg(feature = "redis")]
     store: Option<Arc<crate::store::RedisStore>>,
-    live: RwLock<Live>,
+    /// Read on every call with no lock; replaced whole (under `writing`) by a reload and
+    /// by a tool's first call.
+    live: ArcSwap<Live>,
+    /// Serializes the writers of `live`.
+    writing: Mutex<()>,
     /// Held by a policy reload from reading the file to putting it in force.
     #[cfg(feature = "policy")]
-    reload: std::sync::Mutex<()>,
+    reload: Mutex<()>,
     /// The policy in force, announced to each session's list-change notifier.
     updates: tokio::sync::watch::Sender<Arc<Policy>>,
 }
 
-/// The policy in force and each tool as it runs under it. Replaced whole, under the
-/// write lock, when the policy is reloaded; a call holds the `Arc<Tool>` it started with.
-#[derive(Default)]
+/// The policy in force and each tool as it runs under it. Replaced whole when the policy
+/// is reloaded (or a tool first runs); a call holds the `Arc<Tool>` it started with.
+#[derive(Default, Clone)]
 struct Live {
     policy: Arc<Policy>,
     tools: HashMap<ToolKey, Arc<Tool>, foldhash::fast::FixedState>,
@@ -266,18 +272,21 @@ impl Security {
         &self.inner.refusals
     }
 
-    fn live(&self) -> std::sync::RwLockReadGuard<'_, Live> {
-        self.inner
-            .live
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn live(&self) -> arc_swap::Guard<Arc<Live>> {
+        self.inner.live.load()
     }
 
-    fn live_mut(&self) -> std::sync::RwLockWriteGuard<'_, Live> {
-        self.inner
-            .live
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// Replace the live state with `change` applied to a copy of it, one writer at a time.
+    fn update_live<R>(&self, change: impl FnOnce(&mut Live) -> R) -> R {
+        let _writing = self
+            .inner
+            .writing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut live = Live::clone(&self.inner.live.load());
+        let out = change(&mut live);
+        self.inner.live.store(Arc::new(live));
+        out
     }
 
     /// Held while a policy reload reads, checks and installs a file.
@@ -296,20 +305,20 @@ impl Security {
         policy.lineage = self.inner.lineage;
         policy.bind_local(self.local_principal());
         let policy = Arc::new(policy);
-        let mut live = self.live_mut();
-        let tools = live
-            .tools
-            .iter()
-            .map(|(key, tool)| {
-                let tool = Tool::new(tool.decl, &policy, Some(tool), self.inner.max_keys);
-                (*key, Arc::new(tool))
-            })
-            .collect();
-        *live = Live {
-            policy: Arc::clone(&policy),
-            tools,
-        };
-        drop(live);
+        self.update_live(|live| {
+            let tools = live
+                .tools
+                .iter()
+                .map(|(key, tool)| {
+                    let tool = Tool::new(tool.decl, &policy, Some(tool), self.inner.max_keys);
+                    (*key, Arc::new(tool))
+                })
+                .collect();
+            *live = Live {
+                policy: Arc::clone(&policy),
+                tools,
+            };
+        });
         self.inner.updates.send_replace(policy);
     }
 
@@ -352,13 +361,14 @@ impl Security {
         if let Some(tool) = self.live().tools.get(&key) {
             return Arc::clone(tool);
         }
-        let mut live = self.live_mut();
-        let Live { policy, tools } = &mut *live;
-        Arc::clone(
-            tools
-                .entry(key)
-                .or_insert_with(|| Arc::new(Tool::new(decl, policy, None, self.inner.max_keys))),
-        )
+        self.update_live(|live| {
+            let Live { policy, tools } = live;
+            Arc::clone(
+                tools.entry(key).or_insert_with(|| {
+                    Arc::new(Tool::new(decl, policy, None, self.inner.max_keys))
+                }),
+            )
+        })
     }
 }
 
@@ -660,8 +670,9 @@ impl SecurityBuilder {
                 .then(|| Arc::new(crate::store::RedisStore::new(&self.redis))),
             updates: tokio::sync::watch::Sender::new(Arc::clone(&policy)),
             #[cfg(feature = "policy")]
-            reload: std::sync::Mutex::new(()),
-            live: RwLock::new(Live {
+            reload: Mutex::new(()),
+            writing: Mutex::new(()),
+            live: ArcSwap::from_pointee(Live {
                 policy,
                 tools: HashMap::default(),
             }),
