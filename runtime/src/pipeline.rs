@@ -507,6 +507,41 @@ where
     ReturnsValue(value).into_returned()
 }
 
+/// A body still pending after its first poll: run it to its deadline, or until rmcp
+/// cancels the request.
+async fn wait<G>(
+    limit: Option<Duration>,
+    started: Instant,
+    cancel: &CancellationToken,
+    guarded: &mut G,
+) -> Ran<Returned>
+where
+    G: Future<Output = Result<Returned, Box<dyn Any + Send>>> + Unpin,
+{
+    let timed = async {
+        match limit {
+            // A limit too long for the clock to hold is no limit.
+            Some(limit) if let Some(deadline) = started.checked_add(limit) => {
+                let deadline = tokio::time::Instant::from_std(deadline);
+                match tokio::time::timeout_at(deadline, &mut *guarded).await {
+                    Ok(result) => result.map_or_else(Ran::Panicked, Ran::Returned),
+                    Err(_) => Ran::TimedOut(limit),
+                }
+            }
+            _ => (&mut *guarded)
+                .await
+                .map_or_else(Ran::Panicked, Ran::Returned),
+        }
+    };
+    // rmcp only cancels the token of a cancelled request; without this branch the body
+    // would run on to completion.
+    tokio::select! {
+        biased;
+        ran = timed => ran,
+        () = cancel.cancelled() => Ran::Cancelled,
+    }
+}
+
 /// Stages 6 to 8 of an async tool, the same for every tool.
 ///
 /// The timeout counts from the call's start, not from the body's first `Pending`: a body
@@ -535,28 +570,10 @@ async fn drive(
                 .timeout
                 .map(crate::limits::Millis::duration)
                 .or(security.default_timeout());
-            let timed = async {
-                match limit {
-                    // A limit too long for the clock to hold is no limit.
-                    Some(limit) if let Some(deadline) = scope.started.checked_add(limit) => {
-                        let deadline = tokio::time::Instant::from_std(deadline);
-                        match tokio::time::timeout_at(deadline, &mut guarded).await {
-                            Ok(result) => result.map_or_else(Ran::Panicked, Ran::Returned),
-                            Err(_) => Ran::TimedOut(limit),
-                        }
-                    }
-                    _ => (&mut guarded)
-                        .await
-                        .map_or_else(Ran::Panicked, Ran::Returned),
-                }
-            };
-            // rmcp only cancels the token of a cancelled request; without this branch
-            // the body would run on to completion.
-            tokio::select! {
-                biased;
-                ran = timed => ran,
-                () = scope.cancel.cancelled() => Ran::Cancelled,
-            }
+            // Boxed, so the timer and the cancellation waiter (large, and cache-line
+            // aligned) are in the state of a body that is still pending, not in the
+            // future of every call.
+            Box::pin(wait(limit, scope.started, &scope.cancel, &mut guarded)).await
         }
     };
     drop(permit);
