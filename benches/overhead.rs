@@ -317,13 +317,13 @@ fn pipeline(c: &mut Criterion) {
         b.to_async(&runtime).iter(|| async {
             let scope = CallScope::new(Some(args.clone()), principal.clone());
             // What `#[secure_tool]` generates for an async tool.
-            run_async::<Order, _, _>(
+            run_async::<Order, _, _, _>(
                 &security,
                 TypeId::of::<Bench>(),
                 PROLOGUE,
                 scope,
                 returns_value,
-                |order| Box::pin(async move { order.sku }),
+                |order| async move { order.sku },
             )
             .await
         });
@@ -492,13 +492,13 @@ fn stages(rounds: usize, batch: usize) {
         "whole async pipeline (+ panic guard, first poll, no timer)",
         per_call(rounds, batch, || {
             let scope = CallScope::new(Some(args.clone()), principal.clone());
-            std::hint::black_box(runtime.block_on(run_async::<Order, _, _>(
+            std::hint::black_box(runtime.block_on(run_async::<Order, _, _, _>(
                 &security,
                 TypeId::of::<Bench>(),
                 PROLOGUE,
                 scope,
                 returns_value,
-                |order| Box::pin(async move { order.sku }),
+                |order| async move { order.sku },
             )));
         }),
     );

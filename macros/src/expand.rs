@@ -156,14 +156,14 @@ pub fn secure_tool(tool: &SecuredTool, site: &Site) -> TokenStream {
         }
     });
     let call = if is_async {
-        // The body becomes a boxed future, as rmcp's `#[tool]` makes of a bare tool, so a
-        // tool adds no coroutine of its own. The never-taken early `return` fixes the
+        // The body becomes a future that the pipeline's one boxed future holds inline
+        // (rmcp's `#[tool]` boxes a bare tool's once too). The never-taken early `return` fixes the
         // future's output to the declared type before the body is checked (as
         // async-trait does), so a wrong `return` or `?` is reported where it is written.
         let run = if authorize.is_some() {
-            quote_spanned! {input_span=> ::secure_tool::__private::run_async_authorized::<#input_ty, _, _> }
+            quote_spanned! {input_span=> ::secure_tool::__private::run_async_authorized::<#input_ty, _, _, _> }
         } else {
-            quote_spanned! {input_span=> ::secure_tool::__private::run_async::<#input_ty, _, _> }
+            quote_spanned! {input_span=> ::secure_tool::__private::run_async::<#input_ty, _, _, _> }
         };
         quote! {
             #run(
@@ -175,14 +175,14 @@ pub fn secure_tool(tool: &SecuredTool, site: &Site) -> TokenStream {
                 #returns,
                 move |__secure_tool_input: #input_ty| {
                     #bind_input
-                    ::std::boxed::Box::pin(async move {
+                    async move {
                         if let ::core::option::Option::Some(__secure_tool_output) =
                             ::core::option::Option::None::<#output>
                         {
                             return __secure_tool_output;
                         }
                         #block
-                    })
+                    }
                 },
             )
         }

@@ -359,7 +359,7 @@ pub struct Guard<'a> {
 /// checked input, its future run by `Guard::run`. Generated code only: the admission's
 /// `match` is written (and checked by the compiler) once here, so the generated method is
 /// one call.
-pub fn run_async<'a, T, R, F>(
+pub fn run_async<'a, T, R, F, Fut>(
     security: &'a Security,
     server: std::any::TypeId,
     decl: &'static ToolDecl,
@@ -370,7 +370,8 @@ pub fn run_async<'a, T, R, F>(
 where
     T: ObjectInput + Send,
     R: 'a,
-    F: FnOnce(T) -> BodyFuture<'a, R> + Send + 'a,
+    F: FnOnce(T) -> Fut + Send + 'a,
+    Fut: Future<Output = R> + Send + 'a,
 {
     match admit_async::<T>(security, security.tool(server, decl), scope) {
         Step::Ready(input, guard) => guard.run(body(input), returned),
@@ -378,7 +379,7 @@ where
         #[cfg(feature = "redis")]
         Step::Remote(remote) => Box::pin(async move {
             match remote.admit::<T>().await {
-                Ok((input, guard)) => guard.run(body(input), returned).await,
+                Ok((input, guard)) => guard.finish(body(input), returned).await,
                 Err(response) => response,
             }
         }),
@@ -467,21 +468,27 @@ pub(crate) fn admit_async<'a, T: ObjectInput>(
 /// an `async fn`.
 pub type ToolFuture<'a> = std::pin::Pin<Box<dyn Future<Output = CallToolResponse> + Send + 'a>>;
 
-/// A tool body's future, as the generated method boxes it.
-pub type BodyFuture<'a, R> = std::pin::Pin<Box<dyn Future<Output = R> + Send + 'a>>;
-
 impl<'a> Guard<'a> {
-    /// Stages 6 to 8: run the body, then shape the result and audit it. Generic only in
-    /// the body's output type, so tools returning the same type share one instance.
-    pub fn run<R: 'a>(
+    /// Stages 6 to 8: run the body, then shape the result and audit it, in the one boxed
+    /// future the tool returns (the body's own future inside it, not boxed again).
+    pub fn run<R: 'a, Fut>(self, body: Fut, returned: fn(R) -> Returned) -> ToolFuture<'a>
+    where
+        Fut: Future<Output = R> + Send + 'a,
+    {
+        Box::pin(self.finish(body, returned))
+    }
+
+    /// [`run`](Self::run), inside a future that is already boxed.
+    pub(crate) async fn finish<R, Fut>(
         self,
-        body: BodyFuture<'a, R>,
+        body: Fut,
         returned: fn(R) -> Returned,
-    ) -> ToolFuture<'a> {
-        Box::pin(async move {
-            let body = std::pin::pin!(body.map(returned));
-            drive(self.security, &self.tool, self.scope, self.permit, body).await
-        })
+    ) -> CallToolResponse
+    where
+        Fut: Future<Output = R> + Send + 'a,
+    {
+        let body = std::pin::pin!(body.map(returned));
+        drive(self.security, &self.tool, self.scope, self.permit, body).await
     }
 }
 

@@ -12,10 +12,7 @@ use rmcp::model::CallToolResponse;
 
 use super::admission::Refusal;
 use super::shape::refuse;
-use super::{
-    BodyFuture, CallScope, Guard, Returned, Step, ToolFuture, admit_async, refused,
-    run_sync_checked,
-};
+use super::{CallScope, Guard, Returned, Step, ToolFuture, admit_async, refused, run_sync_checked};
 use crate::audit::Outcome;
 use crate::decl::ToolDecl;
 use crate::identity::Principal;
@@ -165,7 +162,7 @@ fn panicked() -> Refusal {
     clippy::too_many_arguments,
     reason = "generated code only, one call per tool"
 )]
-pub fn run_async_authorized<'a, T, R, F>(
+pub fn run_async_authorized<'a, T, R, F, Fut>(
     security: &'a Security,
     server: std::any::TypeId,
     decl: &'static ToolDecl,
@@ -177,7 +174,8 @@ pub fn run_async_authorized<'a, T, R, F>(
 where
     T: ObjectInput + Send + 'a,
     R: 'a,
-    F: FnOnce(T) -> BodyFuture<'a, R> + Send + 'a,
+    F: FnOnce(T) -> Fut + Send + 'a,
+    Fut: Future<Output = R> + Send + 'a,
 {
     let step = admit_async::<T>(security, security.tool(server, decl), scope);
     if let Step::Refused(response) = step {
@@ -211,7 +209,7 @@ where
             None => asked.await.map_err(|_| panicked()),
         };
         match denial(verdict) {
-            Ok(()) => guard.run(body(input), returned).await,
+            Ok(()) => guard.finish(body(input), returned).await,
             Err(refusal) => guard.refuse(refusal),
         }
     })
