@@ -436,8 +436,8 @@ impl<'a> Remote<'a> {
 
 /// Stages 1 to 5 of an async tool: the checked input and the [`Guard`] that runs the
 /// body, or the refusal as the tool's response. Running the body (timeout, cancellation,
-/// panics, shaping, audit) is [`Guard::run`], compiled once, so a tool adds no coroutine
-/// of its own.
+/// panics, shaping, audit) is [`Guard::run`]: a small coroutine per tool that holds the
+/// body's future, around `drive`, compiled once.
 pub(crate) fn admit_async<'a, T: ObjectInput>(
     security: &'a Security,
     tool: Arc<Tool>,
@@ -487,8 +487,14 @@ impl<'a> Guard<'a> {
     where
         Fut: Future<Output = R> + Send + 'a,
     {
-        let body = std::pin::pin!(body.map(returned));
-        drive(self.security, &self.tool, self.scope, self.permit, body).await
+        let response = {
+            let body = std::pin::pin!(body.map(returned));
+            drive(self.security, &self.tool, self.scope, body).await
+        };
+        // The concurrency slot is given back once the body (and what it held: a child
+        // process, a connection) is dropped, even when it timed out or was cancelled.
+        drop(self.permit);
+        response
     }
 }
 
@@ -563,7 +569,6 @@ async fn drive(
     security: &Security,
     tool: &Tool,
     scope: CallScope,
-    permit: Option<Permit>,
     body: std::pin::Pin<&mut (dyn Future<Output = Returned> + Send + '_)>,
 ) -> CallToolResponse {
     let mut guarded = AssertUnwindSafe(body).catch_unwind();
@@ -583,7 +588,6 @@ async fn drive(
             Box::pin(wait(limit, scope.started, &scope.cancel, &mut guarded)).await
         }
     };
-    drop(permit);
     finish_returned(security, tool, scope, ran)
 }
 

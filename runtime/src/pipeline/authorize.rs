@@ -198,8 +198,16 @@ where
             .map(crate::limits::Millis::duration)
             .or(security.default_timeout());
         let asked = AssertUnwindSafe(authorize(&input, guard.scope.caller())).catch_unwind();
-        let verdict = match limit {
-            Some(limit) => match tokio::time::timeout(limit, asked).await {
+        // The tool's time limit counts from the call's start, authorization included; the
+        // timer is boxed, so it is not in the state of every call's future.
+        let deadline = limit.and_then(|limit| guard.scope.started.checked_add(limit));
+        let verdict = match deadline {
+            Some(deadline) => match Box::pin(tokio::time::timeout_at(
+                tokio::time::Instant::from_std(deadline),
+                asked,
+            ))
+            .await
+            {
                 Ok(ran) => ran.map_err(|_| panicked()),
                 Err(_) => Err(Refusal::new(
                     Outcome::Timeout,
