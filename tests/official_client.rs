@@ -4,22 +4,8 @@
 //! it skipped.
 mod common;
 
-use std::path::PathBuf;
-use std::process::Command;
-
 #[test]
 fn official_python_sdk_drives_fs_server() {
-    let Some(python) = common::official_python() else {
-        return common::require_or_skip("Python SDK in target/py");
-    };
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/official_client.py");
-    let output = Command::new(python)
-        .arg(script)
-        .arg(common::fs_server_binary())
-        .output()
-        .expect("python runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains(" passed, 0 failed"), "{stdout}\n{stderr}");
+    let binary = common::fs_server_binary();
+    common::run_official_python_client("official_client.py", &[binary.as_os_str()]);
 }

@@ -76,19 +76,8 @@ fn readme_quick_start_builds_and_serves_over_stdio() {
         String::from_utf8_lossy(&build.stderr)
     );
     // Built as copied; serving it needs the official client.
-    let Some(python) = common::official_python() else {
-        return common::require_or_skip("Python SDK in target/py");
-    };
     let binary = root().join("target/quickstart-target/debug/quickstart");
-    let output = Command::new(python)
-        .arg(root().join("tests/python/quickstart_client.py"))
-        .arg(&binary)
-        .output()
-        .expect("python runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains(" passed, 0 failed"), "{stdout}\n{stderr}");
+    common::run_official_python_client("quickstart_client.py", &[binary.as_os_str()]);
 }
 
 #[test]

@@ -499,6 +499,27 @@ pub fn require_or_skip(what: &str) {
     );
 }
 
+/// Run `tests/python/SCRIPT` with the official MCP Python SDK and `args`, and assert that
+/// it exited cleanly with every check passed (its last line: `N passed, 0 failed`).
+/// Skips (or, under `scripts/test`, fails) when the SDK is not installed.
+pub fn run_official_python_client(script: &str, args: &[&std::ffi::OsStr]) {
+    let Some(python) = official_python() else {
+        return require_or_skip("Python SDK in target/py");
+    };
+    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python")
+        .join(script);
+    let output = std::process::Command::new(python)
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains(" passed, 0 failed"), "{stdout}\n{stderr}");
+}
+
 /// The Python with the official MCP SDK: `target/py` (where `scripts/test` installs it),
 /// or `SECURE_TOOL_PYTHON`.
 pub fn official_python() -> Option<std::path::PathBuf> {

@@ -16,24 +16,14 @@ import json
 import os
 import sys
 
+from checks import Checks, text_of
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
-results = {"passed": 0, "failed": 0}
 MODE = os.environ.get("SECURE_TOOL_MCP_MODE", "legacy")
-
-
-def check(name, condition, detail=""):
-    if condition:
-        results["passed"] += 1
-    else:
-        results["failed"] += 1
-        print(f"FAIL [{MODE}] {name}: {detail}", file=sys.stderr)
-
-
-def text_of(result):
-    return "".join(getattr(c, "text", "") for c in result.content)
+CHECKS = Checks(prefix=f"[{MODE}] ")
+check = CHECKS.check
 
 
 async def with_session(url, token, body):
@@ -127,5 +117,5 @@ async def main(config):
 if __name__ == "__main__":
     with open(sys.argv[1]) as f:
         asyncio.run(main(json.load(f)))
-    print(f"python http client ({MODE}): {results['passed']} passed, {results['failed']} failed")
-    sys.exit(1 if results["failed"] else 0)
+    print(CHECKS.summary(f"python http client ({MODE})"))
+    sys.exit(1 if CHECKS.failed else 0)

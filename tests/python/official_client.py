@@ -11,24 +11,14 @@ import os
 import sys
 import tempfile
 
+from checks import Checks, text_of
 from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
 SECRET = "TOP-SECRET-OUTSIDE"
 MARK = "ZZMARKZZ"
-results = {"passed": 0, "failed": 0}
-
-
-def check(name, condition, detail=""):
-    if condition:
-        results["passed"] += 1
-    else:
-        results["failed"] += 1
-        print(f"FAIL {name}: {detail}", file=sys.stderr)
-
-
-def text_of(result):
-    return "".join(getattr(c, "text", "") for c in result.content)
+CHECKS = Checks()
+check = CHECKS.check
 
 
 async def session_for(binary, root, grants, body, extra=()):
@@ -131,8 +121,8 @@ async def main(binary):
         check("audit lines", outcomes == [("read_file", "ok"), ("read_file", "ok"), ("read_file", "limited"),
                                            ("write_file", "denied")], outcomes)
 
-    print(f"official python client: {results['passed']} passed, {results['failed']} failed")
-    return 1 if results["failed"] else 0
+    print(CHECKS.summary("official python client"))
+    return 1 if CHECKS.failed else 0
 
 
 if __name__ == "__main__":

@@ -7,22 +7,12 @@ Usage: quickstart_client.py BINARY
 import asyncio
 import sys
 
+from checks import Checks, text_of
 from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
-results = {"passed": 0, "failed": 0}
-
-
-def check(name, condition, detail=""):
-    if condition:
-        results["passed"] += 1
-    else:
-        results["failed"] += 1
-        print(f"FAIL {name}: {detail}", file=sys.stderr)
-
-
-def text_of(result):
-    return "".join(getattr(c, "text", "") for c in result.content)
+CHECKS = Checks()
+check = CHECKS.check
 
 
 async def main(binary):
@@ -44,8 +34,8 @@ async def main(binary):
             check("the refusal does not echo the value", "t" * 33 not in text_of(long_tag), text_of(long_tag))
             extra = await session.call_tool("add_note", {"text": "x", "tags": [], "admin": True})
             check("an unknown argument is refused", extra.is_error, text_of(extra))
-    print(f"{results['passed']} passed, {results['failed']} failed")
-    return results["failed"] == 0
+    print(CHECKS.summary("quick start"))
+    return CHECKS.failed == 0
 
 
 if __name__ == "__main__":
