@@ -18,7 +18,9 @@
 //!   session's owner checked and the events' ids recorded.
 //! - Then, outside criterion, the HTTP calls interleaved in alternating batches (as in the
 //!   `overhead` bench): the median of the per-round ratios is the figure to trust, next to
-//!   the same measurement of two servers without the layer (the noise floor).
+//!   the same measurement of two servers without the layer (the noise floor). And the
+//!   whole of it against bare rmcp: a plain `#[tool]` server on the same transport against
+//!   the secured tool behind the layer, with an operator policy and the audit trail on.
 
 use std::sync::Arc;
 
@@ -71,6 +73,28 @@ impl Bench {
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for Bench {}
+
+/// The same tool in bare rmcp: no `#[secure_tool]`, no layer.
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+struct PlainSay {
+    text: String,
+}
+
+#[derive(Clone)]
+struct BareRmcp {
+    tool_router: ToolRouter<Self>,
+}
+
+#[tool_router]
+impl BareRmcp {
+    #[tool(description = "Echo")]
+    async fn echo(&self, Parameters(say): Parameters<PlainSay>) -> String {
+        say.text
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for BareRmcp {}
 
 fn claims() -> serde_json::Value {
     let now = std::time::SystemTime::now()
@@ -305,42 +329,106 @@ type Client = RunningService<RoleClient, ()>;
 /// Two servers on loopback, the same but for the layer, and a client of each.
 async fn clients(keys: &Keys) -> (Client, Client) {
     let token = sign(&keys.rsa, Algorithm::RS256, "rsa");
-    let auth = ResourceServer::builder(AUD)
+    let layer = ResourceServer::builder(AUD)
         .issuer(ISS, JwksSource::inline(keys.jwks.clone()))
         .build()
         .unwrap();
     let mut clients = Vec::new();
-    for with_layer in [false, true] {
+    for layer in [None, Some(layer)] {
         let security = Security::default();
-        let service = StreamableHttpService::new(
-            move || {
-                Ok(Bench {
-                    security: security.clone(),
-                    tool_router: Bench::tool_router(),
-                })
-            },
-            Arc::new(LocalSessionManager::default()),
-            StreamableHttpServerConfig::default(),
-        );
-        let router = axum::Router::new().nest_service("/mcp", service);
-        let app = if with_layer {
-            router.layer(auth.clone())
-        } else {
-            router
+        let make = move || Bench {
+            security: security.clone(),
+            tool_router: Bench::tool_router(),
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        let config = StreamableHttpClientTransportConfig::with_uri(format!("http://{addr}/mcp"))
-            .auth_header(token.clone());
-        clients.push(
-            ().serve(StreamableHttpClientTransport::from_config(config))
-                .await
-                .unwrap(),
-        );
+        clients.push(serve(make, layer, &token).await);
     }
     let auth = clients.pop().unwrap();
     (clients.pop().unwrap(), auth)
+}
+
+/// Serve `make`'s server over streamable HTTP on loopback, behind `layer` if given, and
+/// connect a client with `token`.
+async fn serve<S, M>(make: M, layer: Option<ResourceServer>, token: &str) -> Client
+where
+    S: ServerHandler + Send + Sync + 'static,
+    M: Fn() -> S + Send + Sync + 'static,
+{
+    let service = StreamableHttpService::new(
+        move || Ok(make()),
+        Arc::new(LocalSessionManager::default()),
+        StreamableHttpServerConfig::default(),
+    );
+    let router = axum::Router::new().nest_service("/mcp", service);
+    let app = match layer {
+        Some(layer) => router.layer(layer),
+        None => router,
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let config = StreamableHttpClientTransportConfig::with_uri(format!("http://{addr}/mcp"))
+        .auth_header(token.to_owned());
+    ().serve(StreamableHttpClientTransport::from_config(config))
+        .await
+        .unwrap()
+}
+
+/// Bare rmcp.
+async fn bare_rmcp(keys: &Keys) -> Client {
+    let token = sign(&keys.rsa, Algorithm::RS256, "rsa");
+    serve(
+        || BareRmcp {
+            tool_router: BareRmcp::tool_router(),
+        },
+        None,
+        &token,
+    )
+    .await
+}
+
+/// The secured tool as an operator runs it, piece by piece: behind the layer or not,
+/// under a policy file or not, with the JSON-lines audit trail on or not.
+async fn operated(keys: &Keys, layer: bool, policy_on: bool, audit: bool) -> Client {
+    let token = sign(&keys.rsa, Algorithm::RS256, "rsa");
+    let dir = std::env::temp_dir().join(format!("secure-tool-auth-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let policy = dir.join("secure-tool.toml");
+    std::fs::write(
+        &policy,
+        "[roles]\nreader = [\"fs.read\"]\n\n[principals]\nbench = { roles = [\"reader\"] }\n\n[tools.echo]\nrate = \"4000000000/sec\"\n",
+    )
+    .unwrap();
+    let _ = Bench::tool_router();
+    let mut security = Security::builder();
+    if policy_on {
+        security = security.policy_file(&policy).unwrap();
+    }
+    if audit {
+        let trail = dir.join(format!("audit-{layer}-{policy_on}.jsonl"));
+        security = security
+            .audit_log(
+                secure_tool::AuditLog::new(trail)
+                    .max_bytes(64 << 20)
+                    .keep(0),
+            )
+            .unwrap();
+    }
+    let security = security.build();
+    let layer = layer.then(|| {
+        ResourceServer::builder(AUD)
+            .issuer(ISS, JwksSource::inline(keys.jwks.clone()))
+            .build()
+            .unwrap()
+    });
+    serve(
+        move || Bench {
+            security: security.clone(),
+            tool_router: Bench::tool_router(),
+        },
+        layer,
+        &token,
+    )
+    .await
 }
 
 async fn echo(client: &Client) {
@@ -412,13 +500,30 @@ fn interleaved(rounds: usize, batch: usize) {
     println!(
         "http_tools_call interleaved ({rounds} rounds of {batch} calls a side): auth/bare median {median:.3}x (quartiles {low:.3}x to {high:.3}x); bare/bare {floor:.3}x ({floor_low:.3}x to {floor_high:.3}x)"
     );
+    // Against bare rmcp, piece by piece: what each part an operator turns on costs.
+    let plain = runtime.block_on(bare_rmcp(&keys));
+    for (label, layer, policy, audit) in [
+        ("secured", false, false, false),
+        ("+ policy", false, true, false),
+        ("+ policy + audit trail", false, true, true),
+        ("+ policy + audit trail + layer", true, true, true),
+    ] {
+        let client = runtime.block_on(operated(&keys, layer, policy, audit));
+        let [median, low, high] = ratio(rounds, || time(&plain), || time(&client));
+        println!(
+            "http_tools_call interleaved ({rounds} rounds of {batch} calls a side): {label} / bare rmcp: median {median:.3}x (quartiles {low:.3}x to {high:.3}x)"
+        );
+    }
 }
 
 criterion_group!(benches, verify, http);
 
 fn main() {
-    benches();
-    Criterion::default().configure_from_args().final_summary();
+    // `AUTH_ONLY=ratio`: the interleaved ratios, without criterion.
+    if !std::env::var("AUTH_ONLY").is_ok_and(|v| v == "ratio") {
+        benches();
+        Criterion::default().configure_from_args().final_summary();
+    }
     // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this once, briefly.
     if std::env::args().any(|a| a == "--bench") {
         interleaved(41, 300);
