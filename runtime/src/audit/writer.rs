@@ -6,7 +6,9 @@
 //! noticed by comparing the path's device and inode with the open file's, as Python's
 //! `WatchedFileHandler` does, and the trail reopens at the path. The file is opened with
 //! `O_APPEND`; a new one is made with mode 0600, a rotated one with the mode of the file
-//! it replaces. A write that fails is cut back off the file, so no torn line is left.
+//! it replaces. The lines queued together are written together (one check of the path,
+//! one read of the file's length, as few appends as rotation allows). An append that fails
+//! is cut back off the file, so no torn line is left, and each of its lines is counted.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -23,6 +25,10 @@ const ROTATE_RETRY: Duration = Duration::from_secs(30);
 
 /// How long the writer waits for a line before it checks the path again.
 const IDLE: Duration = Duration::from_millis(500);
+
+/// How long the writer lets lines gather after the first of a batch arrives: what a line
+/// may wait before it is written (a `flush` or `close` waits this much longer at most).
+const LINGER: Duration = Duration::from_millis(2);
 
 /// The most lines written between two updates of the progress counter.
 const BATCH: u64 = 1024;
@@ -260,41 +266,85 @@ impl File {
                 self.follow_path();
                 self.note_drops(counters);
             }
+            // The lines queued now, written together: once a batch (not once a line) the
+            // path is followed (one `stat`, as Python's `WatchedFileHandler` makes before
+            // each record) and the file's length read, and the lines go out in as few
+            // `write`s as rotation allows.
+            let mut batch = Batch::default();
+            let mut closing = false;
+            // A line came: let the lines of the next moment queue up behind it, so that
+            // under load the writer wakes once for many lines (and no caller pays for
+            // waking it), instead of once a line.
+            if matches!(next, Some(Message::Line(_))) {
+                std::thread::sleep(LINGER);
+            }
             while let Some(message) = next.take() {
-                // Before each line (one `stat`, as Python's `WatchedFileHandler` makes):
-                // does the path still name the file?
-                self.follow_path();
-                self.note_drops(counters);
                 match message {
-                    Message::Line(line) => {
-                        if !self.write(&line.render()) {
-                            counters.pending.fetch_add(1, Ordering::Relaxed);
-                        }
-                        handled += 1;
-                    }
+                    Message::Line(line) => batch.push(&line.render()),
                     Message::Close => {
                         // Lines a sender queued while the trail was closing are written
                         // too; a later one finds the queue gone and is counted there.
                         while let Ok(message) = lines.try_recv() {
                             if let Message::Line(line) = message {
-                                if !self.write(&line.render()) {
-                                    counters.pending.fetch_add(1, Ordering::Relaxed);
-                                }
-                                handled += 1;
+                                batch.push(&line.render());
                             }
                         }
-                        self.note_drops(counters);
-                        let _ = self.file.sync_data();
-                        progress.advance(handled, true);
-                        return;
+                        closing = true;
+                        break;
                     }
                 }
-                if handled < BATCH {
+                if batch.lines < BATCH {
                     next = lines.try_recv().ok();
                 }
             }
+            if batch.lines > 0 || closing {
+                self.follow_path();
+                self.note_drops(counters);
+                handled += batch.lines;
+                let lost = self.write_batch(&batch);
+                counters.pending.fetch_add(lost, Ordering::Relaxed);
+            }
+            if closing {
+                self.note_drops(counters);
+                let _ = self.file.sync_data();
+                progress.advance(handled, true);
+                return;
+            }
             progress.advance(handled, false);
         }
+    }
+
+    /// Write `batch`: as few appends as rotation allows (a line that would take the file
+    /// past its size rotates it first, as it always did). Returns how many lines were not
+    /// written (each failed append is cut back whole, its lines counted).
+    fn write_batch(&mut self, batch: &Batch) -> u64 {
+        let mut lost = 0;
+        let mut chunk = String::new();
+        let mut in_chunk = 0;
+        // The file's own length, not a count kept here: `copytruncate` or `: > FILE` may
+        // have emptied it.
+        if let Ok(metadata) = self.file.metadata() {
+            self.size = metadata.len();
+        }
+        for line in batch.text.split_inclusive('\n') {
+            let projected = self.size + (chunk.len() + line.len()) as u64;
+            if projected > self.settings.max_bytes && (self.size > 0 || !chunk.is_empty()) {
+                if !chunk.is_empty() && !self.append(&chunk) {
+                    lost += in_chunk;
+                }
+                chunk.clear();
+                in_chunk = 0;
+                if self.size > 0 {
+                    self.rotate();
+                }
+            }
+            chunk.push_str(line);
+            in_chunk += 1;
+        }
+        if !chunk.is_empty() && !self.append(&chunk) {
+            lost += in_chunk;
+        }
+        lost
     }
 
     /// Write the count of lines lost since the last such line, before anything else.
@@ -319,20 +369,19 @@ impl File {
     /// Append one line (rotating first when it would not fit): `false` when it could not
     /// be written, in which case nothing of it stays in the file.
     fn write(&mut self, value: &serde_json::Value) -> bool {
-        let mut text = String::with_capacity(256);
-        if self.torn {
-            text.push('\n');
-        }
-        text.push_str(&value.to_string());
-        text.push('\n');
-        // The file's own length, not a count kept here: `copytruncate` or `: > FILE` may
-        // have emptied it, and a failed write is cut back to exactly where it began.
-        if let Ok(metadata) = self.file.metadata() {
-            self.size = metadata.len();
-        }
-        if self.size > 0 && self.size + text.len() as u64 > self.settings.max_bytes {
-            self.rotate();
-        }
+        let mut batch = Batch::default();
+        batch.push(value);
+        self.write_batch(&batch) == 0
+    }
+
+    /// Append `text` (whole lines): `false` when it could not be written, in which case
+    /// nothing of it stays in the file.
+    fn append(&mut self, text: &str) -> bool {
+        let text = if self.torn {
+            std::borrow::Cow::Owned(format!("\n{text}"))
+        } else {
+            std::borrow::Cow::Borrowed(text)
+        };
         let start = self.size;
         let mut written = 0;
         let result = loop {
@@ -460,6 +509,23 @@ impl File {
         // From here the open file is `PATH.1`; if no new file can be made, lines go on
         // there, and the next batch tries the path again.
         self.reopen()
+    }
+}
+
+/// Rendered lines waiting to be written together.
+#[derive(Default)]
+struct Batch {
+    text: String,
+    lines: u64,
+}
+
+impl Batch {
+    fn push(&mut self, value: &serde_json::Value) {
+        // `Value`'s `Display` is compact JSON: one line, no newline inside.
+        use std::fmt::Write as _;
+        let _ = write!(self.text, "{value}");
+        self.text.push('\n');
+        self.lines += 1;
     }
 }
 
