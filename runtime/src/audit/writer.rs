@@ -8,7 +8,8 @@
 //! `O_APPEND`; a new one is made with mode 0600, a rotated one with the mode of the file
 //! it replaces. The lines queued together are written together (one check of the path,
 //! one read of the file's length, as few appends as rotation allows). An append that fails
-//! is cut back off the file, so no torn line is left, and each of its lines is counted.
+//! is cut back off the file, so no torn line is left, and retried line by line: every line
+//! that fits is written, each one that does not is counted.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -329,8 +330,8 @@ impl File {
         for line in batch.text.split_inclusive('\n') {
             let projected = self.size + (chunk.len() + line.len()) as u64;
             if projected > self.settings.max_bytes && (self.size > 0 || !chunk.is_empty()) {
-                if !chunk.is_empty() && !self.append(&chunk) {
-                    lost += in_chunk;
+                if !chunk.is_empty() {
+                    lost += self.append_lines(&chunk, in_chunk);
                 }
                 chunk.clear();
                 in_chunk = 0;
@@ -341,10 +342,26 @@ impl File {
             chunk.push_str(line);
             in_chunk += 1;
         }
-        if !chunk.is_empty() && !self.append(&chunk) {
-            lost += in_chunk;
+        if !chunk.is_empty() {
+            lost += self.append_lines(&chunk, in_chunk);
         }
         lost
+    }
+
+    /// Append `chunk`, `lines` whole lines, at once; when that fails (a full disk, a file
+    /// size limit), line by line, so every line that fits is written, as if each had come
+    /// alone. Returns how many were not written.
+    fn append_lines(&mut self, chunk: &str, lines: u64) -> u64 {
+        if self.append(chunk) {
+            return 0;
+        }
+        if lines == 1 {
+            return 1;
+        }
+        chunk
+            .split_inclusive('\n')
+            .map(|line| u64::from(!self.append(line)))
+            .sum()
     }
 
     /// Write the count of lines lost since the last such line, before anything else.
