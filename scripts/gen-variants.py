@@ -75,9 +75,14 @@ lines = [
     "/// are U+180B–180D, bit 19 is U+180F.",
     "pub(crate) const STANDARDIZED: &[(u32, u32)] = &[",
 ]
-entries = [f"(0x{b:X}, 0x{m:X})," for b, m in sorted(masks.items())]
-for i in range(0, len(entries), 6):
-    lines.append("    " + " ".join(entries[i:i + 6]))
+
+
+def rows(items, per_row):
+    """Array items, `per_row` to a line, indented."""
+    return ["    " + " ".join(items[i:i + per_row]) for i in range(0, len(items), per_row)]
+
+
+lines += rows([f"(0x{b:X}, 0x{m:X})," for b, m in sorted(masks.items())], 6)
 lines += [
     "];",
     "",
@@ -85,9 +90,7 @@ lines += [
     "/// sequences U+E0100 to U+E0100 + count - 1 registered in the IVD.",
     "pub(crate) const IDEOGRAPHIC: &[u32] = &[",
 ]
-packed = [f"0x{b << 5 | (len(s) - 1):X}," for b, s in sorted(ideographic.items())]
-for i in range(0, len(packed), 10):
-    lines.append("    " + " ".join(packed[i:i + 10]))
+lines += rows([f"0x{b << 5 | (len(s) - 1):X}," for b, s in sorted(ideographic.items())], 10)
 lines.append("];")
 out.write_text("\n".join(lines) + "\n")
 print(f"{len(masks)} standardized bases, {len(ideographic)} ideographic bases -> {out}")

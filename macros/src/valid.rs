@@ -285,6 +285,23 @@ enum Kind {
     Untyped,
 }
 
+/// The collections a field may be, by their type's name: each counts its items.
+const COLLECTIONS: &[&str] = &[
+    "Vec",
+    "VecDeque",
+    "LinkedList",
+    "BinaryHeap",
+    "HashMap",
+    "BTreeMap",
+    "HashSet",
+    "BTreeSet",
+    "IndexMap",
+    "IndexSet",
+];
+
+/// The types that hold one value of their parameter, looked through.
+const WRAPPERS: &[&str] = &["Option", "Box", "Arc", "Rc"];
+
 fn kind(ty: &Type) -> Kind {
     let Some(name) = last_ident(ty) else {
         return match ty {
@@ -298,8 +315,8 @@ fn kind(ty: &Type) -> Kind {
             // `Cow<'a, str>`: str after a lifetime; `Box<str>`.
             None => Kind::Sized,
         },
-        "String" | "str" | "OsString" | "Vec" | "VecDeque" | "LinkedList" | "BinaryHeap"
-        | "HashMap" | "BTreeMap" | "HashSet" | "BTreeSet" | "IndexMap" | "IndexSet" => Kind::Sized,
+        "String" | "str" | "OsString" => Kind::Sized,
+        name if COLLECTIONS.contains(&name) => Kind::Sized,
         "Value" | "JsonValue" | "JsonObject" | "Map" | "RawValue" => Kind::Untyped,
         _ => Kind::Bounded,
     }
@@ -688,9 +705,8 @@ fn items_unbounded(ty: &Type) -> bool {
         };
     };
     match name.as_str() {
-        "Option" | "Box" | "Arc" | "Rc" => first_generic(ty).is_some_and(items_unbounded),
-        "Vec" | "VecDeque" | "LinkedList" | "BinaryHeap" | "HashMap" | "BTreeMap" | "HashSet"
-        | "BTreeSet" | "IndexMap" | "IndexSet" => generics(ty).any(holds_unbounded),
+        name if WRAPPERS.contains(&name) => first_generic(ty).is_some_and(items_unbounded),
+        name if COLLECTIONS.contains(&name) => generics(ty).any(holds_unbounded),
         _ => false,
     }
 }
@@ -717,25 +733,9 @@ fn holds_untyped(ty: &Type) -> bool {
         Type::Group(group) => holds_untyped(&group.elem),
         Type::Paren(paren) => holds_untyped(&paren.elem),
         _ => {
-            matches!(
-                last_ident(ty).as_deref(),
-                Some(
-                    "Option"
-                        | "Box"
-                        | "Arc"
-                        | "Rc"
-                        | "Vec"
-                        | "VecDeque"
-                        | "LinkedList"
-                        | "BinaryHeap"
-                        | "HashMap"
-                        | "BTreeMap"
-                        | "HashSet"
-                        | "BTreeSet"
-                        | "IndexMap"
-                        | "IndexSet"
-                )
-            ) && generics(ty).any(holds_untyped)
+            last_ident(ty).is_some_and(|name| {
+                WRAPPERS.contains(&name.as_str()) || COLLECTIONS.contains(&name.as_str())
+            }) && generics(ty).any(holds_untyped)
         }
     }
 }

@@ -520,11 +520,22 @@ where
     ReturnsValue(value).into_returned()
 }
 
+/// A call's time limit (the tool's, else the server's default) and the moment it runs
+/// out, counted from the call's start: `None` for no limit, or one too long for the clock
+/// to hold.
+fn deadline(security: &Security, tool: &Tool, scope: &CallScope) -> Option<(Duration, Instant)> {
+    let limit = tool
+        .limits
+        .timeout
+        .map(crate::limits::Millis::duration)
+        .or(security.default_timeout())?;
+    Some((limit, scope.started.checked_add(limit)?))
+}
+
 /// A body still pending after its first poll: run it to its deadline, or until rmcp
 /// cancels the request.
 async fn wait<G>(
-    limit: Option<Duration>,
-    started: Instant,
+    deadline: Option<(Duration, Instant)>,
     cancel: &CancellationToken,
     guarded: &mut G,
 ) -> Ran<Returned>
@@ -532,9 +543,8 @@ where
     G: Future<Output = Result<Returned, Box<dyn Any + Send>>> + Unpin,
 {
     let timed = async {
-        match limit {
-            // A limit too long for the clock to hold is no limit.
-            Some(limit) if let Some(deadline) = started.checked_add(limit) => {
+        match deadline {
+            Some((limit, deadline)) => {
                 let deadline = tokio::time::Instant::from_std(deadline);
                 match tokio::time::timeout_at(deadline, &mut *guarded).await {
                     Ok(result) => result.map_or_else(Ran::Panicked, Ran::Returned),
@@ -577,15 +587,11 @@ async fn drive(
     let ran = match futures::poll!(&mut guarded) {
         std::task::Poll::Ready(result) => result.map_or_else(Ran::Panicked, Ran::Returned),
         std::task::Poll::Pending => {
-            let limit = tool
-                .limits
-                .timeout
-                .map(crate::limits::Millis::duration)
-                .or(security.default_timeout());
             // Boxed, so the timer and the cancellation waiter (large, and cache-line
             // aligned) are in the state of a body that is still pending, not in the
             // future of every call.
-            Box::pin(wait(limit, scope.started, &scope.cancel, &mut guarded)).await
+            let deadline = deadline(security, tool, &scope);
+            Box::pin(wait(deadline, &scope.cancel, &mut guarded)).await
         }
     };
     finish_returned(security, tool, scope, ran)

@@ -12,7 +12,9 @@ use rmcp::model::CallToolResponse;
 
 use super::admission::Refusal;
 use super::shape::refuse;
-use super::{CallScope, Guard, Returned, Step, ToolFuture, admit_async, refused, run_sync_checked};
+use super::{
+    CallScope, Guard, Returned, Step, ToolFuture, admit_async, deadline, refused, run_sync_checked,
+};
 use crate::audit::Outcome;
 use crate::decl::ToolDecl;
 use crate::identity::Principal;
@@ -191,18 +193,12 @@ where
                 Err(response) => return response,
             },
         };
-        let limit = guard
-            .tool
-            .limits
-            .timeout
-            .map(crate::limits::Millis::duration)
-            .or(security.default_timeout());
         let asked = AssertUnwindSafe(authorize(&input, guard.scope.caller())).catch_unwind();
         // The tool's time limit counts from the call's start, authorization included; the
         // timer is boxed, so it is not in the state of every call's future.
-        let deadline = limit.and_then(|limit| guard.scope.started.checked_add(limit));
+        let deadline = deadline(security, &guard.tool, &guard.scope);
         let verdict = match deadline {
-            Some(deadline) => match Box::pin(tokio::time::timeout_at(
+            Some((_, deadline)) => match Box::pin(tokio::time::timeout_at(
                 tokio::time::Instant::from_std(deadline),
                 asked,
             ))

@@ -976,10 +976,7 @@ pub(crate) fn credential_cookies(
                 || w.ends_with("sessionid")
                 || w.ends_with("session")
         }) || is_secret_name(name) != Name::Plain;
-        let decoded = value
-            .replace("%3A", ":")
-            .replace("%2F", "/")
-            .replace("%3D", "=");
+        let decoded = url_unescaped(value);
         let secret = !value.starts_with("[redacted")
             && !is_placeholder(value)
             && if session {
@@ -1000,6 +997,17 @@ pub(crate) fn value_is_secret(key: &str, value: &str) -> bool {
         Name::Vendor => looks_random_from(value, 12),
         Name::Strong => !(is_placeholder(value) || value.eq_ignore_ascii_case(key)),
     }
+}
+
+/// A URL or cookie value with the escapes a generated token holds read back (`%3D` is
+/// base64's `=`, `%2B` its `+`, `%2F` its `/`, `%3A` a signed cookie's `:`), so its shape
+/// is judged as the token's own.
+pub(crate) fn url_unescaped(value: &str) -> String {
+    value
+        .replace("%3D", "=")
+        .replace("%2B", "+")
+        .replace("%2F", "/")
+        .replace("%3A", ":")
 }
 
 /// Standard or URL-safe base64, padded or not; `None` if `text` is not base64.

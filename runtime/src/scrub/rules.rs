@@ -659,10 +659,7 @@ fn url_password_is_real(caps: &Captures<'_>) -> bool {
 fn query_value_is_secret(caps: &Captures<'_>) -> bool {
     caps.name("secret").is_some_and(|value| {
         let value = value.as_str();
-        let decoded = value
-            .replace("%3D", "=")
-            .replace("%2B", "+")
-            .replace("%2F", "/");
+        let decoded = super::names::url_unescaped(value);
         !super::names::is_placeholder(&decoded)
             && (decoded.len() >= 20 || super::names::looks_random(&decoded))
     })
