@@ -502,6 +502,24 @@ fn stages(rounds: usize, batch: usize) {
             )));
         }),
     );
+    let future = run_async::<Order, _, _, _>(
+        &security,
+        TypeId::of::<Bench>(),
+        PROLOGUE,
+        CallScope::new(Some(args.clone()), principal.clone()),
+        returns_value,
+        |order| async move { order.sku },
+    );
+    let bare = Bare {
+        tool_router: Bare::tool_router(),
+    };
+    let bare_future = bare.place(Parameters(serde_json::from_value(order()).unwrap()));
+    println!(
+        "stage size of a call's boxed future: secured {} bytes, bare {} bytes",
+        size_of_val(&*future),
+        size_of_val(&*bare_future)
+    );
+    drop((future, bare_future));
     row(
         "runtime.block_on of a ready future (harness of the row above)",
         per_call(rounds, batch, || {

@@ -73,6 +73,28 @@ async fn concurrency_over_the_cap_is_refused_not_queued() {
     assert_eq!(ok_text(&call(&client, "slow", json!({})).await), "done");
 }
 
+/// A body that timed out keeps its slot until it is dropped, with everything it holds: a
+/// call that comes while it is being let go is refused, not run next to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+async fn a_timed_out_body_keeps_its_slot_until_it_is_dropped() {
+    let client = connect(TestServer::with_scopes(&[])).await;
+    let first = call(&client, "holding", json!({}));
+    let second = async {
+        // The first call times out at 50ms and takes 400ms to drop its body.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        call(&client, "holding", json!({})).await
+    };
+    let (first, second) = tokio::join!(first, second);
+    assert_eq!(
+        error_text(&first),
+        "the tool did not finish within its time limit of 50ms"
+    );
+    assert_eq!(
+        error_text(&second),
+        "too many concurrent calls of this tool (limit 1): retry when one has finished"
+    );
+}
+
 // That a denied call spends no rate is tested in `identity.rs`: it takes one principal
 // whose scopes change between calls, which only an HTTP request can carry.
 

@@ -5,8 +5,8 @@
 //! concurrency, deserialize + validate, body under timeout/cancellation/panic guard,
 //! result shaping (redaction, output cap, scrubbing), audit.
 //!
-//! This file holds what generated code names and the stage that runs the body;
-//! `admission.rs` holds stages 1 to 5, `shape.rs` stages 7 and 8.
+//! This file holds what generated code names; `admission.rs` holds stages 1 to 5,
+//! `body.rs` stage 6 (the body, as one hand-written future), `shape.rs` stages 7 and 8.
 
 use std::any::Any;
 use std::future::Future;
@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::limits::Permit;
-use futures::FutureExt as _;
 use rmcp::ErrorData;
 use rmcp::handler::server::common::FromContextPart;
 use rmcp::handler::server::tool::{IntoCallToolResult, ToolCallContext};
@@ -33,6 +32,7 @@ use crate::support::ObjectInput;
 
 mod admission;
 mod authorize;
+mod body;
 mod sensitive;
 mod shape;
 
@@ -43,6 +43,7 @@ pub use authorize::{
 };
 
 use admission::{Admission, Admitted, admit};
+use body::Call;
 use shape::{finish_returned, refuse};
 
 /// The hidden first extractor of every secured tool: captures, before any other
@@ -379,7 +380,7 @@ where
         #[cfg(feature = "redis")]
         Step::Remote(remote) => Box::pin(async move {
             match remote.admit::<T>().await {
-                Ok((input, guard)) => guard.finish(body(input), returned).await,
+                Ok((input, guard)) => Call::new(guard, body(input), returned).await,
                 Err(response) => response,
             }
         }),
@@ -475,26 +476,7 @@ impl<'a> Guard<'a> {
     where
         Fut: Future<Output = R> + Send + 'a,
     {
-        Box::pin(self.finish(body, returned))
-    }
-
-    /// [`run`](Self::run), inside a future that is already boxed.
-    pub(crate) async fn finish<R, Fut>(
-        self,
-        body: Fut,
-        returned: fn(R) -> Returned,
-    ) -> CallToolResponse
-    where
-        Fut: Future<Output = R> + Send + 'a,
-    {
-        let response = {
-            let body = std::pin::pin!(body.map(returned));
-            drive(self.security, &self.tool, self.scope, body).await
-        };
-        // The concurrency slot is given back once the body (and what it held: a child
-        // process, a connection) is dropped, even when it timed out or was cancelled.
-        drop(self.permit);
-        response
+        Box::pin(Call::new(self, body, returned))
     }
 }
 
@@ -530,71 +512,6 @@ fn deadline(security: &Security, tool: &Tool, scope: &CallScope) -> Option<(Dura
         .map(crate::limits::Millis::duration)
         .or(security.default_timeout())?;
     Some((limit, scope.started.checked_add(limit)?))
-}
-
-/// A body still pending after its first poll: run it to its deadline, or until rmcp
-/// cancels the request.
-async fn wait<G>(
-    deadline: Option<(Duration, Instant)>,
-    cancel: &CancellationToken,
-    guarded: &mut G,
-) -> Ran<Returned>
-where
-    G: Future<Output = Result<Returned, Box<dyn Any + Send>>> + Unpin,
-{
-    let timed = async {
-        match deadline {
-            Some((limit, deadline)) => {
-                let deadline = tokio::time::Instant::from_std(deadline);
-                match tokio::time::timeout_at(deadline, &mut *guarded).await {
-                    Ok(result) => result.map_or_else(Ran::Panicked, Ran::Returned),
-                    Err(_) => Ran::TimedOut(limit),
-                }
-            }
-            _ => (&mut *guarded)
-                .await
-                .map_or_else(Ran::Panicked, Ran::Returned),
-        }
-    };
-    // rmcp only cancels the token of a cancelled request; without this branch the body
-    // would run on to completion.
-    tokio::select! {
-        biased;
-        ran = timed => ran,
-        () = cancel.cancelled() => Ran::Cancelled,
-    }
-}
-
-/// Stages 6 to 8 of an async tool, the same for every tool.
-///
-/// The timeout counts from the call's start, not from the body's first `Pending`: a body
-/// that spends its first poll working (or blocked) has used its time, and is answered
-/// `timeout` at its first `Pending` after the deadline. A body that blocks its thread
-/// inside a poll cannot be interrupted by anything in the process (async code is only
-/// stopped where it yields), and that thread is not given back until the blocking call
-/// returns: do blocking work in `tokio::task::spawn_blocking` (the deadline then holds
-/// while the blocked thread stays behind) or write the tool as a sync `fn`, which runs
-/// off the runtime's workers.
-async fn drive(
-    security: &Security,
-    tool: &Tool,
-    scope: CallScope,
-    body: std::pin::Pin<&mut (dyn Future<Output = Returned> + Send + '_)>,
-) -> CallToolResponse {
-    let mut guarded = AssertUnwindSafe(body).catch_unwind();
-    // Most bodies finish on their first poll: they need no timer and no cancellation
-    // waiter, so those are armed only for a body that is still pending.
-    let ran = match futures::poll!(&mut guarded) {
-        std::task::Poll::Ready(result) => result.map_or_else(Ran::Panicked, Ran::Returned),
-        std::task::Poll::Pending => {
-            // Boxed, so the timer and the cancellation waiter (large, and cache-line
-            // aligned) are in the state of a body that is still pending, not in the
-            // future of every call.
-            let deadline = deadline(security, tool, &scope);
-            Box::pin(wait(deadline, &scope.cancel, &mut guarded)).await
-        }
-    };
-    finish_returned(security, tool, scope, ran)
 }
 
 /// Run a sync secured tool. Generated code only.

@@ -35,26 +35,35 @@ impl RawLimits {
     pub fn check(&self, arguments: &serde_json::Map<String, Value>) -> Result<(), InputError> {
         let mut budget = self.max_bytes;
         self.check_object(arguments, 1, &mut budget)
+            .map_err(|breach| self.refusal(breach))
     }
 
-    fn spend(&self, budget: &mut usize, bytes: usize) -> Result<(), InputError> {
-        *budget = budget.checked_sub(bytes).ok_or_else(|| {
-            InputError::single(
-                "",
-                format!("arguments too large (limit {} bytes)", self.max_bytes),
-            )
-        })?;
+    /// The value-free message of a breach (built only for a refused call: the walk
+    /// itself passes a one-byte [`Breach`] around, nothing to build or drop).
+    #[cold]
+    fn refusal(&self, breach: Breach) -> InputError {
+        let message = match breach {
+            Breach::Bytes => format!("arguments too large (limit {} bytes)", self.max_bytes),
+            Breach::String => format!("a string is too long (limit {} bytes)", self.max_string),
+            Breach::Depth => format!("arguments nested too deeply (limit {})", self.max_depth),
+            Breach::Items => format!(
+                "an array or object has too many items (limit {})",
+                self.max_items
+            ),
+        };
+        InputError::single("", message)
+    }
+
+    fn spend(budget: &mut usize, bytes: usize) -> Result<(), Breach> {
+        *budget = budget.checked_sub(bytes).ok_or(Breach::Bytes)?;
         Ok(())
     }
 
-    fn check_string(&self, s: &str, budget: &mut usize) -> Result<(), InputError> {
+    fn check_string(&self, s: &str, budget: &mut usize) -> Result<(), Breach> {
         if s.len() > self.max_string {
-            return Err(InputError::single(
-                "",
-                format!("a string is too long (limit {} bytes)", self.max_string),
-            ));
+            return Err(Breach::String);
         }
-        self.spend(budget, s.len() + 2)
+        Self::spend(budget, s.len() + 2)
     }
 
     fn check_object(
@@ -62,7 +71,7 @@ impl RawLimits {
         map: &serde_json::Map<String, Value>,
         depth: usize,
         budget: &mut usize,
-    ) -> Result<(), InputError> {
+    ) -> Result<(), Breach> {
         self.check_container(map.len(), depth, budget)?;
         for (key, value) in map {
             self.check_string(key, budget)?;
@@ -71,39 +80,20 @@ impl RawLimits {
         Ok(())
     }
 
-    fn check_container(
-        &self,
-        len: usize,
-        depth: usize,
-        budget: &mut usize,
-    ) -> Result<(), InputError> {
+    fn check_container(&self, len: usize, depth: usize, budget: &mut usize) -> Result<(), Breach> {
         if depth > self.max_depth {
-            return Err(InputError::single(
-                "",
-                format!("arguments nested too deeply (limit {})", self.max_depth),
-            ));
+            return Err(Breach::Depth);
         }
         if len > self.max_items {
-            return Err(InputError::single(
-                "",
-                format!(
-                    "an array or object has too many items (limit {})",
-                    self.max_items
-                ),
-            ));
+            return Err(Breach::Items);
         }
-        self.spend(budget, 2 + len)
+        Self::spend(budget, 2 + len)
     }
 
-    fn check_value(
-        &self,
-        value: &Value,
-        depth: usize,
-        budget: &mut usize,
-    ) -> Result<(), InputError> {
+    fn check_value(&self, value: &Value, depth: usize, budget: &mut usize) -> Result<(), Breach> {
         match value {
-            Value::Null | Value::Bool(_) => self.spend(budget, 5),
-            Value::Number(_) => self.spend(budget, 8),
+            Value::Null | Value::Bool(_) => Self::spend(budget, 5),
+            Value::Number(_) => Self::spend(budget, 8),
             Value::String(s) => self.check_string(s, budget),
             Value::Array(items) => {
                 self.check_container(items.len(), depth + 1, budget)?;
@@ -114,6 +104,15 @@ impl RawLimits {
             Value::Object(map) => self.check_object(map, depth + 1, budget),
         }
     }
+}
+
+/// Which limit a call's arguments broke.
+#[derive(Debug, Clone, Copy)]
+enum Breach {
+    Bytes,
+    String,
+    Depth,
+    Items,
 }
 
 #[cfg(test)]
@@ -132,11 +131,12 @@ mod tests {
         for _ in 0..40 {
             deep = json!([deep]);
         }
-        assert!(limits.check(&obj(json!({ "a": deep }))).is_err());
+        let refused = |v: Value| limits.check(&obj(v)).unwrap_err().to_string();
+        assert!(refused(json!({ "a": deep })).contains("nested too deeply (limit 32)"));
         let long = "x".repeat(70 * 1024);
-        assert!(limits.check(&obj(json!({ "a": long }))).is_err());
+        assert!(refused(json!({ "a": long })).contains("a string is too long (limit 65536 bytes)"));
         let wide: Vec<u8> = vec![0; 20_000];
-        assert!(limits.check(&obj(json!({ "a": wide }))).is_err());
+        assert!(refused(json!({ "a": wide })).contains("too many items (limit 10000)"));
         let many: Vec<String> = (0..5000).map(|_| "y".repeat(60)).collect();
         let err = limits.check(&obj(json!({ "a": many }))).unwrap_err();
         assert!(err.to_string().contains("too large"));

@@ -134,6 +134,15 @@ impl TestServer {
         "done".into()
     }
 
+    #[secure_tool(public, concurrency = 1, timeout = "50ms")]
+    #[tool(description = "Never finishes in time; what it holds takes 400ms to let go")]
+    async fn holding(&self) -> String {
+        self.ran();
+        let _held = SlowRelease;
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        "late".into()
+    }
+
     #[secure_tool(public, timeout = "50ms")]
     #[tool(description = "Never finishes in time")]
     async fn hang(&self) -> String {
@@ -332,6 +341,17 @@ pub fn fs_server_binary() -> std::path::PathBuf {
 }
 
 pub type Client = RunningService<RoleClient, ()>;
+
+/// A resource whose release blocks for 400ms (a child process reaped, a connection
+/// closed): a call's concurrency slot must stay taken until it is let go. Only on a
+/// multi-thread runtime: the worker's other tasks move to another thread meanwhile.
+pub struct SlowRelease;
+
+impl Drop for SlowRelease {
+    fn drop(&mut self) {
+        tokio::task::block_in_place(|| std::thread::sleep(Duration::from_millis(400)));
+    }
+}
 
 /// Serve `server` over an in-memory duplex pipe and connect a real rmcp client to it.
 pub async fn connect<S: ServerHandler>(server: S) -> Client {

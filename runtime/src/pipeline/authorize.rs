@@ -11,6 +11,7 @@ use futures::FutureExt as _;
 use rmcp::model::CallToolResponse;
 
 use super::admission::Refusal;
+use super::body::Call;
 use super::shape::refuse;
 use super::{
     CallScope, Guard, Returned, Step, ToolFuture, admit_async, deadline, refused, run_sync_checked,
@@ -213,7 +214,7 @@ where
             None => asked.await.map_err(|_| panicked()),
         };
         match denial(verdict) {
-            Ok(()) => guard.finish(body(input), returned).await,
+            Ok(()) => Call::new(guard, body(input), returned).await,
             Err(refusal) => guard.refuse(refusal),
         }
     })

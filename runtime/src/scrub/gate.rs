@@ -13,7 +13,7 @@
 //! soundness is tested rule by rule (`tests/secrets.rs` runs every sample through it).
 
 use aho_corasick::packed;
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use std::cell::RefCell;
 
 /// Lowercase; each is contained in every credential its rules redact.
@@ -25,9 +25,15 @@ const ANCHORS: &[&str] = &[
 
 pub(crate) struct Gate {
     teddy: Option<packed::Searcher>,
-    /// Where the CPU has no SIMD for Teddy.
+    /// For short text (a tool's typical answer: a name, an id, a sentence), where Teddy
+    /// would fall back to Rabin-Karp after copying the text to lowercase it: a DFA that
+    /// ignores ASCII case, one table lookup a byte. Also where the CPU has no SIMD for
+    /// Teddy.
     fallback: AhoCorasick,
 }
+
+/// Text up to this length goes through the DFA; longer text through Teddy.
+const SHORT: usize = 64;
 
 impl Gate {
     pub(crate) fn new() -> Self {
@@ -36,6 +42,8 @@ impl Gate {
             fallback: AhoCorasick::builder()
                 .match_kind(MatchKind::LeftmostFirst)
                 .ascii_case_insensitive(true)
+                .kind(Some(AhoCorasickKind::DFA))
+                .prefilter(false)
                 .build(ANCHORS)
                 .expect("anchors build"),
         }
@@ -47,7 +55,7 @@ impl Gate {
     }
 
     fn has_anchor(&self, text: &str) -> bool {
-        let Some(teddy) = &self.teddy else {
+        let Some(teddy) = self.teddy.as_ref().filter(|_| text.len() > SHORT) else {
             return self.fallback.is_match(text);
         };
         thread_local! {
@@ -147,6 +155,31 @@ mod tests {
             "hf_AbCdEfGhIjKlMnOpQrStUvWxYzAbCdEfGh",
         ] {
             assert!(gate.may_hold_secret(dirty), "{dirty}");
+        }
+    }
+
+    /// Short text goes through the DFA, long text through Teddy: each anchor, in any ASCII
+    /// case, at the start, the middle and the end, is found by both.
+    #[test]
+    fn short_and_long_text_find_the_same_anchors() {
+        let gate = Gate::new();
+        let pad = |n: usize| "x ".repeat(n);
+        for anchor in ANCHORS {
+            for spelled in [anchor.to_string(), anchor.to_ascii_uppercase()] {
+                for n in [0, 3, 60] {
+                    for text in [
+                        format!("{spelled}{}", pad(n)),
+                        format!("{}{spelled}{}", pad(n), pad(n)),
+                        format!("{}{spelled}", pad(n)),
+                    ] {
+                        assert!(gate.has_anchor(&text), "{text:?} ({} bytes)", text.len());
+                    }
+                }
+            }
+        }
+        for n in [1, 20, 60] {
+            let clean = pad(n);
+            assert!(!gate.has_anchor(&clean), "{} bytes", clean.len());
         }
     }
 }
