@@ -476,6 +476,39 @@ fn ratio(
     [at(0.5), at(0.25), at(0.75)]
 }
 
+/// The size of the future the layer makes for each request (around rmcp's service):
+/// past 1 KiB it is a large-bin allocation, which costs a sweep of the allocator's fast
+/// bins on every request.
+fn request_future_size(keys: &Keys) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _entered = runtime.enter();
+    let service = StreamableHttpService::new(
+        || {
+            Ok(BareRmcp {
+                tool_router: BareRmcp::tool_router(),
+            })
+        },
+        Arc::new(LocalSessionManager::default()),
+        StreamableHttpServerConfig::default(),
+    );
+    let layer = ResourceServer::builder(AUD)
+        .issuer(ISS, JwksSource::inline(keys.jwks.clone()))
+        .build()
+        .unwrap();
+    let mut layered = tower_layer::Layer::layer(&layer, service);
+    let request = http::Request::post("/mcp")
+        .body(http_body_util::Full::new(bytes::Bytes::from_static(b"{}")))
+        .unwrap();
+    let future = tower_service::Service::call(&mut layered, request);
+    println!(
+        "http_tools_call: the layer's future per request: {} bytes",
+        size_of_val(&*future)
+    );
+}
+
 fn interleaved(rounds: usize, batch: usize) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -483,6 +516,7 @@ fn interleaved(rounds: usize, batch: usize) {
         .build()
         .unwrap();
     let keys = keys();
+    request_future_size(&keys);
     let (bare, auth) = runtime.block_on(clients(&keys));
     // A second server without the layer: bare against bare is the noise floor.
     let (bare_too, _) = runtime.block_on(clients(&keys));
@@ -518,7 +552,39 @@ fn interleaved(rounds: usize, batch: usize) {
 
 criterion_group!(benches, verify, http);
 
+/// `AUTH_LOOP=bare|secured|policy|audit|layer AUTH_CALLS=N`: only serve one of the
+/// configurations of [`interleaved`] and make N calls on it, for callgrind or `perf` to
+/// count what a call over HTTP executes (`benches/instructions.sh http`).
+fn call_loop(mode: &str) {
+    let calls: usize = std::env::var("AUTH_CALLS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1000);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let keys = keys();
+    runtime.block_on(async {
+        let client = match mode {
+            "bare" => bare_rmcp(&keys).await,
+            "secured" => operated(&keys, false, false, false).await,
+            "policy" => operated(&keys, false, true, false).await,
+            "audit" => operated(&keys, false, true, true).await,
+            "layer" => operated(&keys, true, true, true).await,
+            other => panic!("AUTH_LOOP={other}: bare, secured, policy, audit or layer"),
+        };
+        for _ in 0..calls {
+            echo(&client).await;
+        }
+    });
+}
+
 fn main() {
+    if let Ok(mode) = std::env::var("AUTH_LOOP") {
+        return call_loop(&mode);
+    }
     // `AUTH_ONLY=ratio`: the interleaved ratios, without criterion.
     if !std::env::var("AUTH_ONLY").is_ok_and(|v| v == "ratio") {
         benches();

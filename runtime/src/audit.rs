@@ -392,9 +392,11 @@ enum Line {
 }
 
 impl Render for Line {
-    fn render(&self) -> serde_json::Value {
-        use serde_json::{Map, Value, json};
-        match self {
+    fn render(&self, out: &mut Vec<u8>) {
+        use serde_json::{Value, json};
+        let line = match self {
+            // The line of every call: written straight from its fields (the others, rare,
+            // through a `Value`).
             Self::Call {
                 time,
                 tool,
@@ -406,32 +408,20 @@ impl Render for Line {
                 policy,
                 fields,
             } => {
-                let mut line = json!({
-                    "time": timestamp(*time),
-                    "event": "tool_call",
-                    "tool": tool,
-                    "principal": &**principal,
-                    "outcome": outcome.as_str(),
-                    "duration_us": duration_us,
-                });
-                let object = line.as_object_mut().expect("a JSON object");
-                if let Some(issuer) = issuer {
-                    object.insert("issuer".into(), Value::from(&**issuer));
-                }
-                if let Some(r) = error_ref {
-                    object.insert("ref".into(), Value::from(r.to_string()));
-                }
-                if let Some(policy) = policy {
-                    object.insert("policy".into(), Value::from(&**policy));
-                }
-                if !fields.is_empty() {
-                    let values: Map<String, Value> = fields
-                        .iter()
-                        .map(|(name, value)| ((*name).to_owned(), value.clone()))
-                        .collect();
-                    object.insert("arguments".into(), Value::Object(values));
-                }
-                line
+                let line = CallLine {
+                    arguments: (!fields.is_empty()).then_some(Arguments(fields)),
+                    duration_us: *duration_us,
+                    event: "tool_call",
+                    issuer: issuer.as_deref(),
+                    outcome: outcome.as_str(),
+                    policy: policy.as_deref(),
+                    principal,
+                    error_ref: error_ref.map(|r| r.to_string()),
+                    time: timestamp(*time),
+                    tool,
+                };
+                let _ = serde_json::to_writer(out, &line);
+                return;
             }
             #[cfg(feature = "jwt")]
             Self::Refused {
@@ -514,7 +504,45 @@ impl Render for Line {
                 }
                 line
             }
-        }
+        };
+        let _ = serde_json::to_writer(out, &line);
+    }
+}
+
+/// A call's line, as `json!` wrote it before: compact, its keys in alphabetical order
+/// (the order of `serde_json`'s map), the optional ones left out when empty.
+#[derive(serde::Serialize)]
+struct CallLine<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    arguments: Option<Arguments<'a>>,
+    duration_us: u64,
+    event: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    issuer: Option<&'a str>,
+    outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    policy: Option<&'a str>,
+    principal: &'a str,
+    #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+    error_ref: Option<String>,
+    time: String,
+    tool: &'a str,
+}
+
+/// The audited fields of a call, as an object with its keys in order (a name given twice
+/// keeps its last value, as a map does).
+struct Arguments<'a>(&'a [(&'static str, serde_json::Value)]);
+
+impl serde::Serialize for Arguments<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut fields: Vec<&(&str, serde_json::Value)> = self.0.iter().collect();
+        fields.sort_by_key(|(name, _)| *name);
+        let last = |i: usize| fields.get(i + 1).is_none_or(|next| next.0 != fields[i].0);
+        serializer.collect_map(
+            (0..fields.len())
+                .filter(|&i| last(i))
+                .map(|i| (fields[i].0, &fields[i].1)),
+        )
     }
 }
 
@@ -565,6 +593,67 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         panic!("{count} lines never arrived ({} dropped)", log.dropped());
+    }
+
+    /// A call's line is written straight from its fields: byte for byte what a
+    /// `serde_json` map of the same values gives (keys in order, escapes, absent keys).
+    #[test]
+    fn a_call_line_is_the_json_object_of_its_fields() {
+        let time = SystemTime::UNIX_EPOCH + Duration::from_micros(1_764_000_000_123_456);
+        let render = |line: &Line| {
+            let mut out = Vec::new();
+            line.render(&mut out);
+            String::from_utf8(out).unwrap()
+        };
+        let reference = ErrorRef::new();
+        let full = Line::Call {
+            time,
+            tool: "search",
+            principal: Arc::from("ana \"q\"\n\u{2028}"),
+            issuer: Some(Arc::from("https://idp.example")),
+            outcome: Outcome::Error,
+            duration_us: 1234,
+            error_ref: Some(reference),
+            policy: Some(Arc::from("sha256:ab")),
+            fields: vec![
+                ("zeta", serde_json::json!([1, "two"])),
+                ("alpha", serde_json::json!({"b": 1, "a": "x"})),
+                ("alpha", serde_json::json!("last one wins")),
+            ],
+        };
+        let expected = serde_json::json!({
+            "arguments": {"alpha": "last one wins", "zeta": [1, "two"]},
+            "duration_us": 1234,
+            "event": "tool_call",
+            "issuer": "https://idp.example",
+            "outcome": "error",
+            "policy": "sha256:ab",
+            "principal": "ana \"q\"\n\u{2028}",
+            "ref": reference.to_string(),
+            "time": "2025-11-24T16:00:00.123456Z",
+            "tool": "search",
+        });
+        assert_eq!(render(&full), expected.to_string());
+        let bare = Line::Call {
+            time,
+            tool: "t",
+            principal: Arc::from("p"),
+            issuer: None,
+            outcome: Outcome::Ok,
+            duration_us: 0,
+            error_ref: None,
+            policy: None,
+            fields: Vec::new(),
+        };
+        let expected = serde_json::json!({
+            "duration_us": 0,
+            "event": "tool_call",
+            "outcome": "ok",
+            "principal": "p",
+            "time": "2025-11-24T16:00:00.123456Z",
+            "tool": "t",
+        });
+        assert_eq!(render(&bare), expected.to_string());
     }
 
     #[test]

@@ -14,7 +14,7 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -36,8 +36,8 @@ const BATCH: u64 = 1024;
 
 /// A line as the writer thread renders it (calls never format JSON).
 pub(crate) trait Render: Send + 'static {
-    /// The line's JSON object.
-    fn render(&self) -> serde_json::Value;
+    /// Append the line's JSON object to `out`, compact (no newline inside).
+    fn render(&self, out: &mut Vec<u8>);
 }
 
 /// What the writer's queue carries.
@@ -253,13 +253,39 @@ impl File {
         counters: &Counters,
         progress: &Progress,
     ) {
+        // Lines came in the last moment, so more are likely: the writer looks again after
+        // a moment instead of parking on the queue, so that under steady load no caller
+        // pays for a wake-up (a system call, and a thread switch on a busy machine).
+        // (A full batch means lines are waiting already: no pause then.)
+        let (mut busy, mut full) = (false, false);
         loop {
-            let first = match lines.recv_timeout(IDLE) {
-                Ok(message) => Some(message),
-                // Nothing to write: the path is left alone (a file made now could race
-                // logrotate's own `create`), but a count of drops is written if any.
-                Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => Some(Message::Close),
+            let first = if busy {
+                if !full {
+                    std::thread::sleep(LINGER);
+                }
+                match lines.try_recv() {
+                    Ok(message) => Some(message),
+                    Err(TryRecvError::Empty) => {
+                        busy = false;
+                        continue;
+                    }
+                    Err(TryRecvError::Disconnected) => Some(Message::Close),
+                }
+            } else {
+                match lines.recv_timeout(IDLE) {
+                    Ok(message) => {
+                        // The first line after a quiet spell: let the lines of the next
+                        // moment queue up behind it, to be written together.
+                        if matches!(message, Message::Line(_)) {
+                            std::thread::sleep(LINGER);
+                        }
+                        Some(message)
+                    }
+                    // Nothing to write: the path is left alone (a file made now could race
+                    // logrotate's own `create`), but a count of drops is written if any.
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => Some(Message::Close),
+                }
             };
             let mut handled = 0;
             let mut next = first;
@@ -273,21 +299,15 @@ impl File {
             // `write`s as rotation allows.
             let mut batch = Batch::default();
             let mut closing = false;
-            // A line came: let the lines of the next moment queue up behind it, so that
-            // under load the writer wakes once for many lines (and no caller pays for
-            // waking it), instead of once a line.
-            if matches!(next, Some(Message::Line(_))) {
-                std::thread::sleep(LINGER);
-            }
             while let Some(message) = next.take() {
                 match message {
-                    Message::Line(line) => batch.push(&line.render()),
+                    Message::Line(line) => batch.push(|out| line.render(out)),
                     Message::Close => {
                         // Lines a sender queued while the trail was closing are written
                         // too; a later one finds the queue gone and is counted there.
                         while let Ok(message) = lines.try_recv() {
                             if let Message::Line(line) = message {
-                                batch.push(&line.render());
+                                batch.push(|out| line.render(out));
                             }
                         }
                         closing = true;
@@ -312,6 +332,8 @@ impl File {
                 return;
             }
             progress.advance(handled, false);
+            busy = batch.lines > 0;
+            full = batch.lines >= BATCH;
         }
     }
 
@@ -327,7 +349,12 @@ impl File {
         if let Ok(metadata) = self.file.metadata() {
             self.size = metadata.len();
         }
-        for line in batch.text.split_inclusive('\n') {
+        // JSON as `serde_json` writes it is UTF-8: this borrows, never replaces.
+        let text = std::str::from_utf8(&batch.text).map_or_else(
+            |_| String::from_utf8_lossy(&batch.text),
+            std::borrow::Cow::Borrowed,
+        );
+        for line in text.split_inclusive('\n') {
             let projected = self.size + (chunk.len() + line.len()) as u64;
             if projected > self.settings.max_bytes && (self.size > 0 || !chunk.is_empty()) {
                 if !chunk.is_empty() {
@@ -387,7 +414,9 @@ impl File {
     /// be written, in which case nothing of it stays in the file.
     fn write(&mut self, value: &serde_json::Value) -> bool {
         let mut batch = Batch::default();
-        batch.push(value);
+        batch.push(|out| {
+            let _ = serde_json::to_writer(out, value);
+        });
         self.write_batch(&batch) == 0
     }
 
@@ -532,16 +561,15 @@ impl File {
 /// Rendered lines waiting to be written together.
 #[derive(Default)]
 struct Batch {
-    text: String,
+    text: Vec<u8>,
     lines: u64,
 }
 
 impl Batch {
-    fn push(&mut self, value: &serde_json::Value) {
-        // `Value`'s `Display` is compact JSON: one line, no newline inside.
-        use std::fmt::Write as _;
-        let _ = write!(self.text, "{value}");
-        self.text.push('\n');
+    /// Add a line: `write` appends its compact JSON (no newline inside).
+    fn push(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
+        write(&mut self.text);
+        self.text.push(b'\n');
         self.lines += 1;
     }
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use futures::TryFutureExt as _;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body::Body;
 use http_body_util::combinators::UnsyncBoxBody;
@@ -78,49 +79,57 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
+        let config = &self.config;
+        if is_metadata_path(config, request.uri().path()) {
+            return answer(metadata_response(config, request.method()));
+        }
+        // CORS: a browser's preflight carries no credentials and is answered here; every
+        // other answer to an allowed origin says so and exposes the challenge headers.
+        let origin = super::cors::Origin::of(&config.cors_origins, request.headers());
+        if let Some(preflight) = super::cors::preflight(&origin, &request) {
+            return answer(preflight);
+        }
+        if matches!(origin, super::cors::Origin::Refused) {
+            return answer(super::cors::refused());
+        }
         // The service that was polled ready handles this request; a clone takes its place.
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
-        let config = Arc::clone(&self.config);
-        Box::pin(handle(config, inner, request))
+        // Taken apart here, not in the future: what the future holds, it holds once (an
+        // `async fn` keeps its arguments besides what they are moved into).
+        let (parts, body) = request.into_parts();
+        Box::pin(
+            authorized(Arc::clone(config), inner, parts, body).map_ok(move |mut response| {
+                origin.expose(response.headers_mut());
+                response
+            }),
+        )
     }
 }
 
-async fn handle<S, B, R>(
-    config: Arc<Config>,
-    inner: S,
-    request: Request<B>,
-) -> Result<Response<AuthBody>, S::Error>
-where
-    S: tower_service::Service<Request<Full<Bytes>>, Response = Response<R>>,
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
-    R: Body<Data = Bytes> + Send + 'static,
-    R::Error: Into<BoxError>,
-{
-    if is_metadata_path(&config, request.uri().path()) {
-        return Ok(metadata_response(&config, request.method()));
-    }
-    // CORS: a browser's preflight carries no credentials and is answered here; every
-    // other answer to an allowed origin says so and exposes the challenge headers.
-    let origin = super::cors::Origin::of(&config.cors_origins, request.headers());
-    if let Some(preflight) = super::cors::preflight(&origin, &request) {
-        return Ok(preflight);
-    }
-    if matches!(origin, super::cors::Origin::Refused) {
-        return Ok(super::cors::refused());
-    }
-    let mut response = authorized(&config, inner, request).await?;
-    origin.expose(response.headers_mut());
-    Ok(response)
+/// An answer made without the inner service.
+fn answer<E: 'static>(
+    response: Response<AuthBody>,
+) -> Pin<Box<dyn Future<Output = Result<Response<AuthBody>, E>> + Send>> {
+    // Not `future::ready`, which would hold (and need to send) the error type too.
+    Box::pin(async move { Ok(response) })
 }
 
 /// Authenticate, check the session and the body, and dispatch.
-async fn authorized<S, B, R>(
-    config: &Config,
+///
+/// Not an `async fn`: one keeps its arguments and the locals they are moved into apart,
+/// and these (the request's parts above all) would be held twice in every request's
+/// future. The block below uses what it captures in place.
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an `async fn` would hold the request's parts twice"
+)]
+fn authorized<S, B, R>(
+    config: Arc<Config>,
     mut inner: S,
-    request: Request<B>,
-) -> Result<Response<AuthBody>, S::Error>
+    mut parts: http::request::Parts,
+    body: B,
+) -> impl Future<Output = Result<Response<AuthBody>, S::Error>>
 where
     S: tower_service::Service<Request<Full<Bytes>>, Response = Response<R>>,
     B: Body<Data = Bytes> + Send + 'static,
@@ -128,228 +137,230 @@ where
     R: Body<Data = Bytes> + Send + 'static,
     R::Error: Into<BoxError>,
 {
-    // Where the metadata is: only a refusal needs it, so it is written only then.
-    let metadata =
-        |headers: &http::HeaderMap, uri: &http::Uri| resource_metadata_url(config, headers, uri);
-
-    let principal = match bearer(request.headers()) {
-        Bearer::None => {
-            audit_refusal(
-                config,
-                &Principal::anonymous(),
-                None,
-                "unauthenticated",
-                "no bearer token",
-            );
-            let url = metadata(request.headers(), request.uri());
-            return Ok(unauthorized(&url, None));
-        }
-        Bearer::Several => {
-            audit_refusal(
-                config,
-                &Principal::anonymous(),
-                None,
-                "unauthenticated",
-                "several credentials",
-            );
-            let url = metadata(request.headers(), request.uri());
-            return Ok(invalid_request(&url));
-        }
-        Bearer::Token(token) => match super::verify::verify(config, token).await {
-            Ok(principal) => principal,
-            Err(TokenError::KeysUnavailable) => {
-                audit_refusal(
-                    config,
-                    &Principal::anonymous(),
-                    None,
-                    "unauthenticated",
-                    "keys unavailable",
-                );
-                return Ok(keys_unavailable());
-            }
-            Err(error) => {
-                audit_refusal(
-                    config,
-                    &Principal::anonymous(),
-                    None,
-                    "unauthenticated",
-                    &error.to_string(),
-                );
-                let url = metadata(request.headers(), request.uri());
-                return Ok(unauthorized(&url, Some(&error)));
-            }
-        },
-    };
-
-    // A session belongs to the caller whose request opened it: any other caller naming
-    // it gets what an unknown session gets, before rmcp sees the request.
-    let session = match session_id(request.headers()) {
-        SessionHeader::None => None,
-        SessionHeader::One(id) if config.sessions.owned_by(id, &principal) => {
-            Some(Arc::<str>::from(id))
-        }
-        SessionHeader::One(_) | SessionHeader::Invalid => {
-            audit_refusal(
-                config,
-                &principal,
-                None,
-                "denied",
-                "session of another caller",
-            );
-            return Ok(session_not_found());
-        }
-    };
-    // A replay names an event; rmcp's event store finds events by id alone, across
-    // sessions. Only an event this layer delivered to this caller is replayed; any other
-    // gets what a resume that fails gets from rmcp (an empty stream).
-    if request.method() == Method::GET {
-        let mut ids = request.headers().get_all(LAST_EVENT_ID).iter();
-        match (ids.next(), ids.next()) {
-            (None, _) => {}
-            (Some(id), None)
-                if id.to_str().is_ok_and(|id| {
-                    config
-                        .events
-                        .owned_by(session.as_deref().unwrap_or(""), id, &principal)
-                }) => {}
-            _ => {
-                audit_refusal(
-                    config,
-                    &principal,
-                    None,
-                    "denied",
-                    "replay of another caller's events",
-                );
-                return Ok(empty_event_stream());
-            }
-        }
-    }
-
-    let (mut parts, body) = request.into_parts();
-    let bytes = match Limited::new(body, config.max_body_bytes).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(error) if error.is::<LengthLimitError>() => {
-            return Ok(plain(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "the request body is larger than this server reads",
-            ));
-        }
-        Err(_) => {
-            return Ok(plain(
-                StatusCode::BAD_REQUEST,
-                "the request body was cut off",
-            ));
-        }
-    };
-
-    // The one decision on the caller's scopes, from its token, its id and the operator's
-    // policy: the pipeline finds it made (`Policy::resolve`) and does not make it again.
-    let principal = match config.security.as_ref() {
-        Some(security) => security
-            .policy()
-            .resolve(&principal, false)
-            .unwrap_or(principal),
-        None => principal,
-    };
-    // Under `Granted`, every answer is filtered, whatever was asked: rmcp may route a
-    // list to another stream that names the same request id, or replay it.
-    let filter_list = config.tools_list == ToolsList::Granted;
-    let mut bytes = bytes;
-    if parts.method == Method::POST {
-        let inspection = match inspect(config, &principal, &parts.headers, &bytes) {
-            Ok(inspection) => inspection,
-            Err(Unreadable::Body) => return Ok(parse_error()),
-            Err(Unreadable::Headers(id)) => {
-                audit_refusal(config, &principal, None, "invalid", "header mismatch");
-                return Ok(header_mismatch(id));
-            }
+    async move {
+        let config = &*config;
+        // Where the metadata is: only a refusal needs it, so it is written only then.
+        let metadata = |headers: &http::HeaderMap, uri: &http::Uri| {
+            resource_metadata_url(config, headers, uri)
         };
-        match inspection {
-            Inspection::Pass => {}
-            Inspection::Challenge { id, tool, scopes } => {
+
+        let mut principal = match bearer(&parts.headers) {
+            Bearer::None => {
                 audit_refusal(
                     config,
-                    &principal,
-                    Some(&tool),
-                    "denied",
-                    "insufficient_scope",
+                    &Principal::anonymous(),
+                    None,
+                    "unauthenticated",
+                    "no bearer token",
                 );
                 let url = metadata(&parts.headers, &parts.uri);
-                return Ok(insufficient_scope(&url, id, &tool, &scopes));
+                return Ok(unauthorized(&url, None));
             }
-            Inspection::Withhold { tool, span } => {
-                audit_refusal(config, &principal, Some(&tool), "denied", "withheld");
-                match withhold(&bytes, span) {
-                    Some(renamed) => bytes = Bytes::from(renamed),
-                    None => return Ok(parse_error()),
-                }
-                // The header names the call as the body now does, so rmcp compares equal
-                // values and answers as for any unknown tool.
-                if parts.headers.contains_key(MCP_NAME) {
-                    parts
-                        .headers
-                        .insert(MCP_NAME, HeaderValue::from_static(WITHHELD_HEADER));
-                }
+            Bearer::Several => {
+                audit_refusal(
+                    config,
+                    &Principal::anonymous(),
+                    None,
+                    "unauthenticated",
+                    "several credentials",
+                );
+                let url = metadata(&parts.headers, &parts.uri);
+                return Ok(invalid_request(&url));
             }
-        }
-    }
+            Bearer::Token(token) => match super::verify::verify(config, token).await {
+                Ok(principal) => principal,
+                Err(TokenError::KeysUnavailable) => {
+                    audit_refusal(
+                        config,
+                        &Principal::anonymous(),
+                        None,
+                        "unauthenticated",
+                        "keys unavailable",
+                    );
+                    return Ok(keys_unavailable());
+                }
+                Err(error) => {
+                    audit_refusal(
+                        config,
+                        &Principal::anonymous(),
+                        None,
+                        "unauthenticated",
+                        &error.to_string(),
+                    );
+                    let url = metadata(&parts.headers, &parts.uri);
+                    return Ok(unauthorized(&url, Some(&error)));
+                }
+            },
+        };
 
-    if filter_list {
-        // The filter reads the answers: none may come encoded (a compression layer
-        // inside would hand it bytes it cannot read, which it would refuse).
-        parts.headers.remove(header::ACCEPT_ENCODING);
-    }
-    let method = parts.method.clone();
-    parts.extensions.insert(principal.clone());
-    let request = Request::from_parts(parts, Full::new(bytes));
-    let response = inner.call(request).await?;
-    let (parts, body) = response.into_parts();
-    let mut session = session;
-    match &session {
-        // rmcp opened a session for this caller's request: it is this caller's.
-        None => {
-            if parts.status.is_success()
-                && let Some(id) = parts.headers.get(SESSION_ID).and_then(|v| v.to_str().ok())
-            {
-                config.sessions.bind(id, &principal);
-                session = Some(Arc::from(id));
+        // A session belongs to the caller whose request opened it: any other caller naming
+        // it gets what an unknown session gets, before rmcp sees the request.
+        let session = match session_id(&parts.headers) {
+            SessionHeader::None => None,
+            SessionHeader::One(id) if config.sessions.owned_by(id, &principal) => {
+                Some(Arc::<str>::from(id))
+            }
+            SessionHeader::One(_) | SessionHeader::Invalid => {
+                audit_refusal(
+                    config,
+                    &principal,
+                    None,
+                    "denied",
+                    "session of another caller",
+                );
+                return Ok(session_not_found());
+            }
+        };
+        // A replay names an event; rmcp's event store finds events by id alone, across
+        // sessions. Only an event this layer delivered to this caller is replayed; any other
+        // gets what a resume that fails gets from rmcp (an empty stream).
+        if parts.method == Method::GET {
+            let mut ids = parts.headers.get_all(LAST_EVENT_ID).iter();
+            match (ids.next(), ids.next()) {
+                (None, _) => {}
+                (Some(id), None)
+                    if id.to_str().is_ok_and(|id| {
+                        config
+                            .events
+                            .owned_by(session.as_deref().unwrap_or(""), id, &principal)
+                    }) => {}
+                _ => {
+                    audit_refusal(
+                        config,
+                        &principal,
+                        None,
+                        "denied",
+                        "replay of another caller's events",
+                    );
+                    return Ok(empty_event_stream());
+                }
             }
         }
-        Some(id) => {
-            // rmcp's "session not found", exactly (a JSON-RPC error that maps to 404 has a
-            // body type, and a router's fallback 404 another body), or the owner's own
-            // DELETE.
-            let gone = parts.status == StatusCode::NOT_FOUND
-                && !parts.headers.contains_key(header::CONTENT_TYPE)
-                && body.size_hint().exact() == Some(SESSION_NOT_FOUND.len() as u64);
-            if gone || (method == Method::DELETE && parts.status.is_success()) {
-                config.sessions.forget(id);
+
+        let mut bytes = match Limited::new(body, config.max_body_bytes).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(error) if error.is::<LengthLimitError>() => {
+                return Ok(plain(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "the request body is larger than this server reads",
+                ));
+            }
+            Err(_) => {
+                return Ok(plain(
+                    StatusCode::BAD_REQUEST,
+                    "the request body was cut off",
+                ));
+            }
+        };
+
+        // The one decision on the caller's scopes, from its token, its id and the operator's
+        // policy: the pipeline finds it made (`Policy::resolve`) and does not make it again.
+        if let Some(resolved) = config
+            .security
+            .as_ref()
+            .and_then(|security| security.policy().resolve(&principal, false))
+        {
+            principal = resolved;
+        }
+        // Under `Granted`, every answer is filtered, whatever was asked: rmcp may route a
+        // list to another stream that names the same request id, or replay it.
+        let filter_list = config.tools_list == ToolsList::Granted;
+        if parts.method == Method::POST {
+            let inspection = match inspect(config, &principal, &parts.headers, &bytes) {
+                Ok(inspection) => inspection,
+                Err(Unreadable::Body) => return Ok(parse_error()),
+                Err(Unreadable::Headers(id)) => {
+                    audit_refusal(config, &principal, None, "invalid", "header mismatch");
+                    return Ok(header_mismatch(id));
+                }
+            };
+            match inspection {
+                Inspection::Pass => {}
+                Inspection::Challenge { id, tool, scopes } => {
+                    audit_refusal(
+                        config,
+                        &principal,
+                        Some(&tool),
+                        "denied",
+                        "insufficient_scope",
+                    );
+                    let url = metadata(&parts.headers, &parts.uri);
+                    return Ok(insufficient_scope(&url, id, &tool, &scopes));
+                }
+                Inspection::Withhold { tool, span } => {
+                    audit_refusal(config, &principal, Some(&tool), "denied", "withheld");
+                    match withhold(&bytes, span) {
+                        Some(renamed) => bytes = Bytes::from(renamed),
+                        None => return Ok(parse_error()),
+                    }
+                    // The header names the call as the body now does, so rmcp compares equal
+                    // values and answers as for any unknown tool.
+                    if parts.headers.contains_key(MCP_NAME) {
+                        parts
+                            .headers
+                            .insert(MCP_NAME, HeaderValue::from_static(WITHHELD_HEADER));
+                    }
+                }
             }
         }
+
+        if filter_list {
+            // The filter reads the answers: none may come encoded (a compression layer
+            // inside would hand it bytes it cannot read, which it would refuse).
+            parts.headers.remove(header::ACCEPT_ENCODING);
+        }
+        let deleting = parts.method == Method::DELETE;
+        parts.extensions.insert(principal.clone());
+        let request = Request::from_parts(parts, Full::new(bytes));
+        let response = inner.call(request).await?;
+        let (parts, body) = response.into_parts();
+        let mut session = session;
+        match &session {
+            // rmcp opened a session for this caller's request: it is this caller's.
+            None => {
+                if parts.status.is_success()
+                    && let Some(id) = parts.headers.get(SESSION_ID).and_then(|v| v.to_str().ok())
+                {
+                    config.sessions.bind(id, &principal);
+                    session = Some(Arc::from(id));
+                }
+            }
+            Some(id) => {
+                // rmcp's "session not found", exactly (a JSON-RPC error that maps to 404 has a
+                // body type, and a router's fallback 404 another body), or the owner's own
+                // DELETE.
+                let gone = parts.status == StatusCode::NOT_FOUND
+                    && !parts.headers.contains_key(header::CONTENT_TYPE)
+                    && body.size_hint().exact() == Some(SESSION_NOT_FOUND.len() as u64);
+                if gone || (deleting && parts.status.is_success()) {
+                    config.sessions.forget(id);
+                }
+            }
+        }
+        let sse = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"));
+        let mut body = UnsyncBoxBody::new(body.map_err(Into::into));
+        if sse {
+            body = super::session::record_events(
+                body,
+                principal.clone(),
+                session.clone(),
+                Arc::clone(&config.events),
+            );
+        }
+        if filter_list {
+            body = super::list::filter(body, principal, sse);
+        }
+        let mut response = Response::from_parts(parts, body);
+        if filter_list {
+            // The filtered body has another length.
+            response.headers_mut().remove(header::CONTENT_LENGTH);
+        }
+        Ok(response)
     }
-    let sse = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/event-stream"));
-    let mut body = UnsyncBoxBody::new(body.map_err(Into::into));
-    if sse {
-        body = super::session::record_events(
-            body,
-            principal.clone(),
-            session.clone(),
-            Arc::clone(&config.events),
-        );
-    }
-    if filter_list {
-        body = super::list::filter(body, principal, sse);
-    }
-    let mut response = Response::from_parts(parts, body);
-    if filter_list {
-        // The filtered body has another length.
-        response.headers_mut().remove(header::CONTENT_LENGTH);
-    }
-    Ok(response)
 }
 
 const SESSION_ID: &str = "mcp-session-id";

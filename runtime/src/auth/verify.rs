@@ -95,7 +95,18 @@ pub(crate) async fn verify(config: &Config, token: &str) -> Result<Principal, To
     if let Some(principal) = config.cache.get(&digest, now, &config.issuers) {
         return Ok(principal);
     }
+    // Boxed: verifying afresh may fetch the key set, a future far larger than the cached
+    // path needs, which would otherwise sit in every request's future.
+    Box::pin(verify_afresh(config, token, digest, now)).await
+}
 
+/// [`verify`] for a token not in the cache: its signature and claims, then the cache.
+async fn verify_afresh(
+    config: &Config,
+    token: &str,
+    digest: [u8; 32],
+    now: u64,
+) -> Result<Principal, TokenError> {
     check_header(token, &config.algorithms, config.require_at_jwt)?;
     let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
     if !config.algorithms.contains(&header.alg) {
