@@ -628,3 +628,76 @@ async fn the_layer_passes_what_the_token_allows() {
         .unwrap();
     assert!(![401, 403, 413].contains(&response.status().as_u16()));
 }
+
+/// An inner service that counts its clones and answers 200 only on the instance that was
+/// polled ready (a clone is not ready).
+struct Probe {
+    clones: Arc<AtomicUsize>,
+    ready: bool,
+}
+
+impl Clone for Probe {
+    fn clone(&self) -> Self {
+        self.clones.fetch_add(1, Ordering::SeqCst);
+        Self {
+            clones: Arc::clone(&self.clones),
+            ready: false,
+        }
+    }
+}
+
+impl tower_service::Service<http::Request<http_body_util::Full<bytes::Bytes>>> for Probe {
+    type Response = http::Response<http_body_util::Full<bytes::Bytes>>;
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.ready = true;
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: http::Request<http_body_util::Full<bytes::Bytes>>) -> Self::Future {
+        let status = if self.ready { 200 } else { 500 };
+        std::future::ready(Ok(http::Response::builder()
+            .status(status)
+            .body(http_body_util::Full::default())
+            .unwrap()))
+    }
+}
+
+/// The layer keeps `Service`'s contract (the instance polled ready takes the request)
+/// and clones the inner service once a request, also when a router clones the layered
+/// service for each request as axum does.
+#[tokio::test]
+async fn the_polled_inner_service_takes_the_request_cloned_once() {
+    use tower_service::Service as _;
+    let issuer = DevIssuer::new(ISS);
+    let token = issuer.token(AUD, "alice", &[], 600);
+    let clones = Arc::new(AtomicUsize::new(0));
+    let probe = Probe {
+        clones: Arc::clone(&clones),
+        ready: false,
+    };
+    let layered = tower_layer::Layer::layer(&trusting(&issuer).build().unwrap(), probe);
+    for round in 1..=3 {
+        let mut service = layered.clone();
+        std::future::poll_fn(|cx| {
+            tower_service::Service::<http::Request<http_body_util::Full<bytes::Bytes>>>::poll_ready(
+                &mut service,
+                cx,
+            )
+        })
+        .await
+        .unwrap();
+        let request = http::Request::post("/mcp")
+            .header("authorization", format!("Bearer {token}"))
+            .body(http_body_util::Full::new(bytes::Bytes::from_static(b"{}")))
+            .unwrap();
+        let response = service.call(request).await.unwrap();
+        assert_eq!(response.status(), 200, "round {round}");
+        assert_eq!(clones.load(Ordering::SeqCst), round, "clones after {round}");
+    }
+}

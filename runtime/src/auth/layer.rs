@@ -4,12 +4,12 @@
 use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures::TryFutureExt as _;
-use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body::Body;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
@@ -36,7 +36,8 @@ impl<S> tower_layer::Layer<S> for ResourceServer {
 
     fn layer(&self, inner: S) -> Self::Service {
         AuthService {
-            inner,
+            ready: None,
+            template: Arc::new(Mutex::new(inner)),
             config: Arc::clone(&self.config),
         }
     }
@@ -44,10 +45,37 @@ impl<S> tower_layer::Layer<S> for ResourceServer {
 
 /// A service behind a [`ResourceServer`]: it sees only authenticated requests, each with
 /// the caller's [`Principal`] in its extensions and its body read into memory.
-#[derive(Clone)]
 pub struct AuthService<S> {
-    inner: S,
+    /// The inner service that takes the next request, once polled ready: `call` moves it
+    /// into the request's future.
+    ready: Option<S>,
+    /// What `ready` is cloned from, shared by every clone of this service and never
+    /// polled or called (the mutex only lets an inner service that is not `Sync` be
+    /// shared). So a request costs one clone of the inner service: a router that clones
+    /// this service for each request (axum does) clones only an `Arc` here.
+    template: Arc<Mutex<S>>,
     config: Arc<Config>,
+}
+
+impl<S> Clone for AuthService<S> {
+    /// A clone that is not ready: it clones the inner service when it is polled.
+    fn clone(&self) -> Self {
+        Self {
+            ready: None,
+            template: Arc::clone(&self.template),
+            config: Arc::clone(&self.config),
+        }
+    }
+}
+
+impl<S: Clone> AuthService<S> {
+    /// A fresh clone of the inner service.
+    fn fresh(&self) -> S {
+        self.template
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
 }
 
 impl<S> std::fmt::Debug for AuthService<S> {
@@ -75,7 +103,13 @@ where
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
+        if self.ready.is_none() {
+            self.ready = Some(self.fresh());
+        }
+        match &mut self.ready {
+            Some(inner) => inner.poll_ready(cx),
+            None => Poll::Ready(Ok(())),
+        }
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
@@ -92,9 +126,9 @@ where
         if matches!(origin, super::cors::Origin::Refused) {
             return answer(super::cors::refused());
         }
-        // The service that was polled ready handles this request; a clone takes its place.
-        let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
+        // The service that was polled ready handles this request (one called without
+        // being polled, against `Service`'s contract, gets a fresh clone).
+        let inner = self.ready.take().unwrap_or_else(|| self.fresh());
         // Taken apart here, not in the future: what the future holds, it holds once (an
         // `async fn` keeps its arguments besides what they are moved into).
         let (parts, body) = request.into_parts();
@@ -363,12 +397,13 @@ where
     }
 }
 
-const SESSION_ID: &str = "mcp-session-id";
+// Header names as constants, not text: a name given as `&str` is parsed on every lookup.
+const SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
 /// rmcp's body for an unknown session.
 const SESSION_NOT_FOUND: &str = "Not Found: Session not found";
-const LAST_EVENT_ID: &str = "last-event-id";
-const MCP_METHOD: &str = "mcp-method";
-const MCP_NAME: &str = "mcp-name";
+const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
+const MCP_METHOD: HeaderName = HeaderName::from_static("mcp-method");
+const MCP_NAME: HeaderName = HeaderName::from_static("mcp-name");
 
 /// [`WITHHELD`] as an `Mcp-Name` header value (SEP-2243's Base64 form: a header value
 /// cannot be a lone space).
@@ -581,7 +616,7 @@ fn span_in(body: &[u8], part: &str) -> std::ops::Range<usize> {
 /// Whether the `Mcp-Method` and `Mcp-Name` headers, where present, say what `message`
 /// says (one value each; `Mcp-Name` in SEP-2243's plain or Base64 form).
 fn headers_agree(headers: &http::HeaderMap, message: &Message<'_>) -> bool {
-    let single = |name: &str| {
+    let single = |name: HeaderName| {
         let mut values = headers.get_all(name).iter();
         match (values.next(), values.next()) {
             (None, _) => Ok(None),
@@ -1051,10 +1086,10 @@ mod tests {
         let body =
             br#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"write_file"}}"#;
         let message = &message(body).ok().unwrap();
-        let agree = |pairs: &[(&'static str, &'static str)]| {
+        let agree = |pairs: &[(HeaderName, &'static str)]| {
             let mut headers = http::HeaderMap::new();
             for (name, value) in pairs {
-                headers.append(*name, HeaderValue::from_static(value));
+                headers.append(name, HeaderValue::from_static(value));
             }
             headers_agree(&headers, message)
         };

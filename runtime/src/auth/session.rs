@@ -238,11 +238,24 @@ impl<E> Recording<E> {
         self.push(rest);
     }
 
+    /// Keep the start of the line not yet ended, only while it can be an `id:` line:
+    /// any other line (a `data:` line above all) is skipped from its first byte that
+    /// differs, not copied.
     fn push(&mut self, part: &[u8]) {
-        if self.skipping {
+        if self.skipping || part.is_empty() {
             return;
         }
-        if self.line.len() + part.len() > MAX_LINE_START {
+        let have = self.line.len();
+        if have < ID.len() {
+            let want = &ID[have..];
+            let n = want.len().min(part.len());
+            if part[..n] != want[..n] {
+                self.skipping = true;
+                self.line.clear();
+                return;
+            }
+        }
+        if have + part.len() > MAX_LINE_START {
             self.skipping = true;
             self.line.clear();
         } else {
@@ -251,20 +264,25 @@ impl<E> Recording<E> {
     }
 
     fn end_line(&mut self) {
-        let line = std::mem::take(&mut self.line);
-        self.skipping = false;
-        let line = line.strip_suffix(b"\r").unwrap_or(&line);
-        if let Some(id) = line.strip_prefix(b"id:") {
-            let id = id.strip_prefix(b" ").unwrap_or(id);
-            if let Ok(id) = std::str::from_utf8(id)
-                && !id.is_empty()
-            {
-                let session = self.session.as_deref().unwrap_or("");
-                self.events.delivered(session, id, &self.principal);
+        if !std::mem::replace(&mut self.skipping, false) {
+            let line = self.line.strip_suffix(b"\r").unwrap_or(&self.line);
+            if let Some(id) = line.strip_prefix(ID) {
+                let id = id.strip_prefix(b" ").unwrap_or(id);
+                if let Ok(id) = std::str::from_utf8(id)
+                    && !id.is_empty()
+                {
+                    let session = self.session.as_deref().unwrap_or("");
+                    self.events.delivered(session, id, &self.principal);
+                }
             }
         }
+        // Cleared, not taken: the buffer is kept for the stream's next line.
+        self.line.clear();
     }
 }
+
+/// The field name of an event's id line.
+const ID: &[u8] = b"id:";
 
 /// `body`, a server-sent event stream delivered to `principal` in `session`,
 /// with the id of each event recorded in `events` before the event passes on (so a
@@ -334,7 +352,16 @@ mod tests {
         recording.scan(b"e-2\n");
         let long = format!("data: {}id: e-3\n", "x".repeat(5000));
         recording.scan(long.as_bytes());
+        // The field name itself split between frames; near misses are no ids.
+        recording.scan(b"i");
+        recording.scan(b"d");
+        recording.scan(b": e-4\n");
+        recording.scan(b"idx: e-5\ndata: id: e-6\n: comment id: e-7\ni\n");
         let alice = Principal::new("alice");
+        assert!(events.owned_by("s1", "e-4", &alice));
+        for id in ["e-5", "e-6", "e-7", "x: e-5"] {
+            assert!(!events.owned_by("s1", id, &alice), "{id}");
+        }
         assert!(events.owned_by("s1", "0/7", &alice));
         assert!(events.owned_by("s1", "e-2", &alice));
         assert!(
