@@ -230,7 +230,7 @@ struct Recording<E> {
 impl<E> Recording<E> {
     fn scan(&mut self, data: &[u8]) {
         let mut rest = data;
-        while let Some(end) = rest.iter().position(|b| *b == b'\n') {
+        while let Some(end) = memchr::memchr(b'\n', rest) {
             self.push(&rest[..end]);
             self.end_line();
             rest = &rest[end + 1..];
