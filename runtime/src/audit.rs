@@ -70,7 +70,9 @@ pub(crate) struct Call<'a> {
     pub(crate) tool: &'static str,
     pub(crate) principal: &'a Principal,
     pub(crate) outcome: Outcome,
-    pub(crate) duration: Duration,
+    /// When the call started: its duration is read from the clock only when something
+    /// records it (a subscriber to the audit events, or the trail).
+    pub(crate) started: std::time::Instant,
     pub(crate) error_ref: Option<ErrorRef>,
     /// The digest of the policy the call ran under.
     pub(crate) policy: Option<&'a Arc<str>>,
@@ -82,7 +84,13 @@ pub(crate) struct Call<'a> {
 /// trail when there is one. Argument values are never part of either, but for the fields
 /// the input's author opted in with `#[secure(audit)]`.
 pub(crate) fn record(log: Option<&AuditLog>, call: Call<'_>) {
-    let duration_us = u64::try_from(call.duration.as_micros()).unwrap_or(u64::MAX);
+    // Field values are evaluated only for an event some subscriber takes; the event and
+    // the trail's line say the same duration.
+    let duration = std::cell::OnceCell::new();
+    let duration_us = || {
+        *duration
+            .get_or_init(|| u64::try_from(call.started.elapsed().as_micros()).unwrap_or(u64::MAX))
+    };
     let (tool, principal) = (call.tool, call.principal.id());
     match call.error_ref {
         Some(r) => tracing::info!(
@@ -90,7 +98,7 @@ pub(crate) fn record(log: Option<&AuditLog>, call: Call<'_>) {
             tool,
             principal,
             outcome = call.outcome.as_str(),
-            duration_us,
+            duration_us = duration_us(),
             error_ref = %r,
             "tool call"
         ),
@@ -99,7 +107,7 @@ pub(crate) fn record(log: Option<&AuditLog>, call: Call<'_>) {
             tool,
             principal,
             outcome = call.outcome.as_str(),
-            duration_us,
+            duration_us = duration_us(),
             "tool call"
         ),
     }
@@ -110,7 +118,7 @@ pub(crate) fn record(log: Option<&AuditLog>, call: Call<'_>) {
             principal: Arc::clone(call.principal.id_arc()),
             issuer: call.principal.issuer_arc().cloned(),
             outcome: call.outcome,
-            duration_us,
+            duration_us: duration_us(),
             error_ref: call.error_ref,
             policy: call.policy.cloned(),
             fields: call.fields,
