@@ -4,12 +4,15 @@
 # Runs the overhead bench binary under callgrind making N and then 2N calls of the bare
 # tool, and the same of the secured tool (the 6-field input): the difference of each pair
 # is N calls' worth, without start-up and one-time work (connecting, lazily built tables).
-# Prints the instructions per call of each and their ratio.
+# The count of one such run still moves by about 2,000 instructions a call (tokio's
+# scheduling and the allocator's state differ from run to run), so it is made `runs`
+# times, and the median ratio is the figure to quote.
 #
-#   benches/instructions.sh [calls]      (default 4000; needs valgrind)
+#   benches/instructions.sh [calls] [runs]     (defaults 4000 and 3; needs valgrind)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 calls=${1:-4000}
+runs=${2:-3}
 bin=$(cargo bench --bench overhead --no-run --message-format=json 2>/dev/null \
   | python3 -c 'import json,sys
 for line in sys.stdin:
@@ -21,13 +24,20 @@ count() {
     | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 }
 args=()
-for mode in bare secured; do
-  args+=("$(count "$mode" "$calls")" "$(count "$mode" $((2 * calls)))")
+for _ in $(seq "$runs"); do
+  for mode in bare secured; do
+    args+=("$(count "$mode" "$calls")" "$(count "$mode" $((2 * calls)))")
+  done
 done
-python3 - "${args[@]}" "$calls" <<'PY'
-import sys
-bare1, bare2, secured1, secured2, calls = map(int, sys.argv[1:])
-b, s = (bare2 - bare1) / calls, (secured2 - secured1) / calls
-print(f"instructions per tools/call ({calls} calls, callgrind): bare {b:,.0f}  secured {s:,.0f}  "
-      f"secured/bare {s / b:.3f}x  (+{s - b:,.0f})")
+python3 - "$calls" "${args[@]}" <<'PY'
+import statistics, sys
+calls, *counts = map(int, sys.argv[1:])
+ratios = []
+for i in range(0, len(counts), 4):
+    bare1, bare2, secured1, secured2 = counts[i:i + 4]
+    b, s = (bare2 - bare1) / calls, (secured2 - secured1) / calls
+    ratios.append(s / b)
+    print(f"instructions per tools/call ({calls} calls, callgrind): bare {b:,.0f}  secured {s:,.0f}  "
+          f"secured/bare {s / b:.3f}x  (+{s - b:,.0f})")
+print(f"median of {len(ratios)} runs: secured/bare {statistics.median(ratios):.3f}x")
 PY
