@@ -16,11 +16,16 @@
 //! - `layer/{session_sse,session_sse_baseline}`: the same for a call in a session answered
 //!   with an event stream (read to its end), as rmcp answers in the legacy revision: the
 //!   session's owner checked and the events' ids recorded.
-//! - Then, outside criterion, the HTTP calls interleaved in alternating batches (as in the
-//!   `overhead` bench): the median of the per-round ratios is the figure to trust, next to
-//!   the same measurement of two servers without the layer (the noise floor). And the
-//!   whole of it against bare rmcp: a plain `#[tool]` server on the same transport against
-//!   the secured tool behind the layer, with an operator policy and the audit trail on.
+//! - Then, outside criterion (`AUTH_ONLY=ratio` runs only this), the HTTP calls
+//!   interleaved in alternating batches (as in the `overhead` bench): the median of the
+//!   per-round ratios is the figure to trust, first for two bare rmcp servers (the noise
+//!   floor), then piece by piece, each against the step before it: the secured tool
+//!   against a plain `#[tool]` server, + an operator policy, + the audit trail, + a layer
+//!   that only reads the body and passes the answer on (the floor of the cost of any layer
+//!   that reads the request), the OAuth layer instead of it; and the whole against bare
+//!   rmcp. The size of the layer's future per request is printed first.
+//! - `AUTH_LOOP=bare|secured|policy|audit|passthrough|layer AUTH_CALLS=N`: one of those
+//!   servers and N calls, nothing else, for callgrind or `perf`.
 
 use std::sync::Arc;
 
@@ -353,15 +358,48 @@ where
     S: ServerHandler + Send + Sync + 'static,
     M: Fn() -> S + Send + Sync + 'static,
 {
+    serve_behind(make, layer.map_or(Front::None, Front::Layer), token).await
+}
+
+/// What stands in front of rmcp's service.
+enum Front {
+    None,
+    /// A layer that does nothing but what any layer that reads the request must do: read
+    /// the body, and pass the answer on re-wrapped. The floor of the cost of any such
+    /// layer, on this transport.
+    Passthrough,
+    Layer(ResourceServer),
+}
+
+async fn passthrough(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+    let request = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
+    let (parts, body) = next.run(request).await.into_parts();
+    axum::response::Response::from_parts(
+        parts,
+        axum::body::Body::new(http_body_util::BodyExt::boxed_unsync(body)),
+    )
+}
+
+async fn serve_behind<S, M>(make: M, front: Front, token: &str) -> Client
+where
+    S: ServerHandler + Send + Sync + 'static,
+    M: Fn() -> S + Send + Sync + 'static,
+{
     let service = StreamableHttpService::new(
         move || Ok(make()),
         Arc::new(LocalSessionManager::default()),
         StreamableHttpServerConfig::default(),
     );
     let router = axum::Router::new().nest_service("/mcp", service);
-    let app = match layer {
-        Some(layer) => router.layer(layer),
-        None => router,
+    let app = match front {
+        Front::Layer(layer) => router.layer(layer),
+        Front::Passthrough => router.layer(axum::middleware::from_fn(passthrough)),
+        Front::None => router,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -386,9 +424,17 @@ async fn bare_rmcp(keys: &Keys) -> Client {
     .await
 }
 
+/// What `operated` puts in front of rmcp's service.
+#[derive(Clone, Copy, Debug)]
+enum Piece {
+    None,
+    Passthrough,
+    Layer,
+}
+
 /// The secured tool as an operator runs it, piece by piece: behind the layer or not,
 /// under a policy file or not, with the JSON-lines audit trail on or not.
-async fn operated(keys: &Keys, layer: bool, policy_on: bool, audit: bool) -> Client {
+async fn operated(keys: &Keys, front: Piece, policy_on: bool, audit: bool) -> Client {
     let token = sign(&keys.rsa, Algorithm::RS256, "rsa");
     let dir = std::env::temp_dir().join(format!("secure-tool-auth-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -404,7 +450,7 @@ async fn operated(keys: &Keys, layer: bool, policy_on: bool, audit: bool) -> Cli
         security = security.policy_file(&policy).unwrap();
     }
     if audit {
-        let trail = dir.join(format!("audit-{layer}-{policy_on}.jsonl"));
+        let trail = dir.join(format!("audit-{front:?}-{policy_on}.jsonl"));
         security = security
             .audit_log(
                 secure_tool::AuditLog::new(trail)
@@ -414,18 +460,22 @@ async fn operated(keys: &Keys, layer: bool, policy_on: bool, audit: bool) -> Cli
             .unwrap();
     }
     let security = security.build();
-    let layer = layer.then(|| {
-        ResourceServer::builder(AUD)
-            .issuer(ISS, JwksSource::inline(keys.jwks.clone()))
-            .build()
-            .unwrap()
-    });
-    serve(
+    let front = match front {
+        Piece::None => Front::None,
+        Piece::Passthrough => Front::Passthrough,
+        Piece::Layer => Front::Layer(
+            ResourceServer::builder(AUD)
+                .issuer(ISS, JwksSource::inline(keys.jwks.clone()))
+                .build()
+                .unwrap(),
+        ),
+    };
+    serve_behind(
         move || Bench {
             security: security.clone(),
             tool_router: Bench::tool_router(),
         },
-        layer,
+        front,
         &token,
     )
     .await
@@ -517,8 +567,8 @@ fn interleaved(rounds: usize, batch: usize) {
         .unwrap();
     let keys = keys();
     request_future_size(&keys);
-    let (bare, auth) = runtime.block_on(clients(&keys));
-    // A second server without the layer: bare against bare is the noise floor.
+    let (bare, _) = runtime.block_on(clients(&keys));
+    // A second server like it: bare against bare is the noise floor.
     let (bare_too, _) = runtime.block_on(clients(&keys));
     let time = |client: &Client| {
         runtime.block_on(async {
@@ -529,32 +579,50 @@ fn interleaved(rounds: usize, batch: usize) {
             started.elapsed().as_secs_f64()
         })
     };
-    let [floor, floor_low, floor_high] = ratio(rounds, || time(&bare), || time(&bare_too));
-    let [median, low, high] = ratio(rounds, || time(&bare), || time(&auth));
-    println!(
-        "http_tools_call interleaved ({rounds} rounds of {batch} calls a side): auth/bare median {median:.3}x (quartiles {low:.3}x to {high:.3}x); bare/bare {floor:.3}x ({floor_low:.3}x to {floor_high:.3}x)"
-    );
-    // Against bare rmcp, piece by piece: what each part an operator turns on costs.
-    let plain = runtime.block_on(bare_rmcp(&keys));
-    for (label, layer, policy, audit) in [
-        ("secured", false, false, false),
-        ("+ policy", false, true, false),
-        ("+ policy + audit trail", false, true, true),
-        ("+ policy + audit trail + layer", true, true, true),
-    ] {
-        let client = runtime.block_on(operated(&keys, layer, policy, audit));
-        let [median, low, high] = ratio(rounds, || time(&plain), || time(&client));
+    let print = |label: &str, [median, low, high]: [f64; 3]| {
         println!(
-            "http_tools_call interleaved ({rounds} rounds of {batch} calls a side): {label} / bare rmcp: median {median:.3}x (quartiles {low:.3}x to {high:.3}x)"
+            "http_tools_call interleaved ({rounds} rounds of {batch} calls a side): {label}: median {median:.3}x (quartiles {low:.3}x to {high:.3}x)"
         );
+    };
+    print(
+        "bare rmcp / bare rmcp (the noise floor)",
+        ratio(rounds, || time(&bare), || time(&bare_too)),
+    );
+    // Piece by piece, each against the step before it, alternating (what each part an
+    // operator turns on costs), then the whole against bare rmcp.
+    let plain = runtime.block_on(bare_rmcp(&keys));
+    let mut before = (String::from("bare rmcp"), plain);
+    for (label, front, policy, audit) in [
+        ("secured", Piece::None, false, false),
+        ("+ policy", Piece::None, true, false),
+        ("+ audit trail", Piece::None, true, true),
+        (
+            "+ a layer that only reads the body (the floor of any such layer)",
+            Piece::Passthrough,
+            true,
+            true,
+        ),
+        ("the OAuth layer instead", Piece::Layer, true, true),
+    ] {
+        let client = runtime.block_on(operated(&keys, front, policy, audit));
+        print(
+            &format!("{label} / {}", before.0),
+            ratio(rounds, || time(&before.1), || time(&client)),
+        );
+        before = (label.to_owned(), client);
     }
+    let plain = runtime.block_on(bare_rmcp(&keys));
+    print(
+        "secured + policy + audit trail + layer / bare rmcp",
+        ratio(rounds, || time(&plain), || time(&before.1)),
+    );
 }
 
 criterion_group!(benches, verify, http);
 
-/// `AUTH_LOOP=bare|secured|policy|audit|layer AUTH_CALLS=N`: only serve one of the
+/// `AUTH_LOOP=bare|secured|policy|audit|passthrough|layer AUTH_CALLS=N`: only serve one of the
 /// configurations of [`interleaved`] and make N calls on it, for callgrind or `perf` to
-/// count what a call over HTTP executes (`benches/instructions.sh http`).
+/// sample what a call over HTTP costs.
 fn call_loop(mode: &str) {
     let calls: usize = std::env::var("AUTH_CALLS")
         .ok()
@@ -569,11 +637,14 @@ fn call_loop(mode: &str) {
     runtime.block_on(async {
         let client = match mode {
             "bare" => bare_rmcp(&keys).await,
-            "secured" => operated(&keys, false, false, false).await,
-            "policy" => operated(&keys, false, true, false).await,
-            "audit" => operated(&keys, false, true, true).await,
-            "layer" => operated(&keys, true, true, true).await,
-            other => panic!("AUTH_LOOP={other}: bare, secured, policy, audit or layer"),
+            "secured" => operated(&keys, Piece::None, false, false).await,
+            "policy" => operated(&keys, Piece::None, true, false).await,
+            "audit" => operated(&keys, Piece::None, true, true).await,
+            "passthrough" => operated(&keys, Piece::Passthrough, true, true).await,
+            "layer" => operated(&keys, Piece::Layer, true, true).await,
+            other => {
+                panic!("AUTH_LOOP={other}: bare, secured, policy, audit, passthrough or layer")
+            }
         };
         for _ in 0..calls {
             echo(&client).await;
