@@ -24,6 +24,21 @@ async fn a_timeout_ends_the_call_with_a_clear_error() {
     );
 }
 
+/// A body that always has work ready uses up its task's budget at every poll and never
+/// waits: its time limit must still end it (tokio's timer, polled after the budget is
+/// gone, would say "not yet" for ever unless it is polled outside the budget).
+#[tokio::test]
+async fn a_body_that_never_waits_still_times_out() {
+    let client = connect(TestServer::with_scopes(&[])).await;
+    let result = tokio::time::timeout(Duration::from_secs(10), call(&client, "busy", json!({})))
+        .await
+        .expect("the call ended");
+    assert_eq!(
+        error_text(&result),
+        "the tool did not finish within its time limit of 50ms"
+    );
+}
+
 #[tokio::test]
 async fn the_security_default_timeout_applies_to_tools_without_one() {
     let security = secure_tool::Security::builder()

@@ -80,8 +80,8 @@ async fn a_timed_out_body_keeps_its_slot_until_it_is_dropped() {
     let client = connect(TestServer::with_scopes(&[])).await;
     let first = call(&client, "holding", json!({}));
     let second = async {
-        // The first call times out at 50ms and takes 400ms to drop its body.
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        // The first call times out at 50ms and takes a second to drop its body.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         call(&client, "holding", json!({})).await
     };
     let (first, second) = tokio::join!(first, second);

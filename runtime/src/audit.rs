@@ -518,7 +518,8 @@ impl Render for Line {
 }
 
 /// A call's line, as `json!` wrote it before: compact, its keys in alphabetical order
-/// (the order of `serde_json`'s map), the optional ones left out when empty.
+/// (the order of `serde_json`'s default map, whatever features a build turns on), the
+/// optional ones left out when empty.
 #[derive(serde::Serialize)]
 struct CallLine<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -603,8 +604,9 @@ mod tests {
         panic!("{count} lines never arrived ({} dropped)", log.dropped());
     }
 
-    /// A call's line is written straight from its fields: byte for byte what a
-    /// `serde_json` map of the same values gives (keys in order, escapes, absent keys).
+    /// A call's line is written straight from its fields: byte for byte what
+    /// `serde_json`'s default (sorted) map of the same values gives (keys in order,
+    /// escapes, absent keys).
     #[test]
     fn a_call_line_is_the_json_object_of_its_fields() {
         let time = SystemTime::UNIX_EPOCH + Duration::from_micros(1_764_000_000_123_456);

@@ -135,12 +135,23 @@ impl TestServer {
     }
 
     #[secure_tool(public, concurrency = 1, timeout = "50ms")]
-    #[tool(description = "Never finishes in time; what it holds takes 400ms to let go")]
+    #[tool(description = "Never finishes in time; what it holds takes a second to let go")]
     async fn holding(&self) -> String {
         self.ran();
         let _held = SlowRelease;
         tokio::time::sleep(Duration::from_secs(30)).await;
         "late".into()
+    }
+
+    #[secure_tool(public, timeout = "50ms")]
+    #[tool(description = "Never finishes; always has work ready (a source that never runs dry)")]
+    async fn busy(&self) -> String {
+        self.ran();
+        loop {
+            // What reading a channel, socket or pipe that always has data does: it uses
+            // up the task's budget at each poll and yields, never waiting on anything.
+            tokio::task::consume_budget().await;
+        }
     }
 
     #[secure_tool(public, timeout = "50ms")]
@@ -342,14 +353,14 @@ pub fn fs_server_binary() -> std::path::PathBuf {
 
 pub type Client = RunningService<RoleClient, ()>;
 
-/// A resource whose release blocks for 400ms (a child process reaped, a connection
+/// A resource whose release blocks for a second (a child process reaped, a connection
 /// closed): a call's concurrency slot must stay taken until it is let go. Only on a
 /// multi-thread runtime: the worker's other tasks move to another thread meanwhile.
 pub struct SlowRelease;
 
 impl Drop for SlowRelease {
     fn drop(&mut self) {
-        tokio::task::block_in_place(|| std::thread::sleep(Duration::from_millis(400)));
+        tokio::task::block_in_place(|| std::thread::sleep(Duration::from_secs(1)));
     }
 }
 

@@ -50,8 +50,8 @@ pub struct AuthService<S> {
     /// into the request's future.
     ready: Option<S>,
     /// What `ready` is cloned from, shared by every clone of this service and never
-    /// polled or called (the mutex only lets an inner service that is not `Sync` be
-    /// shared). So a request costs one clone of the inner service: a router that clones
+    /// polled or called (the mutex, held only while cloning, lets an inner service that
+    /// is not `Sync` be shared). So a request costs one clone of the inner service: a router that clones
     /// this service for each request (axum does) clones only an `Arc` here.
     template: Arc<Mutex<S>>,
     config: Arc<Config>,

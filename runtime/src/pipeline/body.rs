@@ -89,6 +89,9 @@ where
                 }
             }
         };
+        // The body (and what it holds) is dropped first, then its concurrency slot is given
+        // back, then the result is shaped and audited: the duration recorded includes the
+        // body's teardown, the time the call held what it held.
         this.body.set(None);
         let Some(Guard {
             security,
@@ -99,8 +102,7 @@ where
         else {
             return Poll::Pending;
         };
-        // The concurrency slot is given back once the body is dropped, even when it timed
-        // out or was cancelled.
+        // Even when it timed out or was cancelled.
         drop(permit);
         Poll::Ready(finish_returned(security, &tool, scope, ran))
     }
@@ -109,9 +111,14 @@ where
 pin_project_lite::pin_project! {
     /// What a pending body waits on besides itself: its deadline and rmcp's cancellation
     /// of the request (rmcp only cancels the token; without this the body would run on).
+    ///
+    /// The timer is polled outside tokio's cooperative budget (as `tokio::time::timeout`
+    /// polls its own): a body that always has work ready (a channel, socket or pipe that
+    /// never runs dry) uses up the task's budget at every poll, and a timer polled
+    /// after that answers "not yet" whatever the time, so the limit would never come.
     struct Waiting {
         #[pin]
-        timer: Option<tokio::time::Sleep>,
+        timer: Option<tokio::task::Unconstrained<tokio::time::Sleep>>,
         limit: Duration,
         #[pin]
         cancelled: WaitForCancellationFutureOwned,
@@ -126,7 +133,9 @@ impl Waiting {
         let (limit, timer) = match deadline {
             Some((limit, at)) => (
                 limit,
-                Some(tokio::time::sleep_until(tokio::time::Instant::from_std(at))),
+                Some(tokio::task::unconstrained(tokio::time::sleep_until(
+                    tokio::time::Instant::from_std(at),
+                ))),
             ),
             None => (Duration::ZERO, None),
         };

@@ -177,7 +177,31 @@ mod tests {
                 }
             }
         }
-        for n in [1, 20, 60] {
+        // Either side of the cut between the two searches, in mixed case, after
+        // non-ASCII text.
+        for anchor in ANCHORS {
+            let mixed: String = anchor
+                .chars()
+                .enumerate()
+                .map(|(i, c)| {
+                    if i % 2 == 0 {
+                        c.to_ascii_uppercase()
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            for total in [SHORT - 1, SHORT, SHORT + 1, SHORT + 2] {
+                let lead = "é".repeat(total.saturating_sub(mixed.len()) / 2);
+                let text = format!(
+                    "{lead}{}{mixed}",
+                    "x".repeat(total - lead.len() - mixed.len())
+                );
+                assert_eq!(text.len(), total);
+                assert!(gate.has_anchor(&text), "{text:?} ({total} bytes)");
+            }
+        }
+        for n in [1, 20, 32, 33, 60] {
             let clean = pad(n);
             assert!(!gate.has_anchor(&clean), "{} bytes", clean.len());
         }
