@@ -488,12 +488,18 @@ async fn echo(client: &Client) {
     assert_ne!(result.is_error, Some(true));
 }
 
-fn http(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+/// The runtime every HTTP measurement here runs on: two workers, as many as this
+/// machine's cores.
+fn two_workers() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+fn http(c: &mut Criterion) {
+    let runtime = two_workers();
     let keys = keys();
     let (bare, auth) = runtime.block_on(clients(&keys));
     let mut group = c.benchmark_group("http_tools_call");
@@ -560,11 +566,7 @@ fn request_future_size(keys: &Keys) {
 }
 
 fn interleaved(rounds: usize, batch: usize) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = two_workers();
     let keys = keys();
     request_future_size(&keys);
     let (bare, _) = runtime.block_on(clients(&keys));
@@ -628,11 +630,7 @@ fn call_loop(mode: &str) {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(1000);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = two_workers();
     let keys = keys();
     runtime.block_on(async {
         let client = match mode {
