@@ -17,7 +17,7 @@
 use criterion::{Criterion, criterion_group};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::CallToolRequestParams;
+use rmcp::model::{CallToolRequestParams, CallToolResponse, JsonObject};
 use rmcp::service::RunningService;
 use rmcp::{RoleClient, ServerHandler, ServiceExt, tool, tool_handler, tool_router};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -25,7 +25,8 @@ use std::any::TypeId;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use secure_tool::__private::{
-    CallScope, Limits, NoInput, Rate, Site, ToolDecl, returns_value, run_async, run_sync,
+    CallScope, Limits, NoInput, Rate, Site, ToolDecl, ToolFuture, returns_value, run_async,
+    run_sync,
 };
 use secure_tool::{Principal, SecureInput, SecureServer, Security, secure_tool};
 use serde_json::{Value, json};
@@ -237,23 +238,57 @@ const PROLOGUE: &ToolDecl = &ToolDecl {
 /// The server type the declaration belongs to.
 struct Bench;
 
+/// The prologue alone: a tool without input, declared as `PROLOGUE`, run as generated
+/// code runs a sync tool.
+fn prologue(security: &Security, principal: &Principal) -> CallToolResponse {
+    let scope = CallScope::new(None, principal.clone());
+    run_sync::<NoInput, _, _>(
+        security,
+        TypeId::of::<Bench>(),
+        PROLOGUE,
+        scope,
+        |_| (),
+        returns_value,
+    )
+}
+
+/// The whole pipeline on the 6-field input, as generated code runs a sync tool.
+fn place_sync(security: &Security, principal: &Principal, args: &JsonObject) -> CallToolResponse {
+    let scope = CallScope::new(Some(args.clone()), principal.clone());
+    run_sync::<Order, _, _>(
+        security,
+        TypeId::of::<Bench>(),
+        PROLOGUE,
+        scope,
+        |o| o.sku,
+        returns_value,
+    )
+}
+
+/// The same, as generated code runs an async tool: the future the tool returns.
+fn place_async<'a>(
+    security: &'a Security,
+    principal: &Principal,
+    args: &JsonObject,
+) -> ToolFuture<'a> {
+    let scope = CallScope::new(Some(args.clone()), principal.clone());
+    run_async::<Order, _, _, _>(
+        security,
+        TypeId::of::<Bench>(),
+        PROLOGUE,
+        scope,
+        returns_value,
+        |order| async move { order.sku },
+    )
+}
+
 fn pipeline(c: &mut Criterion) {
     let security = security();
     let principal = Principal::new("bench").with_scopes(["orders.write"]);
     let args = order().as_object().cloned().unwrap();
     let mut group = c.benchmark_group("pipeline");
     group.bench_function("prologue_no_input", |b| {
-        b.iter(|| {
-            let scope = CallScope::new(None, principal.clone());
-            run_sync::<NoInput, _, _>(
-                &security,
-                TypeId::of::<Bench>(),
-                PROLOGUE,
-                scope,
-                |_| (),
-                returns_value,
-            )
-        });
+        b.iter(|| prologue(&security, &principal));
     });
     // The same prologue with an operator policy loaded (the caller's scope comes from a
     // role the policy grants it: the resolve path runs on every call), and with the
@@ -282,51 +317,18 @@ fn pipeline(c: &mut Criterion) {
         ("prologue_no_input_policy", &with_policy, &bare_principal),
         ("prologue_no_input_audit_log", &with_audit, &principal),
     ] {
-        group.bench_function(name, |b| {
-            b.iter(|| {
-                let scope = CallScope::new(None, principal.clone());
-                run_sync::<NoInput, _, _>(
-                    security,
-                    TypeId::of::<Bench>(),
-                    PROLOGUE,
-                    scope,
-                    |_| (),
-                    returns_value,
-                )
-            });
-        });
+        group.bench_function(name, |b| b.iter(|| prologue(security, principal)));
     }
     group.bench_function("full_6_field_input", |b| {
-        b.iter(|| {
-            let scope = CallScope::new(Some(args.clone()), principal.clone());
-            run_sync::<Order, _, _>(
-                &security,
-                TypeId::of::<Bench>(),
-                PROLOGUE,
-                scope,
-                |o| o.sku,
-                returns_value,
-            )
-        });
+        b.iter(|| place_sync(&security, &principal, &args));
     });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     group.bench_function("full_6_field_input_async", |b| {
-        b.to_async(&runtime).iter(|| async {
-            let scope = CallScope::new(Some(args.clone()), principal.clone());
-            // What `#[secure_tool]` generates for an async tool.
-            run_async::<Order, _, _, _>(
-                &security,
-                TypeId::of::<Bench>(),
-                PROLOGUE,
-                scope,
-                returns_value,
-                |order| async move { order.sku },
-            )
-            .await
-        });
+        b.to_async(&runtime)
+            .iter(|| place_async(&security, &principal, &args));
     });
     group.finish();
 }
@@ -441,15 +443,7 @@ fn stages(rounds: usize, batch: usize) {
     row(
         "prologue: raw limits, identity, permission, rate, audit",
         per_call(rounds, batch, || {
-            let scope = CallScope::new(None, principal.clone());
-            std::hint::black_box(run_sync::<NoInput, _, _>(
-                &security,
-                TypeId::of::<Bench>(),
-                PROLOGUE,
-                scope,
-                |_| (),
-                returns_value,
-            ));
+            std::hint::black_box(prologue(&security, &principal));
         }),
     );
     row(
@@ -477,39 +471,16 @@ fn stages(rounds: usize, batch: usize) {
     row(
         "whole sync pipeline, 6-field input (+ deserialize, validate, shape)",
         per_call(rounds, batch, || {
-            let scope = CallScope::new(Some(args.clone()), principal.clone());
-            std::hint::black_box(run_sync::<Order, _, _>(
-                &security,
-                TypeId::of::<Bench>(),
-                PROLOGUE,
-                scope,
-                |o| o.sku,
-                returns_value,
-            ));
+            std::hint::black_box(place_sync(&security, &principal, &args));
         }),
     );
     row(
         "whole async pipeline (+ panic guard, first poll, no timer)",
         per_call(rounds, batch, || {
-            let scope = CallScope::new(Some(args.clone()), principal.clone());
-            std::hint::black_box(runtime.block_on(run_async::<Order, _, _, _>(
-                &security,
-                TypeId::of::<Bench>(),
-                PROLOGUE,
-                scope,
-                returns_value,
-                |order| async move { order.sku },
-            )));
+            std::hint::black_box(runtime.block_on(place_async(&security, &principal, &args)));
         }),
     );
-    let future = run_async::<Order, _, _, _>(
-        &security,
-        TypeId::of::<Bench>(),
-        PROLOGUE,
-        CallScope::new(Some(args.clone()), principal.clone()),
-        returns_value,
-        |order| async move { order.sku },
-    );
+    let future = place_async(&security, &principal, &args);
     let bare = Bare {
         tool_router: Bare::tool_router(),
     };

@@ -157,8 +157,8 @@ pub fn secure_tool(tool: &SecuredTool, site: &Site) -> TokenStream {
     });
     let call = if is_async {
         // The body becomes a future that the pipeline's one boxed future holds inline
-        // (rmcp's `#[tool]` boxes a bare tool's once too). The never-taken early `return` fixes the
-        // future's output to the declared type before the body is checked (as
+        // (rmcp's `#[tool]` boxes a bare tool's once too). The never-taken early `return`
+        // fixes the future's output to the declared type before the body is checked (as
         // async-trait does), so a wrong `return` or `?` is reported where it is written.
         let run = if authorize.is_some() {
             quote_spanned! {input_span=> ::secure_tool::__private::run_async_authorized::<#input_ty, _, _, _> }

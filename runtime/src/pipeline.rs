@@ -437,8 +437,8 @@ impl<'a> Remote<'a> {
 
 /// Stages 1 to 5 of an async tool: the checked input and the [`Guard`] that runs the
 /// body, or the refusal as the tool's response. Running the body (timeout, cancellation,
-/// panics, shaping, audit) is [`Guard::run`]: a small coroutine per tool that holds the
-/// body's future, around `drive`, compiled once.
+/// panics, shaping, audit) is [`Guard::run`]: one hand-written future (`body::Call`)
+/// that holds the body's own.
 pub(crate) fn admit_async<'a, T: ObjectInput>(
     security: &'a Security,
     tool: Arc<Tool>,

@@ -345,19 +345,12 @@ impl Security {
     /// How many callers have a rate-limit entry of their own, over every tool (tests and
     /// benchmarks of the limiter's memory).
     pub(crate) fn rate_keys(&self) -> usize {
-        self.inner
-            .live
-            .load_full()
-            .tools
-            .values()
-            .map(|t| t.state.keys())
-            .sum()
+        self.live().tools.values().map(|t| t.state.keys()).sum()
     }
 
     /// Drop every idle caller's rate-limit entry now.
     pub(crate) fn sweep_rate_keys(&self) {
-        let live = self.inner.live.load_full();
-        live.tools.values().for_each(|t| t.state.sweep());
+        self.live().tools.values().for_each(|t| t.state.sweep());
     }
 
     /// One tool's live state, created on its first call. Keyed by what identifies a tool

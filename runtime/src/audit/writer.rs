@@ -342,8 +342,8 @@ impl File {
     /// written (each failed append is cut back whole, its lines counted).
     fn write_batch(&mut self, batch: &Batch) -> u64 {
         let mut lost = 0;
-        let mut chunk = String::new();
-        let mut in_chunk = 0;
+        // The lines not yet appended: `text[start..end]`, `in_chunk` of them.
+        let (mut start, mut end, mut in_chunk) = (0, 0, 0);
         // The file's own length, not a count kept here: `copytruncate` or `: > FILE` may
         // have emptied it.
         if let Ok(metadata) = self.file.metadata() {
@@ -355,22 +355,21 @@ impl File {
             std::borrow::Cow::Borrowed,
         );
         for line in text.split_inclusive('\n') {
-            let projected = self.size + (chunk.len() + line.len()) as u64;
-            if projected > self.settings.max_bytes && (self.size > 0 || !chunk.is_empty()) {
-                if !chunk.is_empty() {
-                    lost += self.append_lines(&chunk, in_chunk);
+            let projected = self.size + (end - start + line.len()) as u64;
+            if projected > self.settings.max_bytes && (self.size > 0 || end > start) {
+                if end > start {
+                    lost += self.append_lines(&text[start..end], in_chunk);
                 }
-                chunk.clear();
-                in_chunk = 0;
+                (start, in_chunk) = (end, 0);
                 if self.size > 0 {
                     self.rotate();
                 }
             }
-            chunk.push_str(line);
+            end += line.len();
             in_chunk += 1;
         }
-        if !chunk.is_empty() {
-            lost += self.append_lines(&chunk, in_chunk);
+        if end > start {
+            lost += self.append_lines(&text[start..end], in_chunk);
         }
         lost
     }

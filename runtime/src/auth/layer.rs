@@ -68,14 +68,12 @@ impl<S> Clone for AuthService<S> {
     }
 }
 
-impl<S: Clone> AuthService<S> {
-    /// A fresh clone of the inner service.
-    fn fresh(&self) -> S {
-        self.template
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
+/// A fresh clone of the inner service, from the template.
+fn fresh<S: Clone>(template: &Mutex<S>) -> S {
+    template
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
 }
 
 impl<S> std::fmt::Debug for AuthService<S> {
@@ -103,13 +101,10 @@ where
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        if self.ready.is_none() {
-            self.ready = Some(self.fresh());
-        }
-        match &mut self.ready {
-            Some(inner) => inner.poll_ready(cx),
-            None => Poll::Ready(Ok(())),
-        }
+        let template = &self.template;
+        self.ready
+            .get_or_insert_with(|| fresh(template))
+            .poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
@@ -128,7 +123,7 @@ where
         }
         // The service that was polled ready handles this request (one called without
         // being polled, against `Service`'s contract, gets a fresh clone).
-        let inner = self.ready.take().unwrap_or_else(|| self.fresh());
+        let inner = self.ready.take().unwrap_or_else(|| fresh(&self.template));
         // Taken apart here, not in the future: what the future holds, it holds once (an
         // `async fn` keeps its arguments besides what they are moved into).
         let (parts, body) = request.into_parts();
