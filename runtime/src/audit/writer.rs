@@ -28,8 +28,10 @@ const ROTATE_RETRY: Duration = Duration::from_secs(30);
 const IDLE: Duration = Duration::from_millis(500);
 
 /// How long the writer lets lines gather after the first of a batch arrives: what a line
-/// may wait before it is written (a `flush` or `close` waits this much longer at most).
-const LINGER: Duration = Duration::from_millis(2);
+/// may wait before it is written. A `flush` or `close` wakes the writer at once.
+/// Each batch costs the same few system calls (a `stat` of the path, one of the file, the
+/// append, the pause itself), so the longer the pause, the less each line costs.
+const LINGER: Duration = Duration::from_millis(10);
 
 /// The most lines written between two updates of the progress counter.
 const BATCH: u64 = 1024;
@@ -58,6 +60,9 @@ pub(crate) struct Settings {
 /// The sending side: the queue, the drop counters, and how far the writer has come.
 pub(crate) struct Sink<L: Render> {
     queue: SyncSender<Message<L>>,
+    /// The writer thread: woken by `flush` and `close` from the pause in which it lets
+    /// lines gather.
+    writer: std::thread::Thread,
     /// Set by `close`: lines sent after it are counted as dropped.
     closed: AtomicBool,
     /// Lines accepted into the queue.
@@ -79,35 +84,51 @@ struct Counters {
 /// it has stopped.
 #[derive(Default)]
 struct Progress {
-    state: Mutex<(u64, bool)>,
+    state: Mutex<ProgressState>,
     changed: Condvar,
+}
+
+#[derive(Default)]
+struct ProgressState {
+    handled: u64,
+    stopped: bool,
+    /// Threads in [`Progress::wait`]: only they need a wake-up (a system call), not every
+    /// batch.
+    waiting: usize,
 }
 
 impl Progress {
     fn advance(&self, handled: u64, stopped: bool) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.0 += handled;
-        state.1 |= stopped;
+        state.handled += handled;
+        state.stopped |= stopped;
+        let waiting = state.waiting > 0;
         drop(state);
-        self.changed.notify_all();
+        if waiting {
+            self.changed.notify_all();
+        }
     }
 
     /// Wait until `done(handled, stopped)` holds or `deadline` passes; whether it held.
     fn wait(&self, deadline: Instant, mut done: impl FnMut(u64, bool) -> bool) -> bool {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
-            if done(state.0, state.1) {
+            if done(state.handled, state.stopped) {
                 return true;
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return false;
             }
+            // Counted under the lock `advance` takes, so an advance after this check
+            // sees the waiter and wakes it.
+            state.waiting += 1;
             state = self
                 .changed
                 .wait_timeout(state, left)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
+            state.waiting -= 1;
         }
     }
 }
@@ -120,11 +141,14 @@ impl<L: Render> Sink<L> {
         let counters = Arc::new(Counters::default());
         let progress = Arc::new(Progress::default());
         let (c, p) = (Arc::clone(&counters), Arc::clone(&progress));
-        std::thread::Builder::new()
+        let writer = std::thread::Builder::new()
             .name("secure-tool-audit".into())
-            .spawn(move || file.run(&lines, &c, &p))?;
+            .spawn(move || file.run(&lines, &c, &p))?
+            .thread()
+            .clone();
         Ok(Self {
             queue,
+            writer,
             closed: AtomicBool::new(false),
             sent: AtomicU64::new(0),
             counters,
@@ -160,6 +184,7 @@ impl<L: Render> Sink<L> {
     /// at most `timeout`. `true` when it was.
     pub(crate) fn flush(&self, timeout: Duration) -> bool {
         let target = self.sent.load(Ordering::Acquire);
+        self.writer.unpark();
         let mut reached = false;
         self.progress.wait(deadline(timeout), |handled, stopped| {
             reached = handled >= target;
@@ -178,7 +203,10 @@ impl<L: Render> Sink<L> {
         let mut close = Message::Close;
         loop {
             match self.queue.try_send(close) {
-                Ok(()) => break,
+                Ok(()) => {
+                    self.writer.unpark();
+                    break;
+                }
                 Err(TrySendError::Disconnected(_)) => break,
                 Err(TrySendError::Full(back)) => {
                     if Instant::now() >= deadline {
@@ -254,14 +282,15 @@ impl File {
         progress: &Progress,
     ) {
         // Lines came in the last moment, so more are likely: the writer looks again after
-        // a moment instead of parking on the queue, so that under steady load no caller
-        // pays for a wake-up (a system call, and a thread switch on a busy machine).
-        // (A full batch means lines are waiting already: no pause then.)
+        // a pause (`LINGER`, cut short by `flush` and `close`) instead of blocking on the
+        // queue, so that under steady load no caller pays for a wake-up (a system call,
+        // and a thread switch on a busy machine). (A full batch means lines are waiting
+        // already: no pause then.)
         let (mut busy, mut full) = (false, false);
         loop {
             let first = if busy {
                 if !full {
-                    std::thread::sleep(LINGER);
+                    std::thread::park_timeout(LINGER);
                 }
                 match lines.try_recv() {
                     Ok(message) => Some(message),
@@ -277,7 +306,7 @@ impl File {
                         // The first line after a quiet spell: let the lines of the next
                         // moment queue up behind it, to be written together.
                         if matches!(message, Message::Line(_)) {
-                            std::thread::sleep(LINGER);
+                            std::thread::park_timeout(LINGER);
                         }
                         Some(message)
                     }
