@@ -287,6 +287,9 @@ impl File {
         // and a thread switch on a busy machine). (A full batch means lines are waiting
         // already: no pause then.)
         let (mut busy, mut full) = (false, false);
+        // One buffer for every batch: it grows to the size of a busy moment's lines once,
+        // not again (by doubling, copying what it holds) for every batch.
+        let mut batch = Batch::default();
         loop {
             let first = if busy {
                 if !full {
@@ -326,7 +329,7 @@ impl File {
             // path is followed (one `stat`, as Python's `WatchedFileHandler` makes before
             // each record) and the file's length read, and the lines go out in as few
             // `write`s as rotation allows.
-            let mut batch = Batch::default();
+            batch.clear();
             let mut closing = false;
             while let Some(message) = next.take() {
                 match message {
@@ -594,6 +597,12 @@ struct Batch {
 }
 
 impl Batch {
+    /// Empty it, keeping its buffer.
+    fn clear(&mut self) {
+        self.text.clear();
+        self.lines = 0;
+    }
+
     /// Add a line: `write` appends its compact JSON (no newline inside).
     fn push(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
         write(&mut self.text);
