@@ -390,6 +390,15 @@ where
     S: ServerHandler + Send + Sync + 'static,
     M: Fn() -> S + Send + Sync + 'static,
 {
+    connect(listen(make, front).await, token).await
+}
+
+/// Serve `make`'s server over streamable HTTP on a loopback port, behind `front`.
+async fn listen<S, M>(make: M, front: Front) -> std::net::SocketAddr
+where
+    S: ServerHandler + Send + Sync + 'static,
+    M: Fn() -> S + Send + Sync + 'static,
+{
     let service = StreamableHttpService::new(
         move || Ok(make()),
         Arc::new(LocalSessionManager::default()),
@@ -404,6 +413,11 @@ where
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+/// rmcp's streamable HTTP client, initialized against the server at `addr`.
+async fn connect(addr: std::net::SocketAddr, token: &str) -> Client {
     let config = StreamableHttpClientTransportConfig::with_uri(format!("http://{addr}/mcp"))
         .auth_header(token.to_owned());
     ().serve(StreamableHttpClientTransport::from_config(config))
@@ -413,15 +427,23 @@ where
 
 /// Bare rmcp.
 async fn bare_rmcp(keys: &Keys) -> Client {
-    let token = sign(&keys.rsa, Algorithm::RS256, "rsa");
-    serve(
+    connect(bare_at().await, &token(keys)).await
+}
+
+/// Bare rmcp, served: its address.
+async fn bare_at() -> std::net::SocketAddr {
+    listen(
         || BareRmcp {
             tool_router: BareRmcp::tool_router(),
         },
-        None,
-        &token,
+        Front::None,
     )
     .await
+}
+
+/// The token every bench client sends.
+fn token(keys: &Keys) -> String {
+    sign(&keys.rsa, Algorithm::RS256, "rsa")
 }
 
 /// What `operated` puts in front of rmcp's service.
@@ -435,7 +457,20 @@ enum Piece {
 /// The secured tool as an operator runs it, piece by piece: behind the layer or not,
 /// under a policy file or not, with the JSON-lines audit trail on or not.
 async fn operated(keys: &Keys, front: Piece, policy_on: bool, audit: bool) -> Client {
-    let token = sign(&keys.rsa, Algorithm::RS256, "rsa");
+    connect(
+        operated_at(keys, front, policy_on, audit).await,
+        &token(keys),
+    )
+    .await
+}
+
+/// [`operated`]'s server: its address.
+async fn operated_at(
+    keys: &Keys,
+    front: Piece,
+    policy_on: bool,
+    audit: bool,
+) -> std::net::SocketAddr {
     let dir = std::env::temp_dir().join(format!("secure-tool-auth-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let policy = dir.join("secure-tool.toml");
@@ -470,13 +505,12 @@ async fn operated(keys: &Keys, front: Piece, policy_on: bool, audit: bool) -> Cl
                 .unwrap(),
         ),
     };
-    serve_behind(
+    listen(
         move || Bench {
             security: security.clone(),
             tool_router: Bench::tool_router(),
         },
         front,
-        &token,
     )
     .await
 }
@@ -633,24 +667,186 @@ fn call_loop(mode: &str) {
     let runtime = two_workers();
     let keys = keys();
     runtime.block_on(async {
-        let client = match mode {
-            "bare" => bare_rmcp(&keys).await,
-            "secured" => operated(&keys, Piece::None, false, false).await,
-            "policy" => operated(&keys, Piece::None, true, false).await,
-            "audit" => operated(&keys, Piece::None, true, true).await,
-            "passthrough" => operated(&keys, Piece::Passthrough, true, true).await,
-            "layer" => operated(&keys, Piece::Layer, true, true).await,
-            other => {
-                panic!("AUTH_LOOP={other}: bare, secured, policy, audit, passthrough or layer")
-            }
+        let addr = match mode.strip_prefix("http://") {
+            // A server of `AUTH_SERVE` in another process.
+            Some(rest) => rest.trim_end_matches("/mcp").parse().unwrap(),
+            None => configuration(&keys, mode).await,
         };
+        let client = connect(addr, &token(&keys)).await;
         for _ in 0..calls {
             echo(&client).await;
         }
     });
 }
 
+/// The server of one configuration of [`interleaved`], by name: its address.
+async fn configuration(keys: &Keys, mode: &str) -> std::net::SocketAddr {
+    match mode {
+        "bare" => bare_at().await,
+        "secured" => operated_at(keys, Piece::None, false, false).await,
+        "policy" => operated_at(keys, Piece::None, true, false).await,
+        "audit" => operated_at(keys, Piece::None, true, true).await,
+        "passthrough" => operated_at(keys, Piece::Passthrough, true, true).await,
+        "layer" => operated_at(keys, Piece::Layer, true, true).await,
+        other => panic!("{other}: bare, secured, policy, audit, passthrough or layer"),
+    }
+}
+
+/// `AUTH_SERVE=<configuration>`: serve it (on two workers, as a server process runs)
+/// until standard input closes; its URL is the first line written.
+fn serve_apart(mode: &str) {
+    let runtime = two_workers();
+    let keys = keys();
+    runtime.block_on(async {
+        let addr = configuration(&keys, mode).await;
+        println!("http://{addr}/mcp");
+        let _ = tokio::task::spawn_blocking(|| {
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new())
+        })
+        .await;
+    });
+}
+
+/// Each configuration of [`interleaved`] served by a process of its own, as an MCP server
+/// runs, and the client in this process (one thread), so that what a piece costs the
+/// server is measured apart from how the client's work and the server's share one
+/// runtime: each server's own CPU time a call (all its threads, the audit writer's too,
+/// user and system), then the wall-clock ratio of the whole stack to bare rmcp in
+/// alternating rounds, with two bare servers as the noise floor.
+fn apart(rounds: usize, batch: usize) {
+    let keys = keys();
+    let token = token(&keys);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let servers: Vec<Served> = [
+        "bare",
+        "bare",
+        "secured",
+        "policy",
+        "audit",
+        "passthrough",
+        "layer",
+    ]
+    .into_iter()
+    .map(|mode| Served::start(mode, &token, &runtime))
+    .collect();
+    let time = |served: &Served| {
+        served.calls.set(served.calls.get() + batch);
+        runtime.block_on(async {
+            let started = std::time::Instant::now();
+            for _ in 0..batch {
+                echo(&served.client).await;
+            }
+            started.elapsed().as_secs_f64()
+        })
+    };
+    // CPU a call: every server in turn, round after round.
+    let before: Vec<f64> = servers.iter().map(|s| cpu_seconds(&s.child)).collect();
+    let calls_before: Vec<usize> = servers.iter().map(|s| s.calls.get()).collect();
+    let mut wall = vec![0.0; servers.len()];
+    for _ in 0..rounds / 2 {
+        for (i, served) in servers.iter().enumerate() {
+            wall[i] += time(served);
+        }
+    }
+    for (i, served) in servers.iter().enumerate() {
+        let calls = (served.calls.get() - calls_before[i]) as f64;
+        println!(
+            "http_tools_call, servers apart: {:<12} {:6.1} µs of the server's CPU a call, {:6.1} µs a call (wall)",
+            served.mode,
+            (cpu_seconds(&served.child) - before[i]) / calls * 1e6,
+            wall[i] / calls * 1e6,
+        );
+    }
+    let (bare, bare_too, whole) = (&servers[0], &servers[1], &servers[6]);
+    for (label, other) in [
+        ("bare rmcp / bare rmcp (the noise floor)", bare_too),
+        ("secured + policy + audit trail + layer / bare rmcp", whole),
+    ] {
+        let [median, low, high] = ratio(rounds, || time(bare), || time(other));
+        println!(
+            "http_tools_call, servers apart ({rounds} rounds of {batch} calls a side): {label}: median {median:.3}x (quartiles {low:.3}x to {high:.3}x)"
+        );
+    }
+    for served in servers {
+        served.stop(&runtime);
+    }
+}
+
+/// A server of one configuration in a child process (`AUTH_SERVE`), and a client of it.
+struct Served {
+    mode: &'static str,
+    child: std::process::Child,
+    client: Client,
+    /// Calls made so far.
+    calls: std::cell::Cell<usize>,
+}
+
+impl Served {
+    fn start(mode: &'static str, token: &str, runtime: &tokio::runtime::Runtime) -> Self {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .env("AUTH_SERVE", mode)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let addr: std::net::SocketAddr = line
+            .trim()
+            .trim_start_matches("http://")
+            .trim_end_matches("/mcp")
+            .parse()
+            .unwrap();
+        let client = runtime.block_on(connect(addr, token));
+        Self {
+            mode,
+            child,
+            client,
+            calls: Default::default(),
+        }
+    }
+
+    /// Close the client, then the server (it stops when its standard input closes).
+    fn stop(mut self, runtime: &tokio::runtime::Runtime) {
+        let _ = runtime.block_on(self.client.cancel());
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+/// The CPU time (user and system, all threads) `child` has used so far, from
+/// `/proc/<pid>/stat` (in clock ticks of 10 ms: read over thousands of calls).
+fn cpu_seconds(child: &std::process::Child) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).unwrap_or_default();
+    // After the command's name (in parentheses): state is field 3, utime 14, stime 15.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i - 3)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(14) + ticks(15)) / 100.0
+}
+
 fn main() {
+    if let Ok(mode) = std::env::var("AUTH_SERVE") {
+        return serve_apart(&mode);
+    }
+    if std::env::var("AUTH_ONLY").is_ok_and(|v| v == "apart") {
+        return apart(41, 300);
+    }
     if let Ok(mode) = std::env::var("AUTH_LOOP") {
         return call_loop(&mode);
     }
