@@ -705,6 +705,9 @@ fn serve_apart(mode: &str) {
         })
         .await;
     });
+    // The policy file and the audit trail `operated_at` wrote.
+    let dir = std::env::temp_dir().join(format!("secure-tool-auth-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// Each configuration of [`interleaved`] served by a process of its own, as an MCP server
@@ -787,7 +790,7 @@ struct Served {
 impl Served {
     fn start(mode: &'static str, token: &str, runtime: &tokio::runtime::Runtime) -> Self {
         let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-            .env("AUTH_SERVE", mode)
+            .env("AUTH_SERVE", mode.trim_end_matches(" (2)"))
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()
@@ -803,7 +806,7 @@ impl Served {
             .trim_start_matches("http://")
             .trim_end_matches("/mcp")
             .parse()
-            .unwrap();
+            .unwrap_or_else(|_| panic!("the {mode} server did not start (it said {line:?})"));
         let client = runtime.block_on(connect(addr, token));
         Self {
             mode,
@@ -821,23 +824,25 @@ impl Served {
     }
 }
 
-/// The CPU time (user and system, all threads) `child` has used so far, from
-/// `/proc/<pid>/stat` (in clock ticks of 10 ms: read over thousands of calls).
+/// The CPU time `child` has used so far (all its threads, user and system), in seconds:
+/// the sum of its threads' `/proc/<pid>/task/<tid>/schedstat`, kept in nanoseconds (the
+/// clock ticks of `/proc/<pid>/stat` are 10 ms, too coarse for a few µs a call). The
+/// servers' threads (workers, the audit writer) live as long as the process.
 fn cpu_seconds(child: &std::process::Child) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).unwrap_or_default();
-    // After the command's name (in parentheses): state is field 3, utime 14, stime 15.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or("", |(_, rest)| rest)
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i - 3)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(14) + ticks(15)) / 100.0
+    let tasks = format!("/proc/{}/task", child.id());
+    let nanos: u64 = std::fs::read_dir(&tasks)
+        .unwrap_or_else(|e| panic!("{tasks}: {e}"))
+        .map(|task| {
+            let path = task.unwrap().path().join("schedstat");
+            let stat = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            stat.split_whitespace()
+                .next()
+                .and_then(|ns| ns.parse::<u64>().ok())
+                .unwrap_or_else(|| panic!("{}: no time on the CPU", path.display()))
+        })
+        .sum();
+    nanos as f64 / 1e9
 }
 
 fn main() {

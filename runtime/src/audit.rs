@@ -301,6 +301,10 @@ impl AuditLog {
     }
 
     /// How many lines may wait for the writer before new ones are dropped (and counted).
+    ///
+    /// The writer lets lines gather for a few milliseconds before it writes them
+    /// together; a queue half full cuts that pause short, so lines are dropped only when
+    /// the disk cannot keep up.
     pub fn capacity(mut self, lines: usize) -> Self {
         self.capacity = lines.max(1);
         self
@@ -720,6 +724,28 @@ mod tests {
             .sum();
         let written = lines.iter().filter(|l| l["event"] == "tool_call").count() as u64;
         assert_eq!(counted + written, 5_001, "every line is written or counted");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_queue_half_full_cuts_the_writers_pause_short() {
+        let dir = temp("half");
+        let path = dir.join("audit.jsonl");
+        let mut log = AuditLog::new(&path).capacity(1_000);
+        log.open().unwrap();
+        // The first line starts the writer's pause (10 ms); three quarters of the queue
+        // come at once, and another three quarters half-way through the pause. Had the
+        // writer slept through the pause, the second burst would find the queue full.
+        for _ in 0..750 {
+            log.send(call("t"));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+        for _ in 0..750 {
+            log.send(call("t"));
+        }
+        assert!(log.flush(Duration::from_secs(10)));
+        assert_eq!(log.dropped(), 0);
+        assert_eq!(lines(&path).len(), 1_500);
         let _ = std::fs::remove_dir_all(dir);
     }
 

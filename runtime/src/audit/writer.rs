@@ -67,6 +67,10 @@ pub(crate) struct Sink<L: Render> {
     closed: AtomicBool,
     /// Lines accepted into the queue.
     sent: AtomicU64,
+    /// Half the queue: with this many lines waiting, a sender cuts the writer's pause
+    /// short, so a burst fills the queue only when the disk cannot keep up, not because
+    /// the writer was pausing.
+    half: u64,
     counters: Arc<Counters>,
     progress: Arc<Progress>,
 }
@@ -86,6 +90,9 @@ struct Counters {
 struct Progress {
     state: Mutex<ProgressState>,
     changed: Condvar,
+    /// `state.handled`, readable without the lock (by senders, to see how full the queue
+    /// is).
+    handled: AtomicU64,
 }
 
 #[derive(Default)]
@@ -101,6 +108,7 @@ impl Progress {
     fn advance(&self, handled: u64, stopped: bool) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         state.handled += handled;
+        self.handled.store(state.handled, Ordering::Release);
         state.stopped |= stopped;
         let waiting = state.waiting > 0;
         drop(state);
@@ -136,7 +144,8 @@ impl Progress {
 impl<L: Render> Sink<L> {
     /// Open the file and start the writer thread.
     pub(crate) fn open(settings: Settings) -> std::io::Result<Self> {
-        let (queue, lines) = std::sync::mpsc::sync_channel(settings.capacity.max(1));
+        let capacity = settings.capacity.max(1);
+        let (queue, lines) = std::sync::mpsc::sync_channel(capacity);
         let file = File::open(settings)?;
         let counters = Arc::new(Counters::default());
         let progress = Arc::new(Progress::default());
@@ -151,6 +160,7 @@ impl<L: Render> Sink<L> {
             writer,
             closed: AtomicBool::new(false),
             sent: AtomicU64::new(0),
+            half: (capacity as u64).div_ceil(2),
             counters,
             progress,
         })
@@ -165,10 +175,18 @@ impl<L: Render> Sink<L> {
         }
         match self.queue.try_send(Message::Line(line)) {
             Ok(()) => {
-                self.sent.fetch_add(1, Ordering::Release);
+                let sent = self.sent.fetch_add(1, Ordering::Release) + 1;
+                let handled = self.progress.handled.load(Ordering::Acquire);
+                if sent.saturating_sub(handled) >= self.half {
+                    // Cheap when the writer is not parked (one atomic swap).
+                    self.writer.unpark();
+                }
             }
-            Err(_) => {
+            Err(error) => {
                 self.counters.pending.fetch_add(1, Ordering::Relaxed);
+                if matches!(error, TrySendError::Full(_)) {
+                    self.writer.unpark();
+                }
             }
         }
     }
@@ -213,6 +231,7 @@ impl<L: Render> Sink<L> {
                         return false;
                     }
                     close = back;
+                    self.writer.unpark();
                     std::thread::sleep(Duration::from_millis(1));
                 }
             }
