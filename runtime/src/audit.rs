@@ -420,19 +420,20 @@ impl Render for Line {
                 policy,
                 fields,
             } => {
-                let line = CallLine {
-                    arguments: (!fields.is_empty()).then_some(Arguments(fields)),
-                    duration_us: *duration_us,
-                    event: "tool_call",
-                    issuer: issuer.as_deref(),
-                    outcome: outcome.as_str(),
-                    policy: policy.as_deref(),
-                    principal,
-                    error_ref: error_ref.map(|r| r.to_string()),
-                    time: timestamp(*time),
-                    tool,
-                };
-                let _ = serde_json::to_writer(out, &line);
+                call_line(
+                    out,
+                    &CallLine {
+                        arguments: (!fields.is_empty()).then_some(Arguments(fields)),
+                        duration_us: *duration_us,
+                        issuer: issuer.as_deref(),
+                        outcome: outcome.as_str(),
+                        policy: policy.as_deref(),
+                        principal,
+                        error_ref: *error_ref,
+                        time: *time,
+                        tool,
+                    },
+                );
                 return;
             }
             #[cfg(feature = "jwt")]
@@ -521,25 +522,73 @@ impl Render for Line {
     }
 }
 
-/// A call's line, as `json!` wrote it before: compact, its keys in alphabetical order
-/// (the order of `serde_json`'s default map, whatever features a build turns on), the
-/// optional ones left out when empty.
-#[derive(serde::Serialize)]
+/// The fields of a call's line.
 struct CallLine<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
     arguments: Option<Arguments<'a>>,
     duration_us: u64,
-    event: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
     issuer: Option<&'a str>,
     outcome: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
     policy: Option<&'a str>,
     principal: &'a str,
-    #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
-    error_ref: Option<String>,
-    time: String,
+    error_ref: Option<ErrorRef>,
+    time: SystemTime,
     tool: &'a str,
+}
+
+/// A call's line, as `json!` wrote it before: compact, its keys in alphabetical order
+/// (the order of `serde_json`'s default map, whatever features a build turns on), the
+/// optional ones left out when empty. Written key by key (the keys are literals), every
+/// value as `serde_json` writes it (tested byte for byte): a call's line is most of the
+/// trail's work, on the writer thread.
+fn call_line(out: &mut Vec<u8>, line: &CallLine<'_>) {
+    out.push(b'{');
+    if let Some(arguments) = &line.arguments {
+        out.extend_from_slice(b"\"arguments\":");
+        let _ = serde_json::to_writer(&mut *out, arguments);
+        out.push(b',');
+    }
+    out.extend_from_slice(b"\"duration_us\":");
+    let _ = serde_json::to_writer(&mut *out, &line.duration_us);
+    out.extend_from_slice(b",\"event\":\"tool_call\"");
+    if let Some(issuer) = line.issuer {
+        out.extend_from_slice(b",\"issuer\":");
+        json_string(out, issuer);
+    }
+    out.extend_from_slice(b",\"outcome\":");
+    json_string(out, line.outcome);
+    if let Some(policy) = line.policy {
+        out.extend_from_slice(b",\"policy\":");
+        json_string(out, policy);
+    }
+    out.extend_from_slice(b",\"principal\":");
+    json_string(out, line.principal);
+    if let Some(error_ref) = line.error_ref {
+        out.extend_from_slice(b",\"ref\":");
+        json_string(out, &error_ref.to_string());
+    }
+    out.extend_from_slice(b",\"time\":");
+    json_string(out, &timestamp(line.time));
+    out.extend_from_slice(b",\"tool\":");
+    json_string(out, line.tool);
+    out.push(b'}');
+}
+
+/// `text` as a JSON string, as `serde_json` writes it: quoted as it is when no byte of it
+/// needs an escape (a control character, `"` or `\\`; other text, non-ASCII too, is
+/// written as it is by `serde_json` as well), else by `serde_json` itself.
+fn json_string(out: &mut Vec<u8>, text: &str) {
+    // Every byte looked at, no early exit: the compiler tests many bytes at a time.
+    let escape = text
+        .bytes()
+        .fold(false, |any, b| any | (b < 0x20) | (b == b'"') | (b == b'\\'));
+    if escape {
+        let _ = serde_json::to_writer(&mut *out, text);
+    } else {
+        out.reserve(text.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    }
 }
 
 /// The audited fields of a call, as an object with its keys in order (a name given twice
@@ -668,6 +717,46 @@ mod tests {
             "tool": "t",
         });
         assert_eq!(render(&bare), expected.to_string());
+    }
+
+    /// A string is written as `serde_json` writes it: every ASCII character alone and
+    /// inside text, long text either side of the compiler's block size, and text that is
+    /// not ASCII.
+    #[test]
+    fn strings_are_written_as_serde_json_writes_them() {
+        let mut corpus: Vec<String> = (0u8..=0x7f)
+            .flat_map(|b| {
+                let c = char::from(b);
+                [
+                    c.to_string(),
+                    format!("abc{c}def"),
+                    format!("{}{c}", "x".repeat(40)),
+                ]
+            })
+            .collect();
+        corpus.extend(
+            [
+                "",
+                "https://idp.example",
+                "2025-11-24T16:00:00.123456Z",
+                "سلام دنیا",
+                "emoji 🦀 and \u{2028}\u{2029}",
+                "\u{7f}\u{80}\u{ff}\u{fffd}",
+                "a \"quoted\" \\ path\r\n",
+            ]
+            .map(String::from),
+        );
+        corpus.push("y".repeat(1000));
+        corpus.push(format!("{}\u{1}", "y".repeat(1000)));
+        for text in corpus {
+            let mut out = Vec::new();
+            json_string(&mut out, &text);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(&text).unwrap(),
+                "{text:?}"
+            );
+        }
     }
 
     #[test]

@@ -400,13 +400,10 @@ impl File {
         if let Ok(metadata) = self.file.metadata() {
             self.size = metadata.len();
         }
-        // JSON as `serde_json` writes it is UTF-8: this borrows, never replaces.
-        let text = std::str::from_utf8(&batch.text).map_or_else(
-            |_| String::from_utf8_lossy(&batch.text),
-            std::borrow::Cow::Borrowed,
-        );
-        for line in text.split_inclusive('\n') {
-            let projected = self.size + (end - start + line.len()) as u64;
+        let text = &batch.text[..];
+        for &line_end in &batch.ends {
+            let line = line_end - end;
+            let projected = self.size + (end - start + line) as u64;
             if projected > self.settings.max_bytes && (self.size > 0 || end > start) {
                 if end > start {
                     lost += self.append_lines(&text[start..end], in_chunk);
@@ -416,7 +413,7 @@ impl File {
                     self.rotate();
                 }
             }
-            end += line.len();
+            end = line_end;
             in_chunk += 1;
         }
         if end > start {
@@ -428,7 +425,7 @@ impl File {
     /// Append `chunk`, `lines` whole lines, at once; when that fails (a full disk, a file
     /// size limit), line by line, so every line that fits is written, as if each had come
     /// alone. Returns how many were not written.
-    fn append_lines(&mut self, chunk: &str, lines: u64) -> u64 {
+    fn append_lines(&mut self, chunk: &[u8], lines: u64) -> u64 {
         if self.append(chunk) {
             return 0;
         }
@@ -436,7 +433,7 @@ impl File {
             return 1;
         }
         chunk
-            .split_inclusive('\n')
+            .split_inclusive(|&b| b == b'\n')
             .map(|line| u64::from(!self.append(line)))
             .sum()
     }
@@ -472,16 +469,16 @@ impl File {
 
     /// Append `text` (whole lines): `false` when it could not be written, in which case
     /// nothing of it stays in the file.
-    fn append(&mut self, text: &str) -> bool {
+    fn append(&mut self, text: &[u8]) -> bool {
         let text = if self.torn {
-            std::borrow::Cow::Owned(format!("\n{text}"))
+            std::borrow::Cow::Owned([b"\n", text].concat())
         } else {
             std::borrow::Cow::Borrowed(text)
         };
         let start = self.size;
         let mut written = 0;
         let result = loop {
-            match self.file.write(&text.as_bytes()[written..]) {
+            match self.file.write(&text[written..]) {
                 Ok(0) => break Err(std::io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     written += n;
@@ -611,14 +608,19 @@ impl File {
 /// Rendered lines waiting to be written together.
 #[derive(Default)]
 struct Batch {
+    /// The lines, each ended by a newline: UTF-8, as every line is JSON.
     text: Vec<u8>,
+    /// Where each line ends in `text` (just past its newline): the writer walks the lines
+    /// without looking for newlines again.
+    ends: Vec<usize>,
     lines: u64,
 }
 
 impl Batch {
-    /// Empty it, keeping its buffer.
+    /// Empty it, keeping its buffers.
     fn clear(&mut self) {
         self.text.clear();
+        self.ends.clear();
         self.lines = 0;
     }
 
@@ -626,6 +628,7 @@ impl Batch {
     fn push(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
         write(&mut self.text);
         self.text.push(b'\n');
+        self.ends.push(self.text.len());
         self.lines += 1;
     }
 }
