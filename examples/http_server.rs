@@ -303,6 +303,13 @@ async fn serve(args: Serve) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot bind {}: {e}", args.bind))?;
     let addr = listener.local_addr()?;
+    // TCP_NODELAY on every connection: an answer is streamed in several small writes, and
+    // without it the kernel holds the last one back until the client acknowledges the one
+    // before, which a client keeping its connection (the official SDKs do) delays by up to
+    // 40 ms: a stall on every call.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     println!("listening on http://{addr}");
     eprintln!("MCP endpoint: http://{addr}/mcp");
     eprintln!("metadata: http://{addr}/.well-known/oauth-protected-resource/mcp");

@@ -653,3 +653,64 @@ mallory = { deny = ["fs.read"] }
             .starts_with("sha256:")
     );
 }
+
+/// A client that keeps its connection (the official SDKs do) is answered at once: the
+/// server sets TCP_NODELAY, so the last small write of an answer is not held back until
+/// the client acknowledges the one before (a delayed ACK: 40 ms on every call).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_on_a_kept_connection_are_not_held_back() {
+    let signer = Signer::new();
+    let server = HttpServer::start(&signer, &[]);
+    let token = signer.rs256(&claims(&server.mcp(), "alice", "fs.read"));
+    let http = reqwest::Client::new();
+    let send = |session: Option<&str>, body: Value| {
+        let mut request = http
+            .post(server.mcp())
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-06-18")
+            .body(body.to_string());
+        if let Some(session) = session {
+            request = request.header("mcp-session-id", session);
+        }
+        request.send()
+    };
+    let initialize = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "kept", "version": "1"}}});
+    let answer = send(None, initialize).await.unwrap();
+    let session = answer.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    answer.bytes().await.unwrap();
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    send(Some(&session), initialized)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let mut took = Vec::new();
+    for _ in 0..11 {
+        let started = std::time::Instant::now();
+        let call = tools_call("read_file", json!({"path": "docs/hello.txt"}));
+        let answer = send(Some(&session), call)
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        took.push(started.elapsed());
+        assert!(answer.contains("hello from inside"), "{answer}");
+    }
+    took.sort();
+    // Each held-back call takes 40 ms or more; one answered at once, a few ms (a debug
+    // build on a busy machine included).
+    assert!(
+        took[5] < std::time::Duration::from_millis(30),
+        "the median call took {:?}",
+        took[5]
+    );
+}

@@ -47,7 +47,12 @@
 //!     StreamableHttpServerConfig::default(),
 //! );
 //! let app = axum::Router::new().nest_service("/mcp", mcp).layer(auth);
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! // TCP_NODELAY: an answer is streamed in small writes, and a client that keeps its
+//! // connection would otherwise wait up to 40 ms for the last of them on every call.
+//! let listener = axum::serve::ListenerExt::tap_io(
+//!     tokio::net::TcpListener::bind("127.0.0.1:8080").await?,
+//!     |tcp| { let _ = tcp.set_nodelay(true); },
+//! );
 //! axum::serve(listener, app).await?;
 //! # Ok(()) }
 //! ```
