@@ -25,7 +25,12 @@
 //!   that reads the request), the OAuth layer instead of it; and the whole against bare
 //!   rmcp. The size of the layer's future per request is printed first.
 //! - `AUTH_LOOP=bare|secured|policy|audit|passthrough|layer AUTH_CALLS=N`: one of those
-//!   servers and N calls, nothing else, for callgrind or `perf`.
+//!   servers and N calls, nothing else, for callgrind or `perf` (`AUTH_LOOP=http://…/mcp`:
+//!   the calls only, to a server running elsewhere).
+//! - `AUTH_ONLY=apart`: each of those servers in a process of its own
+//!   (`AUTH_SERVE=<piece>` serves one until its standard input closes), called from this
+//!   one by a client that keeps its connection and by rmcp's client: each server's own CPU
+//!   time a call, and the whole stack against bare rmcp in alternating rounds.
 
 use std::sync::Arc;
 
@@ -412,6 +417,12 @@ where
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    // As a server should: an answer's last small write is not held back for the
+    // client's acknowledgement of the one before (Nagle's algorithm against delayed
+    // ACKs: 40 ms a call on a kept connection).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     addr
 }
@@ -711,11 +722,13 @@ fn serve_apart(mode: &str) {
 }
 
 /// Each configuration of [`interleaved`] served by a process of its own, as an MCP server
-/// runs, and the client in this process (one thread), so that what a piece costs the
+/// runs, and the clients in this process (one thread), so that what a piece costs the
 /// server is measured apart from how the client's work and the server's share one
-/// runtime: each server's own CPU time a call (all its threads, the audit writer's too,
-/// user and system), then the wall-clock ratio of the whole stack to bare rmcp in
-/// alternating rounds, with two bare servers as the noise floor.
+/// runtime. For a client that keeps its connection (as the official SDKs do) and for
+/// rmcp's client (a connection a call): each server's own CPU time a call (all its
+/// threads, the audit writer's too, user and system), then the wall-clock ratio of the
+/// whole stack to bare rmcp in alternating rounds, with two bare servers as the noise
+/// floor.
 fn apart(rounds: usize, batch: usize) {
     let keys = keys();
     let token = token(&keys);
@@ -725,7 +738,7 @@ fn apart(rounds: usize, batch: usize) {
         .unwrap();
     let servers: Vec<Served> = [
         "bare",
-        "bare",
+        "bare (2)",
         "secured",
         "policy",
         "audit",
@@ -735,8 +748,9 @@ fn apart(rounds: usize, batch: usize) {
     .into_iter()
     .map(|mode| Served::start(mode, &token, &runtime))
     .collect();
-    let time = |served: &Served| {
-        served.calls.set(served.calls.get() + batch);
+    // rmcp's client opens a connection for every call (it drops the answer's stream
+    // before its end); the official SDKs' clients keep theirs: both are measured.
+    let by_rmcp = |served: &Served| {
         runtime.block_on(async {
             let started = std::time::Instant::now();
             for _ in 0..batch {
@@ -745,46 +759,149 @@ fn apart(rounds: usize, batch: usize) {
             started.elapsed().as_secs_f64()
         })
     };
-    // CPU a call: every server in turn, round after round.
-    let before: Vec<f64> = servers.iter().map(|s| cpu_seconds(&s.child)).collect();
-    let calls_before: Vec<usize> = servers.iter().map(|s| s.calls.get()).collect();
-    let mut wall = vec![0.0; servers.len()];
-    for _ in 0..rounds / 2 {
-        for (i, served) in servers.iter().enumerate() {
-            wall[i] += time(served);
+    let kept = |served: &Served| {
+        runtime.block_on(async {
+            let started = std::time::Instant::now();
+            for _ in 0..batch {
+                served.kept.call().await;
+            }
+            started.elapsed().as_secs_f64()
+        })
+    };
+    let clients: [(&str, &dyn Fn(&Served) -> f64); 2] = [
+        ("one connection kept", &kept),
+        ("rmcp's client, a connection a call", &by_rmcp),
+    ];
+    for (client, time) in clients {
+        // CPU a call: every server in turn, round after round.
+        let before: Vec<f64> = servers.iter().map(|s| cpu_seconds(&s.child)).collect();
+        let mut wall = vec![0.0; servers.len()];
+        for _ in 0..rounds / 2 {
+            for (i, served) in servers.iter().enumerate() {
+                wall[i] += time(served);
+            }
         }
-    }
-    for (i, served) in servers.iter().enumerate() {
-        let calls = (served.calls.get() - calls_before[i]) as f64;
-        println!(
-            "http_tools_call, servers apart: {:<12} {:6.1} µs of the server's CPU a call, {:6.1} µs a call (wall)",
-            served.mode,
-            (cpu_seconds(&served.child) - before[i]) / calls * 1e6,
-            wall[i] / calls * 1e6,
-        );
-    }
-    let (bare, bare_too, whole) = (&servers[0], &servers[1], &servers[6]);
-    for (label, other) in [
-        ("bare rmcp / bare rmcp (the noise floor)", bare_too),
-        ("secured + policy + audit trail + layer / bare rmcp", whole),
-    ] {
-        let [median, low, high] = ratio(rounds, || time(bare), || time(other));
-        println!(
-            "http_tools_call, servers apart ({rounds} rounds of {batch} calls a side): {label}: median {median:.3}x (quartiles {low:.3}x to {high:.3}x)"
-        );
+        let calls = (rounds / 2 * batch) as f64;
+        for (i, served) in servers.iter().enumerate() {
+            println!(
+                "http_tools_call, servers apart, {client}: {:<12} {:6.1} µs of the server's CPU a call, {:6.1} µs a call (wall)",
+                served.mode,
+                (cpu_seconds(&served.child) - before[i]) / calls * 1e6,
+                wall[i] / calls * 1e6,
+            );
+        }
+        let (bare, bare_too, whole) = (&servers[0], &servers[1], &servers[6]);
+        for (label, other) in [
+            ("bare rmcp / bare rmcp (the noise floor)", bare_too),
+            ("secured + policy + audit trail + layer / bare rmcp", whole),
+        ] {
+            let [median, low, high] = ratio(rounds, || time(bare), || time(other));
+            println!(
+                "http_tools_call, servers apart, {client} ({rounds} rounds of {batch} calls a side): {label}: median {median:.3}x (quartiles {low:.3}x to {high:.3}x)"
+            );
+        }
     }
     for served in servers {
         served.stop(&runtime);
     }
 }
 
-/// A server of one configuration in a child process (`AUTH_SERVE`), and a client of it.
+/// A client that keeps its connection, as the official SDKs' do: JSON-RPC posted by
+/// `reqwest`, in a session, each answer read to its end.
+struct KeepAlive {
+    http: reqwest::Client,
+    url: String,
+    token: String,
+    session: String,
+    id: std::cell::Cell<u64>,
+}
+
+impl KeepAlive {
+    async fn open(addr: std::net::SocketAddr, token: &str) -> Self {
+        let http = reqwest::Client::new();
+        let url = format!("http://{addr}/mcp");
+        let initialize = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "bench", "version": "1"}}});
+        let answer = Self::post(&http, &url, token, None, &initialize).await;
+        let session = answer
+            .headers()
+            .get("mcp-session-id")
+            .expect("a session")
+            .to_str()
+            .unwrap()
+            .to_owned();
+        answer.bytes().await.unwrap();
+        let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+        Self::post(&http, &url, token, Some(&session), &initialized)
+            .await
+            .bytes()
+            .await
+            .unwrap();
+        Self {
+            http,
+            url,
+            token: token.to_owned(),
+            session,
+            id: std::cell::Cell::new(1),
+        }
+    }
+
+    async fn post(
+        http: &reqwest::Client,
+        url: &str,
+        token: &str,
+        session: Option<&str>,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        let mut request = http
+            .post(url)
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-06-18")
+            .body(body.to_string());
+        if let Some(session) = session {
+            request = request.header("mcp-session-id", session);
+        }
+        let answer = request.send().await.unwrap();
+        assert!(answer.status().is_success(), "{}", answer.status());
+        answer
+    }
+
+    async fn call(&self) {
+        const SUCCESS: &[u8] = br#""isError":false"#;
+        let id = self.id.get();
+        self.id.set(id + 1);
+        let call = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": {"name": "echo", "arguments": {"text": "hello"}}});
+        let answer = Self::post(
+            &self.http,
+            &self.url,
+            &self.token,
+            Some(&self.session),
+            &call,
+        )
+        .await
+        .bytes()
+        .await
+        .unwrap();
+        assert!(
+            answer.windows(SUCCESS.len()).any(|w| w == SUCCESS),
+            "{}",
+            String::from_utf8_lossy(&answer)
+        );
+    }
+}
+
+/// A server of one configuration in a child process (`AUTH_SERVE`), and two clients of it.
 struct Served {
     mode: &'static str,
     child: std::process::Child,
+    /// rmcp's client.
     client: Client,
-    /// Calls made so far.
-    calls: std::cell::Cell<usize>,
+    /// A client that keeps its connection.
+    kept: KeepAlive,
 }
 
 impl Served {
@@ -808,11 +925,12 @@ impl Served {
             .parse()
             .unwrap_or_else(|_| panic!("the {mode} server did not start (it said {line:?})"));
         let client = runtime.block_on(connect(addr, token));
+        let kept = runtime.block_on(KeepAlive::open(addr, token));
         Self {
             mode,
             child,
             client,
-            calls: Default::default(),
+            kept,
         }
     }
 

@@ -578,9 +578,9 @@ fn call_line(out: &mut Vec<u8>, line: &CallLine<'_>) {
 /// written as it is by `serde_json` as well), else by `serde_json` itself.
 fn json_string(out: &mut Vec<u8>, text: &str) {
     // Every byte looked at, no early exit: the compiler tests many bytes at a time.
-    let escape = text
-        .bytes()
-        .fold(false, |any, b| any | (b < 0x20) | (b == b'"') | (b == b'\\'));
+    let escape = text.bytes().fold(false, |any, b| {
+        any | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
     if escape {
         let _ = serde_json::to_writer(&mut *out, text);
     } else {
