@@ -3,10 +3,12 @@
 # not move with the machine's load (time on a shared 2-core VM moves by 10% and more).
 # Runs the overhead bench binary under callgrind making N and then 2N calls of the bare
 # tool, and the same of the secured tool (the 6-field input): the difference of each pair
-# is N calls' worth, without start-up and one-time work (connecting, lazily built tables).
-# The count of one such run still moves by about 2,000 instructions a call (tokio's
-# scheduling and the allocator's state differ from run to run), so it is made `runs`
-# times, and the median ratio is the figure to quote.
+# is N calls' worth. Only the calls are counted (`measured_calls`, after 200 calls that
+# warm up what is made once): the rate limiter's clock calibrates itself by reading the
+# clock for as long as it takes, a one-time cost that differs from run to run (under
+# valgrind by up to 1,400 instructions a call of a 2,000-call difference). What is left
+# (tokio's timer wheel, the allocator's state) still moves from run to run, so the count
+# is made `runs` times, and the median ratio is the figure to quote.
 #
 #   benches/instructions.sh [calls] [runs]     (defaults 4000 and 3; needs valgrind)
 set -euo pipefail
@@ -20,7 +22,8 @@ for line in sys.stdin:
     if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "overhead" and m.get("executable"):
         print(m["executable"])')
 count() {
-  OVERHEAD_LOOP=$1 OVERHEAD_CALLS=$2 valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" 2>&1 \
+  OVERHEAD_LOOP=$1 OVERHEAD_CALLS=$2 valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+    --collect-atstart=no '--toggle-collect=*measured_calls*' "$bin" 2>&1 \
     | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 }
 args=()
