@@ -768,7 +768,7 @@ fn apart(rounds: usize, batch: usize) {
             started.elapsed().as_secs_f64()
         })
     };
-    let clients: [(&str, &dyn Fn(&Served) -> f64); 2] = [
+    let clients: [(&str, &Batch); 2] = [
         ("one connection kept", &kept),
         ("rmcp's client, a connection a call", &by_rmcp),
     ];
@@ -805,6 +805,9 @@ fn apart(rounds: usize, batch: usize) {
         served.stop(&runtime);
     }
 }
+
+/// Time a batch of calls to one server.
+type Batch<'a> = dyn Fn(&Served) -> f64 + 'a;
 
 /// A client that keeps its connection, as the official SDKs' do: JSON-RPC posted by
 /// `reqwest`, in a session, each answer read to its end.
