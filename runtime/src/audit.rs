@@ -256,6 +256,9 @@ pub struct AuditLog {
     max_bytes: u64,
     keep: u32,
     capacity: usize,
+    /// How long lines gather before they are written (`writer::LINGER`; a test may make
+    /// it longer, to see the pause).
+    linger: Duration,
     sink: Option<Arc<Sink<Line>>>,
 }
 
@@ -284,8 +287,16 @@ impl AuditLog {
             max_bytes: 64 << 20,
             keep: 5,
             capacity: 8192,
+            linger: writer::LINGER,
             sink: None,
         }
+    }
+
+    /// Let lines gather this long before they are written.
+    #[cfg(test)]
+    fn linger(mut self, linger: Duration) -> Self {
+        self.linger = linger;
+        self
     }
 
     /// Rotate once the file reaches this size.
@@ -304,7 +315,8 @@ impl AuditLog {
     ///
     /// The writer lets lines gather for a few milliseconds before it writes them
     /// together; a queue half full cuts that pause short, so lines are dropped only when
-    /// the disk cannot keep up.
+    /// the writer (the disk, or the thread itself on a busy machine) cannot keep up, not
+    /// because it was pausing.
     pub fn capacity(mut self, lines: usize) -> Self {
         self.capacity = lines.max(1);
         self
@@ -318,6 +330,7 @@ impl AuditLog {
                 max_bytes: self.max_bytes,
                 keep: self.keep,
                 capacity: self.capacity,
+                linger: self.linger,
             })?));
         }
         Ok(())
@@ -639,10 +652,13 @@ mod tests {
         }
     }
 
+    /// The whole lines of the file (one being appended while it is read is left for the
+    /// next look).
     fn lines(path: &std::path::Path) -> Vec<serde_json::Value> {
         std::fs::read_to_string(path)
             .unwrap_or_default()
-            .lines()
+            .split_inclusive('\n')
+            .filter_map(|l| l.strip_suffix('\n'))
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
     }
@@ -717,6 +733,56 @@ mod tests {
             "tool": "t",
         });
         assert_eq!(render(&bare), expected.to_string());
+    }
+
+    /// Every combination of the optional keys gives the object `serde_json` writes (keys
+    /// in order, commas where they belong).
+    #[test]
+    fn every_combination_of_optional_keys_is_the_same_object() {
+        let time = SystemTime::UNIX_EPOCH + Duration::from_micros(1_764_000_000_123_456);
+        let reference = ErrorRef::new();
+        for mask in 0..16u8 {
+            let has = |bit: u8| mask & (1 << bit) != 0;
+            let line = Line::Call {
+                time,
+                tool: "t",
+                principal: Arc::from("p"),
+                issuer: has(1).then(|| Arc::from("https://idp.example")),
+                outcome: Outcome::Ok,
+                duration_us: 3,
+                error_ref: has(3).then_some(reference),
+                policy: has(2).then(|| Arc::from("sha256:ab")),
+                fields: if has(0) {
+                    vec![("a", serde_json::json!(1))]
+                } else {
+                    Vec::new()
+                },
+            };
+            let mut expected = serde_json::json!({
+                "duration_us": 3, "event": "tool_call", "outcome": "ok", "principal": "p",
+                "time": "2025-11-24T16:00:00.123456Z", "tool": "t",
+            });
+            let object = expected.as_object_mut().unwrap();
+            if has(0) {
+                object.insert("arguments".into(), serde_json::json!({"a": 1}));
+            }
+            if has(1) {
+                object.insert("issuer".into(), "https://idp.example".into());
+            }
+            if has(2) {
+                object.insert("policy".into(), "sha256:ab".into());
+            }
+            if has(3) {
+                object.insert("ref".into(), reference.to_string().into());
+            }
+            let mut out = Vec::new();
+            line.render(&mut out);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                expected.to_string(),
+                "{mask:04b}"
+            );
+        }
     }
 
     /// A string is written as `serde_json` writes it: every ASCII character alone and
@@ -820,15 +886,26 @@ mod tests {
     fn a_queue_half_full_cuts_the_writers_pause_short() {
         let dir = temp("half");
         let path = dir.join("audit.jsonl");
-        let mut log = AuditLog::new(&path).capacity(1_000);
+        // A pause of a minute: lines written within it were written because the queue
+        // filled to half, not because the pause ended.
+        let mut log = AuditLog::new(&path)
+            .capacity(1_000)
+            .linger(Duration::from_secs(60));
         log.open().unwrap();
-        // The first line starts the writer's pause (10 ms); three quarters of the queue
-        // come at once, and another three quarters half-way through the pause. Had the
-        // writer slept through the pause, the second burst would find the queue full.
         for _ in 0..750 {
             log.send(call("t"));
         }
-        std::thread::sleep(Duration::from_millis(5));
+        // No `flush` (it would wake the writer itself): the file is watched.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while lines(&path).len() < 750 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the writer slept through a queue half full ({} lines written)",
+                lines(&path).len()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // And again, in the writer's next pause.
         for _ in 0..750 {
             log.send(call("t"));
         }

@@ -31,7 +31,7 @@ const IDLE: Duration = Duration::from_millis(500);
 /// may wait before it is written. A `flush` or `close` wakes the writer at once.
 /// Each batch costs the same few system calls (a `stat` of the path, one of the file, the
 /// append, the pause itself), so the longer the pause, the less each line costs.
-const LINGER: Duration = Duration::from_millis(10);
+pub(crate) const LINGER: Duration = Duration::from_millis(10);
 
 /// The most lines written between two updates of the progress counter.
 const BATCH: u64 = 1024;
@@ -55,6 +55,8 @@ pub(crate) struct Settings {
     pub(crate) max_bytes: u64,
     pub(crate) keep: u32,
     pub(crate) capacity: usize,
+    /// How long lines gather before they are written ([`LINGER`]).
+    pub(crate) linger: Duration,
 }
 
 /// The sending side: the queue, the drop counters, and how far the writer has come.
@@ -65,12 +67,6 @@ pub(crate) struct Sink<L: Render> {
     writer: std::thread::Thread,
     /// Set by `close`: lines sent after it are counted as dropped.
     closed: AtomicBool,
-    /// Lines accepted into the queue.
-    sent: AtomicU64,
-    /// Half the queue: with this many lines waiting, a sender cuts the writer's pause
-    /// short, so a burst fills the queue only when the disk cannot keep up, not because
-    /// the writer was pausing.
-    half: u64,
     counters: Arc<Counters>,
     progress: Arc<Progress>,
 }
@@ -93,6 +89,15 @@ struct Progress {
     /// `state.handled`, readable without the lock (by senders, to see how full the queue
     /// is).
     handled: AtomicU64,
+    /// Lines accepted into the queue.
+    sent: AtomicU64,
+    /// Half the queue: with this many lines waiting, a sender cuts the writer's pause
+    /// short, so a burst fills the queue only when the writer cannot keep up, not because
+    /// it was pausing.
+    half: u64,
+    /// The writer is in its pause: the first sender to find the queue half full takes
+    /// this and wakes it; the others do nothing (no shared write on every line).
+    lingering: AtomicBool,
 }
 
 #[derive(Default)]
@@ -105,6 +110,12 @@ struct ProgressState {
 }
 
 impl Progress {
+    /// Whether half the queue (or more) waits for the writer.
+    fn half_full(&self) -> bool {
+        let sent = self.sent.load(Ordering::SeqCst);
+        sent.saturating_sub(self.handled.load(Ordering::Acquire)) >= self.half
+    }
+
     fn advance(&self, handled: u64, stopped: bool) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         state.handled += handled;
@@ -148,7 +159,10 @@ impl<L: Render> Sink<L> {
         let (queue, lines) = std::sync::mpsc::sync_channel(capacity);
         let file = File::open(settings)?;
         let counters = Arc::new(Counters::default());
-        let progress = Arc::new(Progress::default());
+        let progress = Arc::new(Progress {
+            half: (capacity as u64).div_ceil(2),
+            ..Progress::default()
+        });
         let (c, p) = (Arc::clone(&counters), Arc::clone(&progress));
         let writer = std::thread::Builder::new()
             .name("secure-tool-audit".into())
@@ -159,8 +173,6 @@ impl<L: Render> Sink<L> {
             queue,
             writer,
             closed: AtomicBool::new(false),
-            sent: AtomicU64::new(0),
-            half: (capacity as u64).div_ceil(2),
             counters,
             progress,
         })
@@ -175,19 +187,26 @@ impl<L: Render> Sink<L> {
         }
         match self.queue.try_send(Message::Line(line)) {
             Ok(()) => {
-                let sent = self.sent.fetch_add(1, Ordering::Release) + 1;
-                let handled = self.progress.handled.load(Ordering::Acquire);
-                if sent.saturating_sub(handled) >= self.half {
-                    // Cheap when the writer is not parked (one atomic swap).
-                    self.writer.unpark();
+                self.progress.sent.fetch_add(1, Ordering::SeqCst);
+                if self.progress.half_full() {
+                    self.wake_lingering();
                 }
             }
             Err(error) => {
                 self.counters.pending.fetch_add(1, Ordering::Relaxed);
                 if matches!(error, TrySendError::Full(_)) {
-                    self.writer.unpark();
+                    self.wake_lingering();
                 }
             }
+        }
+    }
+
+    /// Cut the writer's pause short, if it is in one (one sender does it).
+    fn wake_lingering(&self) {
+        if self.progress.lingering.load(Ordering::Relaxed)
+            && self.progress.lingering.swap(false, Ordering::SeqCst)
+        {
+            self.writer.unpark();
         }
     }
 
@@ -201,7 +220,7 @@ impl<L: Render> Sink<L> {
     /// Wait until every line queued before this call is written (or counted as dropped),
     /// at most `timeout`. `true` when it was.
     pub(crate) fn flush(&self, timeout: Duration) -> bool {
-        let target = self.sent.load(Ordering::Acquire);
+        let target = self.progress.sent.load(Ordering::Acquire);
         self.writer.unpark();
         let mut reached = false;
         self.progress.wait(deadline(timeout), |handled, stopped| {
@@ -216,7 +235,7 @@ impl<L: Render> Sink<L> {
     pub(crate) fn close(&self, timeout: Duration) -> bool {
         let deadline = deadline(timeout);
         self.closed.store(true, Ordering::Relaxed);
-        let target = self.sent.load(Ordering::Acquire);
+        let target = self.progress.sent.load(Ordering::Acquire);
         // The queue may be full: the writer is draining it, so room comes soon.
         let mut close = Message::Close;
         loop {
@@ -301,10 +320,21 @@ impl File {
         progress: &Progress,
     ) {
         // Lines came in the last moment, so more are likely: the writer looks again after
-        // a pause (`LINGER`, cut short by `flush` and `close`) instead of blocking on the
-        // queue, so that under steady load no caller pays for a wake-up (a system call,
-        // and a thread switch on a busy machine). (A full batch means lines are waiting
-        // already: no pause then.)
+        // a pause (`LINGER`, cut short by `flush`, `close` and a queue half full) instead
+        // of blocking on the queue, so that under steady load no caller pays for a wake-up
+        // (a system call, and a thread switch on a busy machine). (A full batch means
+        // lines are waiting already: no pause then.)
+        let linger = self.settings.linger;
+        let pause = || {
+            // Said before the queue is looked at: a sender that counts its line after
+            // this look sees the flag and wakes the writer; one that counted before it
+            // is seen here (both sides sequentially consistent).
+            progress.lingering.store(true, Ordering::SeqCst);
+            if !progress.half_full() {
+                std::thread::park_timeout(linger);
+            }
+            progress.lingering.store(false, Ordering::SeqCst);
+        };
         let (mut busy, mut full) = (false, false);
         // One buffer for every batch: it grows to the size of a busy moment's lines once,
         // not again (by doubling, copying what it holds) for every batch.
@@ -312,7 +342,7 @@ impl File {
         loop {
             let first = if busy {
                 if !full {
-                    std::thread::park_timeout(LINGER);
+                    pause();
                 }
                 match lines.try_recv() {
                     Ok(message) => Some(message),
@@ -328,7 +358,7 @@ impl File {
                         // The first line after a quiet spell: let the lines of the next
                         // moment queue up behind it, to be written together.
                         if matches!(message, Message::Line(_)) {
-                            std::thread::park_timeout(LINGER);
+                            pause();
                         }
                         Some(message)
                     }
