@@ -433,20 +433,41 @@ impl Render for Line {
                 policy,
                 fields,
             } => {
-                call_line(
-                    out,
-                    &CallLine {
-                        arguments: (!fields.is_empty()).then_some(Arguments(fields)),
-                        duration_us: *duration_us,
-                        issuer: issuer.as_deref(),
-                        outcome: outcome.as_str(),
-                        policy: policy.as_deref(),
-                        principal,
-                        error_ref: *error_ref,
-                        time: *time,
-                        tool,
-                    },
-                );
+                // Compact, its keys in alphabetical order as `json!` wrote it before (the
+                // order of `serde_json`'s default map, whatever features a build turns
+                // on), the optional ones left out when empty; written key by key (the keys
+                // are literals), every value as `serde_json` writes it (tested byte for
+                // byte): a call's line is most of the trail's work, on the writer thread.
+                out.push(b'{');
+                if !fields.is_empty() {
+                    out.extend_from_slice(b"\"arguments\":");
+                    let _ = serde_json::to_writer(&mut *out, &Arguments(fields));
+                    out.push(b',');
+                }
+                out.extend_from_slice(b"\"duration_us\":");
+                let _ = serde_json::to_writer(&mut *out, duration_us);
+                out.extend_from_slice(b",\"event\":\"tool_call\"");
+                if let Some(issuer) = issuer {
+                    out.extend_from_slice(b",\"issuer\":");
+                    json_string(out, issuer);
+                }
+                out.extend_from_slice(b",\"outcome\":");
+                json_string(out, outcome.as_str());
+                if let Some(policy) = policy {
+                    out.extend_from_slice(b",\"policy\":");
+                    json_string(out, policy);
+                }
+                out.extend_from_slice(b",\"principal\":");
+                json_string(out, principal);
+                if let Some(error_ref) = error_ref {
+                    out.extend_from_slice(b",\"ref\":");
+                    json_string(out, &error_ref.to_string());
+                }
+                out.extend_from_slice(b",\"time\":");
+                json_string(out, &timestamp(*time));
+                out.extend_from_slice(b",\"tool\":");
+                json_string(out, tool);
+                out.push(b'}');
                 return;
             }
             #[cfg(feature = "jwt")]
@@ -533,57 +554,6 @@ impl Render for Line {
         };
         let _ = serde_json::to_writer(out, &line);
     }
-}
-
-/// The fields of a call's line.
-struct CallLine<'a> {
-    arguments: Option<Arguments<'a>>,
-    duration_us: u64,
-    issuer: Option<&'a str>,
-    outcome: &'static str,
-    policy: Option<&'a str>,
-    principal: &'a str,
-    error_ref: Option<ErrorRef>,
-    time: SystemTime,
-    tool: &'a str,
-}
-
-/// A call's line, as `json!` wrote it before: compact, its keys in alphabetical order
-/// (the order of `serde_json`'s default map, whatever features a build turns on), the
-/// optional ones left out when empty. Written key by key (the keys are literals), every
-/// value as `serde_json` writes it (tested byte for byte): a call's line is most of the
-/// trail's work, on the writer thread.
-fn call_line(out: &mut Vec<u8>, line: &CallLine<'_>) {
-    out.push(b'{');
-    if let Some(arguments) = &line.arguments {
-        out.extend_from_slice(b"\"arguments\":");
-        let _ = serde_json::to_writer(&mut *out, arguments);
-        out.push(b',');
-    }
-    out.extend_from_slice(b"\"duration_us\":");
-    let _ = serde_json::to_writer(&mut *out, &line.duration_us);
-    out.extend_from_slice(b",\"event\":\"tool_call\"");
-    if let Some(issuer) = line.issuer {
-        out.extend_from_slice(b",\"issuer\":");
-        json_string(out, issuer);
-    }
-    out.extend_from_slice(b",\"outcome\":");
-    json_string(out, line.outcome);
-    if let Some(policy) = line.policy {
-        out.extend_from_slice(b",\"policy\":");
-        json_string(out, policy);
-    }
-    out.extend_from_slice(b",\"principal\":");
-    json_string(out, line.principal);
-    if let Some(error_ref) = line.error_ref {
-        out.extend_from_slice(b",\"ref\":");
-        json_string(out, &error_ref.to_string());
-    }
-    out.extend_from_slice(b",\"time\":");
-    json_string(out, &timestamp(line.time));
-    out.extend_from_slice(b",\"tool\":");
-    json_string(out, line.tool);
-    out.push(b'}');
 }
 
 /// `text` as a JSON string, as `serde_json` writes it: quoted as it is when no byte of it

@@ -28,7 +28,8 @@ const ROTATE_RETRY: Duration = Duration::from_secs(30);
 const IDLE: Duration = Duration::from_millis(500);
 
 /// How long the writer lets lines gather after the first of a batch arrives: what a line
-/// may wait before it is written. A `flush` or `close` wakes the writer at once.
+/// may wait before it is written. A `flush`, a `close` or a queue half full wakes the
+/// writer at once.
 /// Each batch costs the same few system calls (a `stat` of the path, one of the file, the
 /// append, the pause itself), so the longer the pause, the less each line costs.
 pub(crate) const LINGER: Duration = Duration::from_millis(10);
@@ -86,8 +87,8 @@ struct Counters {
 struct Progress {
     state: Mutex<ProgressState>,
     changed: Condvar,
-    /// `state.handled`, readable without the lock (by senders, to see how full the queue
-    /// is).
+    /// How many accepted lines the writer has dealt with: changed only under `state`'s
+    /// lock (so a waiter's check and an advance are ordered), read by senders without it.
     handled: AtomicU64,
     /// Lines accepted into the queue.
     sent: AtomicU64,
@@ -102,7 +103,6 @@ struct Progress {
 
 #[derive(Default)]
 struct ProgressState {
-    handled: u64,
     stopped: bool,
     /// Threads in [`Progress::wait`]: only they need a wake-up (a system call), not every
     /// batch.
@@ -118,8 +118,7 @@ impl Progress {
 
     fn advance(&self, handled: u64, stopped: bool) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.handled += handled;
-        self.handled.store(state.handled, Ordering::Release);
+        self.handled.fetch_add(handled, Ordering::Release);
         state.stopped |= stopped;
         let waiting = state.waiting > 0;
         drop(state);
@@ -132,7 +131,7 @@ impl Progress {
     fn wait(&self, deadline: Instant, mut done: impl FnMut(u64, bool) -> bool) -> bool {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
-            if done(state.handled, state.stopped) {
+            if done(self.handled.load(Ordering::Acquire), state.stopped) {
                 return true;
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -395,14 +394,14 @@ impl File {
                         break;
                     }
                 }
-                if batch.lines < BATCH {
+                if batch.lines() < BATCH {
                     next = lines.try_recv().ok();
                 }
             }
-            if batch.lines > 0 || closing {
+            if batch.lines() > 0 || closing {
                 self.follow_path();
                 self.note_drops(counters);
-                handled += batch.lines;
+                handled += batch.lines();
                 let lost = self.write_batch(&batch);
                 counters.pending.fetch_add(lost, Ordering::Relaxed);
             }
@@ -413,8 +412,8 @@ impl File {
                 return;
             }
             progress.advance(handled, false);
-            busy = batch.lines > 0;
-            full = batch.lines >= BATCH;
+            busy = batch.lines() > 0;
+            full = batch.lines() >= BATCH;
         }
     }
 
@@ -643,7 +642,6 @@ struct Batch {
     /// Where each line ends in `text` (just past its newline): the writer walks the lines
     /// without looking for newlines again.
     ends: Vec<usize>,
-    lines: u64,
 }
 
 impl Batch {
@@ -651,7 +649,11 @@ impl Batch {
     fn clear(&mut self) {
         self.text.clear();
         self.ends.clear();
-        self.lines = 0;
+    }
+
+    /// How many lines it holds.
+    fn lines(&self) -> u64 {
+        self.ends.len() as u64
     }
 
     /// Add a line: `write` appends its compact JSON (no newline inside).
@@ -659,7 +661,6 @@ impl Batch {
         write(&mut self.text);
         self.text.push(b'\n');
         self.ends.push(self.text.len());
-        self.lines += 1;
     }
 }
 
